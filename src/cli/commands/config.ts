@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { printableConfig } from '../../config/load.js';
+import { ConfigError } from '../../errors.js';
+import { type GlobalOptions, loadFromOptions, withConfigOption, withJsonOption } from '../common.js';
+import { printResult, toYaml } from '../output.js';
+
+export function registerConfig(program: Command): void {
+  const config = program.command('config').description('check or print the configuration');
+
+  withJsonOption(withConfigOption(config.command('check')))
+    .description('validate the configuration; prints every problem with its path (exit 2 if any)')
+    .action((options: GlobalOptions) => {
+      try {
+        const loaded = loadFromOptions(options);
+        printResult(
+          { ok: true, source: loaded.source ?? null, problems: [] },
+          options.json === true,
+          (result) => `config ok (${result.source ?? 'no file found: defaults only'})`,
+        );
+      } catch (error) {
+        if (!(error instanceof ConfigError) || !options.json) throw error;
+        printResult({ ok: false, problems: error.problems, message: error.message }, true, () => '');
+        process.exitCode = 2;
+      }
+    });
+
+  withJsonOption(withConfigOption(config.command('print')))
+    .description('print the effective configuration (file < env), secrets redacted')
+    .action((options: GlobalOptions) => {
+      const loaded = loadFromOptions(options);
+      printResult(printableConfig(loaded.config), options.json === true, toYaml);
+    });
+}

@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { startDaemon } from '../../daemon.js';
+import { errorMessage } from '../../errors.js';
+import { createLogger } from '../../telemetry/logger.js';
+import { type GlobalOptions, loadFromOptions, withConfigOption } from '../common.js';
+
+export function registerDaemon(program: Command): void {
+  withConfigOption(program.command('daemon'))
+    .description('run the watchdog until SIGTERM/SIGINT (first signal: drain gracefully; second: exit now)')
+    .action(async (options: GlobalOptions) => {
+      const loaded = loadFromOptions(options);
+      const logger = createLogger({ level: loaded.config.log.level, format: loaded.config.log.format });
+      if (!loaded.source) logger.warn('no config file found; running with defaults');
+      const daemon = await startDaemon(loaded.config, logger);
+      await new Promise<void>((resolve) => {
+        let received = 0;
+        const onSignal = (signal: NodeJS.Signals) => {
+          received += 1;
+          if (received > 1) {
+            logger.fatal({ signal }, 'second signal: exiting at once');
+            process.exit(1);
+          }
+          daemon.stop(signal).then(
+            () => resolve(),
+            (error) => {
+              logger.error({ err: errorMessage(error) }, 'shutdown failed');
+              process.exitCode = 1;
+              resolve();
+            },
+          );
+        };
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+      });
+      // Everything is closed; exit now rather than wait on a stray handle a library left behind.
+      process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    });
+}

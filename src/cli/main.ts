@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+import { CommanderError } from 'commander';
+import { ConfigError, ExitCode, errorMessage, exitCodeFor } from '../errors.js';
+import { buildProgram } from './program.js';
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and --version exit 0; every other parse problem is a usage error.
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    process.stderr.write(`runwarden: ${errorMessage(error)}\n`);
+    if (error instanceof ConfigError)
+      for (const problem of error.problems) process.stderr.write(`  ${problem}\n`);
+    return exitCodeFor(error);
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+import { VERSION } from '../version.js';
+import { registerConfig } from './commands/config.js';
+import { registerDaemon } from './commands/daemon.js';
+
+/** Every command, registered in one place; a test checks each file under commands/ is listed. */
+export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerDaemon, registerConfig];
+
+export function buildProgram(): Command {
+  const program = new Command('runwarden')
+    .description(
+      'Watchdog for apps on Google Cloud Run: verified backups of SQLite and media, automatic rollback of bad deploys',
+    )
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const register of COMMANDS) register(program);
+  return program;
+}

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { backupSchema } from './schema/backup.js';
+import { logSchema, shutdownSchema } from './schema/daemon.js';
+import { serverSchema } from './schema/server.js';
+import { servicesSchema } from './schema/services.js';
+import { option } from './types.js';
+
+/**
+ * The one schema of runwarden's configuration: the single source of defaults, types, env names and
+ * docs (the example file and the README reference are checked against it by a test).
+ */
+export const configSchema = z.strictObject({
+  state_dir: option(z.string().min(1).default('./state'), {
+    description: "Folder of runwarden's own state: its SQLite store and the daemon's lock.",
+  }),
+  server: serverSchema,
+  shutdown: shutdownSchema,
+  log: logSchema,
+  backup: backupSchema,
+  services: option(servicesSchema, { description: 'Cloud Run services whose deploys are watched.' }),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

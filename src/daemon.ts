@@ -1,0 +1,118 @@
+import path from 'node:path';
+import type { Config } from './config/schema.js';
+import { errorMessage } from './errors.js';
+import { EventBus } from './events.js';
+import { healthRoutes, metricsRoute } from './http/routes/health.js';
+import type { Route } from './http/router.js';
+import { HttpServer } from './http/server.js';
+import { acquirePidLock, type PidLock } from './lock/pid-lock.js';
+import { Scheduler } from './daemon/scheduler.js';
+import { WorkTracker } from './daemon/work.js';
+import { Store } from './store/store.js';
+import type { Logger } from './telemetry/logger.js';
+import { createMetrics, type Metrics } from './telemetry/metrics.js';
+
+export const DAEMON_LOCK_FILE = 'daemon.lock';
+
+/** Everything the daemon's parts share; jobs and routes are built from it. */
+export interface DaemonContext {
+  config: Config;
+  logger: Logger;
+  store: Store;
+  metrics: Metrics;
+  events: EventBus;
+  work: WorkTracker;
+  scheduler: Scheduler;
+}
+
+export interface RunningDaemon {
+  readonly context: DaemonContext;
+  /** The bound "host:port" of the HTTP server. */
+  readonly address: string;
+  /** Graceful stop: no new work, running work gets the grace period, then everything closes. */
+  stop(reason: string): Promise<{ aborted: string[] }>;
+}
+
+/**
+ * The composition root: lock -> store -> metrics and events -> jobs -> HTTP server. Nothing starts
+ * at import time; a failure part-way closes what was opened.
+ */
+export async function startDaemon(config: Config, logger: Logger): Promise<RunningDaemon> {
+  const lock: PidLock = acquirePidLock(
+    path.join(config.state_dir, DAEMON_LOCK_FILE),
+    'a runwarden daemon for this state_dir',
+  );
+  const closers: Array<() => Promise<void> | void> = [() => lock.release()];
+  try {
+    const store = Store.open(config.state_dir);
+    closers.unshift(() => store.close());
+    const events = new EventBus();
+    events.onListenerError = (name, error) =>
+      logger.error({ event: name, err: errorMessage(error) }, 'event listener failed');
+    const work = new WorkTracker();
+    const context: DaemonContext = {
+      config,
+      logger,
+      store,
+      metrics: createMetrics(),
+      events,
+      work,
+      scheduler: new Scheduler(work, logger.child({ component: 'scheduler' })),
+    };
+    const routes: Route[] = [
+      metricsRoute(context.metrics.registry),
+      ...healthRoutes({ problems: () => readinessProblems(context) }),
+    ];
+    const server = new HttpServer({
+      address: config.server.address,
+      bodyLimitBytes: config.server.body_limit_bytes,
+      requestTimeoutMs: config.server.request_timeout,
+      routes,
+      logger: logger.child({ component: 'http' }),
+    });
+    const address = await server.listen();
+    closers.unshift(() => server.close());
+    events.emit('daemon:ready', { address });
+    logger.info({ address, state_dir: config.state_dir }, 'runwarden daemon ready');
+
+    let stopping: Promise<{ aborted: string[] }> | undefined;
+    const stop = (reason: string) => {
+      stopping ??= (async () => {
+        events.emit('daemon:stopping', { signal: reason });
+        logger.info(
+          { reason, grace_ms: config.shutdown.grace_period, running: work.runningNames },
+          'stopping',
+        );
+        context.scheduler.stop();
+        const aborted = await work.drain(config.shutdown.grace_period);
+        if (aborted.length > 0)
+          logger.warn({ aborted }, 'work did not finish within the grace period and was aborted');
+        await closeAll(closers, logger);
+        logger.info('stopped');
+        return { aborted };
+      })();
+      return stopping;
+    };
+    return { context, address, stop };
+  } catch (error) {
+    await closeAll(closers, logger);
+    throw error;
+  }
+}
+
+function readinessProblems(context: DaemonContext): string[] {
+  const problems: string[] = [];
+  if (!context.store.isOpen) problems.push('state store is closed');
+  if (context.work.draining) problems.push('shutting down');
+  return problems;
+}
+
+async function closeAll(closers: Array<() => Promise<void> | void>, logger: Logger): Promise<void> {
+  for (const close of closers) {
+    try {
+      await close();
+    } catch (error) {
+      logger.error({ err: errorMessage(error) }, 'close failed during shutdown');
+    }
+  }
+}

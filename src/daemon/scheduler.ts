@@ -1,0 +1,56 @@
+import cron from 'node-cron';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { WorkTracker } from './work.js';
+
+/** A job the daemon runs repeatedly. `runOnce` does one pass; tests call it directly. */
+export interface Job {
+  readonly name: string;
+  runOnce(signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * A thin timer around jobs: each firing runs `runOnce` through the work tracker, never two passes
+ * of the same job at once (a slow pass makes the next firing skip, with a log line).
+ */
+export class Scheduler {
+  readonly #stops: Array<() => void> = [];
+  readonly #busy = new Set<string>();
+
+  constructor(
+    private readonly work: WorkTracker,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Runs `job` every `intervalMs`, first after `intervalMs` unless `runAtStart`. */
+  every(intervalMs: number, job: Job, runAtStart = false): void {
+    const timer = setInterval(() => this.fire(job), intervalMs);
+    timer.unref();
+    this.#stops.push(() => clearInterval(timer));
+    if (runAtStart) setImmediate(() => this.fire(job));
+  }
+
+  /** Runs `job` on a cron expression (node-cron syntax, optional seconds field). */
+  cron(expression: string, job: Job, timezone?: string): void {
+    const task = cron.schedule(expression, () => this.fire(job), { timezone, noOverlap: false });
+    this.#stops.push(() => void task.stop());
+  }
+
+  /** Stops every timer; running passes go on and are drained by the work tracker. */
+  stop(): void {
+    for (const stop of this.#stops.splice(0)) stop();
+  }
+
+  fire(job: Job): void {
+    if (this.work.draining) return;
+    if (this.#busy.has(job.name)) {
+      this.logger.warn({ job: job.name }, 'previous run still going; skipping this one');
+      return;
+    }
+    this.#busy.add(job.name);
+    this.work
+      .run(job.name, (signal) => job.runOnce(signal))
+      .catch((error) => this.logger.error({ job: job.name, err: errorMessage(error) }, 'job run failed'))
+      .finally(() => this.#busy.delete(job.name));
+  }
+}

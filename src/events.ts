@@ -1,0 +1,64 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * Everything runwarden does is announced as a typed event; metrics, notifications, the audit history
+ * and tests subscribe instead of being called directly. Payload types grow with each job.
+ */
+export interface RunwardenEvents {
+  'daemon:ready': { address: string };
+  'daemon:stopping': { signal: string };
+}
+
+type Listener<T> = (payload: T) => void;
+
+export class EventBus<Events extends object = RunwardenEvents> {
+  readonly #emitter = new EventEmitter({ captureRejections: false });
+
+  constructor() {
+    this.#emitter.setMaxListeners(100);
+  }
+
+  on<K extends keyof Events & string>(name: K, listener: Listener<Events[K]>): () => void {
+    this.#emitter.on(name, listener);
+    return () => this.#emitter.off(name, listener);
+  }
+
+  /**
+   * Calls every listener synchronously. A throwing listener is reported through `onListenerError`
+   * and never interrupts the job that emitted (a failing notifier must not block a rollback).
+   */
+  emit<K extends keyof Events & string>(name: K, payload: Events[K]): void {
+    for (const listener of this.#emitter.listeners(name)) {
+      try {
+        (listener as Listener<Events[K]>)(payload);
+      } catch (error) {
+        this.onListenerError(name, error);
+      }
+    }
+  }
+
+  /** Resolves with the next payload of `name` that satisfies `match`; rejects when `signal` aborts. */
+  next<K extends keyof Events & string>(
+    name: K,
+    match: (payload: Events[K]) => boolean = () => true,
+    signal?: AbortSignal,
+  ): Promise<Events[K]> {
+    return new Promise((resolve, reject) => {
+      const off = this.on(name, (payload) => {
+        if (!match(payload)) return;
+        off();
+        resolve(payload);
+      });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          off();
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+    });
+  }
+
+  onListenerError: (name: string, error: unknown) => void = () => {};
+}

@@ -1,0 +1,46 @@
+import type { IncomingMessage } from 'node:http';
+
+/** What a route answers; the server writes it. */
+export interface HttpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export interface RequestContext {
+  req: IncomingMessage;
+  url: URL;
+  /** Reads the whole body, refusing (413) past the configured limit. */
+  readBody(): Promise<Buffer>;
+  signal: AbortSignal;
+}
+
+export type RouteHandler = (context: RequestContext) => Promise<HttpResponse> | HttpResponse;
+
+/** A route: one method and one exact path. The set is small and fixed, so no pattern matching. */
+export interface Route {
+  method: 'GET' | 'POST';
+  path: string;
+  handler: RouteHandler;
+}
+
+export class HttpError extends Error {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export function json(status: number, value: unknown): HttpResponse {
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: `${JSON.stringify(value)}\n`,
+  };
+}
+
+export function text(status: number, body: string, contentType = 'text/plain; charset=utf-8'): HttpResponse {
+  return { status, headers: { 'content-type': contentType }, body };
+}

@@ -1,0 +1,113 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { wrapError } from '../errors.js';
+import type { Logger } from '../telemetry/logger.js';
+import { HttpError, type HttpResponse, type Route, text } from './router.js';
+
+export interface HttpServerOptions {
+  /** host:port; port 0 picks a free one (tests). */
+  address: string;
+  bodyLimitBytes: number;
+  requestTimeoutMs: number;
+  routes: readonly Route[];
+  logger: Logger;
+}
+
+/** The daemon's HTTP server: node:http with hard limits, a fixed table of routes. */
+export class HttpServer {
+  readonly #options: HttpServerOptions;
+  readonly #server: Server;
+  readonly #routes = new Map<string, Route>();
+
+  constructor(options: HttpServerOptions) {
+    this.#options = options;
+    for (const route of options.routes) this.#routes.set(`${route.method} ${route.path}`, route);
+    this.#server = createServer(
+      {
+        requestTimeout: options.requestTimeoutMs,
+        headersTimeout: Math.min(options.requestTimeoutMs, 10_000),
+        keepAliveTimeout: 5_000,
+        maxHeaderSize: 16 * 1024,
+      },
+      (req, res) => void this.#handle(req, res),
+    );
+  }
+
+  /** Starts listening; resolves with the bound "host:port". */
+  async listen(): Promise<string> {
+    const { host, port } = splitAddress(this.#options.address);
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', (error) =>
+        reject(wrapError(`listen on ${this.#options.address}`, error, 'RW_HTTP_LISTEN')),
+      );
+      this.#server.listen(port, host, () => resolve());
+    });
+    const bound = this.#server.address() as AddressInfo;
+    return bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
+  }
+
+  /** Stops accepting connections and waits for open requests; idle keep-alive sockets are closed. */
+  async close(): Promise<void> {
+    if (!this.#server.listening) return;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    await closed;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://runwarden.local');
+    const controller = new AbortController();
+    res.once('close', () => controller.abort());
+    let response: HttpResponse;
+    try {
+      const route = this.#routes.get(`${req.method} ${url.pathname}`);
+      if (!route) {
+        const pathKnown = [...this.#routes.values()].some((candidate) => candidate.path === url.pathname);
+        response = pathKnown ? text(405, 'method not allowed\n') : text(404, 'not found\n');
+      } else {
+        response = await route.handler({
+          req,
+          url,
+          signal: controller.signal,
+          readBody: () => readBody(req, this.#options.bodyLimitBytes),
+        });
+      }
+    } catch (error) {
+      if (error instanceof HttpError) {
+        response = text(error.status, `${error.message}\n`);
+      } else {
+        this.#options.logger.error({ err: error, path: url.pathname }, 'request failed');
+        response = text(500, 'internal error\n');
+      }
+    }
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(response.status, response.headers);
+    res.end(response.body);
+  }
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
+  return { host, port: Number(address.slice(colon + 1)) };
+}
+
+/** Reads a request body, failing with 413 as soon as it passes `limit` (not after buffering it all). */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    throw new HttpError(413, `body larger than ${limit} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      req.resume();
+      throw new HttpError(413, `body larger than ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

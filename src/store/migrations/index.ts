@@ -1,0 +1,5 @@
+import { metaMigration } from './001-meta.js';
+import type { Migration } from './migration.js';
+
+/** Every migration, in order; a test checks the versions are consecutive and the files agree. */
+export const MIGRATIONS: readonly Migration[] = [metaMigration];

@@ -1,0 +1,21 @@
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { VERSION } from '../version.js';
+
+/**
+ * The one recorder that owns every Prometheus metric runwarden exports. Each job's metrics are
+ * declared here (or in a `metrics-<job>.ts` beside this file that this one composes), so names and
+ * labels are reviewed in one place. Tests pass a fresh registry.
+ */
+export function createMetrics(registry: Registry = new Registry()) {
+  collectDefaultMetrics({ register: registry });
+  const buildInfo = new Gauge({
+    name: 'runwarden_build_info',
+    help: 'Always 1; the labels say which runwarden and Node.js are running.',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  });
+  buildInfo.set({ version: VERSION, node: process.versions.node }, 1);
+  return { registry };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
