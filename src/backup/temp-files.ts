@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * Temporary files of a backup or a verification live beside the archives (same filesystem, so a
+ * 300 MB snapshot does not land in a small /tmp) under names that carry the owner's pid. A run that
+ * was killed leaves them behind; `removeStaleTemps` deletes those whose owner is gone.
+ */
+const TEMP_PREFIX = '.runwarden-tmp-';
+
+/** A fresh temp path in `dir`: `.runwarden-tmp-<pid>-<random>-<label>`. Nothing is created. */
+export function tempPath(dir: string, label: string): string {
+  return path.join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}-${label}`);
+}
+
+/** Deletes a SQLite file and the `-wal`, `-shm` and `-journal` files beside it; missing ones are fine. */
+export async function removeDatabaseFiles(file: string): Promise<void> {
+  await Promise.all(
+    ['', '-wal', '-shm', '-journal'].map((suffix) =>
+      rm(`${file}${suffix}`, { force: true, recursive: true }),
+    ),
+  );
+}
+
+/**
+ * Removes temp files in `dir` left by processes of this host that no longer run, and (when `partials`
+ * is true: the caller holds the backup lock, so no archive is being written) every `*.zip.partial`.
+ * Returns the names removed.
+ */
+export async function removeStaleTemps(dir: string, partials: boolean): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const stale =
+      (partials && name.endsWith(PARTIAL_SUFFIX)) ||
+      (name.startsWith(TEMP_PREFIX) && !isAlive(Number(name.slice(TEMP_PREFIX.length).split('-')[0])));
+    if (!stale) continue;
+    await rm(path.join(dir, name), { force: true, recursive: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/** The suffix of an archive being written (`<name>.zip.partial`); never counted as a backup. */
+export const PARTIAL_SUFFIX = '.zip.partial';
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

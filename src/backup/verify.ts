@@ -1,0 +1,242 @@
+import { createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Entry } from 'yauzl';
+import { errorMessage, FatalError, wrapError } from '../errors.js';
+import { BackupCorruptError, BackupFormatError } from './errors.js';
+import { discard, HashingStream, READ_CHUNK, sha256File } from './hashing.js';
+import {
+  MANIFEST_ENTRY,
+  MANIFEST_FORMAT_VERSION,
+  MANIFEST_MAX_BYTES,
+  type Manifest,
+  type ManifestEntry,
+  manifestSchema,
+  ZIP_METHOD,
+} from './manifest.js';
+import { integrityProblem } from './sqlite-check.js';
+import { removeDatabaseFiles, tempPath } from './temp-files.js';
+import { openZip, type ZipReader } from './zip-reader.js';
+
+export { BackupCorruptError } from './errors.js';
+
+/** An archive that passed every check. */
+export interface VerifiedArchive {
+  /** The path given to verifyArchive. */
+  file: string;
+  /** Size of the whole ZIP in bytes. */
+  size: number;
+  /** SHA-256 (hex) of the whole ZIP file. */
+  sha256: string;
+  manifest: Manifest;
+}
+
+export interface VerifyOptions {
+  signal?: AbortSignal;
+  /**
+   * Where database entries are extracted for `integrity_check`; default: the archive's folder (the
+   * same disk as the backups, not a possibly small /tmp). Temp files are removed afterwards.
+   */
+  tempDir?: string;
+  /** Called as entry bytes are checked: bytes done so far and the total of all entries. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Proves an archive good: reopens the ZIP, checks that its entries are exactly the manifest's (plus
+ * manifest.json), that every entry's compression method, size, CRC-32 and SHA-256 match the
+ * manifest, and that every database entry passes `PRAGMA integrity_check`. Read-only towards the
+ * archive. Throws BackupCorruptError (code RW_BACKUP_CORRUPT) naming the entry and what was wrong;
+ * BackupFormatError when the manifest is newer than this runwarden; FatalError RW_BACKUP_NOT_FOUND
+ * when the file does not exist; the signal's reason when aborted.
+ */
+export async function verifyArchive(file: string, options: VerifyOptions = {}): Promise<VerifiedArchive> {
+  const size = await statArchive(file);
+  const [sha256, manifest] = await Promise.all([
+    sha256File(file, options.signal),
+    checkEntries(file, options),
+  ]);
+  return { file, size, sha256, manifest };
+}
+
+/** Reads and validates manifest.json without checking the entries (listing, planning). */
+export async function readManifest(file: string, options: { signal?: AbortSignal } = {}): Promise<Manifest> {
+  await statArchive(file);
+  const zip = await openZip(file);
+  try {
+    return await readManifestFrom(zip, options.signal);
+  } finally {
+    zip.close();
+  }
+}
+
+/**
+ * The uncompressed bytes of one archive entry (`db/db.sqlite3`, `tenants/acme.sqlite3`, ...),
+ * streamed; the ZIP is closed when the stream ends or fails. Errors arrive on the stream:
+ * BackupCorruptError when the entry is missing or unreadable. This does not check the entry's
+ * hashes: verify the archive first, and hash the bytes as they pass if they must match the manifest.
+ */
+export function openArchiveEntry(
+  file: string,
+  entryPath: string,
+  options: { signal?: AbortSignal } = {},
+): Readable {
+  const out = new PassThrough({ highWaterMark: READ_CHUNK });
+  void (async () => {
+    const zip = await openZip(file);
+    try {
+      const entry = zip.entries.get(entryPath);
+      if (!entry) throw new BackupCorruptError(file, entryPath, 'is not in the archive');
+      await pipeline(await zip.open(entry, options.signal), out, { signal: options.signal });
+    } finally {
+      zip.close();
+    }
+  })().catch((error: unknown) => out.destroy(error as Error));
+  return out;
+}
+
+async function statArchive(file: string): Promise<number> {
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) throw new FatalError('RW_BACKUP_NOT_FOUND', `backup ${file} is not a file`);
+    return info.size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new FatalError('RW_BACKUP_NOT_FOUND', `backup ${file} does not exist`, { cause: error });
+    throw error instanceof FatalError ? error : wrapError(`read backup ${file}`, error, 'RW_BACKUP_IO');
+  }
+}
+
+async function checkEntries(file: string, options: VerifyOptions): Promise<Manifest> {
+  const zip = await openZip(file);
+  try {
+    const manifest = await readManifestFrom(zip, options.signal);
+    const listed = new Set(manifest.entries.map((entry) => entry.path));
+    const extra = [...zip.entries.keys()].filter((name) => name !== MANIFEST_ENTRY && !listed.has(name));
+    if (extra.length > 0) {
+      const more = extra.length > 1 ? ` (and ${extra.length - 1} more entries)` : '';
+      throw new BackupCorruptError(file, extra[0], `is in the archive but not in the manifest${more}`);
+    }
+    for (const entry of manifest.entries) {
+      if (!zip.entries.has(entry.path))
+        throw new BackupCorruptError(
+          file,
+          entry.path,
+          'is listed in the manifest but missing from the archive',
+        );
+    }
+    const total = manifest.entries.reduce((sum, entry) => sum + entry.size, 0);
+    let done = 0;
+    const onBytes = (bytes: number) => {
+      done += bytes;
+      options.onProgress?.(done, total);
+    };
+    for (const entry of manifest.entries) {
+      await checkEntry(zip, entry, zip.entries.get(entry.path) as Entry, options, onBytes);
+    }
+    return manifest;
+  } finally {
+    zip.close();
+  }
+}
+
+async function checkEntry(
+  zip: ZipReader,
+  expected: ManifestEntry,
+  entry: Entry,
+  options: VerifyOptions,
+  onBytes: (bytes: number) => void,
+): Promise<void> {
+  const corrupt = (problem: string, cause?: unknown) =>
+    new BackupCorruptError(zip.file, expected.path, problem, { cause });
+  if (entry.compressionMethod !== ZIP_METHOD[expected.method])
+    throw corrupt(
+      `ZIP compression method is ${entry.compressionMethod}, the manifest says ${expected.method}`,
+    );
+  if (entry.uncompressedSize !== expected.size)
+    throw corrupt(`ZIP says ${entry.uncompressedSize} bytes, the manifest says ${expected.size}`);
+  if (entry.crc32 >>> 0 !== expected.crc32)
+    throw corrupt(`ZIP CRC-32 is ${hex(entry.crc32)}, the manifest says ${hex(expected.crc32)}`);
+
+  const isDatabase = expected.kind === 'db' || expected.kind === 'tenant';
+  const temp = isDatabase
+    ? tempPath(options.tempDir ?? path.dirname(zip.file), `verify-${path.basename(expected.path)}`)
+    : undefined;
+  try {
+    const hasher = new HashingStream(onBytes);
+    const sink = temp ? createWriteStream(temp, { flags: 'wx', highWaterMark: READ_CHUNK }) : discard();
+    try {
+      await pipeline(await zip.open(entry, options.signal), hasher, sink, { signal: options.signal });
+    } catch (error) {
+      options.signal?.throwIfAborted();
+      // Local disk trouble while extracting is not the archive's fault; bad data in it is.
+      if ((error as NodeJS.ErrnoException).syscall)
+        throw wrapError(`extract ${expected.path} of ${zip.file} for checking`, error, 'RW_BACKUP_IO');
+      if (error instanceof BackupCorruptError) throw error;
+      throw corrupt(`cannot be read: ${errorMessage(error)}`, error);
+    }
+    const seen = hasher.digest();
+    if (seen.size !== expected.size)
+      throw corrupt(`holds ${seen.size} bytes, the manifest says ${expected.size}`);
+    if (seen.crc32 !== expected.crc32)
+      throw corrupt(`CRC-32 of the data is ${hex(seen.crc32)}, the manifest says ${hex(expected.crc32)}`);
+    if (seen.sha256 !== expected.sha256)
+      throw corrupt(`SHA-256 of the data is ${seen.sha256}, the manifest says ${expected.sha256}`);
+    if (temp) {
+      const problem = integrityProblem(temp);
+      if (problem) throw corrupt(problem);
+    }
+  } finally {
+    if (temp) await removeDatabaseFiles(temp);
+  }
+}
+
+async function readManifestFrom(zip: ZipReader, signal?: AbortSignal): Promise<Manifest> {
+  const entry = zip.entries.get(MANIFEST_ENTRY);
+  const corrupt = (problem: string, cause?: unknown) =>
+    new BackupCorruptError(zip.file, MANIFEST_ENTRY, problem, { cause });
+  if (!entry) throw new BackupCorruptError(zip.file, undefined, `has no ${MANIFEST_ENTRY}`);
+  if (entry.uncompressedSize > MANIFEST_MAX_BYTES)
+    throw corrupt(`is ${entry.uncompressedSize} bytes, more than the ${MANIFEST_MAX_BYTES} accepted`);
+  const hasher = new HashingStream();
+  const chunks: Buffer[] = [];
+  try {
+    await pipeline(
+      await zip.open(entry, signal),
+      hasher,
+      async (source: AsyncIterable<Buffer>) => {
+        for await (const chunk of source) chunks.push(chunk);
+      },
+      { signal },
+    );
+  } catch (error) {
+    signal?.throwIfAborted();
+    if (error instanceof BackupCorruptError) throw error;
+    throw corrupt(`cannot be read: ${errorMessage(error)}`, error);
+  }
+  if (hasher.digest().crc32 !== entry.crc32 >>> 0)
+    throw corrupt(`CRC-32 of the data is ${hex(hasher.digest().crc32)}, the ZIP says ${hex(entry.crc32)}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (error) {
+    throw corrupt(`is not valid JSON: ${errorMessage(error)}`, error);
+  }
+  const version = (json as { format_version?: unknown } | null)?.format_version;
+  if (typeof version === 'number' && version > MANIFEST_FORMAT_VERSION)
+    throw new BackupFormatError(zip.file, version, MANIFEST_FORMAT_VERSION);
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(top)'}: ${issue.message}`,
+    );
+    throw corrupt(`does not match the manifest schema: ${problems.slice(0, 5).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+function hex(value: number): string {
+  return (value >>> 0).toString(16).padStart(8, '0');
+}
