@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config/schema.js';
 import { errorMessage } from './errors.js';
@@ -38,6 +39,7 @@ export interface RunningDaemon {
  * at import time; a failure part-way closes what was opened.
  */
 export async function startDaemon(config: Config, logger: Logger): Promise<RunningDaemon> {
+  mkdirSync(config.state_dir, { recursive: true });
   const lock: PidLock = acquirePidLock(
     path.join(config.state_dir, DAEMON_LOCK_FILE),
     'a runwarden daemon for this state_dir',

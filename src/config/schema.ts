@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { backupSchema } from './schema/backup.js';
 import { logSchema, shutdownSchema } from './schema/daemon.js';
+import { notifySchema } from './schema/notify.js';
 import { serverSchema } from './schema/server.js';
 import { servicesSchema } from './schema/services.js';
 import { option } from './types.js';
@@ -18,6 +19,7 @@ export const configSchema = z.strictObject({
   log: logSchema,
   backup: backupSchema,
   services: option(servicesSchema, { description: 'Cloud Run services whose deploys are watched.' }),
+  notify: notifySchema,
 });
 
 export type Config = z.output<typeof configSchema>;

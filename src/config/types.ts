@@ -42,6 +42,7 @@ export const duration = z.codec(
 export const listenAddress = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
+    abort: true,
     error: (issue) => `expected an address like "127.0.0.1:9464", got ${describeValue(issue.input)}`,
   })
   .refine((text) => Number(text.slice(text.lastIndexOf(':') + 1)) <= 65_535, {

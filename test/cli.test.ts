@@ -1,0 +1,67 @@
+import { readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../src/cli/program.js';
+import { VERSION } from '../src/version.js';
+import { runCli } from './helpers/cli.js';
+import { useTempDir } from './helpers/temp.js';
+
+const tempDir = useTempDir();
+
+describe('cli', () => {
+  it('prints the version and help', () => {
+    expect(runCli(['--version']).stdout.trim()).toBe(VERSION);
+    const help = runCli(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('daemon');
+    expect(runCli(['config', 'check', '--help']).stdout).toContain('--config');
+  });
+
+  it('exits 2 on an unknown command or flag', () => {
+    expect(runCli(['frobnicate']).status).toBe(2);
+    const badFlag = runCli(['config', 'check', '--nope']);
+    expect(badFlag.status).toBe(2);
+    expect(badFlag.stderr).toContain("unknown option '--nope'");
+  });
+
+  it('config check prints all three mistakes of a file and exits 2', () => {
+    const file = path.join(tempDir(), 'bad.yaml');
+    writeFileSync(file, 'server:\n  adress: x\nshutdown:\n  grace_period: soon\nlog:\n  level: loud\n');
+    const result = runCli(['config', 'check', '--config', file]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('server.adress: unknown key');
+    expect(result.stderr).toContain('shutdown.grace_period: expected a duration like "7d", got "soon"');
+    expect(result.stderr).toContain('log.level: expected one of');
+  });
+
+  it('config check --json reports problems as data', () => {
+    const file = path.join(tempDir(), 'bad.yaml');
+    writeFileSync(file, 'log: { level: loud }\n');
+    const result = runCli(['config', 'check', '--config', file, '--json']);
+    expect(result.status).toBe(2);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      ok: false,
+      problems: [expect.stringMatching(/^log\.level: /)],
+    });
+  });
+
+  it('config print shows the effective config with env overrides', () => {
+    const file = path.join(tempDir(), 'ok.yaml');
+    writeFileSync(file, 'log: { level: warn }\n');
+    const result = runCli(['config', 'print', '--config', file, '--json'], {
+      env: { RUNWARDEN_SERVER_ADDRESS: '127.0.0.1:9999' },
+    });
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      log: { level: 'warn' },
+      server: { address: '127.0.0.1:9999' },
+    });
+  });
+
+  it('registers every command file', () => {
+    const files = readdirSync(new URL('../src/cli/commands/', import.meta.url)).filter((name) =>
+      name.endsWith('.ts'),
+    );
+    expect(COMMANDS.length).toBeGreaterThanOrEqual(files.length);
+  });
+});

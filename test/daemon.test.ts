@@ -1,0 +1,163 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/load.js';
+import { DAEMON_LOCK_FILE, type RunningDaemon, startDaemon } from '../src/daemon.js';
+import { createLogger } from '../src/telemetry/logger.js';
+import { spawnCli, waitFor } from './helpers/cli.js';
+import { useTempDir } from './helpers/temp.js';
+
+const tempDir = useTempDir();
+const silent = createLogger({
+  format: 'json',
+  destination: new Writable({ write: (_c, _e, done) => done() }),
+});
+
+function writeConfig(dir: string, extra = ''): string {
+  const file = path.join(dir, 'runwarden.yaml');
+  writeFileSync(
+    file,
+    `state_dir: ./state\nserver: { address: "127.0.0.1:0" }\nshutdown: { grace_period: 5s }\nlog: { format: json }\n${extra}`,
+  );
+  return file;
+}
+
+/** The address the daemon logged as ready, read from its JSON log lines. */
+function readyAddress(stdout: string): string | undefined {
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { message?: string; address?: string };
+    if (entry.message === 'runwarden daemon ready') return entry.address;
+  }
+  return undefined;
+}
+
+describe('daemon in-process', () => {
+  const running: RunningDaemon[] = [];
+  afterEach(async () => {
+    for (const daemon of running.splice(0)) await daemon.stop('test end');
+  });
+
+  it('reports not ready once the store is closed', async () => {
+    const { config } = loadConfig({ path: writeConfig(tempDir()), env: {} });
+    const daemon = await startDaemon(config, silent);
+    running.push(daemon);
+    expect((await fetch(`http://${daemon.address}/readyz`)).status).toBe(200);
+    daemon.context.store.close();
+    const response = await fetch(`http://${daemon.address}/readyz`);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ problems: ['state store is closed'] });
+  });
+
+  it('refuses new work once stopping, and lets running work finish within the grace period', async () => {
+    const { config } = loadConfig({ path: writeConfig(tempDir()), env: {} });
+    const daemon = await startDaemon(config, silent);
+    let release: () => void = () => {};
+    let finished = false;
+    const work = daemon.context.work.run(
+      'slow',
+      () =>
+        new Promise<void>((resolve) => {
+          release = () => {
+            finished = true;
+            resolve();
+          };
+        }),
+    );
+    const stopped = daemon.stop('SIGTERM');
+    await expect(daemon.context.work.run('late', async () => undefined)).rejects.toMatchObject({
+      code: 'RW_SHUTTING_DOWN',
+    });
+    release();
+    await work;
+    expect(await stopped).toEqual({ aborted: [] });
+    expect(finished).toBe(true);
+    expect(daemon.context.store.isOpen).toBe(false);
+  });
+
+  it('aborts work still running at the end of the grace period', async () => {
+    const { config } = loadConfig({
+      path: writeConfig(tempDir(), ''),
+      env: { RUNWARDEN_SHUTDOWN_GRACE_PERIOD: '50ms' },
+    });
+    const daemon = await startDaemon(config, silent);
+    const work = daemon.context.work.run(
+      'stuck',
+      (signal) =>
+        new Promise<void>((_, reject) => {
+          signal.addEventListener('abort', () => reject(signal.reason));
+        }),
+    );
+    work.catch(() => {});
+    expect(await daemon.stop('SIGTERM')).toEqual({ aborted: ['stuck'] });
+    await expect(work).rejects.toMatchObject({ code: 'RW_SHUTTING_DOWN' });
+  });
+});
+
+describe('daemon as a process', () => {
+  it('serves /metrics and exits 0 on SIGTERM, releasing its lock', async () => {
+    const dir = tempDir();
+    const daemon = spawnCli(['daemon', '--config', writeConfig(dir)]);
+    const address = await waitFor(() => readyAddress(daemon.output.stdout), 'the daemon to be ready');
+    const metrics = await fetch(`http://${address}/metrics`);
+    expect(await metrics.text()).toContain('runwarden_build_info{');
+    const lockFile = path.join(dir, 'state', DAEMON_LOCK_FILE);
+    expect(JSON.parse(readFileSync(lockFile, 'utf8')).pid).toBe(daemon.child.pid);
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(lockFile)).toBe(false);
+    const lines = daemon.output.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(
+      lines.every((line) => typeof line.severity === 'string' && typeof line.component === 'string'),
+    ).toBe(true);
+    expect(lines.map((line) => line.message)).toContain('stopped');
+  });
+
+  it('refuses a second daemon on the same state folder, naming the holder pid', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir);
+    const first = spawnCli(['daemon', '--config', config]);
+    await waitFor(() => readyAddress(first.output.stdout), 'the first daemon to be ready');
+    const second = spawnCli(['daemon', '--config', config]);
+    const result = await second.exited;
+    expect(result.code).toBe(1);
+    expect(second.output.stderr).toContain(`already running (pid ${first.child.pid} holds`);
+    first.child.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+  });
+
+  it('takes over a stale lock left by a dead process', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir);
+    const dead = spawn(process.execPath, ['-e', '0']);
+    const deadPid = await new Promise<number>((resolve) =>
+      dead.once('exit', () => resolve(dead.pid as number)),
+    );
+    const stateDir = path.join(dir, 'state');
+    await import('node:fs/promises').then((fs) => fs.mkdir(stateDir, { recursive: true }));
+    writeFileSync(
+      path.join(stateDir, DAEMON_LOCK_FILE),
+      JSON.stringify({ pid: deadPid, host: hostname(), since: 'earlier' }),
+    );
+    const daemon = spawnCli(['daemon', '--config', config]);
+    await waitFor(() => readyAddress(daemon.output.stdout), 'the daemon to take over the stale lock');
+    expect(JSON.parse(readFileSync(path.join(stateDir, DAEMON_LOCK_FILE), 'utf8')).pid).toBe(
+      daemon.child.pid,
+    );
+    daemon.child.kill('SIGTERM');
+    expect((await daemon.exited).code).toBe(0);
+  });
+
+  it('exits 2 naming the problem when the config is invalid', async () => {
+    const dir = tempDir();
+    const daemon = spawnCli(['daemon', '--config', writeConfig(dir, 'bogus: 1\n')]);
+    expect((await daemon.exited).code).toBe(2);
+    expect(daemon.output.stderr).toContain('bogus: unknown key');
+  });
+});

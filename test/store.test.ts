@@ -1,0 +1,75 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../src/store/migrations/index.js';
+import { STORE_FILE, Store } from '../src/store/store.js';
+import { VERSION } from '../src/version.js';
+import { useTempDir } from './helpers/temp.js';
+
+const tempDir = useTempDir();
+
+describe('Store', () => {
+  it('creates the store in WAL mode and applies every migration', () => {
+    const dir = tempDir();
+    const store = Store.open(dir);
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.at(-1)?.version);
+    expect(store.db.prepare("SELECT value FROM meta WHERE key = 'runwarden_version'").pluck().get()).toBe(
+      VERSION,
+    );
+    store.close();
+    expect(store.isOpen).toBe(false);
+  });
+
+  it('applies only the migrations a store lacks', () => {
+    const dir = tempDir();
+    const first = MIGRATIONS.slice(0, 1);
+    Store.open(dir, first).close();
+    const extra = {
+      version: (MIGRATIONS.at(-1)?.version ?? 0) + 1,
+      name: 'probe',
+      sql: 'CREATE TABLE probe (x INTEGER) STRICT;',
+    };
+    const store = Store.open(dir, [...MIGRATIONS, extra]);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(extra.version);
+    expect(store.db.prepare("SELECT name FROM sqlite_master WHERE name = 'probe'").pluck().get()).toBe(
+      'probe',
+    );
+    store.close();
+  });
+
+  it('refuses a store written by a newer runwarden and leaves it untouched', () => {
+    const dir = tempDir();
+    Store.open(dir).close();
+    const raw = new Database(path.join(dir, STORE_FILE));
+    raw.pragma('user_version = 999');
+    raw.prepare("UPDATE meta SET value = '99.0.0' WHERE key = 'runwarden_version'").run();
+    raw.close();
+    expect(() => Store.open(dir)).toThrow(
+      /schema version 999, written by runwarden 99\.0\.0; this runwarden .* knows up to/,
+    );
+    const after = new Database(path.join(dir, STORE_FILE), { readonly: true });
+    expect(after.pragma('user_version', { simple: true })).toBe(999);
+    expect(after.prepare("SELECT value FROM meta WHERE key = 'runwarden_version'").pluck().get()).toBe(
+      '99.0.0',
+    );
+    after.close();
+  });
+
+  it('rolls back a failing migration as a whole', () => {
+    const dir = tempDir();
+    const broken = {
+      version: (MIGRATIONS.at(-1)?.version ?? 0) + 1,
+      name: 'broken',
+      sql: 'CREATE TABLE half (x); SELECT nonsense FROM nowhere;',
+    };
+    expect(() => Store.open(dir, [...MIGRATIONS, broken])).toThrow(/apply store migration \d+ \(broken\)/);
+    const store = Store.open(dir);
+    expect(store.db.prepare("SELECT name FROM sqlite_master WHERE name = 'half'").get()).toBeUndefined();
+    store.close();
+  });
+
+  it('numbers migrations consecutively from 1', () => {
+    expect(MIGRATIONS.map((migration) => migration.version)).toEqual(MIGRATIONS.map((_, index) => index + 1));
+  });
+});
