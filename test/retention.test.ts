@@ -243,8 +243,10 @@ describe('planRetention: restic semantics', () => {
     ]);
   });
 
-  it('treats Infinity as unlimited', () => {
+  it('treats -1 (the config) and Infinity as unlimited', () => {
     const rows = [...daily('2026-11-01', '2026-11-05'), backup('2026-11-05T01:00:00Z')];
+    expect(kept(rows, { keep_daily: -1 })).toHaveLength(5);
+    expect(kept(rows, { keep_last: -1 })).toHaveLength(6);
     expect(kept(rows, { keep_daily: Number.POSITIVE_INFINITY })).toHaveLength(5);
     expect(kept(rows, { keep_last: Number.POSITIVE_INFINITY })).toHaveLength(6);
     expect(reasonsOf(rows, { keep_last: Number.POSITIVE_INFINITY })['2026-11-01T12:00']).toEqual([
@@ -358,11 +360,11 @@ describe('planRetention: safety', () => {
   });
 
   it.each([
-    [{ keep_last: -1 }, 'retention keep_last: expected a whole number >= 0 or unlimited, got -1'],
-    [{ keep_daily: 1.5 }, 'retention keep_daily: expected a whole number >= 0 or unlimited, got 1.5'],
+    [{ keep_last: -2 }, 'retention keep_last: expected a whole number >= 0, or -1 for unlimited, got -2'],
+    [{ keep_daily: 1.5 }, 'retention keep_daily: expected a whole number >= 0, or -1 for unlimited, got 1.5'],
     [
       { keep_weekly: Number.NaN },
-      'retention keep_weekly: expected a whole number >= 0 or unlimited, got NaN',
+      'retention keep_weekly: expected a whole number >= 0, or -1 for unlimited, got NaN',
     ],
     [{ keep_within: -5 }, 'retention keep_within: expected a duration >= 0 in ms, got -5'],
     [{ keep_daily: 1, timezone: 'Mars/Olympus' }, 'retention timezone: unknown time zone "Mars/Olympus"'],

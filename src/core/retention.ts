@@ -24,8 +24,8 @@ export interface RetentionCandidate {
 }
 
 /**
- * restic's keep options. Counts are whole numbers >= 0, or Infinity for "unlimited"; 0 or absent
- * means the rule is off. `keep_within` is in ms (0 or absent: off). A policy with every rule off is
+ * restic's keep options. Counts are whole numbers >= 0, or -1 (as in the config) or Infinity for
+ * "unlimited"; 0 or absent means the rule is off. `keep_within` is in ms (0 or absent: off). A policy with every rule off is
  * empty and keeps everything, as restic does.
  */
 export interface RetentionPolicy {
@@ -107,13 +107,13 @@ export function planRetention<T extends RetentionCandidate>(
     }
   }
 
-  const last = policy.keep_last ?? 0;
+  const last = countOf(policy.keep_last);
   verified.slice(0, last).forEach((decision) => {
     keepFor(decision, `last ${Number.isFinite(last) ? last : 'unlimited'}`);
   });
 
   for (const [key, label, period] of PERIOD_RULES) {
-    let left = policy[key] ?? 0;
+    let left = countOf(policy[key]);
     if (left === 0) continue;
     const bucketOf = calendarBucketer(period, policy.timezone ?? 'UTC');
     let previous: string | undefined;
@@ -142,6 +142,11 @@ function formatWithin(ms: number): string {
   return ms % day === 0 ? `${ms / day}d` : formatDuration(ms);
 }
 
+/** restic and the config write "unlimited" as -1. */
+function countOf(value: number | undefined): number {
+  return value === -1 ? Number.POSITIVE_INFINITY : (value ?? 0);
+}
+
 function keepFor(decision: { keep: boolean; reasons: string[] }, reason: string): void {
   decision.keep = true;
   decision.reasons.push(reason);
@@ -150,11 +155,11 @@ function keepFor(decision: { keep: boolean; reasons: string[] }, reason: string)
 function checkPolicy(policy: RetentionPolicy): void {
   for (const key of COUNT_KEYS) {
     const value = policy[key];
-    if (value === undefined || value === Number.POSITIVE_INFINITY) continue;
+    if (value === undefined || value === -1 || value === Number.POSITIVE_INFINITY) continue;
     if (!Number.isInteger(value) || value < 0) {
       throw new FatalError(
         'RW_RETENTION_POLICY',
-        `retention ${key}: expected a whole number >= 0 or unlimited, got ${value}`,
+        `retention ${key}: expected a whole number >= 0, or -1 for unlimited, got ${value}`,
       );
     }
   }
