@@ -1,5 +1,6 @@
 import { metaMigration } from './001-meta.js';
+import { backupsMigration } from './002-backups.js';
 import type { Migration } from './migration.js';
 
 /** Every migration, in order; a test checks the versions are consecutive and the files agree. */
-export const MIGRATIONS: readonly Migration[] = [metaMigration];
+export const MIGRATIONS: readonly Migration[] = [metaMigration, backupsMigration];

@@ -1,0 +1,146 @@
+import type { Db } from './store.js';
+
+/**
+ * A cataloged archive. Times are ISO-8601 UTC. `status` is derived: `verified` while the last
+ * verification passed, `failed` after a re-verification failed, `unverified` otherwise.
+ */
+export interface BackupRecord {
+  id: number;
+  /** Absolute path of the archive. */
+  file: string;
+  /** Bytes of the whole ZIP. */
+  size: number;
+  /** SHA-256 (hex) of the whole ZIP. */
+  sha256: string;
+  /** `manual`, `pre-deploy`, `scheduled`, ... */
+  reason: string;
+  /** `cli`, `schedule`, `http`, `import`. */
+  trigger: string;
+  /** When the backup run started: retention's time of this backup. */
+  startedAt: string;
+  finishedAt: string;
+  /** Number of data entries (manifest.json not counted). */
+  entries: number;
+  verifiedAt: string | null;
+  verifyError: string | null;
+  /** Recorded by `backups import` rather than by the run that wrote it. */
+  imported: boolean;
+  status: 'verified' | 'unverified' | 'failed';
+}
+
+/** What a finished, verified backup run (or an import) records. */
+export interface NewBackupRecord {
+  file: string;
+  size: number;
+  sha256: string;
+  reason: string;
+  trigger: string;
+  startedAt: Date;
+  finishedAt: Date;
+  entries: number;
+  verifiedAt: Date;
+  imported?: boolean;
+}
+
+interface Row {
+  id: number;
+  file: string;
+  size: number;
+  sha256: string;
+  reason: string;
+  triggered_by: string;
+  started_at: string;
+  finished_at: string;
+  entries: number;
+  verified_at: string | null;
+  verify_error: string | null;
+  imported: number;
+}
+
+/**
+ * The `backups` table (migration 002): the catalog of archives list, prune and restore trust. Each
+ * write is one statement, so a crash leaves either the old row or the new one.
+ */
+export class BackupsRepo {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  /** Records (or, for a file recorded before, replaces) a verified backup; returns the row. */
+  record(backup: NewBackupRecord): BackupRecord {
+    this.#db
+      .prepare(
+        `INSERT INTO backups (file, size, sha256, reason, triggered_by, started_at, finished_at, entries,
+                              verified_at, verify_error, imported)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
+         ON CONFLICT (file) DO UPDATE SET
+           size = excluded.size, sha256 = excluded.sha256, reason = excluded.reason,
+           triggered_by = excluded.triggered_by, started_at = excluded.started_at,
+           finished_at = excluded.finished_at, entries = excluded.entries,
+           verified_at = excluded.verified_at, verify_error = NULL, imported = excluded.imported`,
+      )
+      .run(
+        backup.file,
+        backup.size,
+        backup.sha256,
+        backup.reason,
+        backup.trigger,
+        backup.startedAt.toISOString(),
+        backup.finishedAt.toISOString(),
+        backup.entries,
+        backup.verifiedAt.toISOString(),
+        backup.imported ? 1 : 0,
+      );
+    return this.get(backup.file) as BackupRecord;
+  }
+
+  get(file: string): BackupRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM backups WHERE file = ?').get(file) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  /** Every cataloged backup, newest first. */
+  list(): BackupRecord[] {
+    const rows = this.#db.prepare('SELECT * FROM backups ORDER BY started_at DESC, id DESC').all() as Row[];
+    return rows.map(toRecord);
+  }
+
+  /** A re-verification passed (and the file's SHA-256 still matches the row): trusted again. */
+  markVerified(file: string, at: Date): void {
+    this.#db
+      .prepare('UPDATE backups SET verified_at = ?, verify_error = NULL WHERE file = ?')
+      .run(at.toISOString(), file);
+  }
+
+  /** A re-verification failed (or the file is gone): the archive is no longer trusted. */
+  markFailed(file: string, error: string): void {
+    this.#db
+      .prepare('UPDATE backups SET verified_at = NULL, verify_error = ? WHERE file = ?')
+      .run(error, file);
+  }
+
+  /** Forgets an archive (after prune deleted it). Returns whether a row was removed. */
+  remove(file: string): boolean {
+    return this.#db.prepare('DELETE FROM backups WHERE file = ?').run(file).changes > 0;
+  }
+}
+
+function toRecord(row: Row): BackupRecord {
+  return {
+    id: row.id,
+    file: row.file,
+    size: row.size,
+    sha256: row.sha256,
+    reason: row.reason,
+    trigger: row.triggered_by,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    entries: row.entries,
+    verifiedAt: row.verified_at,
+    verifyError: row.verify_error,
+    imported: row.imported === 1,
+    status: row.verified_at !== null ? 'verified' : row.verify_error !== null ? 'failed' : 'unverified',
+  };
+}
