@@ -1,0 +1,327 @@
+/**
+ * Rule evaluation for a deploy watch: pure functions over samples already gathered, `now` passed in.
+ * A rule looks at one signal of the candidate revision (request counts, health probes, CPU or memory)
+ * and answers healthy, unhealthy or insufficient_data, with the raw values that led there so the
+ * decision can be explained later.
+ */
+import { formatDuration } from './duration.js';
+
+export type RuleAction = 'rollback' | 'alert';
+export type Verdict = 'healthy' | 'unhealthy' | 'insufficient_data';
+export type RuleSignal = 'requests' | 'health' | 'cpu' | 'memory';
+
+/** Requests answered with a matching response code, per window: a count or a share of all requests. */
+export interface RequestRule {
+  name: string;
+  signal: 'requests';
+  /** e.g. "5xx"; matches Cloud Monitoring's `response_code_class` label. */
+  responseCodeClass?: string | undefined;
+  /** e.g. "503"; matches the `response_code` label. */
+  responseCode?: string | undefined;
+  /** count: matching requests > threshold. ratio: matching / all > threshold (0..1). */
+  measure: 'count' | 'ratio';
+  threshold: number;
+  windowMs: number;
+  /** ratio only: fewer requests than this in the window is insufficient data, not a verdict. */
+  minRequests: number;
+  action: RuleAction;
+}
+
+/** The health probe failing `threshold` times in a row (the newest probes) trips the rule. */
+export interface HealthRule {
+  name: string;
+  signal: 'health';
+  threshold: number;
+  action: RuleAction;
+}
+
+/** A percentile of CPU or memory utilization (0..1) above `threshold` within the window. */
+export interface UtilizationRule {
+  name: string;
+  signal: 'cpu' | 'memory';
+  percentile: 50 | 95 | 99;
+  threshold: number;
+  windowMs: number;
+  action: RuleAction;
+}
+
+export type Rule = RequestRule | HealthRule | UtilizationRule;
+
+/** Requests of one response code counted over one aligned bucket [start, end) (ms since epoch). */
+export interface RequestBucket {
+  start: number;
+  end: number;
+  responseCode: string;
+  responseCodeClass: string;
+  count: number;
+}
+
+/** One aligned utilization value (0..1) over [start, end). */
+export interface UtilizationPoint {
+  start: number;
+  end: number;
+  value: number;
+}
+
+/** One health probe of the candidate (through the service URL or its tag URL). */
+export interface HealthSample {
+  at: number;
+  ok: boolean;
+  target: string;
+  status?: number | undefined;
+  error?: string | undefined;
+}
+
+/** A fetched metric series and the query text that fetched it (kept for the audit trail). */
+export interface Fetched<T> {
+  query: string;
+  items: T[];
+}
+
+/** Everything gathered for one evaluation. A series left undefined could not be fetched this tick. */
+export interface Samples {
+  requests?: Fetched<RequestBucket> | undefined;
+  cpu?: Fetched<UtilizationPoint> | undefined;
+  memory?: Fetched<UtilizationPoint> | undefined;
+  health: HealthSample[];
+}
+
+export interface TimeWindow {
+  start: number;
+  end: number;
+}
+
+/** One rule's verdict with everything needed to explain it. */
+export interface RuleEvaluation {
+  rule: string;
+  signal: RuleSignal;
+  action: RuleAction;
+  /** The metric window evaluated; null for the health rule (it looks at the newest probes). */
+  window: TimeWindow | null;
+  query: string;
+  raw: Record<string, unknown>;
+  /** The measured value compared with the threshold; null when there was nothing to measure. */
+  value: number | null;
+  threshold: number;
+  verdict: Verdict;
+  /** One line a person reads: what was measured and how it compares. */
+  detail: string;
+}
+
+export interface WindowOptions {
+  /** Bucket size of the metric series, 60 s for Cloud Run. */
+  alignmentMs: number;
+  /** How long a bucket takes to be reported in full; younger buckets are not evaluated. */
+  reportingDelayMs: number;
+}
+
+/**
+ * The window of complete buckets, old enough to have been reported, that ends closest to `now`:
+ * [end - windowMs, end) where end is a bucket boundary at least `reportingDelayMs` before now.
+ */
+export function metricWindow(now: number, windowMs: number, options: WindowOptions): TimeWindow {
+  const end = Math.floor((now - options.reportingDelayMs) / options.alignmentMs) * options.alignmentMs;
+  return { start: end - windowMs, end };
+}
+
+/** The range one request query must cover so every request rule can be cut out of it. */
+export function requestQueryWindow(rules: readonly Rule[], now: number, options: WindowOptions) {
+  return coveringWindow(
+    rules.filter((rule) => rule.signal === 'requests'),
+    now,
+    options,
+  );
+}
+
+/** The range one utilization query of `signal` must cover. */
+export function utilizationQueryWindow(
+  rules: readonly Rule[],
+  signal: 'cpu' | 'memory',
+  now: number,
+  options: WindowOptions,
+) {
+  return coveringWindow(
+    rules.filter((rule) => rule.signal === signal),
+    now,
+    options,
+  );
+}
+
+function coveringWindow(
+  rules: ReadonlyArray<RequestRule | UtilizationRule | HealthRule>,
+  now: number,
+  options: WindowOptions,
+): TimeWindow | undefined {
+  if (rules.length === 0) return undefined;
+  const widest = Math.max(...rules.map((rule) => ('windowMs' in rule ? rule.windowMs : 0)));
+  return metricWindow(now, widest, options);
+}
+
+export interface EvaluateContext {
+  now: number;
+  /** When the candidate started being watched; windows that end before it saw nothing of it. */
+  since: number;
+  windows: WindowOptions;
+}
+
+/** Evaluates every rule over the samples. Pure: the same input always gives the same verdicts. */
+export function evaluateRules(
+  rules: readonly Rule[],
+  samples: Samples,
+  context: EvaluateContext,
+): RuleEvaluation[] {
+  return rules.map((rule) => evaluateRule(rule, samples, context));
+}
+
+export function evaluateRule(rule: Rule, samples: Samples, context: EvaluateContext): RuleEvaluation {
+  switch (rule.signal) {
+    case 'requests':
+      return evaluateRequests(rule, samples.requests, context);
+    case 'health':
+      return evaluateHealth(rule, samples.health, context);
+    case 'cpu':
+    case 'memory':
+      return evaluateUtilization(rule, samples[rule.signal], context);
+  }
+}
+
+function base(rule: Rule, window: TimeWindow | null, query: string) {
+  return {
+    rule: rule.name,
+    signal: rule.signal,
+    action: rule.action,
+    window,
+    query,
+    threshold: rule.threshold,
+  };
+}
+
+export function describeMatch(rule: RequestRule): string {
+  if (rule.responseCode) return `response_code=${rule.responseCode}`;
+  if (rule.responseCodeClass) return `response_code_class=${rule.responseCodeClass}`;
+  return 'any response';
+}
+
+function matches(rule: RequestRule, bucket: RequestBucket): boolean {
+  if (rule.responseCode && bucket.responseCode !== rule.responseCode) return false;
+  if (rule.responseCodeClass && bucket.responseCodeClass !== rule.responseCodeClass) return false;
+  return true;
+}
+
+function evaluateRequests(
+  rule: RequestRule,
+  fetched: Fetched<RequestBucket> | undefined,
+  context: EvaluateContext,
+): RuleEvaluation {
+  const window = metricWindow(context.now, rule.windowMs, context.windows);
+  const what = `${describeMatch(rule)} in ${formatDuration(rule.windowMs)}`;
+  const head = base(rule, window, fetched?.query ?? '');
+  if (!fetched) return noData(head, 'request counts could not be fetched');
+  if (window.end <= context.since) return noData(head, 'no complete reported minute since the watch started');
+  const inWindow = fetched.items.filter((bucket) => bucket.start >= window.start && bucket.end <= window.end);
+  const total = sum(inWindow.map((bucket) => bucket.count));
+  const matching = sum(inWindow.filter((bucket) => matches(rule, bucket)).map((bucket) => bucket.count));
+  const raw = { matching, total, buckets: inWindow.length };
+  if (rule.measure === 'count') {
+    if (matching > rule.threshold)
+      return verdict(head, raw, matching, 'unhealthy', `${matching} requests ${what} > ${rule.threshold}`);
+    // Cloud Monitoring reports no series at all for a revision without traffic: not a zero.
+    if (total === 0) return noData(head, `no requests reported in ${formatDuration(rule.windowMs)}`, raw);
+    return verdict(head, raw, matching, 'healthy', `${matching} requests ${what} <= ${rule.threshold}`);
+  }
+  if (total < rule.minRequests)
+    return noData(
+      head,
+      `${total} requests in ${formatDuration(rule.windowMs)} < minimum ${rule.minRequests}`,
+      raw,
+    );
+  const ratio = matching / total;
+  const text = `${formatRatio(ratio)} of ${total} requests ${what}`;
+  return ratio > rule.threshold
+    ? verdict(head, raw, ratio, 'unhealthy', `${text} > ${formatRatio(rule.threshold)}`)
+    : verdict(head, raw, ratio, 'healthy', `${text} <= ${formatRatio(rule.threshold)}`);
+}
+
+function evaluateHealth(rule: HealthRule, samples: HealthSample[], context: EvaluateContext) {
+  const head = base(rule, null, 'health probes of the candidate');
+  const seen = samples.filter((sample) => sample.at >= context.since && sample.at <= context.now);
+  if (seen.length === 0) return noData(head, 'no health probe has run since the watch started');
+  // Each probed URL is its own sequence: a failing tag URL is not excused by a passing service URL.
+  const byTarget = new Map<string, HealthSample[]>();
+  for (const sample of [...seen].sort((a, b) => a.at - b.at)) {
+    byTarget.set(sample.target, [...(byTarget.get(sample.target) ?? []), sample]);
+  }
+  let worst = 0;
+  let worstTarget = '';
+  for (const [target, list] of byTarget) {
+    const inARow = trailingFailures(list);
+    if (inARow > worst || worstTarget === '') {
+      worst = inARow;
+      worstTarget = target;
+    }
+  }
+  const last = (byTarget.get(worstTarget) ?? []).slice(-rule.threshold);
+  const raw = {
+    failuresInARow: worst,
+    target: worstTarget,
+    probes: seen.length,
+    last: last.map((sample) => ({
+      at: sample.at,
+      ok: sample.ok,
+      status: sample.status,
+      error: sample.error,
+    })),
+  };
+  return worst >= rule.threshold
+    ? verdict(head, raw, worst, 'unhealthy', `${worst} failed probes in a row of ${worstTarget}`)
+    : verdict(head, raw, worst, 'healthy', `${worst} failed probes in a row (< ${rule.threshold})`);
+}
+
+function trailingFailures(samples: HealthSample[]): number {
+  let count = 0;
+  for (let index = samples.length - 1; index >= 0 && !samples[index]?.ok; index -= 1) count += 1;
+  return count;
+}
+
+function evaluateUtilization(
+  rule: UtilizationRule,
+  fetched: Fetched<UtilizationPoint> | undefined,
+  context: EvaluateContext,
+): RuleEvaluation {
+  const window = metricWindow(context.now, rule.windowMs, context.windows);
+  const head = base(rule, window, fetched?.query ?? '');
+  if (!fetched) return noData(head, `${rule.signal} utilization could not be fetched`);
+  if (window.end <= context.since) return noData(head, 'no complete reported minute since the watch started');
+  const points = fetched.items.filter((point) => point.start >= window.start && point.end <= window.end);
+  if (points.length === 0) return noData(head, `no ${rule.signal} utilization reported`, { points: 0 });
+  const peak = Math.max(...points.map((point) => point.value));
+  const raw = { peak, points: points.length, percentile: rule.percentile };
+  const text = `p${rule.percentile} ${rule.signal} peaked at ${formatRatio(peak)} in ${formatDuration(rule.windowMs)}`;
+  return peak > rule.threshold
+    ? verdict(head, raw, peak, 'unhealthy', `${text} > ${formatRatio(rule.threshold)}`)
+    : verdict(head, raw, peak, 'healthy', `${text} <= ${formatRatio(rule.threshold)}`);
+}
+
+type Head = ReturnType<typeof base>;
+
+function verdict(
+  head: Head,
+  raw: Record<string, unknown>,
+  value: number,
+  result: Verdict,
+  detail: string,
+): RuleEvaluation {
+  return { ...head, raw, value, verdict: result, detail };
+}
+
+function noData(head: Head, detail: string, raw: Record<string, unknown> = {}): RuleEvaluation {
+  return { ...head, raw, value: null, verdict: 'insufficient_data', detail };
+}
+
+function sum(values: number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}
+
+function formatRatio(value: number): string {
+  return `${Math.round(value * 1000) / 10}%`;
+}
