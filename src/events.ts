@@ -7,6 +7,26 @@ import { EventEmitter } from 'node:events';
 export interface RunwardenEvents {
   'daemon:ready': { address: string };
   'daemon:stopping': { signal: string };
+  /** A database or the media folder was restored; `safetyCopy` is the replaced DB's copy, if any. */
+  'restore:completed': {
+    archive: string;
+    kind: 'db' | 'tenant' | 'media';
+    name: string;
+    target: string;
+    safetyCopy: string | null;
+    durationMs: number;
+  };
+  /** A restore was refused or failed; `code` is the error's stable code. */
+  'restore:failed': {
+    archive: string;
+    kind: 'db' | 'tenant' | 'media';
+    name: string;
+    target: string;
+    error: string;
+    code: string;
+  };
+  /** Retention ran: how many backups it kept and which archives it deleted. */
+  'backups:pruned': { retained: number; deleted: string[]; dryRun: boolean };
 }
 
 type Listener<T> = (payload: T) => void;
