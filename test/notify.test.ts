@@ -1,0 +1,113 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NotificationDispatcher } from '../src/notify/dispatcher.js';
+import type { Notification } from '../src/notify/notification.js';
+import { createLogger } from '../src/telemetry/logger.js';
+
+const silent = createLogger({
+  format: 'json',
+  destination: new Writable({ write: (_c, _e, done) => done() }),
+});
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+interface Received {
+  path: string;
+  body: unknown;
+}
+
+/** A real HTTP receiver; `answer` picks the status per request (or never answers with 'hang'). */
+async function receiver(answer: (count: number) => number | 'hang' = () => 200) {
+  const received: Received[] = [];
+  const server = createServer(async (req: IncomingMessage, res) => {
+    let text = '';
+    for await (const chunk of req) text += chunk;
+    received.push({ path: req.url ?? '', body: JSON.parse(text) });
+    const status = answer(received.length);
+    if (status === 'hang') return;
+    res.writeHead(status).end();
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received };
+}
+
+const rollback: Notification = {
+  kind: 'rollback',
+  service: 'api',
+  title: 'rolled back api to api-00041',
+  text: 'rule http_5xx: 12 > 5 in 5m',
+  details: { candidate: 'api-00042', stable: 'api-00041' },
+  at: '2026-11-28T10:00:00.000Z',
+};
+
+describe('NotificationDispatcher', () => {
+  it('sends JSON to webhooks and {text} to chat targets, each only for its events', async () => {
+    const hook = await receiver();
+    const chat = await receiver();
+    const results: string[] = [];
+    const dispatcher = new NotificationDispatcher(
+      [
+        { name: 'hook', type: 'webhook', url: `${hook.url}/h`, events: ['rollback'], timeout: 2_000 },
+        { name: 'chat', type: 'slack', url: `${chat.url}/c`, events: ['promotion'], timeout: 2_000 },
+      ],
+      { logger: silent, onResult: (target, result) => results.push(`${target}:${result}`) },
+    );
+    dispatcher.notify(rollback);
+    dispatcher.notify({ ...rollback, kind: 'promotion', title: 'promoted api-00042' });
+    await dispatcher.idle();
+    expect(hook.received).toEqual([{ path: '/h', body: { source: 'runwarden', ...rollback } }]);
+    expect(chat.received).toEqual([
+      { path: '/c', body: { text: '*promoted api-00042*\nrule http_5xx: 12 > 5 in 5m' } },
+    ]);
+    expect(results.sort()).toEqual(['chat:sent', 'hook:sent']);
+  });
+
+  it('retries a target that answers 503, then succeeds', async () => {
+    const flaky = await receiver((count) => (count < 3 ? 503 : 200));
+    const results: string[] = [];
+    const dispatcher = new NotificationDispatcher(
+      [{ name: 'flaky', type: 'webhook', url: flaky.url, events: ['rollback'], timeout: 2_000 }],
+      { logger: silent, backoffMs: 1, onResult: (_target, result) => results.push(result) },
+    );
+    dispatcher.notify(rollback);
+    await dispatcher.idle();
+    expect(flaky.received).toHaveLength(3);
+    expect(results).toEqual(['sent']);
+  });
+
+  it('gives up at once on a 4xx, which retrying cannot fix', async () => {
+    const refusing = await receiver(() => 404);
+    const results: string[] = [];
+    const dispatcher = new NotificationDispatcher(
+      [{ name: 'gone', type: 'google_chat', url: refusing.url, events: ['rollback'], timeout: 2_000 }],
+      { logger: silent, backoffMs: 1, onResult: (_target, result) => results.push(result) },
+    );
+    dispatcher.notify(rollback);
+    await dispatcher.idle();
+    expect(refusing.received).toHaveLength(1);
+    expect(results).toEqual(['failed']);
+  });
+
+  it('returns at once while a target hangs, and bounds the hang by the timeout', async () => {
+    const hanging = await receiver(() => 'hang');
+    const results: string[] = [];
+    const dispatcher = new NotificationDispatcher(
+      [{ name: 'slow', type: 'webhook', url: hanging.url, events: ['rollback'], timeout: 100 }],
+      { logger: silent, attempts: 2, backoffMs: 1, onResult: (_target, result) => results.push(result) },
+    );
+    dispatcher.notify(rollback);
+    // notify() came back while the delivery is still pending on the hanging target.
+    expect(results).toEqual([]);
+    await dispatcher.idle();
+    expect(hanging.received).toHaveLength(2);
+    expect(results).toEqual(['failed']);
+  });
+});
