@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { backupSchema } from './schema/backup.js';
 import { logSchema, shutdownSchema } from './schema/daemon.js';
+import { cloudRunSchema, monitoringSchema } from './schema/google-apis.js';
 import { notifySchema } from './schema/notify.js';
 import { serverSchema } from './schema/server.js';
 import { servicesSchema } from './schema/services.js';
@@ -19,6 +20,8 @@ export const configSchema = z.strictObject({
   log: logSchema,
   backup: backupSchema,
   services: option(servicesSchema, { description: 'Cloud Run services whose deploys are watched.' }),
+  cloud_run: cloudRunSchema,
+  monitoring: monitoringSchema,
   notify: notifySchema,
 });
 

@@ -1,4 +1,189 @@
 import { z } from 'zod';
+import { duration, option } from '../types.js';
 
 // Owned by the deploy-watch work (issue 5): the Cloud Run services to watch, their probes and rules.
-export const servicesSchema = z.array(z.strictObject({})).default([]);
+
+const ruleSchema = z
+  .strictObject({
+    name: option(
+      z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, { error: 'expected lowercase letters, digits, - and _' }),
+      {
+        description: 'Name of the rule, shown in history, events and metrics.',
+        example: 'http_5xx',
+      },
+    ),
+    signal: option(z.enum(['requests', 'health', 'cpu', 'memory']), {
+      description:
+        'requests: Cloud Monitoring request_count of the candidate revision; health: the /health probe; cpu and memory: utilization percentiles.',
+      example: 'requests',
+    }),
+    response_code_class: option(z.enum(['1xx', '2xx', '3xx', '4xx', '5xx']).optional(), {
+      description: 'requests: count only responses of this class.',
+      example: '5xx',
+    }),
+    response_code: option(
+      z
+        .string()
+        .regex(/^[1-5]\d\d$/, { error: 'expected an HTTP status code like "503"' })
+        .optional(),
+      {
+        description: 'requests: count only responses with this status code (quote it in YAML).',
+        example: '503',
+      },
+    ),
+    measure: option(z.enum(['count', 'ratio']).default('count'), {
+      description:
+        'requests: count trips when matching requests > threshold; ratio when matching / all requests > threshold (0..1).',
+    }),
+    threshold: option(z.number().nonnegative(), {
+      description:
+        'requests: a count, or a ratio 0..1; health: failures in a row (trips when reached); cpu/memory: utilization 0..1.',
+    }),
+    window: option(duration.prefault('5m'), {
+      description:
+        'requests, cpu, memory: the window of complete reported minutes looked at. Ignored by health.',
+    }),
+    min_requests: option(z.number().int().nonnegative().default(20), {
+      description: 'ratio only: with fewer requests in the window the verdict is insufficient data.',
+    }),
+    percentile: option(z.union([z.literal(50), z.literal(95), z.literal(99)]).default(99), {
+      description: 'cpu, memory: which percentile of the utilization distribution (50, 95 or 99).',
+    }),
+    action: option(z.enum(['rollback', 'alert']).default('rollback'), {
+      description: 'What a trip does: roll back to the last good revision, or only alert.',
+    }),
+  })
+  .superRefine((rule, context) => {
+    const problem = ruleProblem(rule);
+    if (problem) context.addIssue({ code: 'custom', path: [problem.key], message: problem.message });
+  });
+
+function ruleProblem(rule: z.output<typeof ruleSchema>): { key: string; message: string } | undefined {
+  const requestOnly = rule.response_code_class ?? rule.response_code;
+  if (rule.signal !== 'requests' && requestOnly !== undefined)
+    return {
+      key: 'signal',
+      message: 'response_code and response_code_class apply only to signal "requests"',
+    };
+  if (rule.signal === 'requests' && rule.response_code && rule.response_code_class)
+    return { key: 'response_code', message: 'give response_code or response_code_class, not both' };
+  if (rule.signal === 'health' && (!Number.isInteger(rule.threshold) || rule.threshold < 1))
+    return { key: 'threshold', message: 'health: expected a whole number of failures in a row, at least 1' };
+  const ratioLike = rule.signal === 'cpu' || rule.signal === 'memory' || rule.measure === 'ratio';
+  if (ratioLike && rule.signal !== 'health' && rule.threshold > 1)
+    return {
+      key: 'threshold',
+      message: `expected a fraction from 0 to 1 (0.9 is 90 %), got ${rule.threshold}`,
+    };
+  if (rule.signal !== 'health' && rule.window <= 0)
+    return { key: 'window', message: 'expected a window longer than 0s' };
+  return undefined;
+}
+
+/** The guide's rules: 5xx > 5 in 5 min and 503 > 1 in 1 min and /health failing roll back; CPU and memory alert. */
+export const DEFAULT_RULES: z.input<typeof ruleSchema>[] = [
+  { name: 'http_5xx', signal: 'requests', response_code_class: '5xx', threshold: 5, window: '5m' },
+  { name: 'http_503', signal: 'requests', response_code: '503', threshold: 1, window: '1m' },
+  { name: 'health', signal: 'health', threshold: 3 },
+  { name: 'cpu', signal: 'cpu', threshold: 0.9, window: '5m', action: 'alert' },
+  { name: 'memory', signal: 'memory', threshold: 0.9, window: '5m', action: 'alert' },
+];
+
+const nameRule = z.string().regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, {
+  error: 'expected a Cloud Run service name: lowercase letters, digits and -, starting with a letter',
+});
+
+const serviceSchema = z.strictObject({
+  name: option(
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]*$/)
+      .optional(),
+    {
+      description: 'Name used by the CLI (--service), history and metrics; defaults to `service`.',
+      example: 'shop',
+    },
+  ),
+  project: option(z.string().min(1), { description: 'Google Cloud project id.', example: 'my-project' }),
+  region: option(z.string().regex(/^[a-z]+-[a-z]+\d+$/, { error: 'expected a region like "europe-west1"' }), {
+    description: 'Cloud Run region.',
+    example: 'europe-west1',
+  }),
+  service: option(nameRule, { description: 'Cloud Run service name.', example: 'shop' }),
+  health_path: option(
+    z.string().startsWith('/', { error: 'expected a path starting with "/"' }).default('/health'),
+    {
+      description: 'Path probed on the service URL and on the candidate tag URL; any 2xx is healthy.',
+    },
+  ),
+  probe_interval: option(duration.prefault('10s'), { description: 'Time between health probes.' }),
+  probe_timeout: option(duration.prefault('5s'), {
+    description: 'A probe with no answer within this fails.',
+  }),
+  poll_interval: option(duration.prefault('15s'), {
+    description: 'How often Cloud Run is polled for new revisions and the rules are evaluated.',
+  }),
+  watch_window: option(duration.prefault('30m'), {
+    description:
+      'How long a new revision is watched; passing clean, it becomes the last known good revision.',
+  }),
+  mode: option(z.enum(['enforce', 'dry-run']).default('enforce'), {
+    description: 'dry-run: evaluate, record and announce what would be done, but never change traffic.',
+  }),
+  insufficient_data: option(z.enum(['keep_waiting', 'alert', 'rollback_at_deadline']).default('alert'), {
+    description:
+      'When rollback rules still lack data at the deadline: keep_waiting (watch on until they have it), alert (end the watch unpromoted and tell a person) or rollback_at_deadline.',
+  }),
+  cooldown: option(duration.prefault('10m'), {
+    description:
+      'After an automatic rollback, further automatic rollbacks of this service are refused (and announced) for this long, unless a newer deploy is being watched.',
+  }),
+  pre_deploy_backup: option(z.boolean().default(true), {
+    description:
+      'Take a backup (or reuse one from `runwarden predeploy`) when a watch starts; rollback events name it as the restore point.',
+  }),
+  predeploy_reuse_within: option(duration.prefault('2h'), {
+    description:
+      'A `runwarden predeploy` backup this recent is used as the restore point instead of a new one.',
+  }),
+  notify: option(z.array(z.string().min(1)).default([]), {
+    description: 'Names of notify targets for this service; empty: every target.',
+  }),
+  rules: option(z.array(ruleSchema).prefault(DEFAULT_RULES), {
+    description: "Rules judged on the candidate revision; giving this list replaces the guide's defaults.",
+  }),
+});
+
+export const servicesSchema = z.array(serviceSchema).default([]).superRefine(checkUnique);
+
+function checkUnique(services: z.output<typeof serviceSchema>[], context: z.RefinementCtx): void {
+  const seen = new Map<string, number>();
+  services.forEach((entry, index) => {
+    const key = entry.name ?? entry.service;
+    const first = seen.get(key);
+    if (first !== undefined)
+      context.addIssue({
+        code: 'custom',
+        path: [index, 'name'],
+        message: `duplicate name "${key}" (also item ${first})`,
+      });
+    else seen.set(key, index);
+    const names = entry.rules.map((rule) => rule.name);
+    names.forEach((name, ruleIndex) => {
+      if (names.indexOf(name) !== ruleIndex)
+        context.addIssue({
+          code: 'custom',
+          path: [index, 'rules', ruleIndex, 'name'],
+          message: `duplicate rule "${name}"`,
+        });
+    });
+  });
+}
+
+export type ServiceConfig = z.output<typeof serviceSchema>;
+export type RuleConfig = z.output<typeof ruleSchema>;
+
+/** The name a service goes by in the CLI, the store and metrics. */
+export function serviceKey(service: Pick<ServiceConfig, 'name' | 'service'>): string {
+  return service.name ?? service.service;
+}

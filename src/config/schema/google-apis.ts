@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { describeValue, duration, option } from '../types.js';
+
+// Owned by the deploy-watch work (issue 5): where the Cloud Run and Cloud Monitoring APIs are reached.
+
+const endpoint = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
+  error: (issue) => `expected an endpoint like "127.0.0.1:8085", got ${describeValue(issue.input)}`,
+});
+
+const endpointOption = (api: string) =>
+  option(endpoint.optional(), {
+    description: `host:port of the ${api} API; unset: Google's endpoint. Set it (e.g. "127.0.0.1:8085") to talk to the local emulator.`,
+  });
+
+const insecureOption = option(z.boolean().default(false), {
+  description: 'Plain-text gRPC without credentials, for the local emulator only.',
+});
+
+export const cloudRunSchema = z
+  .strictObject({
+    endpoint: endpointOption('Cloud Run Admin (v2)'),
+    insecure: insecureOption,
+    call_timeout: option(duration.prefault('15s'), { description: 'Longest a single API call may take.' }),
+    retry_deadline: option(duration.prefault('60s'), {
+      description: 'Transient API failures are retried with backoff until this much time has passed.',
+    }),
+    operation_timeout: option(duration.prefault('5m'), {
+      description: 'Longest a traffic update operation is waited for before the action counts as failed.',
+    }),
+  })
+  .prefault({});
+
+export const monitoringSchema = z
+  .strictObject({
+    endpoint: endpointOption('Cloud Monitoring (v3)'),
+    insecure: insecureOption,
+    alignment_period: option(duration.prefault('60s'), {
+      description: 'Bucket size of metric series; Cloud Run samples its metrics every 60 s.',
+    }),
+    reporting_delay: option(duration.prefault('3m'), {
+      description:
+        'How long a minute of metrics takes to be fully reported; younger minutes are not evaluated (missing data is not a zero).',
+    }),
+  })
+  .prefault({});
+
+export type CloudRunConfig = z.output<typeof cloudRunSchema>;
+export type MonitoringConfig = z.output<typeof monitoringSchema>;

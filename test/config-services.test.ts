@@ -1,0 +1,128 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/load.js';
+import { serviceKey } from '../src/config/schema/services.js';
+import { ConfigError } from '../src/errors.js';
+import { useTempDir } from './helpers/temp.js';
+
+const tempDir = useTempDir();
+
+function load(text: string, env: Record<string, string> = {}) {
+  const file = path.join(tempDir(), 'runwarden.yaml');
+  writeFileSync(file, text);
+  return loadConfig({ path: file, env }).config;
+}
+
+function problemsOf(text: string): string[] {
+  try {
+    load(text);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).problems];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const minimal = ['services:', '  - project: p1', '    region: europe-west1', '    service: shop', ''].join('\n');
+
+describe('services config', () => {
+  it("fills in the guide's defaults", () => {
+    const [service] = load(minimal).services;
+    expect(service).toMatchObject({
+      health_path: '/health',
+      watch_window: 30 * 60_000,
+      mode: 'enforce',
+      insufficient_data: 'alert',
+      pre_deploy_backup: true,
+      notify: [],
+    });
+    expect(serviceKey(service!)).toBe('shop');
+    expect(service?.rules.map((rule) => [rule.name, rule.signal, rule.threshold, rule.window, rule.action])).toEqual([
+      ['http_5xx', 'requests', 5, 5 * 60_000, 'rollback'],
+      ['http_503', 'requests', 1, 60_000, 'rollback'],
+      ['health', 'health', 3, 5 * 60_000, 'rollback'],
+      ['cpu', 'cpu', 0.9, 5 * 60_000, 'alert'],
+      ['memory', 'memory', 0.9, 5 * 60_000, 'alert'],
+    ]);
+  });
+
+  it('the emulator endpoints can be set, and default to Google', () => {
+    expect(load(minimal).cloud_run.endpoint).toBeUndefined();
+    const config = load(`${minimal}cloud_run:\n  endpoint: 127.0.0.1:8085\n  insecure: true\n`, {
+      RUNWARDEN_MONITORING_ENDPOINT: 'localhost:9000',
+    });
+    expect(config.cloud_run).toMatchObject({ endpoint: '127.0.0.1:8085', insecure: true });
+    expect(config.monitoring).toMatchObject({ endpoint: 'localhost:9000', alignment_period: 60_000 });
+  });
+
+  it('reports every problem with its path', () => {
+    const problems = problemsOf(
+      [
+        'cloud_run:',
+        '  endpoint: nowhere',
+        'services:',
+        '  - project: p1',
+        '    region: Europe',
+        '    service: Shop',
+        '    mode: yolo',
+        '    rules:',
+        '      - name: slow',
+        '        signal: cpu',
+        '        threshold: 90',
+        '      - name: flaky',
+        '        signal: health',
+        '        threshold: 2.5',
+        '      - name: both',
+        '        signal: requests',
+        '        response_code: "503"',
+        '        response_code_class: 5xx',
+        '        threshold: 1',
+        '      - name: odd',
+        '        signal: health',
+        '        response_code: "500"',
+        '        threshold: 1',
+        '',
+      ].join('\n'),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^cloud_run\.endpoint: expected an endpoint like/),
+        expect.stringMatching(/^services\[0\]\.region: expected a region like "europe-west1"/),
+        expect.stringMatching(/^services\[0\]\.service: expected a Cloud Run service name/),
+        expect.stringMatching(/^services\[0\]\.mode: /),
+        expect.stringMatching(/^services\[0\]\.rules\[0\]\.threshold: expected a fraction from 0 to 1/),
+        expect.stringMatching(/^services\[0\]\.rules\[1\]\.threshold: health: expected a whole number/),
+        expect.stringMatching(/^services\[0\]\.rules\[2\]\.response_code: give response_code or/),
+        expect.stringMatching(/^services\[0\]\.rules\[3\]\.signal: response_code and response_code_class apply/),
+      ]),
+    );
+  });
+
+  it('names of services and of rules are unique', () => {
+    const problems = problemsOf(
+      [
+        minimal.trimEnd(),
+        '    rules:',
+        '      - { name: a, signal: health, threshold: 1 }',
+        '      - { name: a, signal: health, threshold: 2 }',
+        '  - { project: p2, region: europe-west1, service: other, name: shop }',
+        '',
+      ].join('\n'),
+    );
+    expect(problems).toEqual([
+      'services[0].rules[1].name: duplicate rule "a"',
+      'services[1].name: duplicate name "shop" (also item 0)',
+    ]);
+  });
+
+  it('a rule needs its threshold and signal', () => {
+    const problems = problemsOf(`${minimal}    rules:\n      - name: x\n`);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^services\[0\]\.rules\[0\]\.signal: /),
+        expect.stringMatching(/^services\[0\]\.rules\[0\]\.threshold: /),
+      ]),
+    );
+  });
+});
