@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chown, lstat, open, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { FatalError, wrapError } from '../errors.js';
+
+/** What streaming an entry to disk produced: the SHA-256 (hex) and length of the bytes written. */
+export interface WrittenFile {
+  sha256: string;
+  bytes: number;
+}
+
+/**
+ * Streams `source` into a NEW file `file` (created exclusively, so nothing existing is ever
+ * overwritten here), hashing as it goes, then fsyncs and closes it. On any failure, including an
+ * abort through `signal`, the half-written file is removed before the error is thrown.
+ * `onBytes` is told the running total after each chunk (for progress).
+ */
+export async function writeNewFile(
+  source: AsyncIterable<Buffer | Uint8Array> & Partial<Pick<Readable, 'destroy'>>,
+  file: string,
+  options: { mode?: number; signal?: AbortSignal; onBytes?: (total: number) => void } = {},
+): Promise<WrittenFile> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const handle = await open(file, 'wx', options.mode ?? 0o644).catch((error: unknown) => {
+    throw wrapError(`create ${file}`, error, 'RW_RESTORE_IO');
+  });
+  try {
+    for await (const chunk of source) {
+      options.signal?.throwIfAborted();
+      hash.update(chunk);
+      let offset = 0;
+      while (offset < chunk.byteLength) {
+        const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+        offset += bytesWritten;
+      }
+      bytes += chunk.byteLength;
+      options.onBytes?.(bytes);
+    }
+    options.signal?.throwIfAborted();
+    await handle.sync();
+    await handle.close();
+  } catch (error) {
+    source.destroy?.();
+    await handle.close().catch(() => {});
+    await rm(file, { force: true });
+    throw error instanceof FatalError || options.signal?.aborted
+      ? error
+      : wrapError(`write ${file}`, error, 'RW_RESTORE_IO');
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** SHA-256 (hex) of a file as it is on disk now. */
+export async function sha256OfFile(file: string, signal?: AbortSignal): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { signal })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * fsyncs a folder so a rename or unlink inside it survives a power cut (on Linux a rename is only
+ * durable once the folder itself is synced).
+ */
+export async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Gives `file` the owner of `like` when running as root: a DB restored by root for an app that runs
+ * as another user must stay writable by that app.
+ */
+export async function copyOwnership(file: string, like: { uid: number; gid: number }): Promise<void> {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return;
+  await chown(file, like.uid, like.gid);
+}
+
+/** Whether `file` exists (without following a final symlink). */
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await lstat(file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/** Temp files a restore writes beside its target: `.<name>.restore-<pid>-<random>.tmp`. */
+export function tempNameBeside(target: string): string {
+  const random = Math.random().toString(36).slice(2, 10);
+  return path.join(path.dirname(target), `.${path.basename(target)}.restore-${process.pid}-${random}.tmp`);
+}
+
+/**
+ * Removes temp files (and their SQLite sidecars) that an earlier restore of `target` left behind
+ * when it was killed; files of a restore that is still running (its pid alive) are left alone.
+ * Returns the names removed.
+ */
+export async function removeStaleTemps(target: string): Promise<string[]> {
+  const dir = path.dirname(target);
+  const prefix = `.${path.basename(target)}.restore-`;
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return removed;
+    throw error;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const match = /^(\d+)-[a-z0-9]+\.tmp(?:-wal|-shm|-journal)?$/.exec(name.slice(prefix.length));
+    if (!match || isAlive(Number(match[1]))) continue;
+    await rm(path.join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export const SQLITE_SIDECARS = ['-wal', '-shm', '-journal'] as const;

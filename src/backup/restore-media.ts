@@ -1,0 +1,122 @@
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { FatalError, wrapError } from '../errors.js';
+import type { Manifest, ManifestEntry } from './manifest.js';
+import type { RestoreProgress } from './restore-db.js';
+import { fsyncDirectory, tempNameBeside, writeNewFile } from './restore-fs.js';
+import { assertNoLinkOnTheWay, entryKind, resolveInside, UnsafeEntryError } from './restore-paths.js';
+import { openZip } from './zip-reader.js';
+
+export interface MediaRestoreRequest {
+  /** The verified archive. */
+  archive: string;
+  manifest: Manifest;
+  /** The media folder to write into. */
+  target: string;
+  /** Write into a folder that already holds files (files the archive has are replaced). */
+  force: boolean;
+  signal: AbortSignal;
+  onProgress?(progress: RestoreProgress): void;
+}
+
+export interface MediaRestoreResult {
+  target: string;
+  files: number;
+  bytes: number;
+}
+
+/**
+ * Writes every `media/...` entry of a verified archive into `target`. Every entry is checked before
+ * the first byte is written, so a hostile archive writes nothing: names that would land outside
+ * the folder (`..`, absolute, backslash), entries that are symlinks or special files, and folders
+ * on disk that are symlinks are refused (UnsafeEntryError, RW_RESTORE_UNSAFE_ENTRY). Each file is
+ * then written to a temp file beside its final name, checked against the manifest's SHA-256 and
+ * size, fsynced and renamed over it; files the archive lacks are left in place. Without `force`, a
+ * target folder that already holds anything is refused (RW_RESTORE_TARGET_EXISTS).
+ */
+export async function restoreMedia(request: MediaRestoreRequest): Promise<MediaRestoreResult> {
+  const { archive, target, signal } = request;
+  const progress = request.onProgress ?? (() => {});
+  const wanted = request.manifest.entries.filter((entry) => entry.kind === 'media');
+  const total = wanted.reduce((sum, entry) => sum + entry.size, 0);
+
+  await assertMediaTargetFree(target, request.force);
+
+  const zip = await openZip(archive);
+  try {
+    const planned: Array<{ entry: ManifestEntry; file: string }> = [];
+    for (const entry of wanted) {
+      const zipEntry = zip.entries.get(entry.path);
+      if (!zipEntry)
+        throw new UnsafeEntryError(entry.path, 'is listed in the manifest but not in the archive');
+      const file = resolveInside(target, entry.path.slice('media/'.length), entry.path);
+      if (entryKind(zipEntry.fileName, zipEntry.externalFileAttributes) !== 'file') {
+        throw new UnsafeEntryError(entry.path, 'is a symlink or special file, not a regular file');
+      }
+      await assertNoLinkOnTheWay(target, file, entry.path);
+      planned.push({ entry, file });
+    }
+
+    let done = 0;
+    const touchedDirs = new Set<string>();
+    for (const { entry, file } of planned) {
+      signal.throwIfAborted();
+      await assertNoLinkOnTheWay(target, file, entry.path); // again: a folder may have changed since
+      await mkdir(path.dirname(file), { recursive: true });
+      const existing = await stat(file).catch(() => undefined);
+      if (existing?.isDirectory()) throw new UnsafeEntryError(entry.path, `${file} is a folder`);
+      const temp = tempNameBeside(file);
+      const before = done;
+      try {
+        const source = await zip.open(
+          zip.entries.get(entry.path) as NonNullable<ReturnType<typeof zip.entries.get>>,
+          signal,
+        );
+        const written = await writeNewFile(source, temp, {
+          mode: existing ? existing.mode & 0o7777 : 0o644,
+          signal,
+          onBytes: (bytes) => progress({ kind: 'bytes', done: before + bytes, total }),
+        });
+        if (written.sha256 !== entry.sha256 || written.bytes !== entry.size) {
+          throw new FatalError(
+            'RW_RESTORE_CHECKSUM',
+            `media entry ${entry.path} of ${archive} changed since it was verified (${written.bytes} bytes, SHA-256 ${written.sha256}); stopped`,
+          );
+        }
+        await rename(temp, file);
+      } catch (error) {
+        await rm(temp, { force: true });
+        if (error instanceof FatalError || signal.aborted) throw error;
+        throw wrapError(`restore ${entry.path} to ${file}`, error, 'RW_RESTORE_IO');
+      }
+      done += entry.size;
+      touchedDirs.add(path.dirname(file));
+    }
+    for (const dir of touchedDirs) await fsyncDirectory(dir);
+    return { target, files: planned.length, bytes: done };
+  } finally {
+    zip.close();
+  }
+}
+
+/** Throws RW_RESTORE_TARGET_EXISTS when `target` holds anything and `force` is false. */
+export async function assertMediaTargetFree(target: string, force: boolean): Promise<void> {
+  if (!force && (await holdsAnything(target))) {
+    throw new FatalError(
+      'RW_RESTORE_TARGET_EXISTS',
+      `media folder ${target} already holds files; pass --force to write the archive's files into it (files it lacks are kept)`,
+    );
+  }
+}
+
+async function holdsAnything(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length > 0;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return false;
+    if (code === 'ENOTDIR')
+      throw new FatalError('RW_RESTORE_TARGET_EXISTS', `media target ${dir} is not a folder`);
+    throw wrapError(`read media folder ${dir}`, error, 'RW_RESTORE_IO');
+  }
+}

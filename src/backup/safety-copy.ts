@@ -1,0 +1,161 @@
+import { constants } from 'node:fs';
+import { copyFile, open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { FatalError, wrapError } from '../errors.js';
+import { exists, fsyncDirectory, SQLITE_SIDECARS } from './restore-fs.js';
+
+/**
+ * The copy of a database taken just before a restore overwrites it. `snapshot` is a consistent
+ * SQLite copy (VACUUM INTO, a single read transaction: every committed row, WAL included);
+ * `raw-copy` is the fallback for a file SQLite cannot read (corrupt or not a database), where the
+ * bytes of the file and of its -wal/-journal are kept as they are, for forensics.
+ */
+export interface SafetyCopy {
+  file: string;
+  method: 'snapshot' | 'raw-copy';
+  /** Sidecar copies made next to `file` (raw-copy only), e.g. `<file>-wal`. */
+  sidecars: string[];
+}
+
+/** `<db>.pre-restore-YYYYMMDD_HHMMSS` (UTC), with `-2`, `-3`... when that name is taken. */
+export async function safetyCopyName(db: string, now: Date): Promise<string> {
+  const stamp = now
+    .toISOString()
+    .replace(/\.\d+Z$/, '')
+    .replace(/[-:]/g, '')
+    .replace('T', '_');
+  const base = `${db}.pre-restore-${stamp}`;
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? base : `${base}-${n}`;
+    if (!(await exists(candidate)) && !(await exists(`${candidate}.partial`))) return candidate;
+  }
+}
+
+/**
+ * Prepares the current database `db` for replacement and keeps a copy of it:
+ * 1. checkpoints its WAL into the main file (TRUNCATE), so deleting the -wal later loses nothing;
+ *    refuses with RW_RESTORE_DB_BUSY when another process keeps the checkpoint from completing
+ *    (the app is still running: stop it first);
+ * 2. writes a consistent snapshot to `<copy>.partial` with VACUUM INTO, checks it, fsyncs it and
+ *    renames it to `<copy>` (a crash never leaves a half copy under the final name).
+ * When SQLite cannot read `db` at all, copies its files byte for byte instead (method raw-copy).
+ */
+export async function takeSafetyCopy(db: string, now: Date): Promise<SafetyCopy> {
+  const file = await safetyCopyName(db, now);
+  // Not even a SQLite header: copy the bytes before SQLite opens it and perhaps drops its journal.
+  if (!(await hasSqliteHeader(db))) return rawCopy(db, file);
+  try {
+    snapshotInto(db, `${file}.partial`);
+  } catch (error) {
+    await rm(`${file}.partial`, { force: true });
+    if (!isUnreadableDatabase(error)) {
+      throw error instanceof FatalError
+        ? error
+        : wrapError(`take a safety copy of ${db}`, error, 'RW_RESTORE_SAFETY_COPY');
+    }
+    return rawCopy(db, file);
+  }
+  try {
+    checkDatabase(`${file}.partial`);
+    await syncFile(`${file}.partial`);
+    await rename(`${file}.partial`, file);
+    await fsyncDirectory(path.dirname(file));
+  } catch (error) {
+    await rm(`${file}.partial`, { force: true });
+    throw wrapError(`take a safety copy of ${db}`, error, 'RW_RESTORE_SAFETY_COPY');
+  }
+  return { file, method: 'snapshot', sidecars: [] };
+}
+
+function snapshotInto(db: string, into: string): void {
+  const connection = new Database(db, { fileMustExist: true, timeout: 5_000 });
+  try {
+    const [result] = connection.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number }>;
+    if (result && result.busy !== 0) {
+      throw new FatalError(
+        'RW_RESTORE_DB_BUSY',
+        `database ${db} is in use by another process (its WAL could not be checkpointed); stop the app before restoring. Nothing was changed.`,
+      );
+    }
+    connection.prepare('VACUUM INTO ?').run(into);
+  } finally {
+    connection.close();
+  }
+}
+
+/** Runs PRAGMA integrity_check on `file` (read-only); throws RW_RESTORE_INTEGRITY naming the first problems. */
+export function checkDatabase(file: string): void {
+  let problems: string[];
+  const connection = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    problems = (connection.pragma('integrity_check') as Array<{ integrity_check: string }>).map(
+      (row) => row.integrity_check,
+    );
+  } catch (error) {
+    throw new FatalError(
+      'RW_RESTORE_INTEGRITY',
+      `integrity check of ${file} failed: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  } finally {
+    connection.close();
+  }
+  if (problems.length !== 1 || problems[0] !== 'ok') {
+    throw new FatalError(
+      'RW_RESTORE_INTEGRITY',
+      `integrity check of ${file} failed: ${problems.slice(0, 3).join('; ')}`,
+    );
+  }
+}
+
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0');
+
+async function hasSqliteHeader(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(SQLITE_HEADER.length);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return bytesRead === head.length && head.equals(SQLITE_HEADER);
+  } finally {
+    await handle.close();
+  }
+}
+
+function isUnreadableDatabase(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT';
+}
+
+async function rawCopy(db: string, file: string): Promise<SafetyCopy> {
+  const sidecars: string[] = [];
+  try {
+    await copyDurably(db, file);
+    for (const suffix of SQLITE_SIDECARS) {
+      if (suffix === '-shm' || !(await exists(`${db}${suffix}`))) continue; // -shm is only an index
+      await copyDurably(`${db}${suffix}`, `${file}${suffix}`);
+      sidecars.push(`${file}${suffix}`);
+    }
+    await fsyncDirectory(path.dirname(file));
+  } catch (error) {
+    throw wrapError(`copy unreadable database ${db} aside`, error, 'RW_RESTORE_SAFETY_COPY');
+  }
+  return { file, method: 'raw-copy', sidecars };
+}
+
+async function copyDurably(from: string, to: string): Promise<void> {
+  await copyFile(from, `${to}.partial`, constants.COPYFILE_EXCL);
+  await syncFile(`${to}.partial`);
+  await rename(`${to}.partial`, to);
+}
+
+async function syncFile(file: string): Promise<void> {
+  const handle = await open(file, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

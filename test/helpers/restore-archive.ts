@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { crc32 } from 'node:zlib';
+import Database from 'better-sqlite3';
+import yazl from 'yazl';
+import type { EntryKind, Manifest } from '../../src/backup/manifest.js';
+
+/** One entry of a hand-built test archive. */
+export interface FixtureEntry {
+  path: string;
+  kind: EntryKind;
+  tenant?: string;
+  data: Buffer;
+  /** Unix mode for the ZIP's external attributes, e.g. 0o120777 for a symlink entry. */
+  mode?: number;
+}
+
+/**
+ * Writes a ZIP in runwarden's archive format (entries + manifest.json listing their sizes, SHA-256
+ * and CRC-32) without the backup writer, so restore tests can also craft archives the writer would
+ * never produce (symlink entries, hostile names). Returns the manifest written.
+ */
+export async function writeFixtureArchive(
+  file: string,
+  entries: FixtureEntry[],
+  tamper?: (manifest: Manifest) => void,
+): Promise<Manifest> {
+  const zip = new yazl.ZipFile();
+  const now = new Date().toISOString();
+  const manifest: Manifest = {
+    format_version: 1,
+    runwarden_version: 'test',
+    host: hostname(),
+    reason: 'manual',
+    trigger: 'cli',
+    started_at: now,
+    finished_at: now,
+    databases: [],
+    entries: [],
+  };
+  for (const entry of entries) {
+    const compress = entry.kind !== 'media';
+    zip.addBuffer(entry.data, entry.path, { compress, ...(entry.mode ? { mode: entry.mode } : {}) });
+    manifest.entries.push({
+      path: entry.path,
+      kind: entry.kind,
+      ...(entry.tenant ? { tenant: entry.tenant } : {}),
+      size: entry.data.length,
+      sha256: createHash('sha256').update(entry.data).digest('hex'),
+      crc32: crc32(entry.data) >>> 0,
+      method: compress ? 'deflate' : 'store',
+    });
+    if (entry.kind !== 'media') {
+      manifest.databases.push({
+        entry: entry.path,
+        source: `/fixture/${entry.path}`,
+        journal_mode: 'wal',
+        page_count: Math.ceil(entry.data.length / 4096),
+        size: entry.data.length,
+        snapshot_at: now,
+      });
+    }
+  }
+  tamper?.(manifest);
+  zip.addBuffer(Buffer.from(JSON.stringify(manifest, null, 2)), 'manifest.json');
+  zip.end();
+  await pipeline(zip.outputStream, createWriteStream(file));
+  return manifest;
+}
+
+/** A small SQLite database file's bytes holding `rows` in table `items(id, label)`. */
+export function databaseBytes(dir: string, name: string, rows: string[]): Buffer {
+  const file = path.join(dir, `${name}.fixture.sqlite3`);
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO items (label) VALUES (?)');
+  for (const row of rows) insert.run(row);
+  db.close();
+  return readFileSync(file);
+}
+
+/** Creates a database at `file` holding `rows` (WAL mode, fully checkpointed). */
+export function createDatabase(file: string, rows: string[]): void {
+  writeFileSync(file, databaseBytes(path.dirname(file), path.basename(file), rows));
+}
+
+/** The labels in `items`, in id order, read through SQLite (so a -wal is honoured). */
+export function labelsIn(file: string): string[] {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    return db.prepare('SELECT label FROM items ORDER BY id').pluck().all() as string[];
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Rewrites entry names in a finished ZIP (local headers and central directory alike), keeping
+ * their length, to smuggle in names yazl refuses to write (`../evil`, `/abs`).
+ */
+export function renameEntriesInPlace(file: string, from: string, to: string): void {
+  if (from.length !== to.length) throw new Error('names must have the same length');
+  const bytes = readFileSync(file);
+  const needle = Buffer.from(from);
+  let at = bytes.indexOf(needle);
+  let count = 0;
+  while (at !== -1) {
+    Buffer.from(to).copy(bytes, at);
+    count++;
+    at = bytes.indexOf(needle, at + needle.length);
+  }
+  if (count === 0) throw new Error(`no entry named ${from}`);
+  writeFileSync(file, bytes);
+}
