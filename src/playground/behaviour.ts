@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { UsageError } from '../errors.js';
+
+/**
+ * What an emulated revision does with the requests it gets. Shares are fractions 0..1 of the
+ * requests other than the health path; they are applied deterministically (every Nth request, not
+ * at random), so a test knows exactly how many 5xx a given number of requests yields.
+ */
+export interface Behaviour {
+  /** GET /health answers 200 when true, 503 when false. */
+  healthy: boolean;
+  /** Share of requests answered 500. */
+  errorRate: number;
+  /** Share of requests answered 503. */
+  unavailableRate: number;
+  /** Added to every response, in milliseconds. */
+  latencyMs: number;
+  /** Container CPU utilization reported to Monitoring, 0..1. */
+  cpu: number;
+  /** Container memory utilization reported to Monitoring, 0..1. */
+  memory: number;
+}
+
+export const BEHAVIOUR_PRESETS = {
+  healthy: { healthy: true, errorRate: 0, unavailableRate: 0, latencyMs: 0, cpu: 0.2, memory: 0.3 },
+  'failing-health': { healthy: false, errorRate: 0, unavailableRate: 0, latencyMs: 0, cpu: 0.2, memory: 0.3 },
+  errors: { healthy: true, errorRate: 0.5, unavailableRate: 0, latencyMs: 0, cpu: 0.3, memory: 0.3 },
+  unavailable: { healthy: true, errorRate: 0, unavailableRate: 1, latencyMs: 0, cpu: 0.1, memory: 0.3 },
+  slow: { healthy: true, errorRate: 0, unavailableRate: 0, latencyMs: 2000, cpu: 0.5, memory: 0.4 },
+  hot: { healthy: true, errorRate: 0, unavailableRate: 0, latencyMs: 0, cpu: 0.97, memory: 0.95 },
+} as const satisfies Record<string, Behaviour>;
+
+export type BehaviourPreset = keyof typeof BEHAVIOUR_PRESETS;
+
+const share = z.number().min(0).max(1);
+
+/** A behaviour as given by a scenario, the control API or a test: a preset name, or fields over one. */
+export const behaviourInputSchema = z.union([
+  z.enum(Object.keys(BEHAVIOUR_PRESETS) as [BehaviourPreset, ...BehaviourPreset[]]),
+  z.strictObject({
+    preset: z.enum(Object.keys(BEHAVIOUR_PRESETS) as [BehaviourPreset, ...BehaviourPreset[]]).optional(),
+    healthy: z.boolean().optional(),
+    errorRate: share.optional(),
+    unavailableRate: share.optional(),
+    latencyMs: z.number().int().min(0).max(600_000).optional(),
+    cpu: share.optional(),
+    memory: share.optional(),
+  }),
+]);
+
+export type BehaviourInput = z.input<typeof behaviourInputSchema>;
+
+/** Resolves a preset name or partial object into a full behaviour; UsageError names what was wrong. */
+export function resolveBehaviour(input: unknown, what = 'behaviour'): Behaviour {
+  const parsed = behaviourInputSchema.safeParse(input ?? 'healthy');
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const path = [what, ...issue.path].join('.');
+      return `${path}: ${issue.message}`;
+    });
+    throw new UsageError(
+      `invalid ${what} (presets: ${Object.keys(BEHAVIOUR_PRESETS).join(', ')}): ${problems.join('; ')}`,
+    );
+  }
+  const value = parsed.data;
+  if (typeof value === 'string') return { ...BEHAVIOUR_PRESETS[value] };
+  const { preset, ...fields } = value;
+  const defined = Object.fromEntries(Object.entries(fields).filter(([, field]) => field !== undefined));
+  return { ...BEHAVIOUR_PRESETS[preset ?? 'healthy'], ...defined };
+}
+
+/**
+ * Picks the status of each non-health request. Error-diffusion accumulators instead of random
+ * draws: with errorRate 0.25, exactly one request in four fails.
+ */
+export class OutcomePicker {
+  #unavailable = 0;
+  #error = 0;
+
+  next(behaviour: Behaviour): 200 | 500 | 503 {
+    this.#unavailable += behaviour.unavailableRate;
+    this.#error += behaviour.errorRate;
+    if (this.#unavailable >= 1 - 1e-9) {
+      this.#unavailable -= 1;
+      return 503;
+    }
+    if (this.#error >= 1 - 1e-9) {
+      this.#error -= 1;
+      return 500;
+    }
+    return 200;
+  }
+}

@@ -1,0 +1,27 @@
+import * as grpc from '@grpc/grpc-js';
+
+/** Where the emulator's gRPC server listens. */
+export interface EmulatorEndpoint {
+  host: string;
+  port: number;
+}
+
+/**
+ * Constructor options for the real ServicesClient, RevisionsClient and MetricServiceClient so they
+ * talk to the emulator: plain-text gRPC to `endpoint`. With channel credentials given, google-gax
+ * sends no OAuth token at all, so no credentials are needed; the explicit universe domain keeps gax
+ * from asking google-auth-library (and so a metadata server) which universe it is in.
+ */
+export function emulatorClientOptions(endpoint: EmulatorEndpoint): {
+  apiEndpoint: string;
+  port: number;
+  sslCreds: grpc.ChannelCredentials;
+  universeDomain: string;
+} {
+  return {
+    apiEndpoint: endpoint.host,
+    port: endpoint.port,
+    sslCreds: grpc.credentials.createInsecure(),
+    universeDomain: 'googleapis.com',
+  };
+}
