@@ -1,0 +1,61 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { configSchema } from '../src/config/schema.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const unit = fileURLToPath(new URL('../systemd/runwarden.service', import.meta.url));
+const dockerfile = readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8');
+
+function run(command: string, args: string[], timeout = 60_000) {
+  const result = spawnSync(command, args, { cwd: root, encoding: 'utf8', timeout });
+  return { status: result.status, output: `${result.stdout}${result.stderr}`, error: result.error };
+}
+
+describe('systemd unit', () => {
+  it('passes systemd-analyze verify', () => {
+    const result = run('systemd-analyze', ['verify', unit]);
+    expect(result.error).toBeUndefined();
+    expect(result.output).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('is rated 2.0 or lower by systemd-analyze security --offline', () => {
+    const result = run('systemd-analyze', ['security', '--offline=true', unit]);
+    const exposure = /Overall exposure level for runwarden\.service: ([0-9.]+)/.exec(result.output);
+    expect(exposure, result.output).not.toBeNull();
+    expect(Number(exposure?.[1])).toBeLessThanOrEqual(2.0);
+  });
+
+  it('waits longer for a stop than the default grace period', () => {
+    const text = readFileSync(unit, 'utf8');
+    const stopSeconds = Number(/^TimeoutStopSec=(\d+)s$/m.exec(text)?.[1]);
+    const graceMs = configSchema.parse({}).shutdown.grace_period;
+    expect(stopSeconds * 1000).toBeGreaterThan(graceMs);
+    expect(text).toMatch(/^Restart=on-failure$/m);
+    expect(text).toMatch(/^StateDirectory=runwarden$/m);
+  });
+});
+
+describe('Dockerfile', () => {
+  it('builds in stages and runs as a non-root user with volumes and a health check', () => {
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/^FROM node:(22|24)-/m);
+    expect(dockerfile).toMatch(/npm prune --omit=dev/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^VOLUME \[.*"\/var\/lib\/runwarden".*"\/var\/backups\/runwarden"/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/healthz/m);
+  });
+
+  it('uses the exec form for the entrypoint, so SIGTERM reaches the daemon', () => {
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "dist\/cli\/main\.js"\]$/m);
+    expect(dockerfile).toMatch(/^CMD \["daemon"/m);
+  });
+
+  it("reproduces the image's production install and start (scripts/docker-smoke.sh)", () => {
+    const result = run('bash', ['scripts/docker-smoke.sh'], 300_000);
+    expect(result.output).toContain('smoke: OK');
+    expect(result.status).toBe(0);
+  }, 320_000);
+});
