@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { EventBus } from '../src/events.js';
 import { NotificationDispatcher } from '../src/notify/dispatcher.js';
+import { notifyOnEvents } from '../src/notify/from-events.js';
 import type { Notification } from '../src/notify/notification.js';
 import { createLogger } from '../src/telemetry/logger.js';
 
@@ -109,5 +111,41 @@ describe('NotificationDispatcher', () => {
     await dispatcher.idle();
     expect(hanging.received).toHaveLength(2);
     expect(results).toEqual(['failed']);
+  });
+});
+
+describe('notifyOnEvents', () => {
+  it('tells the backup_failed targets when a backup fails', async () => {
+    const hook = await receiver();
+    const events = new EventBus();
+    const dispatcher = new NotificationDispatcher(
+      [{ name: 'hook', type: 'webhook', url: hook.url, events: ['backup_failed'], timeout: 2_000 }],
+      { logger: silent },
+    );
+    const unsubscribe = notifyOnEvents(events, dispatcher);
+    events.emit('backup:failed', {
+      reason: 'scheduled',
+      trigger: 'schedule',
+      code: 'RW_BACKUP_SOURCE_MISSING',
+      error: 'main database /srv/app/db.sqlite3 is missing',
+      durationMs: 12,
+      snapshotRestarts: 0,
+    });
+    unsubscribe();
+    events.emit('backup:failed', {
+      reason: 'x',
+      trigger: 'x',
+      code: 'X',
+      error: 'after unsubscribe',
+      durationMs: 0,
+      snapshotRestarts: 0,
+    });
+    await dispatcher.idle();
+    expect(hook.received).toHaveLength(1);
+    expect(hook.received[0]?.body).toMatchObject({
+      kind: 'backup_failed',
+      title: 'backup failed (scheduled)',
+      details: { code: 'RW_BACKUP_SOURCE_MISSING' },
+    });
   });
 });

@@ -59,10 +59,15 @@ export class NotificationDispatcher {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
-  /** Abandons retries and in-flight deliveries (shutdown). */
-  async close(): Promise<void> {
-    this.#stop.abort();
+  /**
+   * Shutdown: lets deliveries in flight finish for up to `graceMs` (a rollback notification sent
+   * just before SIGTERM should still arrive), then abandons the rest.
+   */
+  async close(graceMs = 3_000): Promise<void> {
+    const timer = setTimeout(() => this.#stop.abort(), graceMs);
     await this.idle();
+    clearTimeout(timer);
+    this.#stop.abort();
   }
 
   async #deliver(route: Route, notification: Notification): Promise<void> {
