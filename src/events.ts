@@ -7,6 +7,33 @@ import { EventEmitter } from 'node:events';
 export interface RunwardenEvents {
   'daemon:ready': { address: string };
   'daemon:stopping': { signal: string };
+  /** A backup run began (before it waits for the backup lock); `completed` or `failed` follows. */
+  'backup:started': { reason: string; trigger: string };
+  /** A backup was written, verified, renamed into place and cataloged. Sizes in bytes. */
+  'backup:completed': {
+    file: string;
+    size: number;
+    sha256: string;
+    reason: string;
+    trigger: string;
+    entries: number;
+    durationMs: number;
+    snapshotRestarts: number;
+    /** Archive bytes (after compression) per method. */
+    bytesByMethod: { deflate: number; store: number };
+    /** When the run finished, ms since the epoch. */
+    finishedAt: number;
+    warnings: string[];
+  };
+  /** A backup failed; no partial archive is left. `code` is the error's stable code. */
+  'backup:failed': {
+    reason: string;
+    trigger: string;
+    code: string;
+    error: string;
+    durationMs: number;
+    snapshotRestarts: number;
+  };
   /** A database or the media folder was restored; `safetyCopy` is the replaced DB's copy, if any. */
   'restore:completed': {
     archive: string;

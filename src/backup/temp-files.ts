@@ -39,7 +39,7 @@ export async function removeStaleTemps(dir: string, partials: boolean): Promise<
   const removed: string[] = [];
   for (const name of names) {
     const stale =
-      (partials && name.endsWith(PARTIAL_SUFFIX)) ||
+      (partials && name.endsWith(`.zip${PARTIAL_SUFFIX}`)) ||
       (name.startsWith(TEMP_PREFIX) && !isAlive(Number(name.slice(TEMP_PREFIX.length).split('-')[0])));
     if (!stale) continue;
     await rm(path.join(dir, name), { force: true, recursive: true });
@@ -48,8 +48,8 @@ export async function removeStaleTemps(dir: string, partials: boolean): Promise<
   return removed;
 }
 
-/** The suffix of an archive being written (`<name>.zip.partial`); never counted as a backup. */
-export const PARTIAL_SUFFIX = '.zip.partial';
+/** Appended to an archive's name while it is written (`<name>.zip.partial`); never a backup. */
+export const PARTIAL_SUFFIX = '.partial';
 
 function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;

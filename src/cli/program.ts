@@ -1,10 +1,19 @@
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
+import { registerBackup } from './commands/backup.js';
+import { registerBackups } from './commands/backups.js';
 import { registerConfig } from './commands/config.js';
 import { registerDaemon } from './commands/daemon.js';
+import { registerPlayground } from './commands/playground.js';
 
 /** Every command, registered in one place; a test checks each file under commands/ is listed. */
-export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerDaemon, registerConfig];
+export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
+  registerDaemon,
+  registerConfig,
+  registerBackup,
+  registerBackups,
+  registerPlayground,
+];
 
 export function buildProgram(): Command {
   const program = new Command('runwarden')

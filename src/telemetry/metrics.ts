@@ -1,5 +1,6 @@
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { VERSION } from '../version.js';
+import { backupMetrics } from './metrics-backup.js';
 
 /**
  * The one recorder that owns every Prometheus metric runwarden exports. Each job's metrics are
@@ -15,7 +16,13 @@ export function createMetrics(registry: Registry = new Registry()) {
     registers: [registry],
   });
   buildInfo.set({ version: VERSION, node: process.versions.node }, 1);
-  return { registry };
+  const notifications = new Counter({
+    name: 'runwarden_notifications_total',
+    help: 'Notification deliveries by target and result (sent, failed after retries).',
+    labelNames: ['target', 'result'] as const,
+    registers: [registry],
+  });
+  return { registry, notifications, backup: backupMetrics(registry) };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

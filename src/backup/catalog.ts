@@ -1,0 +1,83 @@
+import { errorMessage, RunwardenError } from '../errors.js';
+import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
+import { verifyArchive } from './verify.js';
+
+/** The outcome of re-verifying one archive. */
+export interface VerifyOutcome {
+  file: string;
+  ok: boolean;
+  /** Whether the catalog has (and now reflects) this archive. */
+  cataloged: boolean;
+  sha256?: string;
+  entries?: number;
+  error?: string;
+  code?: string;
+}
+
+/**
+ * Re-verifies `file` and records the result in the catalog when it is cataloged: a pass marks it
+ * verified again; a failure (corrupt, missing, or a file whose SHA-256 is no longer the one
+ * cataloged) clears its verified mark, so retention and restore stop trusting it. Never throws for
+ * a bad archive; the outcome says what was wrong.
+ */
+export async function verifyCataloged(
+  file: string,
+  catalog: BackupsRepo,
+  options: { signal?: AbortSignal; now?: () => Date } = {},
+): Promise<VerifyOutcome> {
+  const record = catalog.get(file);
+  try {
+    const verified = await verifyArchive(file, { signal: options.signal });
+    if (record && record.sha256 !== verified.sha256) {
+      throw new RunwardenError(
+        'RW_BACKUP_CHANGED',
+        `backup ${file} changed since it was cataloged: its SHA-256 is ${verified.sha256}, the catalog says ${record.sha256}`,
+      );
+    }
+    if (record) catalog.markVerified(file, (options.now ?? (() => new Date()))());
+    return {
+      file,
+      ok: true,
+      cataloged: record !== undefined,
+      sha256: verified.sha256,
+      entries: verified.manifest.entries.length,
+    };
+  } catch (error) {
+    options.signal?.throwIfAborted();
+    if (record) catalog.markFailed(file, errorMessage(error));
+    return {
+      file,
+      ok: false,
+      cataloged: record !== undefined,
+      error: errorMessage(error),
+      code: error instanceof RunwardenError ? error.code : 'RW_FAILED',
+    };
+  }
+}
+
+/**
+ * Verifies an archive the catalog lacks (or re-verifies one it has) and catalogs it with the
+ * reason, trigger and times of its manifest. Throws BackupCorruptError (and nothing is recorded)
+ * when it fails verification.
+ */
+export async function importArchive(
+  file: string,
+  catalog: BackupsRepo,
+  options: { signal?: AbortSignal; now?: () => Date } = {},
+): Promise<BackupRecord> {
+  const verified = await verifyArchive(file, { signal: options.signal });
+  const { manifest } = verified;
+  const existing = catalog.get(file);
+  return catalog.record({
+    file,
+    size: verified.size,
+    sha256: verified.sha256,
+    reason: manifest.reason,
+    trigger: manifest.trigger,
+    startedAt: new Date(manifest.started_at),
+    finishedAt: new Date(manifest.finished_at),
+    entries: manifest.entries.length,
+    verifiedAt: (options.now ?? (() => new Date()))(),
+    imported: existing ? existing.imported : true,
+  });
+}

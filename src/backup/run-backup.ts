@@ -1,0 +1,247 @@
+import { access, open, rename, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BackupConfig } from '../config/schema/backup.js';
+import { errorMessage, RunwardenError, wrapError } from '../errors.js';
+import type { EventBus } from '../events.js';
+import type { PidLock } from '../lock/pid-lock.js';
+import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
+import type { Logger } from '../telemetry/logger.js';
+import { VERSION } from '../version.js';
+import { writeEntries } from './archive-builder.js';
+import { BackupDiskFullError } from './errors.js';
+import { acquireBackupLock } from './lock.js';
+import { MANIFEST_ENTRY, MANIFEST_FORMAT_VERSION, type Manifest } from './manifest.js';
+import { archiveName, isoWithOffset } from './naming.js';
+import { resolveSources } from './sources.js';
+import { PARTIAL_SUFFIX, removeStaleTemps } from './temp-files.js';
+import { verifyArchive } from './verify.js';
+import { ZipWriter } from './zip-writer.js';
+
+/** Why and by what a backup was started. */
+export interface BackupRequest {
+  /** `manual`, `pre-deploy`, `scheduled`, `pre-restore`. */
+  reason: string;
+  /** `cli`, `schedule`, `http`. */
+  trigger: string;
+}
+
+/** Progress of a run: uncompressed bytes archived, then bytes verified. Totals are estimates. */
+export interface BackupProgress {
+  phase: 'archive' | 'verify';
+  done: number;
+  total: number;
+  entry?: string;
+}
+
+export interface BackupDeps {
+  config: BackupConfig;
+  catalog: BackupsRepo;
+  events: EventBus;
+  logger: Logger;
+  signal?: AbortSignal;
+  onProgress?: (progress: BackupProgress) => void;
+}
+
+/** A finished, verified, cataloged backup. */
+export interface BackupResult {
+  file: string;
+  size: number;
+  sha256: string;
+  manifest: Manifest;
+  record: BackupRecord;
+  warnings: string[];
+  durationMs: number;
+}
+
+/**
+ * One backup run: lock -> remove stale partials -> resolve sources -> snapshot and stream every
+ * entry into `<name>.zip.partial` (created exclusively) -> manifest -> fsync -> verify the written
+ * file -> rename to `<name>.zip` -> fsync the folder -> catalog row. Emits backup:started and then
+ * backup:completed or backup:failed. On any failure the partial file and temp files are removed,
+ * no older archive is touched, and the error is thrown: BackupSourceMissingError,
+ * BackupDiskFullError (ENOSPC), LockHeldError (another backup ran past lock_wait),
+ * SnapshotBoundError, BackupCorruptError (the written archive failed verification), or the
+ * signal's reason.
+ */
+export async function runBackup(request: BackupRequest, deps: BackupDeps): Promise<BackupResult> {
+  const { config, events, logger } = deps;
+  const started = Date.now();
+  let snapshotRestarts = 0;
+  let lock: PidLock | undefined;
+  let writer: ZipWriter | undefined;
+  events.emit('backup:started', { ...request });
+  try {
+    lock = await acquireBackupLock(config.dir, {
+      waitMs: config.lock_wait,
+      signal: deps.signal,
+      onWait: (pid) =>
+        logger.info({ holder_pid: pid, wait_ms: config.lock_wait }, 'another backup is running; waiting'),
+    });
+    const removed = await removeStaleTemps(config.dir, true);
+    if (removed.length > 0) logger.warn({ removed }, 'removed files left by an interrupted backup');
+    const sources = await resolveSources(config.sources);
+    for (const warning of sources.warnings) logger.warn({ warning }, 'backup source warning');
+
+    const startedAt = new Date();
+    const { file, partial, zip } = await createArchive(config, startedAt);
+    writer = zip;
+    logger.info({ file: partial, reason: request.reason, trigger: request.trigger }, 'backup started');
+    const total = [...sources.databases, ...sources.media].reduce((sum, source) => sum + source.size, 0);
+    let done = 0;
+    const built = await writeEntries(zip, sources, {
+      config,
+      tempDir: config.dir,
+      logger,
+      signal: deps.signal,
+      onBytes: (bytes, entry) => {
+        done += bytes;
+        deps.onProgress?.({ phase: 'archive', done, total: Math.max(total, done), entry });
+      },
+    });
+    snapshotRestarts = built.snapshotRestarts;
+    const manifest: Manifest = {
+      format_version: MANIFEST_FORMAT_VERSION,
+      runwarden_version: VERSION,
+      host: hostname(),
+      reason: request.reason,
+      trigger: request.trigger,
+      started_at: isoWithOffset(startedAt, config.timezone),
+      finished_at: isoWithOffset(new Date(), config.timezone),
+      databases: built.databases,
+      entries: built.entries,
+      ...(built.warnings.length > 0 ? { warnings: built.warnings } : {}),
+    };
+    const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+    await zip.add(MANIFEST_ENTRY, Readable.from([manifestBytes]), {
+      method: 'deflate',
+      sizeHint: manifestBytes.length,
+      signal: deps.signal,
+    });
+    await zip.finish();
+
+    logger.info({ file: partial }, 'verifying archive');
+    const verified = await verifyArchive(partial, {
+      signal: deps.signal,
+      tempDir: config.dir,
+      onProgress: (checked, all) => deps.onProgress?.({ phase: 'verify', done: checked, total: all }),
+    });
+    await rename(partial, file);
+    await fsyncDirectory(config.dir);
+    const finishedAt = new Date();
+    const record = deps.catalog.record({
+      file,
+      size: verified.size,
+      sha256: verified.sha256,
+      reason: request.reason,
+      trigger: request.trigger,
+      startedAt,
+      finishedAt,
+      entries: manifest.entries.length,
+      verifiedAt: finishedAt,
+    });
+    const durationMs = Date.now() - started;
+    events.emit('backup:completed', {
+      file,
+      size: verified.size,
+      sha256: verified.sha256,
+      reason: request.reason,
+      trigger: request.trigger,
+      entries: manifest.entries.length,
+      durationMs,
+      snapshotRestarts,
+      bytesByMethod: built.bytesByMethod,
+      finishedAt: finishedAt.getTime(),
+      warnings: built.warnings,
+    });
+    logger.info(
+      { file, size: verified.size, entries: manifest.entries.length, duration_ms: durationMs },
+      'backup completed',
+    );
+    return {
+      file,
+      size: verified.size,
+      sha256: verified.sha256,
+      manifest,
+      record,
+      warnings: built.warnings,
+      durationMs,
+    };
+  } catch (error) {
+    const failure = await cleanUpAfterFailure(error, writer, config.dir, deps.signal);
+    events.emit('backup:failed', {
+      ...request,
+      code: failure instanceof RunwardenError ? failure.code : 'RW_FAILED',
+      error: errorMessage(failure),
+      durationMs: Date.now() - started,
+      snapshotRestarts,
+    });
+    logger.error({ err: errorMessage(failure), code: (failure as RunwardenError).code }, 'backup failed');
+    throw failure;
+  } finally {
+    lock?.release();
+  }
+}
+
+/**
+ * Creates `<dir>/<name>.zip.partial` exclusively. Names have one-second resolution: when the
+ * previous run (we hold the lock, so it finished) already took this second's name, wait for the
+ * next second rather than overwrite or rename.
+ */
+async function createArchive(config: BackupConfig, startedAt: Date) {
+  for (let attempt = 0; ; attempt++) {
+    const name = archiveName(config.prefix, attempt === 0 ? startedAt : new Date(), config.timezone);
+    const file = path.join(config.dir, name);
+    const taken = await access(file).then(
+      () => true,
+      () => false,
+    );
+    if (!taken) {
+      const partial = `${file}${PARTIAL_SUFFIX}`;
+      return { file, partial, zip: await ZipWriter.create(partial) };
+    }
+    if (attempt >= 3)
+      throw wrapError(`name a new archive in ${config.dir}`, new Error(`${name} exists`), 'RW_BACKUP_NAME');
+    await sleep(1000 - (Date.now() % 1000) + 5);
+  }
+}
+
+/** Closes and removes the partial archive and maps a full disk to BackupDiskFullError. */
+async function cleanUpAfterFailure(
+  error: unknown,
+  writer: ZipWriter | undefined,
+  dir: string,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  // Snapshot and verification temp files were removed by their own finally blocks.
+  if (writer) {
+    await writer.close().catch(() => undefined);
+    await rm(writer.file, { force: true });
+  }
+  if (signal?.aborted) return signal.reason;
+  if (isDiskFull(error)) {
+    const doing = writer ? `writing ${path.basename(writer.file)}` : 'starting a backup';
+    return new BackupDiskFullError(dir, `${doing} (${errorMessage(error)})`, { cause: error });
+  }
+  return error instanceof RunwardenError ? error : wrapError('back up', error, 'RW_BACKUP_FAILED');
+}
+
+function isDiskFull(error: unknown): boolean {
+  for (let current = error; current; current = (current as { cause?: unknown }).cause) {
+    const code = (current as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return true;
+  }
+  return false;
+}
+
+/** Makes a rename in `dir` durable. */
+export async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

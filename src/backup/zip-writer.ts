@@ -1,0 +1,154 @@
+import { type FileHandle, open } from 'node:fs/promises';
+import { type Readable, type Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createDeflateRaw } from 'node:zlib';
+import { FatalError } from '../errors.js';
+import { type Digest, HashingStream } from './hashing.js';
+import { type CompressionMethod, ZIP_METHOD } from './manifest.js';
+import {
+  centralHeader,
+  endRecords,
+  localHeader,
+  localHeaderPatches,
+  MAX_32,
+  type ZipEntryRecord,
+} from './zip-format.js';
+
+/** Entries whose size may reach this get a ZIP64 field reserved in their local header. */
+const ZIP64_THRESHOLD = 0xf0000000;
+/** Deflate output chunk: large enough that a 300 MB database costs few writes. */
+const DEFLATE_CHUNK = 256 * 1024;
+
+export interface AddEntryOptions {
+  method: CompressionMethod;
+  /** Deflate level 1-9 (ignored for store). */
+  level?: number;
+  mtime?: Date;
+  /**
+   * The expected uncompressed size in bytes. Unknown or near 4 GiB reserves a ZIP64 field, so the
+   * entry may grow past 4 GiB; a known smaller size keeps the header classic.
+   */
+  sizeHint?: number;
+  signal?: AbortSignal;
+  /** Called with each chunk's uncompressed byte count as it passes (progress). */
+  onBytes?: (bytes: number) => void;
+}
+
+/** One written entry: its uncompressed size, SHA-256 and CRC-32, plus how it was stored. */
+export interface WrittenEntry extends Digest {
+  name: string;
+  method: CompressionMethod;
+  /** Bytes the entry's data takes in the archive. */
+  compressedSize: number;
+}
+
+/**
+ * A streaming ZIP writer into a file it creates exclusively. Entries stream through a hasher and,
+ * for `deflate`, zlib; nothing is held in memory beyond a chunk. No data descriptors: each local
+ * header's CRC and sizes are patched in place once the entry is written, which every unzip reads.
+ * One entry at a time (the file is written in order); entries could be compressed elsewhere in
+ * parallel and appended here later without changing the format.
+ */
+export class ZipWriter {
+  readonly file: string;
+  readonly #handle: FileHandle;
+  readonly #entries: ZipEntryRecord[] = [];
+  #position = 0;
+  #busy = false;
+  #closed = false;
+
+  private constructor(file: string, handle: FileHandle) {
+    this.file = file;
+    this.#handle = handle;
+  }
+
+  /** Creates `file` exclusively (fails with EEXIST when it exists). */
+  static async create(file: string): Promise<ZipWriter> {
+    return new ZipWriter(file, await open(file, 'wx', 0o644));
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.#position;
+  }
+
+  /** Streams `source` into a new entry named `name` (UTF-8, `/`-separated). */
+  async add(name: string, source: Readable, options: AddEntryOptions): Promise<WrittenEntry> {
+    if (this.#busy || this.#closed) throw new Error(`zip ${this.file}: add ${name} while busy or closed`);
+    this.#busy = true;
+    try {
+      const record: ZipEntryRecord = {
+        name: Buffer.from(name, 'utf8'),
+        method: ZIP_METHOD[options.method],
+        mtime: options.mtime ?? new Date(),
+        crc32: 0,
+        compressedSize: 0,
+        uncompressedSize: 0,
+        offset: this.#position,
+        zip64: options.sizeHint === undefined || options.sizeHint >= ZIP64_THRESHOLD,
+      };
+      if (record.name.length > 0xffff) throw new FatalError('RW_BACKUP_NAME', `entry name too long: ${name}`);
+      await this.#append(localHeader(record));
+      const dataStart = this.#position;
+      const hasher = new HashingStream(options.onBytes);
+      const stages: Transform[] = [hasher];
+      if (options.method === 'deflate')
+        stages.push(createDeflateRaw({ level: options.level ?? 6, chunkSize: DEFLATE_CHUNK }));
+      await pipeline([source, ...stages, this.#sink()], { signal: options.signal });
+      const digest = hasher.digest();
+      record.crc32 = digest.crc32;
+      record.uncompressedSize = digest.size;
+      record.compressedSize = this.#position - dataStart;
+      if (!record.zip64 && (record.uncompressedSize >= MAX_32 || record.compressedSize >= MAX_32))
+        throw new FatalError('RW_BACKUP_GREW', `${name} grew past 4 GiB while it was being archived`);
+      for (const [at, bytes] of localHeaderPatches(record)) await this.#writeAt(bytes, record.offset + at);
+      this.#entries.push(record);
+      return { ...digest, name, method: options.method, compressedSize: record.compressedSize };
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Writes the central directory and end records, fsyncs and closes. Returns the file's size. */
+  async finish(): Promise<number> {
+    const directoryOffset = this.#position;
+    await this.#append(Buffer.concat(this.#entries.map(centralHeader)));
+    const directorySize = this.#position - directoryOffset;
+    await this.#append(endRecords(this.#entries.length, directoryOffset, directorySize));
+    await this.#handle.sync();
+    await this.close();
+    return this.#position;
+  }
+
+  /** Closes the file without finishing it (failure paths); idempotent. The caller removes it. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#handle.close();
+  }
+
+  /** A sink for one entry's data; it appends at the current end and advances it. */
+  #sink(): Writable {
+    return new Writable({
+      highWaterMark: 1024 * 1024,
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.#append(chunk).then(() => callback(), callback);
+      },
+    });
+  }
+
+  async #append(bytes: Buffer): Promise<void> {
+    await this.#writeAt(bytes, this.#position);
+    this.#position += bytes.length;
+  }
+
+  async #writeAt(bytes: Buffer, position: number): Promise<void> {
+    let done = 0;
+    while (done < bytes.length) {
+      const { bytesWritten } = await this.#handle.write(bytes, done, bytes.length - done, position + done);
+      if (bytesWritten === 0)
+        throw Object.assign(new Error('no bytes written (disk full?)'), { code: 'ENOSPC' });
+      done += bytesWritten;
+    }
+  }
+}

@@ -1,0 +1,104 @@
+import { type Command, Option } from 'commander';
+import { formatBytes, progressReporter } from '../../backup/progress.js';
+import { type BackupResult, runBackup } from '../../backup/run-backup.js';
+import { FatalError } from '../../errors.js';
+import { EventBus } from '../../events.js';
+import { BackupsRepo } from '../../store/backups-repo.js';
+import { Store } from '../../store/store.js';
+import type { Logger } from '../../telemetry/logger.js';
+import {
+  commandLogger,
+  type GlobalOptions,
+  loadFromOptions,
+  withConfigOption,
+  withJsonOption,
+} from '../common.js';
+import { printResult } from '../output.js';
+
+interface BackupOptions extends GlobalOptions {
+  reason: 'manual' | 'pre-deploy';
+}
+
+export function registerBackup(program: Command): void {
+  withJsonOption(withConfigOption(program.command('backup')))
+    .description(
+      'take a verified backup now: consistent snapshots of the main and tenant databases plus the media folder, in one ZIP',
+    )
+    .addOption(
+      new Option('--reason <reason>', 'why, recorded in the manifest')
+        .choices(['manual', 'pre-deploy'])
+        .default('manual'),
+    )
+    .action(async (options: BackupOptions) => {
+      const loaded = loadFromOptions(options);
+      const { config } = loaded;
+      const logger = commandLogger(loaded);
+      if (!loaded.source) logger.warn('no config file found; backing up with the default sources');
+      const store = Store.open(config.state_dir);
+      const progress = progressReporter({ logger });
+      try {
+        const result = await withSignals(logger, (signal) =>
+          runBackup(
+            { reason: options.reason, trigger: 'cli' },
+            {
+              config: config.backup,
+              catalog: new BackupsRepo(store.db),
+              events: new EventBus(),
+              logger,
+              signal,
+              onProgress: (event) => progress.update(event.phase, event.done, event.total),
+            },
+          ),
+        );
+        progress.finish();
+        printResult(summary(result), options.json === true, describe);
+      } finally {
+        progress.finish();
+        store.close();
+      }
+    });
+}
+
+function summary(result: BackupResult) {
+  return {
+    file: result.file,
+    size: result.size,
+    sha256: result.sha256,
+    reason: result.manifest.reason,
+    trigger: result.manifest.trigger,
+    started_at: result.manifest.started_at,
+    finished_at: result.manifest.finished_at,
+    entries: result.manifest.entries.length,
+    databases: result.manifest.databases.map((database) => database.entry),
+    duration_ms: result.durationMs,
+    warnings: result.warnings,
+  };
+}
+
+function describe(result: ReturnType<typeof summary>): string {
+  const lines = [
+    `backup written and verified: ${result.file}`,
+    `  ${formatBytes(result.size)}, ${result.entries} entries (${result.databases.length} databases), ${(result.duration_ms / 1000).toFixed(1)} s`,
+    `  sha256 ${result.sha256}`,
+  ];
+  for (const warning of result.warnings) lines.push(`  warning: ${warning}`);
+  return lines.join('\n');
+}
+
+/** First SIGINT/SIGTERM stops the backup and removes its partial file; a second exits at once. */
+async function withSignals<T>(logger: Logger, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(1);
+    logger.warn({ signal: name }, 'stopping the backup; its partial archive is removed');
+    controller.abort(new FatalError('RW_ABORTED', `backup interrupted by ${name}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,145 @@
+import { existsSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { importArchive, verifyCataloged } from '../../backup/catalog.js';
+import { type InventoryItem, listInventory } from '../../backup/inventory.js';
+import { formatBytes } from '../../backup/progress.js';
+import type { Config } from '../../config/schema.js';
+import { UsageError } from '../../errors.js';
+import { BackupsRepo } from '../../store/backups-repo.js';
+import { Store } from '../../store/store.js';
+import { type GlobalOptions, loadFromOptions, withConfigOption, withJsonOption } from '../common.js';
+import { printResult } from '../output.js';
+
+/**
+ * The `backups` command group, created on first use. Other files add subcommands through it
+ * (`backupsCommand(program).command('prune')`), in any order of COMMANDS. This is the hook for
+ * `backups prune`.
+ */
+export function backupsCommand(program: Command): Command {
+  return (
+    program.commands.find((command) => command.name() === 'backups') ??
+    program.command('backups').description('list, verify and import backup archives')
+  );
+}
+
+export function registerBackups(program: Command): void {
+  const backups = backupsCommand(program);
+
+  withJsonOption(withConfigOption(backups.command('list')))
+    .description(
+      'cataloged backups (newest first), then archives in the folder the catalog lacks and partial files',
+    )
+    .action(async (options: GlobalOptions) => {
+      const { config } = loadFromOptions(options);
+      const items = await withCatalog(config, (catalog) =>
+        listInventory(config.backup.dir, config.backup.prefix, catalog),
+      );
+      printResult(
+        { dir: config.backup.dir, backups: items.map(listRow) },
+        options.json === true,
+        describeList,
+      );
+    });
+
+  withJsonOption(withConfigOption(backups.command('verify')))
+    .description(
+      're-check archives (CRC-32, SHA-256, integrity_check); the catalog records the result; exit 1 if any fails',
+    )
+    .argument('[file]', 'archive path, or its file name in backup.dir')
+    .option('--all', 'every cataloged archive and every archive in the folder')
+    .action(async (file: string | undefined, options: GlobalOptions & { all?: boolean }) => {
+      if ((file === undefined) === (options.all !== true))
+        throw new UsageError('backups verify: give either an archive or --all');
+      const { config } = loadFromOptions(options);
+      const results = await withCatalog(config, async (catalog) => {
+        const files =
+          file !== undefined
+            ? [resolveArchive(file, config.backup.dir)]
+            : (await listInventory(config.backup.dir, config.backup.prefix, catalog))
+                .filter((item) => item.status !== 'partial')
+                .map((item) => item.file);
+        const out = [];
+        for (const each of files) out.push(await verifyCataloged(each, catalog));
+        return out;
+      });
+      if (results.some((result) => !result.ok)) process.exitCode = 1;
+      printResult({ results }, options.json === true, (data) =>
+        data.results.length === 0
+          ? 'no archives to verify'
+          : data.results
+              .map((result) =>
+                result.ok ? `ok      ${result.file}` : `FAILED  ${result.file}\n        ${result.error}`,
+              )
+              .join('\n'),
+      );
+    });
+
+  withJsonOption(withConfigOption(backups.command('import')))
+    .description('verify an archive in backup.dir that the catalog lacks, and catalog it')
+    .argument('<file>', 'archive path, or its file name in backup.dir')
+    .action(async (file: string, options: GlobalOptions) => {
+      const { config } = loadFromOptions(options);
+      const archive = resolveArchive(file, config.backup.dir);
+      const [realDir, realFile] = await Promise.all([realpath(config.backup.dir), realpath(archive)]);
+      if (path.dirname(realFile) !== realDir)
+        throw new UsageError(
+          `backups import: ${archive} is not in the backup folder ${config.backup.dir}; copy it there first`,
+        );
+      const record = await withCatalog(config, (catalog) =>
+        importArchive(path.join(config.backup.dir, path.basename(realFile)), catalog),
+      );
+      printResult(
+        record,
+        options.json === true,
+        (row) => `imported ${row.file} (${formatBytes(row.size)}, verified)`,
+      );
+    });
+}
+
+async function withCatalog<T>(config: Config, work: (catalog: BackupsRepo) => Promise<T>): Promise<T> {
+  const store = Store.open(config.state_dir);
+  try {
+    return await work(new BackupsRepo(store.db));
+  } finally {
+    store.close();
+  }
+}
+
+/** An existing path as given, else a file name (with or without .zip) inside the backup folder. */
+function resolveArchive(given: string, dir: string): string {
+  const candidates = [path.resolve(given), path.join(dir, given), path.join(dir, `${given}.zip`)];
+  return candidates.find((candidate) => existsSync(candidate)) ?? path.resolve(given);
+}
+
+function listRow(item: InventoryItem) {
+  return {
+    file: item.file,
+    status: item.status,
+    size: item.size ?? null,
+    sha256: item.record?.sha256 ?? null,
+    reason: item.record?.reason ?? null,
+    trigger: item.record?.trigger ?? null,
+    started_at: item.record?.startedAt ?? null,
+    verified_at: item.record?.verifiedAt ?? null,
+    error: item.record?.verifyError ?? null,
+  };
+}
+
+function describeList(data: { dir: string; backups: Array<ReturnType<typeof listRow>> }): string {
+  if (data.backups.length === 0) return `no backups in ${data.dir}`;
+  const lines = data.backups.map((row) =>
+    [
+      row.status.padEnd(11),
+      (row.started_at ?? '').padEnd(24),
+      formatBytes(row.size ?? 0).padStart(10),
+      (row.reason ?? '').padEnd(10),
+      path.basename(row.file),
+    ].join('  '),
+  );
+  const hint = data.backups.some((row) => row.status === 'uncataloged')
+    ? ['', 'uncataloged archives can be cataloged with `runwarden backups import <file>`']
+    : [];
+  return [`backups in ${data.dir}:`, ...lines, ...hint].join('\n');
+}
