@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { createBackupJob } from './backup/backup-job.js';
 import type { Config } from './config/schema.js';
 import { errorMessage } from './errors.js';
 import { EventBus } from './events.js';
@@ -12,6 +13,7 @@ import { WorkTracker } from './daemon/work.js';
 import { Store } from './store/store.js';
 import type { Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
+import { observeBackups } from './telemetry/metrics-backup.js';
 
 export const DAEMON_LOCK_FILE = 'daemon.lock';
 
@@ -61,6 +63,20 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       work,
       scheduler: new Scheduler(work, logger.child({ component: 'scheduler' })),
     };
+    // --- backups (issue 3): metrics fed by backup events; the scheduled backup job ---
+    closers.unshift(observeBackups(events, context.metrics.backup));
+    if (config.backup.enabled) {
+      const backupJob = createBackupJob({
+        config: config.backup,
+        store,
+        events,
+        logger: logger.child({ component: 'backup' }),
+        // RETENTION HOOK: prune here (pruneBackups); it runs only after a successful backup.
+        afterSuccess: undefined,
+      });
+      context.scheduler.cron(config.backup.schedule, backupJob, config.backup.timezone);
+    }
+    // --- end backups ---
     const routes: Route[] = [
       metricsRoute(context.metrics.registry),
       ...healthRoutes({ problems: () => readinessProblems(context) }),
