@@ -1,4 +1,18 @@
 import { EventEmitter } from 'node:events';
+import type {
+  InsufficientDataEvent,
+  PromotionEvent,
+  RollbackCompletedEvent,
+  RollbackEventBase,
+  RollbackFailedEvent,
+  RollbackRefusedEvent,
+  RuleAlertEvent,
+  WatchEndedEvent,
+  WatchEventBase,
+  WatchFailureEvent,
+  WatchHeldEvent,
+  WatchStartedEvent,
+} from './watch/watch-events.js';
 
 /**
  * Everything runwarden does is announced as a typed event; metrics, notifications, the audit history
@@ -54,6 +68,29 @@ export interface RunwardenEvents {
   };
   /** Retention ran: how many backups it kept and which archives it deleted. */
   'backups:pruned': { retained: number; deleted: string[]; dryRun: boolean };
+  // Deploy watch (issue 5); payloads and their contracts in src/watch/watch-events.ts.
+  /** First sight of a service: the revision serving all of it is taken as the known good one. */
+  'watch:baseline': WatchEventBase;
+  /** A new revision is being watched (a deploy, or a change of which revision serves). */
+  'watch:started': WatchStartedEvent;
+  /** The candidate passed its window clean (or a person promoted it): it is now the stable revision. */
+  'watch:promoted': PromotionEvent;
+  /** An alert-only rule tripped (CPU, memory); nothing is rolled back. Once per rule per watch. */
+  'watch:alert': RuleAlertEvent;
+  /** Rollback rules lacked data at the deadline; the payload names the policy applied. Once per watch. */
+  'watch:insufficient-data': InsufficientDataEvent;
+  /** A watch ended without promotion or rollback (superseded, cancelled, inconclusive, failed...). */
+  'watch:ended': WatchEndedEvent;
+  /** Frozen service, or a bad revision serving: seen and deliberately not acted on. */
+  'watch:held': WatchHeldEvent;
+  /** A poll, metric read, backup or promotion failed (a failure to act); the watch goes on. */
+  'watch:failure': WatchFailureEvent;
+  /** Traffic is being sent back (UpdateService accepted); `completed` or `failed` follows. */
+  'rollback:started': RollbackEventBase;
+  'rollback:completed': RollbackCompletedEvent;
+  'rollback:failed': RollbackFailedEvent;
+  /** A rollback was asked for and not done (no stable revision, cooldown, frozen...). */
+  'rollback:refused': RollbackRefusedEvent;
 }
 
 type Listener<T> = (payload: T) => void;

@@ -1,0 +1,129 @@
+import { RevisionsClient, ServicesClient } from '@google-cloud/run';
+import type { CloudRunConfig } from '../config/schema/google-apis.js';
+import type { TrafficTarget } from '../core/rollback-plan.js';
+import type { ServiceObservation } from '../core/watch-types.js';
+import { FatalError, RunwardenError } from '../errors.js';
+import { googleClientOptions } from '../google/client-options.js';
+import { mapGoogleError } from '../google/grpc-errors.js';
+import { abortable, sleep, withRetry } from '../google/retry.js';
+import {
+  type CloudRunApi,
+  type RevisionInfo,
+  type ServiceRef,
+  serviceResourceName,
+} from './cloud-run-api.js';
+import { toObservation, toRevisionInfo } from './service-schema.js';
+
+const LATEST = 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST' as const;
+const REVISION = 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' as const;
+
+/**
+ * The Cloud Run Admin API v2 over gRPC with @google-cloud/run's ServicesClient and RevisionsClient.
+ * The library's own retries are turned off so every transient failure goes through one policy
+ * (backoff within `retry_deadline`) and is mapped to runwarden's errors here, at the boundary.
+ */
+export class GrpcCloudRun implements CloudRunApi {
+  readonly #services: ServicesClient;
+  readonly #revisions: RevisionsClient;
+  readonly #config: CloudRunConfig;
+  readonly #call: { timeout: number; retry: null };
+
+  constructor(config: CloudRunConfig) {
+    const options = googleClientOptions(config);
+    this.#services = new ServicesClient(options);
+    this.#revisions = new RevisionsClient(options);
+    this.#config = config;
+    this.#call = { timeout: config.call_timeout, retry: null };
+  }
+
+  getService(ref: ServiceRef, signal: AbortSignal): Promise<ServiceObservation> {
+    const name = serviceResourceName(ref);
+    return this.#retrying(`get service ${name}`, signal, async () => {
+      const [service] = await this.#services.getService({ name }, this.#call);
+      return toObservation(service);
+    });
+  }
+
+  listRevisions(ref: ServiceRef, signal: AbortSignal): Promise<RevisionInfo[]> {
+    const parent = serviceResourceName(ref);
+    return this.#retrying(`list revisions of ${parent}`, signal, async () => {
+      const [revisions] = await this.#revisions.listRevisions(
+        { parent },
+        { ...this.#call, autoPaginate: true },
+      );
+      return revisions.map(toRevisionInfo).sort((a, b) => b.createdAt - a.createdAt);
+    });
+  }
+
+  async updateTraffic(
+    ref: ServiceRef,
+    traffic: readonly TrafficTarget[],
+    etag: string,
+    signal: AbortSignal,
+  ): Promise<ServiceObservation> {
+    const name = serviceResourceName(ref);
+    const request = {
+      service: {
+        name,
+        etag,
+        traffic: traffic.map((target) => ({
+          type: target.revision === null ? LATEST : REVISION,
+          revision: target.revision ?? '',
+          percent: target.percent,
+          tag: target.tag ?? '',
+        })),
+      },
+      // Only the traffic changes; the template and everything else stay as they are.
+      updateMask: { paths: ['traffic'] },
+    };
+    // Safe to retry: with the etag precondition, a repeat of an update that did land is refused
+    // (RW_CLOUDRUN_CONFLICT) instead of being applied twice.
+    const operationName = await this.#retrying(`update traffic of ${name}`, signal, async () => {
+      const [operation] = await this.#services.updateService(request, this.#call);
+      return operation.name ?? '';
+    });
+    return this.#waitForOperation(operationName, name, signal);
+  }
+
+  close(): Promise<void> {
+    return Promise.all([this.#services.close(), this.#revisions.close()]).then(() => undefined);
+  }
+
+  async #waitForOperation(operationName: string, service: string, signal: AbortSignal) {
+    const doing = `wait for the traffic update of ${service}`;
+    if (!operationName) throw new FatalError('RW_CLOUDRUN_OPERATION', `${doing}: no operation name returned`);
+    const deadline = Date.now() + this.#config.operation_timeout;
+    for (let poll = 0; ; poll += 1) {
+      const operation = await this.#retrying(doing, signal, () =>
+        this.#services.checkUpdateServiceProgress(operationName),
+      );
+      if (operation.error) {
+        const failure = mapGoogleError(doing, operation.error, 'CLOUDRUN');
+        throw failure.code === 'RW_CLOUDRUN_CONFLICT'
+          ? failure
+          : new FatalError('RW_CLOUDRUN_OPERATION', failure.message, { cause: failure });
+      }
+      if (operation.done) return toObservation(operation.result);
+      if (Date.now() >= deadline)
+        throw new FatalError(
+          'RW_CLOUDRUN_OPERATION',
+          `${doing}: not done after ${this.#config.operation_timeout} ms`,
+        );
+      await sleep(Math.min(1_000, 25 * 2 ** poll), signal);
+    }
+  }
+
+  #retrying<T>(doing: string, signal: AbortSignal, call: () => Promise<T>): Promise<T> {
+    return withRetry(
+      () =>
+        abortable(call(), signal).catch((error: unknown) => {
+          if (signal.aborted || error instanceof RunwardenError) throw error;
+          throw mapGoogleError(doing, error, 'CLOUDRUN');
+        }),
+      { deadlineMs: this.#config.retry_deadline },
+      signal,
+    );
+  }
+}
+
+export const _check = GrpcCloudRun satisfies new (config: CloudRunConfig) => CloudRunApi;

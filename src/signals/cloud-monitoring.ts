@@ -1,0 +1,173 @@
+import { MetricServiceClient } from '@google-cloud/monitoring';
+import { z } from 'zod';
+import type { MonitoringConfig } from '../config/schema/google-apis.js';
+import type { RequestBucket, TimeWindow, UtilizationPoint } from '../core/rules.js';
+import { FatalError, RunwardenError } from '../errors.js';
+import { googleClientOptions } from '../google/client-options.js';
+import { mapGoogleError } from '../google/grpc-errors.js';
+import { abortable, withRetry } from '../google/retry.js';
+import type { MetricRead, MetricSource, RevisionTarget } from './metric-source.js';
+
+const REQUEST_COUNT = 'run.googleapis.com/request_count';
+const UTILIZATION = {
+  cpu: 'run.googleapis.com/container/cpu/utilizations',
+  memory: 'run.googleapis.com/container/memory/utilizations',
+} as const;
+
+const timestamp = z.object({
+  seconds: z.union([z.string(), z.number()]).nullish(),
+  nanos: z.number().nullish(),
+});
+const point = z.object({
+  interval: z.object({ startTime: timestamp.nullish(), endTime: timestamp }),
+  value: z.object({
+    int64Value: z.union([z.string(), z.number()]).nullish(),
+    doubleValue: z.number().nullish(),
+  }),
+});
+const series = z.object({
+  metric: z.object({ labels: z.record(z.string(), z.string()).nullish() }).nullish(),
+  points: z.array(point).nullish(),
+});
+
+/**
+ * Cloud Monitoring v3 over gRPC with @google-cloud/monitoring's MetricServiceClient (listTimeSeries).
+ * request_count is a DELTA INT64 metric: aligned with ALIGN_DELTA and summed per response code;
+ * CPU and memory utilizations are distributions: aligned with a percentile aligner.
+ */
+export class CloudMonitoring implements MetricSource {
+  readonly #client: MetricServiceClient;
+
+  constructor(
+    config: MonitoringConfig,
+    private readonly retryDeadlineMs = 30_000,
+    private readonly callTimeoutMs = 15_000,
+  ) {
+    this.#client = new MetricServiceClient(googleClientOptions(config));
+  }
+
+  async requestCounts(target: RevisionTarget, window: TimeWindow, alignmentMs: number, signal: AbortSignal) {
+    const filter = `metric.type = "${REQUEST_COUNT}" AND ${revisionFilter(target)}`;
+    const rows = await this.#list(target.project, filter, window, alignmentMs, signal, {
+      perSeriesAligner: 'ALIGN_DELTA',
+      crossSeriesReducer: 'REDUCE_SUM',
+      groupByFields: ['metric.label.response_code', 'metric.label.response_code_class'],
+    });
+    const items: RequestBucket[] = rows.flatMap(({ labels, points }) =>
+      points.map((entry) => ({
+        start: entry.end - alignmentMs,
+        end: entry.end,
+        responseCode: labels.response_code ?? '',
+        responseCodeClass: labels.response_code_class ?? '',
+        count: Number(entry.value.int64Value ?? entry.value.doubleValue ?? 0),
+      })),
+    );
+    return read(`${filter} | ALIGN_DELTA ${alignmentMs}ms | REDUCE_SUM by response_code`, items);
+  }
+
+  async utilization(
+    target: RevisionTarget,
+    kind: 'cpu' | 'memory',
+    percentile: 50 | 95 | 99,
+    window: TimeWindow,
+    alignmentMs: number,
+    signal: AbortSignal,
+  ) {
+    const filter = `metric.type = "${UTILIZATION[kind]}" AND ${revisionFilter(target)}`;
+    const aligner = `ALIGN_PERCENTILE_${percentile}`;
+    const rows = await this.#list(target.project, filter, window, alignmentMs, signal, {
+      perSeriesAligner: aligner,
+    });
+    const items: UtilizationPoint[] = rows.flatMap(({ points }) =>
+      points.map((entry) => ({
+        start: entry.end - alignmentMs,
+        end: entry.end,
+        value: Number(entry.value.doubleValue ?? 0),
+      })),
+    );
+    return read(`${filter} | ${aligner} ${alignmentMs}ms`, items);
+  }
+
+  close(): Promise<void> {
+    return this.#client.close();
+  }
+
+  #list(
+    project: string,
+    filter: string,
+    window: TimeWindow,
+    alignmentMs: number,
+    signal: AbortSignal,
+    aggregation: { perSeriesAligner: string; crossSeriesReducer?: string; groupByFields?: string[] },
+  ) {
+    const request = {
+      name: `projects/${project}`,
+      filter,
+      interval: { startTime: toTimestamp(window.start), endTime: toTimestamp(window.end) },
+      aggregation: {
+        alignmentPeriod: { seconds: Math.max(1, Math.round(alignmentMs / 1000)) },
+        ...aggregation,
+      },
+      view: 'FULL' as const,
+    };
+    const doing = `list time series of ${project} (${filter})`;
+    return withRetry(
+      () =>
+        abortable(
+          this.#client.listTimeSeries(request as never, {
+            timeout: this.callTimeoutMs,
+            retry: null,
+            autoPaginate: true,
+          }),
+          signal,
+        ).then(
+          ([all]) => all.map((entry) => parseSeries(entry, doing)),
+          (error: unknown) => {
+            if (signal.aborted || error instanceof RunwardenError) throw error;
+            throw mapGoogleError(doing, error, 'MONITORING');
+          },
+        ),
+      { deadlineMs: this.retryDeadlineMs },
+      signal,
+    );
+  }
+}
+
+export const _check = CloudMonitoring satisfies new (config: MonitoringConfig) => MetricSource;
+
+function revisionFilter(target: RevisionTarget): string {
+  return [
+    'resource.type = "cloud_run_revision"',
+    `resource.labels.service_name = "${target.service}"`,
+    `resource.labels.revision_name = "${target.revision}"`,
+  ].join(' AND ');
+}
+
+function parseSeries(raw: unknown, doing: string) {
+  const parsed = series.safeParse(raw);
+  if (!parsed.success)
+    throw new FatalError(
+      'RW_MONITORING_RESPONSE',
+      `${doing}: unexpected time series: ${parsed.error.issues[0]?.message}`,
+    );
+  return {
+    labels: parsed.data.metric?.labels ?? {},
+    points: (parsed.data.points ?? []).map((entry) => ({
+      end: toMs(entry.interval.endTime),
+      value: entry.value,
+    })),
+  };
+}
+
+function read<T extends { end: number }>(query: string, items: T[]): MetricRead<T> {
+  const newestPointEnd = items.length === 0 ? null : Math.max(...items.map((item) => item.end));
+  return { query, items, newestPointEnd };
+}
+
+function toTimestamp(ms: number) {
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+}
+
+function toMs(value: z.infer<typeof timestamp>): number {
+  return Number(value.seconds ?? 0) * 1000 + Math.floor((value.nanos ?? 0) / 1e6);
+}

@@ -1,0 +1,63 @@
+import { request } from 'undici';
+import { errorMessage } from '../errors.js';
+import type { Clock } from '../core/clock.js';
+
+/** One probe: a GET of a health URL, healthy on any 2xx within the timeout. */
+export interface ProbeResult {
+  url: string;
+  ok: boolean;
+  /** HTTP status, when an answer came. */
+  status?: number | undefined;
+  /** Why the probe failed without a status (timeout, refused, reset...), as a stable error code. */
+  error?: string | undefined;
+  /** ms since the epoch, when the probe started. */
+  at: number;
+  durationMs: number;
+}
+
+/**
+ * Probes a health URL. Never throws for an unhealthy answer or a network failure (that is a result,
+ * `ok: false`); rejects only when `signal` aborts. Redirects are not followed: a health endpoint
+ * that redirects is not answering.
+ */
+export interface HealthProber {
+  probe(url: string, signal: AbortSignal): Promise<ProbeResult>;
+}
+
+export class UndiciHealthProber implements HealthProber {
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly clock: Clock = Date.now,
+  ) {
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+      throw new RangeError(`probe timeout must be more than 0 ms, got ${timeoutMs}`);
+  }
+
+  async probe(url: string, signal: AbortSignal): Promise<ProbeResult> {
+    const at = this.clock();
+    const started = performance.now();
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const result = (fields: Omit<ProbeResult, 'url' | 'at' | 'durationMs'>): ProbeResult => ({
+      url,
+      at,
+      durationMs: performance.now() - started,
+      ...fields,
+    });
+    try {
+      const response = await request(url, {
+        method: 'GET',
+        signal: AbortSignal.any([signal, timeout]),
+        headers: { 'user-agent': 'runwarden-health-probe' },
+      });
+      // Drain the body so the connection can be reused; its content does not matter.
+      await response.body.dump({ limit: 64 * 1024 });
+      const ok = response.statusCode >= 200 && response.statusCode < 300;
+      return result({ ok, status: response.statusCode });
+    } catch (error) {
+      signal.throwIfAborted();
+      if (timeout.aborted) return result({ ok: false, error: 'TIMEOUT' });
+      const code = (error as { code?: unknown }).code;
+      return result({ ok: false, error: typeof code === 'string' ? code : errorMessage(error) });
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import type { Fetched, RequestBucket, TimeWindow, UtilizationPoint } from '../core/rules.js';
+
+/** The candidate revision whose metrics are read. */
+export interface RevisionTarget {
+  project: string;
+  region: string;
+  service: string;
+  revision: string;
+}
+
+/** What a metric query returned, and the newest point seen (for the ingestion lag). */
+export interface MetricRead<T> extends Fetched<T> {
+  /** End (ms since the epoch) of the newest point returned, or null when there was none. */
+  newestPointEnd: number | null;
+}
+
+/**
+ * Cloud Monitoring as the deploy watch needs it: per-bucket request counts by response code, and
+ * utilization percentiles, of one revision over a window whose bounds are multiples of `alignmentMs`.
+ * A revision without traffic has no series: the result is empty, never zeros. Every method takes an
+ * AbortSignal; failures are RetryableError (already retried within the deadline) or FatalError with
+ * codes RW_MONITORING_*.
+ */
+export interface MetricSource {
+  requestCounts(
+    target: RevisionTarget,
+    window: TimeWindow,
+    alignmentMs: number,
+    signal: AbortSignal,
+  ): Promise<MetricRead<RequestBucket>>;
+  utilization(
+    target: RevisionTarget,
+    kind: 'cpu' | 'memory',
+    percentile: 50 | 95 | 99,
+    window: TimeWindow,
+    alignmentMs: number,
+    signal: AbortSignal,
+  ): Promise<MetricRead<UtilizationPoint>>;
+}
