@@ -2,9 +2,11 @@ import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { registerBackup } from './commands/backup.js';
 import { registerBackups } from './commands/backups.js';
+import { registerBackupsPrune } from './commands/backups-prune.js';
 import { registerConfig } from './commands/config.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerPlayground } from './commands/playground.js';
+import { registerRestore } from './commands/restore.js';
 
 /** Every command, registered in one place; a test checks each file under commands/ is listed. */
 export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
@@ -12,6 +14,8 @@ export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerConfig,
   registerBackup,
   registerBackups,
+  registerBackupsPrune,
+  registerRestore,
   registerPlayground,
 ];
 
