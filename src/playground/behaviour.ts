@@ -66,28 +66,35 @@ export function resolveBehaviour(input: unknown, what = 'behaviour'): Behaviour 
   if (typeof value === 'string') return { ...BEHAVIOUR_PRESETS[value] };
   const { preset, ...fields } = value;
   const defined = Object.fromEntries(Object.entries(fields).filter(([, field]) => field !== undefined));
-  return { ...BEHAVIOUR_PRESETS[preset ?? 'healthy'], ...defined };
+  const behaviour: Behaviour = { ...BEHAVIOUR_PRESETS[preset ?? 'healthy'], ...defined };
+  if (behaviour.errorRate + behaviour.unavailableRate > 1 + 1e-9) {
+    throw new UsageError(
+      `invalid ${what}: errorRate + unavailableRate must be at most 1, got ${behaviour.errorRate} + ${behaviour.unavailableRate}`,
+    );
+  }
+  return behaviour;
 }
 
 /**
- * Picks the status of each non-health request. Error-diffusion accumulators instead of random
- * draws: with errorRate 0.25, exactly one request in four fails.
+ * Picks the status of each non-health request. Error diffusion instead of random draws: one
+ * accumulator decides whether a request fails (at errorRate + unavailableRate), a second one which
+ * failure it gets, so over 100 requests errorRate 0.25 and unavailableRate 0.1 give exactly 25 x 500
+ * and 10 x 503.
  */
 export class OutcomePicker {
-  #unavailable = 0;
-  #error = 0;
+  #failing = 0;
+  #which = 0;
 
   next(behaviour: Behaviour): 200 | 500 | 503 {
-    this.#unavailable += behaviour.unavailableRate;
-    this.#error += behaviour.errorRate;
-    if (this.#unavailable >= 1 - 1e-9) {
-      this.#unavailable -= 1;
+    const failureRate = Math.min(1, behaviour.errorRate + behaviour.unavailableRate);
+    this.#failing += failureRate;
+    if (this.#failing < 1 - 1e-9) return 200;
+    this.#failing -= 1;
+    this.#which += behaviour.unavailableRate / failureRate;
+    if (this.#which >= 1 - 1e-9) {
+      this.#which -= 1;
       return 503;
     }
-    if (this.#error >= 1 - 1e-9) {
-      this.#error -= 1;
-      return 500;
-    }
-    return 200;
+    return 500;
   }
 }
