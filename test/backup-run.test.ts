@@ -1,0 +1,206 @@
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { createBackupJob } from '../src/backup/backup-job.js';
+import { BackupSourceMissingError } from '../src/backup/errors.js';
+import { acquireBackupLock, BACKUP_LOCK_FILE } from '../src/backup/lock.js';
+import { type BackupResult, runBackup } from '../src/backup/run-backup.js';
+import { verifyArchive } from '../src/backup/verify.js';
+import type { BackupConfig } from '../src/config/schema/backup.js';
+import { EventBus } from '../src/events.js';
+import { BackupsRepo } from '../src/store/backups-repo.js';
+import { Store } from '../src/store/store.js';
+import { createLogger } from '../src/telemetry/logger.js';
+import { backupMetrics, observeBackups } from '../src/telemetry/metrics-backup.js';
+import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
+import { useTempDir } from './helpers/temp.js';
+
+const tempDir = useTempDir('runwarden-backup-');
+
+function harness(dir: string, config: BackupConfig = backupConfigFor(dir)) {
+  const store = Store.open(path.join(dir, 'state'));
+  const events = new EventBus();
+  const catalog = new BackupsRepo(store.db);
+  const run = (reason = 'manual') =>
+    runBackup({ reason, trigger: 'cli' }, { config, catalog, events, logger: silentLogger });
+  return { config, store, events, catalog, run };
+}
+
+describe('backup run', () => {
+  it('writes a verified archive with every source, a manifest, a catalog row, events and metrics', async () => {
+    const dir = tempDir();
+    makeDataDir(dir, { media: { 'docs/a.txt': 'text '.repeat(100), 'img/photo.jpg': jpeg(2000) } });
+    const { events, catalog, run, store } = harness(dir);
+    const registry = new Registry();
+    const metrics = backupMetrics(registry);
+    observeBackups(events, metrics);
+    const completed = events.next('backup:completed');
+    const result: BackupResult = await run();
+    const [row] = catalog.list();
+    store.close();
+
+    expect(path.basename(result.file)).toMatch(/^backup_completo_\d{8}_\d{6}\.zip$/);
+    const verified = await verifyArchive(result.file);
+    expect(verified.sha256).toBe(result.sha256);
+    const { manifest } = verified;
+    expect(manifest.entries.map((entry) => entry.path)).toEqual([
+      'db/db.sqlite3',
+      'tenants/acme.sqlite3',
+      'tenants/globex.sqlite3',
+      'media/docs/a.txt',
+      'media/img/photo.jpg',
+    ]);
+    expect(manifest.entries.find((entry) => entry.path === 'tenants/acme.sqlite3')).toMatchObject({
+      kind: 'tenant',
+      tenant: 'acme',
+      method: 'deflate',
+    });
+    expect(manifest.entries.find((entry) => entry.path === 'media/img/photo.jpg')?.method).toBe('store');
+    expect(manifest).toMatchObject({ format_version: 1, reason: 'manual', trigger: 'cli' });
+    expect(manifest.started_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$/);
+    expect(manifest.databases).toHaveLength(3);
+    expect(manifest.databases[0]).toMatchObject({ entry: 'db/db.sqlite3', journal_mode: 'wal', restarts: 0 });
+    expect(manifest.databases[0]?.page_count).toBeGreaterThan(0);
+
+    expect(row).toMatchObject({
+      file: result.file,
+      sha256: result.sha256,
+      status: 'verified',
+      reason: 'manual',
+    });
+    expect((await completed).file).toBe(result.file);
+    const text = await registry.metrics();
+    expect(text).toContain('runwarden_backup_runs_total{result="completed"} 1');
+    expect(text).toMatch(/runwarden_backup_bytes_written_total\{method="store"\} [1-9]/);
+    expect(text).toContain(`runwarden_backup_last_size_bytes ${result.size}`);
+    // Nothing but the archive is left in the folder: no partial, no temp file, no lock.
+    expect(readdirSync(result.file.replace(/\/[^/]+$/, ''))).toEqual([path.basename(result.file)]);
+  });
+
+  it.each([
+    ['main_db', (data: string) => rmSync(path.join(data, 'db.sqlite3'))],
+    ['tenants', (data: string) => rmSync(path.join(data, 'tenants'), { recursive: true })],
+    ['media', (data: string) => rmSync(path.join(data, 'media'), { recursive: true })],
+  ])('fails naming the missing required source %s, and writes no archive', async (source, remove) => {
+    const dir = tempDir();
+    remove(makeDataDir(dir));
+    const { run, events, store, config } = harness(dir);
+    const failed = events.next('backup:failed');
+    const error = await run().catch((caught: unknown) => caught);
+    store.close();
+    expect(error).toBeInstanceOf(BackupSourceMissingError);
+    expect((error as Error).message).toContain(`backup source ${source}`);
+    expect(await failed).toMatchObject({ code: 'RW_BACKUP_SOURCE_MISSING' });
+    expect(readdirSync(config.dir)).toEqual([]);
+  });
+
+  it('skips a missing optional source with a warning in the manifest', async () => {
+    const dir = tempDir();
+    rmSync(path.join(makeDataDir(dir), 'media'), { recursive: true });
+    const config = backupConfigFor(dir, { sources: { data_dir: './data', media: { required: false } } });
+    const { run, store } = harness(dir, config);
+    const result = await run().finally(() => store.close());
+    expect(result.manifest.entries.some((entry) => entry.kind === 'media')).toBe(false);
+    expect(result.manifest.warnings?.join('\n')).toContain('optional source media skipped');
+  });
+
+  it('removes partial and temp files left by an interrupted run, and takes over its stale lock', async () => {
+    const dir = tempDir();
+    makeDataDir(dir);
+    const { run, store, config } = harness(dir);
+    const backups = config.dir;
+    rmSync(backups, { recursive: true, force: true });
+    mkdirSync(backups);
+    const stale = [
+      'backup_completo_20200101_000000.zip.partial',
+      '.runwarden-tmp-999999-abcd-snapshot-db.sqlite3',
+    ];
+    for (const name of stale) writeFileSync(path.join(backups, name), 'junk');
+    writeFileSync(path.join(backups, BACKUP_LOCK_FILE), JSON.stringify({ pid: 999999, since: 'x' }));
+    const result = await run().finally(() => store.close());
+    expect(readdirSync(backups)).toEqual([path.basename(result.file)]);
+  });
+
+  it('never runs two backups at once: the second waits for the lock, or fails clearly past lock_wait', async () => {
+    const dir = tempDir();
+    makeDataDir(dir);
+    const { run, store, catalog, events, config } = harness(dir);
+    try {
+      const [first, second] = await Promise.all([run(), run()]);
+      const spans = [first, second]
+        .map(
+          (result) =>
+            [Date.parse(result.manifest.started_at), Date.parse(result.manifest.finished_at)] as const,
+        )
+        .sort((a, b) => a[0] - b[0]);
+      expect(spans[0]?.[1]).toBeLessThanOrEqual(spans[1]?.[0] as number);
+      expect(first.file).not.toBe(second.file);
+      expect(catalog.list()).toHaveLength(2);
+
+      // Another process's run is simulated by holding the very lock every run takes.
+      const held = await acquireBackupLock(config.dir, { waitMs: 0 });
+      const refused = await runBackup(
+        { reason: 'manual', trigger: 'cli' },
+        { config: { ...config, lock_wait: 0 }, catalog, events, logger: silentLogger },
+      ).catch((caught: unknown) => caught);
+      expect(refused).toMatchObject({ code: 'RW_LOCK_HELD' });
+      expect((refused as Error).message).toMatch(/a backup is already running \(pid \d+ holds/);
+      const lines: string[] = [];
+      const logger = createLogger({
+        format: 'json',
+        destination: new Writable({
+          write: (chunk, _encoding, done) => done(void lines.push(String(chunk))),
+        }),
+      });
+      const patient = runBackup({ reason: 'manual', trigger: 'cli' }, { config, catalog, events, logger });
+      await waitFor(() => lines.some((line) => line.includes('another backup is running; waiting')));
+      const releasedAt = Date.now();
+      held.release();
+      const waited = await patient;
+      expect(Date.parse(waited.manifest.started_at)).toBeGreaterThanOrEqual(releasedAt);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('the daemon job prunes only after a successful backup', async () => {
+    const dir = tempDir();
+    makeDataDir(dir);
+    const { store, events, config } = harness(dir);
+    const pruned: string[] = [];
+    const job = createBackupJob({
+      config,
+      store,
+      events,
+      logger: silentLogger,
+      afterSuccess: async (result) => {
+        pruned.push(result.file);
+      },
+    });
+    try {
+      await job.runOnce(new AbortController().signal);
+      expect(pruned).toHaveLength(1);
+      rmSync(path.join(dir, 'data', 'db.sqlite3'));
+      await expect(job.runOnce(new AbortController().signal)).rejects.toThrow(/backup source main_db/);
+      expect(pruned).toHaveLength(1);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+function jpeg(size: number): Buffer {
+  const bytes = Buffer.alloc(size, 0x55);
+  bytes.set([0xff, 0xd8, 0xff, 0xe0], 0);
+  return bytes;
+}
+
+async function waitFor(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
