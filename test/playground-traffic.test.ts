@@ -37,13 +37,23 @@ describe('playground: traffic updates through the long-running operation', () =>
     service.traffic = [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: stable, percent: 100 }];
     const [operation] = await services.updateService({ service });
     expect(operation.done).toBe(false);
-    // Nothing moves before the operation completes.
+    // Nothing moves before the operation completes; the service says it is reconciling.
     expect(playground.traffic('shop')[0]?.revision).toBe(candidate);
+    const [during] = await services.getService({ name: playground.serviceName('shop') });
+    expect(during).toMatchObject({
+      reconciling: true,
+      terminalCondition: { state: 'CONDITION_RECONCILING' },
+    });
+    expect(Number(during.observedGeneration)).toBeLessThan(Number(during.generation));
+    expect(during.traffic?.[0]?.revision).toBe(stable);
     const [result] = await operation.promise();
     // The operation's result is a decoded protobufjs message (enums as numbers); toObject names them.
-    const updated = protos.google.cloud.run.v2.Service.toObject(result as protos.google.cloud.run.v2.Service, {
-      enums: String,
-    }) as typeof service;
+    const updated = protos.google.cloud.run.v2.Service.toObject(
+      result as protos.google.cloud.run.v2.Service,
+      {
+        enums: String,
+      },
+    ) as typeof service;
     expect(updated.trafficStatuses).toEqual([
       expect.objectContaining({
         type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION',

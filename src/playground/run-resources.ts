@@ -22,7 +22,7 @@ const PLAYGROUND_ACCOUNT = 'deployer@playground.iam.gserviceaccount.com';
 function readyCondition(type: string, ready: boolean, at: number) {
   return {
     type,
-    state: ready ? 'CONDITION_SUCCEEDED' : 'CONDITION_PENDING',
+    state: ready ? 'CONDITION_SUCCEEDED' : 'CONDITION_RECONCILING',
     lastTransitionTime: timestamp(at),
     severity: 'ERROR',
   };
