@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { alertsSchema } from './schema/alerts.js';
 import { backupSchema } from './schema/backup.js';
 import { logSchema, shutdownSchema } from './schema/daemon.js';
 import { cloudRunSchema, monitoringSchema } from './schema/google-apis.js';
@@ -23,6 +24,7 @@ export const configSchema = z.strictObject({
   cloud_run: cloudRunSchema,
   monitoring: monitoringSchema,
   notify: notifySchema,
+  alerts: alertsSchema,
 });
 
 export type Config = z.output<typeof configSchema>;

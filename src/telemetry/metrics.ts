@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { VERSION } from '../version.js';
+import { createAlertMetrics } from './metrics-alerts.js';
 import { backupMetrics } from './metrics-backup.js';
 
 /**
@@ -22,7 +23,12 @@ export function createMetrics(registry: Registry = new Registry()) {
     labelNames: ['target', 'result'] as const,
     registers: [registry],
   });
-  return { registry, notifications, backup: backupMetrics(registry) };
+  return {
+    registry,
+    notifications,
+    backup: backupMetrics(registry),
+    alerts: createAlertMetrics(registry),
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -2,6 +2,7 @@ import { metaMigration } from './001-meta.js';
 import { backupsMigration } from './002-backups.js';
 import { restoresMigration } from './003-restores.js';
 import { watchMigration } from './004-watch.js';
+import { alertsMigration } from './005-alerts.js';
 import type { Migration } from './migration.js';
 
 /** Every migration, in order; a test checks the versions are consecutive and the files agree. */
@@ -10,4 +11,5 @@ export const MIGRATIONS: readonly Migration[] = [
   backupsMigration,
   restoresMigration,
   watchMigration,
+  alertsMigration,
 ];

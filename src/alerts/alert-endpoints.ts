@@ -1,0 +1,73 @@
+import type { Config } from '../config/schema.js';
+import { serviceKey } from '../config/schema/services.js';
+import type { WorkTracker } from '../daemon/work.js';
+import { createWebhookAuthenticator } from '../http/auth.js';
+import type { Route } from '../http/router.js';
+import { alertRoutes } from '../http/routes/alerts.js';
+import { type BackupTrigger, backupRoute } from '../http/routes/backups.js';
+import type { Store } from '../store/store.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { AlertMetrics } from '../telemetry/metrics-alerts.js';
+import { AlertReceiver } from './alert-receiver.js';
+import { AlertsRepo } from './alerts-repo.js';
+import type { AlertRollbackPort } from './rollback-port.js';
+
+export interface AlertEndpointsDeps {
+  config: Pick<Config, 'alerts' | 'services'>;
+  store: Store;
+  metrics: AlertMetrics;
+  logger: Logger;
+  work: WorkTracker;
+  rollback: AlertRollbackPort;
+  /** Without it, `POST /v1/backups` is not served. */
+  backups?: BackupTrigger;
+  now?: () => number;
+}
+
+/**
+ * Builds the authenticated webhook routes (alert receivers and the backup trigger) from the config.
+ * Claims left pending by a process that died mid-rollback are released first, so a retry can act.
+ */
+export function createAlertEndpoints(deps: AlertEndpointsDeps): { routes: Route[]; receiver: AlertReceiver } {
+  const { config, logger } = deps;
+  const auth = createWebhookAuthenticator(config.alerts);
+  if (!auth.configured)
+    logger.warn(
+      'no webhook credentials configured (alerts.bearer_token, alerts.basic_username/basic_password): the alert receivers and /v1/backups refuse every request',
+    );
+  const repo = new AlertsRepo(deps.store.db);
+  const released = repo.releasePending();
+  if (released > 0) logger.warn({ released }, 'released alert claims left pending by a previous run');
+  const rules = (serviceLabel: string) => ({
+    serviceLabel,
+    actionLabel: config.alerts.action_label,
+    actionValue: config.alerts.action_value,
+  });
+  const runWork = <T>(name: string, work: (signal: AbortSignal) => Promise<T>) => deps.work.run(name, work);
+  const receiver = new AlertReceiver({
+    services: config.services.map((service) => ({
+      key: serviceKey(service),
+      service: service.service,
+      project: service.project,
+      region: service.region,
+      cooldownMs: service.cooldown,
+      dryRun: service.mode === 'dry-run',
+    })),
+    rules: {
+      alertmanager: rules(config.alerts.service_label),
+      cloud_monitoring: rules(config.alerts.cloud_monitoring_service_label),
+    },
+    dedupeWindowMs: config.alerts.dedupe_window,
+    dryRun: config.alerts.dry_run,
+    repo,
+    rollback: deps.rollback,
+    metrics: deps.metrics,
+    logger,
+    runWork,
+    now: deps.now,
+  });
+  const guard = { auth, metrics: deps.metrics, logger };
+  const routes = alertRoutes({ ...guard, receiver });
+  if (deps.backups) routes.push(backupRoute({ ...guard, backups: deps.backups, runWork }));
+  return { routes, receiver };
+}

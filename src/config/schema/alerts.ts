@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { duration, option } from '../types.js';
+
+// Owned by the alert receivers work (issue 6): authentication of the POST endpoints, how an alert
+// names a service and asks for a rollback, and how repeated deliveries are recognised.
+// The credentials have no example value on purpose: a copied example file must not enable a
+// publicly known token. They sit directly in `alerts` so that, all unset, the example stays valid.
+
+const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, {
+  error: 'expected a label name: letters, digits and _, not starting with a digit',
+});
+
+export const alertsSchema = z
+  .strictObject({
+    bearer_token: option(
+      z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
+      {
+        description:
+          'Credentials of the alert receivers and /v1/backups: accept `Authorization: Bearer <token>`. With no credential set, they refuse every request.',
+        secret: true,
+      },
+    ),
+    basic_username: option(z.string().min(1).optional(), {
+      description:
+        'Also (or instead) accept HTTP basic auth with this user and `basic_password`; Cloud Monitoring webhooks use basic auth.',
+    }),
+    basic_password: option(
+      z.string().min(12, { error: 'expected a password of at least 12 characters' }).optional(),
+      {
+        description: 'Password for HTTP basic auth, together with `basic_username`.',
+        secret: true,
+      },
+    ),
+    service_label: option(labelName.default('service'), {
+      description:
+        'Alertmanager: the label naming the service (its `name` in `services`, or its Cloud Run service name).',
+    }),
+    cloud_monitoring_service_label: option(labelName.default('service_name'), {
+      description:
+        "Cloud Monitoring: the label naming the service, looked up in the policy's user labels, then the metric and resource labels (a Cloud Run revision's resource label is `service_name`).",
+    }),
+    action_label: option(labelName.default('runwarden_action'), {
+      description:
+        'An alert acts only when it carries this label with the value `action_value`; others are ignored.',
+    }),
+    action_value: option(z.string().min(1).default('rollback'), {
+      description: 'The value of `action_label` that asks for a rollback.',
+    }),
+    dedupe_window: option(duration.prefault('7d'), {
+      description:
+        'How long a delivered alert (Alertmanager fingerprint and start time, Cloud Monitoring incident id) is remembered, so a repeated delivery acts once.',
+    }),
+    dry_run: option(z.boolean().default(false), {
+      description:
+        'Record and announce what an alert would do, but never change traffic (services in `mode: dry-run` are always dry runs).',
+    }),
+  })
+  .superRefine((alerts, context) => {
+    if ((alerts.basic_username === undefined) !== (alerts.basic_password === undefined))
+      context.addIssue({
+        code: 'custom',
+        path: [alerts.basic_username === undefined ? 'basic_username' : 'basic_password'],
+        message: 'basic auth needs both basic_username and basic_password',
+      });
+  })
+  .prefault({});
+
+export type AlertsConfig = z.output<typeof alertsSchema>;
+/** The credentials part of the alerts section. */
+export type WebhookAuthConfig = Pick<AlertsConfig, 'bearer_token' | 'basic_username' | 'basic_password'>;

@@ -1,0 +1,55 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { WebhookAuthConfig } from '../config/schema/alerts.js';
+
+/**
+ * Checks the `Authorization` header of a webhook request against the configured bearer token
+ * and/or basic-auth credentials. Comparisons run in constant time over SHA-256 digests, so neither
+ * the length nor the first wrong byte of a guess shows in the timing. With nothing configured,
+ * every request is refused.
+ */
+export interface WebhookAuthenticator {
+  /** True when some credential is configured; otherwise `check` always fails. */
+  readonly configured: boolean;
+  /** The `WWW-Authenticate` value sent with a 401 (the same for missing and wrong credentials). */
+  readonly challenge: string;
+  check(authorization: string | undefined): boolean;
+}
+
+export function createWebhookAuthenticator(config: WebhookAuthConfig): WebhookAuthenticator {
+  const token = config.bearer_token === undefined ? undefined : digest(config.bearer_token);
+  const basic =
+    config.basic_username === undefined || config.basic_password === undefined
+      ? undefined
+      : { user: digest(config.basic_username), password: digest(config.basic_password) };
+  const configured = token !== undefined || basic !== undefined;
+  return {
+    configured,
+    challenge: token !== undefined ? 'Bearer realm="runwarden"' : 'Basic realm="runwarden", charset="UTF-8"',
+    check(authorization) {
+      if (!configured || authorization === undefined) return false;
+      const space = authorization.indexOf(' ');
+      if (space <= 0) return false;
+      const scheme = authorization.slice(0, space).toLowerCase();
+      const value = authorization.slice(space + 1).trim();
+      if (scheme === 'bearer') return token !== undefined && same(digest(value), token);
+      if (scheme === 'basic' && basic !== undefined) {
+        const decoded = Buffer.from(value, 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        if (colon < 0) return false;
+        // Both halves are always compared, so a right user name does not answer faster.
+        const userOk = same(digest(decoded.slice(0, colon)), basic.user);
+        const passwordOk = same(digest(decoded.slice(colon + 1)), basic.password);
+        return userOk && passwordOk;
+      }
+      return false;
+    },
+  };
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+function same(a: Buffer, b: Buffer): boolean {
+  return timingSafeEqual(a, b);
+}

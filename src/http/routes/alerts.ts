@@ -1,0 +1,75 @@
+import { type AlertReceiver, UnknownServiceError } from '../../alerts/alert-receiver.js';
+import { alertmanagerPayloadSchema, alertsFromAlertmanager } from '../../alerts/alertmanager-payload.js';
+import type { ReceivedAlert } from '../../alerts/alert.js';
+import {
+  alertFromCloudMonitoring,
+  cloudMonitoringPayloadSchema,
+} from '../../alerts/cloud-monitoring-payload.js';
+import type { WebhookRoute } from '../../telemetry/metrics-alerts.js';
+import { json, type RequestContext, type Route } from '../router.js';
+import { refuse, vetJson, type WebhookGuard } from './alerts-request.js';
+
+export interface AlertRoutesDeps extends WebhookGuard {
+  receiver: AlertReceiver;
+}
+
+/**
+ * `POST /v1/alerts/alertmanager` (Alertmanager webhook, payload version 4) and
+ * `POST /v1/alerts/cloud-monitoring` (Cloud Monitoring webhook incident). Answers 200 with one
+ * report per alert; 503 when a rollback failed (the sender retries, and only the failed alert acts
+ * again); 401, 413, 400 or 422 when refused, in which case nothing acted.
+ */
+export function alertRoutes(deps: AlertRoutesDeps): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: '/v1/alerts/alertmanager',
+      handler: async (context) => {
+        const vetted = await vetJson(deps, context, 'alertmanager', alertmanagerPayloadSchema);
+        if (!vetted.ok) return vetted.response;
+        return deliver(
+          deps,
+          context,
+          'alertmanager',
+          alertsFromAlertmanager(vetted.value),
+          (index, label) => `alerts[${index}].labels.${label}`,
+        );
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/alerts/cloud-monitoring',
+      handler: async (context) => {
+        const vetted = await vetJson(deps, context, 'cloud_monitoring', cloudMonitoringPayloadSchema);
+        if (!vetted.ok) return vetted.response;
+        return deliver(
+          deps,
+          context,
+          'cloud_monitoring',
+          [alertFromCloudMonitoring(vetted.value)],
+          (_index, label) => `incident labels.${label}`,
+        );
+      },
+    },
+  ];
+}
+
+async function deliver(
+  deps: AlertRoutesDeps,
+  context: RequestContext,
+  route: WebhookRoute,
+  alerts: ReceivedAlert[],
+  where: (index: number, label: string) => string,
+) {
+  try {
+    const reports = await deps.receiver.receive(alerts);
+    const failed = reports.some((report) => report.outcome === 'failed');
+    return json(failed ? 503 : 200, { alerts: reports });
+  } catch (error) {
+    if (!(error instanceof UnknownServiceError)) throw error;
+    const problems = error.problems.map(
+      (problem) => `${where(problem.index, problem.label)}: ${problem.detail}`,
+    );
+    return refuse(deps, context, route, 'unknown_service', 'an alert names no configured service', problems);
+  }
+}

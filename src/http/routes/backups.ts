@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { errorMessage, RetryableError, RunwardenError } from '../../errors.js';
+import { json, type Route } from '../router.js';
+import { vetJson, type WebhookGuard } from './alerts-request.js';
+
+/** A backup as the endpoint reports it. */
+export interface TriggeredBackup {
+  file: string;
+  size: number;
+  sha256: string;
+  startedAt: string;
+  finishedAt: string;
+}
+
+/**
+ * Takes one verified backup now. Resolves once it is written, verified and cataloged; rejects with
+ * the backup's error (a RetryableError when another backup holds the lock or a snapshot could not
+ * settle, so the caller may try again).
+ */
+export interface BackupTrigger {
+  backup(request: { reason: string }, signal: AbortSignal): Promise<TriggeredBackup>;
+}
+
+export const backupRequestSchema = z.strictObject({
+  reason: z
+    .string()
+    .trim()
+    .min(1, { error: 'expected a reason like "pre-deploy"' })
+    .max(200, { error: 'expected a reason of at most 200 characters' })
+    .regex(/^[\p{L}\p{N} ._:/@#+-]+$/u, {
+      error: 'expected letters, digits, spaces and . _ : / @ # + - only',
+    }),
+});
+
+export interface BackupRouteDeps extends WebhookGuard {
+  backups: BackupTrigger;
+  /** Runs the backup as tracked daemon work: a hung-up caller does not abort it, a shutdown waits for it. */
+  runWork: <T>(name: string, work: (signal: AbortSignal) => Promise<T>) => Promise<T>;
+}
+
+/**
+ * `POST /v1/backups` with `{"reason": "pre-deploy"}`: for CI pipelines, before a deploy. Answers 201
+ * with the backup once it is verified; 503 when it may be retried (another backup running), 500
+ * when it failed; 401/413/400 when refused.
+ */
+export function backupRoute(deps: BackupRouteDeps): Route {
+  return {
+    method: 'POST',
+    path: '/v1/backups',
+    handler: async (context) => {
+      const vetted = await vetJson(deps, context, 'backups', backupRequestSchema);
+      if (!vetted.ok) return vetted.response;
+      const { reason } = vetted.value;
+      deps.logger.info({ reason }, 'backup requested over HTTP');
+      try {
+        const backup = await deps.runWork('backup (http)', (signal) =>
+          deps.backups.backup({ reason }, signal),
+        );
+        return json(201, { backup });
+      } catch (error) {
+        const code = error instanceof RunwardenError ? error.code : 'RW_FAILED';
+        deps.logger.error({ reason, code, err: errorMessage(error) }, 'backup requested over HTTP failed');
+        const status = error instanceof RetryableError ? 503 : 500;
+        return json(status, { error: errorMessage(error), code });
+      }
+    },
+  };
+}
