@@ -1,6 +1,8 @@
+import path from 'node:path';
 import type { BackupSourcesConfig } from '../config/schema/backup.js';
-import { errorMessage, wrapError } from '../errors.js';
+import { errorMessage, FatalError, wrapError } from '../errors.js';
 import type { EventBus } from '../events.js';
+import type { BackupsRepo } from '../store/backups-repo.js';
 import type { RestoreKind, RestoresRepo } from '../store/restores-repo.js';
 import type { ManifestEntry } from './manifest.js';
 import { assertDatabaseTargetReplaceable, type RestoreProgress, restoreDatabase } from './restore-db.js';
@@ -22,6 +24,12 @@ export interface RestoreRequest {
   signal: AbortSignal;
   /** Clock for the safety copy's name and the records; default `new Date()`. */
   now?: () => Date;
+  /**
+   * The backup catalog: when it lists the archive, the archive's SHA-256 must still be the one
+   * cataloged (RW_BACKUP_CHANGED otherwise), which catches an archive replaced by another
+   * self-consistent one.
+   */
+  catalog?: Pick<BackupsRepo, 'get'>;
   /** Records the restore and its safety copy (the `restores` table); optional for tests. */
   restores?: RestoresRepo;
   events?: EventBus;
@@ -31,6 +39,11 @@ export interface RestoreRequest {
    * overwritten; returns the archive written. Omitted: no pre-restore backup (--no-backup).
    */
   preRestoreBackup?(signal: AbortSignal): Promise<string>;
+  /**
+   * Takes the backup lock, after the pre-restore backup (which takes it itself) and before anything
+   * is overwritten; released when the restore ends. Omitted: the caller already holds it.
+   */
+  lock?(signal: AbortSignal): Promise<{ release(): void }>;
 }
 
 /** What a finished restore did; printed by the CLI (`--json` prints this object). */
@@ -54,15 +67,18 @@ export interface RestoreOutcome {
  * Restores one database or the media folder from an archive. The archive is verified first (every
  * entry's CRC-32 and SHA-256, every database's integrity): a corrupt or tampered archive is refused
  * with the reason (BackupCorruptError) and nothing on disk is touched. Then, when asked, a full
- * pre-restore backup is taken, and the database is replaced as restoreDatabase describes (safety
- * copy first, atomic rename), or the media files are written as restoreMedia describes. The caller
- * holds the backup lock. Emits restore:completed or restore:failed.
+ * pre-restore backup is taken, the backup lock is taken (so no backup reads a database while it is
+ * replaced, and no two restores overlap), and the database is replaced as restoreDatabase describes
+ * (safety copy first, atomic rename), or the media files are written as restoreMedia describes.
+ * The entry's bytes are hashed again as they are written, so an archive changed after its
+ * verification is still refused. Emits restore:completed or restore:failed.
  */
 export async function runRestore(request: RestoreRequest): Promise<RestoreOutcome> {
   const now = request.now ?? (() => new Date());
   const startedAt = Date.now();
   const resolved = resolveTarget(request.selection, request.sources, request.target);
   let restoreId: number | undefined;
+  let lock: { release(): void } | undefined;
   try {
     // Refuse an occupied target before the (long) verification and the pre-restore backup.
     if (resolved.kind === 'media') await assertMediaTargetFree(resolved.target, request.force);
@@ -71,6 +87,14 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
       signal: request.signal,
       onProgress: (done, total) => request.onProgress?.({ kind: 'verify', done, total }),
     });
+    const cataloged = request.catalog?.get(path.resolve(request.archive));
+    if (cataloged && cataloged.sha256 !== verified.sha256) {
+      throw new FatalError(
+        'RW_BACKUP_CHANGED',
+        `backup ${request.archive} changed since it was cataloged: its SHA-256 is ${verified.sha256}, ` +
+          `the catalog says ${cataloged.sha256}; refusing to restore from it. Nothing was changed.`,
+      );
+    }
     const plan = entryFor(resolved, verified.manifest, request.archive);
     request.onProgress?.({ kind: 'step', step: 'verified' });
     await pausePoint('verified');
@@ -111,6 +135,7 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
       if (restoreId !== undefined)
         request.restores?.recordPreRestoreBackup(restoreId, outcome.preRestoreBackup);
     }
+    lock = await request.lock?.(request.signal);
 
     if (plan.kind === 'media') {
       const media = await restoreMedia({
@@ -166,5 +191,7 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
       code: (error as { code?: string }).code ?? 'RW_FAILED',
     });
     throw error;
+  } finally {
+    lock?.release();
   }
 }

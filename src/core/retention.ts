@@ -137,7 +137,7 @@ export function planRetention<T extends RetentionCandidate>(
 }
 
 /** Whole days as days ("7d", as restic and the guide write it), anything else as exact text. */
-function formatWithin(ms: number): string {
+export function formatWithin(ms: number): string {
   const day = 86_400_000;
   return ms % day === 0 ? `${ms / day}d` : formatDuration(ms);
 }

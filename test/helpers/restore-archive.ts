@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -73,19 +73,21 @@ export async function writeFixtureArchive(
 
 /** A small SQLite database file's bytes holding `rows` in table `items(id, label)`. */
 export function databaseBytes(dir: string, name: string, rows: string[]): Buffer {
-  const file = path.join(dir, `${name}.fixture.sqlite3`);
+  const file = path.join(dir, `.${name}.fixture.sqlite3`);
+  createDatabase(file, rows);
+  const bytes = readFileSync(file);
+  rmSync(file);
+  return bytes;
+}
+
+/** Creates a database at `file` holding `rows` (WAL mode, fully checkpointed, no -wal left). */
+export function createDatabase(file: string, rows: string[]): void {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL)');
   const insert = db.prepare('INSERT INTO items (label) VALUES (?)');
   for (const row of rows) insert.run(row);
   db.close();
-  return readFileSync(file);
-}
-
-/** Creates a database at `file` holding `rows` (WAL mode, fully checkpointed). */
-export function createDatabase(file: string, rows: string[]): void {
-  writeFileSync(file, databaseBytes(path.dirname(file), path.basename(file), rows));
 }
 
 /** The labels in `items`, in id order, read through SQLite (so a -wal is honoured). */

@@ -1,0 +1,58 @@
+import type { BackupConfig } from '../config/schema/backup.js';
+import type { EventBus } from '../events.js';
+import { BackupsRepo } from '../store/backups-repo.js';
+import type { Store } from '../store/store.js';
+import type { Logger } from '../telemetry/logger.js';
+import { acquireBackupLock } from './lock.js';
+import { type PruneMetrics, type PruneOutcome, pruneBackups } from './prune.js';
+
+export interface PruneRunDeps {
+  config: BackupConfig;
+  store: Store;
+  logger: Logger;
+  events?: EventBus;
+  metrics?: PruneMetrics;
+}
+
+/**
+ * Prunes the catalog of `config.dir` with `config.retention`, holding the backup lock for a real run
+ * (no backup writes and no restore reads an archive while archives are deleted; waits up to
+ * `lock_wait`). A dry run reads only and takes no lock. Logs each deletion and a summary.
+ */
+export async function runPrune(
+  deps: PruneRunDeps,
+  options: { dryRun: boolean; signal: AbortSignal },
+): Promise<PruneOutcome> {
+  const { config, logger } = deps;
+  const lock = options.dryRun
+    ? undefined
+    : await acquireBackupLock(config.dir, {
+        waitMs: config.lock_wait,
+        signal: options.signal,
+        onWait: (holderPid) =>
+          logger.info({ holder_pid: holderPid }, 'waiting for a running backup to finish'),
+      });
+  try {
+    const outcome = await pruneBackups({
+      backups: new BackupsRepo(deps.store.db),
+      retention: config.retention,
+      timezone: config.timezone,
+      dryRun: options.dryRun,
+      signal: options.signal,
+      events: deps.events,
+      metrics: deps.metrics,
+    });
+    for (const decision of outcome.decisions) {
+      if (decision.deleted) logger.info({ file: decision.file }, 'backup pruned');
+      if (decision.error)
+        logger.error({ file: decision.file, err: decision.error }, 'backup could not be pruned');
+    }
+    logger.info(
+      { retained: outcome.retained, deleted: outcome.deleted.length, dry_run: options.dryRun },
+      outcome.emptyPolicy ? 'retention policy is empty: nothing pruned' : 'retention applied',
+    );
+    return outcome;
+  } finally {
+    lock?.release();
+  }
+}

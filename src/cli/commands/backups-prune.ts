@@ -1,0 +1,87 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { PruneOutcome } from '../../backup/prune.js';
+import { runPrune } from '../../backup/prune-run.js';
+import type { RetentionConfig } from '../../config/schema/backup.js';
+import { formatWithin } from '../../core/retention.js';
+import { Store } from '../../store/store.js';
+import {
+  commandLogger,
+  type GlobalOptions,
+  loadFromOptions,
+  withConfigOption,
+  withJsonOption,
+} from '../common.js';
+import { printResult } from '../output.js';
+import { backupsCommand } from './backups.js';
+
+/** `runwarden backups prune`, added to the `backups` group whatever the order of COMMANDS. */
+export function registerBackupsPrune(program: Command): void {
+  registerPrune(backupsCommand(program));
+}
+
+/** Adds `prune [--dry-run] [--json]` under `backups`. Exit 1 when an archive could not be deleted. */
+export function registerPrune(backups: Command): void {
+  withJsonOption(withConfigOption(backups.command('prune')))
+    .description(
+      'apply backup.retention (restic keep_* rules, counted back from the newest verified backup): ' +
+        'prints each backup with keep or delete and the rule that kept it',
+    )
+    .option('--dry-run', 'print the plan; delete nothing')
+    .action(async (options: GlobalOptions & { dryRun?: boolean }) => {
+      const loaded = loadFromOptions(options);
+      const { config } = loaded;
+      const store = Store.open(config.state_dir);
+      try {
+        const outcome = await runPrune(
+          { config: config.backup, store, logger: commandLogger(loaded) },
+          { dryRun: options.dryRun === true, signal: new AbortController().signal },
+        );
+        if (outcome.decisions.some((decision) => decision.error !== undefined)) process.exitCode = 1;
+        printResult(
+          { policy: describePolicy(config.backup.retention, config.backup.timezone), ...outcome },
+          options.json === true,
+          (data) => describe(data, data.policy),
+        );
+      } finally {
+        store.close();
+      }
+    });
+}
+
+function describePolicy(retention: RetentionConfig, timezone: string): string {
+  const rules = Object.entries(retention)
+    .filter(([, value]) => value !== 0)
+    .map(([key, value]) => {
+      if (key === 'keep_within') return `keep_within ${formatWithin(value)}`;
+      return `${key} ${value === -1 ? 'unlimited' : value}`;
+    });
+  return rules.length === 0
+    ? 'empty (nothing is ever deleted)'
+    : `${rules.join(', ')} (periods in ${timezone})`;
+}
+
+function describe(outcome: PruneOutcome, policy: string): string {
+  const lines = [`policy: ${policy}`];
+  if (outcome.decisions.length === 0) lines.push('no cataloged backups');
+  for (const decision of outcome.decisions) {
+    const action = decision.keep
+      ? 'keep  '
+      : decision.deleted
+        ? 'delete'
+        : outcome.dryRun
+          ? 'delete'
+          : 'FAILED';
+    const why = decision.error ? `could not delete: ${decision.error}` : decision.reasons.join(', ');
+    lines.push(
+      `${action}  ${decision.startedAt.slice(0, 19).replace('T', ' ')}  ${path.basename(decision.file)}  ${why}`.trimEnd(),
+    );
+  }
+  const planned = outcome.decisions.filter((decision) => !decision.keep).length;
+  lines.push(
+    outcome.dryRun
+      ? `dry run: ${outcome.decisions.length - planned} to keep, ${planned} would be deleted; nothing was deleted`
+      : `${outcome.retained} kept, ${outcome.deleted.length} deleted`,
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,178 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { acquireBackupLock } from '../../backup/lock.js';
+import { type RestoreOutcome, runRestore } from '../../backup/restore.js';
+import { runBackup } from '../../backup/run-backup.js';
+import { type RestoreSelection, resolveTarget } from '../../backup/restore-targets.js';
+import type { Config } from '../../config/schema.js';
+import { FatalError, UsageError } from '../../errors.js';
+import { EventBus } from '../../events.js';
+import { BackupsRepo } from '../../store/backups-repo.js';
+import { RestoresRepo } from '../../store/restores-repo.js';
+import { Store } from '../../store/store.js';
+import type { Logger } from '../../telemetry/logger.js';
+import {
+  commandLogger,
+  type GlobalOptions,
+  loadFromOptions,
+  withConfigOption,
+  withJsonOption,
+} from '../common.js';
+import { printResult } from '../output.js';
+import { restoreProgress } from '../restore-progress.js';
+
+interface RestoreOptions extends GlobalOptions {
+  db?: string;
+  tenant?: string;
+  media?: boolean;
+  target?: string;
+  force?: boolean;
+  /** false with --no-backup. */
+  backup?: boolean;
+}
+
+export function registerRestore(program: Command): void {
+  withJsonOption(withConfigOption(program.command('restore')))
+    .description(
+      'restore the main database, one tenant or the media folder from a backup; the archive is verified first, ' +
+        'the replaced database is kept as <db>.pre-restore-<timestamp>. Stop the app first.',
+    )
+    .argument('<backup>', 'archive path, or its file name in backup.dir')
+    .option('--db <name>', 'restore the main database ("main")')
+    .option('--tenant <id>', "restore one tenant's database")
+    .option('--media', 'restore the media folder (files the archive lacks are kept)')
+    .option('--target <path>', 'restore to this database file or media folder instead of the configured one')
+    .option('--force', 'replace an existing database, or write into a media folder that holds files')
+    .option('--no-backup', 'skip the full pre-restore backup (taken by default when a config file is found)')
+    .action(async (backup: string, options: RestoreOptions) => {
+      const selection = selectionOf(options);
+      const loaded = loadFromOptions(options);
+      const { config } = loaded;
+      const logger = commandLogger(loaded);
+      resolveTarget(selection, config.backup.sources, options.target); // usage errors first (exit 2)
+      const archive = resolveArchive(backup, config.backup.dir);
+      const preBackup = options.backup !== false && loaded.source !== undefined;
+      if (options.backup !== false && !preBackup) {
+        logger.warn('no config file found: no pre-restore backup is taken (only the safety copy)');
+      }
+      const outcome = await withSignals(logger, (signal) =>
+        restoreLocked(config, logger, { archive, selection, options, preBackup, signal }),
+      );
+      printResult(outcome, options.json === true, describe);
+    });
+}
+
+function selectionOf(options: RestoreOptions): RestoreSelection {
+  const chosen = [options.db !== undefined, options.tenant !== undefined, options.media === true].filter(
+    Boolean,
+  );
+  if (chosen.length !== 1) {
+    throw new UsageError('restore: name exactly one of --db main, --tenant <id> or --media');
+  }
+  if (options.db !== undefined) return { kind: 'db', name: options.db };
+  if (options.tenant !== undefined) return { kind: 'tenant', tenant: options.tenant };
+  return { kind: 'media' };
+}
+
+/** An existing path as given, else a file name (with or without .zip) inside the backup folder. */
+function resolveArchive(given: string, backupDir: string): string {
+  const candidates = [path.resolve(given), path.join(backupDir, given), path.join(backupDir, `${given}.zip`)];
+  const found = candidates.find((candidate) => existsSync(candidate));
+  if (!found) {
+    throw new FatalError(
+      'RW_BACKUP_NOT_FOUND',
+      `backup ${given} not found (looked at ${candidates.join(', ')})`,
+    );
+  }
+  return found;
+}
+
+async function restoreLocked(
+  config: Config,
+  logger: Logger,
+  run: {
+    archive: string;
+    selection: RestoreSelection;
+    options: RestoreOptions;
+    preBackup: boolean;
+    signal: AbortSignal;
+  },
+): Promise<RestoreOutcome> {
+  const progress = restoreProgress(logger);
+  const store = Store.open(config.state_dir);
+  try {
+    return await runRestore({
+      archive: run.archive,
+      selection: run.selection,
+      sources: config.backup.sources,
+      target: run.options.target,
+      force: run.options.force === true,
+      signal: run.signal,
+      restores: new RestoresRepo(store.db),
+      catalog: new BackupsRepo(store.db),
+      onProgress: (event) => progress.report(event),
+      preRestoreBackup: run.preBackup
+        ? async (signal) => {
+            logger.info('taking a full pre-restore backup (--no-backup skips it)');
+            const backup = await runBackup(
+              { reason: 'pre-restore', trigger: 'cli' },
+              {
+                config: config.backup,
+                catalog: new BackupsRepo(store.db),
+                events: new EventBus(),
+                logger,
+                signal,
+                onProgress: (event) =>
+                  progress.report({ kind: 'backup', done: event.done, total: event.total }),
+              },
+            );
+            progress.done();
+            return backup.file;
+          }
+        : undefined,
+      // Taken after the pre-restore backup (which takes it itself): no backup reads a database
+      // while it is replaced, and no two restores overlap.
+      lock: (signal) =>
+        acquireBackupLock(config.backup.dir, {
+          waitMs: config.backup.lock_wait,
+          signal,
+          onWait: (holderPid) =>
+            logger.info({ holder_pid: holderPid }, 'waiting for a running backup to finish'),
+        }),
+    });
+  } finally {
+    progress.done();
+    store.close();
+  }
+}
+
+/** First SIGINT/SIGTERM aborts the restore where it may stop safely; a second exits at once. */
+async function withSignals<T>(logger: Logger, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(1);
+    logger.warn({ signal: name }, 'stopping the restore; the target is left as it was or fully restored');
+    controller.abort(new FatalError('RW_ABORTED', `restore interrupted by ${name}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function describe(outcome: RestoreOutcome): string {
+  const what =
+    outcome.kind === 'media' ? 'media' : outcome.kind === 'db' ? 'main database' : `tenant ${outcome.name}`;
+  const lines = [`restored ${what} from ${outcome.archive}`, `  into: ${outcome.target}`];
+  if (outcome.kind === 'media') lines.push(`  files: ${outcome.files} (${outcome.bytes} bytes)`);
+  if (outcome.safetyCopy) lines.push(`  safety copy of the replaced database: ${outcome.safetyCopy}`);
+  else if (outcome.kind !== 'media') lines.push('  no database was there before: no safety copy needed');
+  if (outcome.preRestoreBackup) lines.push(`  pre-restore backup: ${outcome.preRestoreBackup}`);
+  for (const sidecar of outcome.removedSidecars) lines.push(`  removed stale ${sidecar}`);
+  return lines.join('\n');
+}
