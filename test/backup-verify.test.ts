@@ -113,7 +113,7 @@ describe('verifyArchive', () => {
     const bytes = readFileSync(file);
     const at = bytes.indexOf('stored bytes here');
     expect(at).toBeGreaterThan(0);
-    bytes[at] ^= 0x01;
+    bytes[at] = (bytes[at] as number) ^ 0x01;
     writeFileSync(file, bytes);
     const error = await corruption(file);
     expect(error.entry).toBe('media/b.png');
