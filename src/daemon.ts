@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createBackupJob } from './backup/backup-job.js';
+import { pruneAfterBackup, pruneMetrics } from './backup/prune-run.js';
 import type { Config } from './config/schema.js';
 import { errorMessage } from './errors.js';
 import { EventBus } from './events.js';
@@ -71,8 +72,14 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
         store,
         events,
         logger: logger.child({ component: 'backup' }),
-        // RETENTION HOOK: prune here (pruneBackups); it runs only after a successful backup.
-        afterSuccess: undefined,
+        // Retention runs after a successful backup only; a failed backup never prunes.
+        afterSuccess: pruneAfterBackup({
+          config: config.backup,
+          store,
+          events,
+          logger: logger.child({ component: 'retention' }),
+          metrics: pruneMetrics(context.metrics.backup),
+        }),
       });
       context.scheduler.cron(config.backup.schedule, backupJob, config.backup.timezone);
     }

@@ -3,6 +3,7 @@ import type { EventBus } from '../events.js';
 import { BackupsRepo } from '../store/backups-repo.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { BackupMetrics } from '../telemetry/metrics-backup.js';
 import { acquireBackupLock } from './lock.js';
 import { type PruneMetrics, type PruneOutcome, pruneBackups } from './prune.js';
 
@@ -55,4 +56,21 @@ export async function runPrune(
   } finally {
     lock?.release();
   }
+}
+
+/** The prune metrics of the backup recorder (runwarden_backups_retained, runwarden_backup_pruned_total). */
+export function pruneMetrics(metrics: BackupMetrics): PruneMetrics {
+  return {
+    setRetained: (count) => metrics.retained.set(count),
+    addPruned: (count) => metrics.pruned.inc(count),
+  };
+}
+
+/** The daemon's after-backup hook: prune with the lock, after (and only after) a successful backup. */
+export function pruneAfterBackup(
+  deps: PruneRunDeps,
+): (result: unknown, signal: AbortSignal) => Promise<void> {
+  return async (_result, signal) => {
+    await runPrune(deps, { dryRun: false, signal });
+  };
 }
