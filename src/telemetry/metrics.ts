@@ -10,6 +10,14 @@ import { backupMetrics } from './metrics-backup.js';
  */
 export function createMetrics(registry: Registry = new Registry()) {
   collectDefaultMetrics({ register: registry });
+  // prom-client names three gauges `*_total`, which `promtool check metrics` rejects (the suffix is
+  // for counters); their per-type twins without the suffix stay.
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ])
+    registry.removeSingleMetric(name);
   const buildInfo = new Gauge({
     name: 'runwarden_build_info',
     help: 'Always 1; the labels say which runwarden and Node.js are running.',
