@@ -1,4 +1,14 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -140,6 +150,30 @@ describe('restore of one tenant', () => {
     expect(outcome.safetyCopy).toBeNull();
     expect(labelsIn(path.join(data, 'tenants', 'acme.sqlite3'))).toEqual(['a1']);
   });
+
+  it.runIf(process.getuid?.() === 0)(
+    "keeps the replaced file's owner and mode (restoring as root for an app user)",
+    async () => {
+      const { root, data, sources, archive } = dataFolder();
+      await writeFixtureArchive(archive, [
+        { path: 'db/db.sqlite3', kind: 'db', data: databaseBytes(root, 'main', ['m1']) },
+      ]);
+      const main = path.join(data, 'db.sqlite3');
+      createDatabase(main, ['old']);
+      chownSync(main, 1234, 2345);
+      chmodSync(main, 0o640);
+      await runRestore({
+        archive,
+        selection: { kind: 'db', name: 'main' },
+        sources,
+        force: true,
+        signal: signal(),
+      });
+      const after = statSync(main);
+      expect([after.uid, after.gid, after.mode & 0o777]).toEqual([1234, 2345, 0o640]);
+      expect(labelsIn(main)).toEqual(['m1']);
+    },
+  );
 
   it('restores the main database to --target', async () => {
     const { root, sources, archive } = dataFolder();
