@@ -23,6 +23,10 @@
  * container/cpu|memory/utilizations (paged; filter, interval and aggregation honoured). Anything else
  * answers UNIMPLEMENTED.
  *
+ * With the real run client, `(await operation.promise())[0]` is a decoded protobufjs message whose
+ * enums are numbers, unlike getService's strings (that is gax, not the emulator): compare through
+ * `protos.google.cloud.run.v2.Service.toObject(result, { enums: String })`.
+ *
  * Names: `deploy` returns, and traffic uses, short revision names (`shop-00002-abc`), as Cloud Run's
  * traffic targets do; resource names are `projects/P/locations/L/services/S/revisions/R`.
  * Behaviours: presets `healthy`, `failing-health`, `errors`, `unavailable`, `slow`, `hot`, or an
