@@ -1,0 +1,63 @@
+// runwarden as the user runs it: the built CLI as a child process (so its peak RSS and CPU are its
+// own), with a generated config pointing at a data set.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { measure } from './measure.mjs';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+
+/** Writes `<work>/runwarden.yaml` backing up `sources` (default: the data set) into `<work>/backups`. */
+export function writeBackupConfig(work, dataset, { mainDb = dataset.mainDb, extra = {} } = {}) {
+  mkdirSync(work, { recursive: true });
+  const file = path.join(work, 'runwarden.yaml');
+  const config = {
+    state_dir: path.join(work, 'state'),
+    log: { level: 'warn', format: 'json' },
+    backup: {
+      dir: path.join(work, 'backups'),
+      sources: {
+        data_dir: dataset.dir,
+        main_db: { path: mainDb },
+        tenants: { pattern: dataset.tenantPattern },
+        media: { dir: dataset.mediaDir },
+      },
+    },
+    ...extra,
+  };
+  writeFileSync(file, stringify(config));
+  return file;
+}
+
+/** `runwarden backup --config <file> --json`, measured; resolves the measurement plus the parsed JSON. */
+export async function runwardenBackup(configFile, options = {}) {
+  const measured = await measure(
+    process.execPath,
+    [CLI, 'backup', '--config', configFile, '--json'],
+    options,
+  );
+  return { ...measured, result: JSON.parse(measured.stdout) };
+}
+
+/** `runwarden restore <archive> <selection...> --target <file> --no-backup --json`, measured. */
+export async function runwardenRestore(configFile, archive, selection, target) {
+  const measured = await measure(process.execPath, [
+    CLI,
+    'restore',
+    archive,
+    ...selection,
+    '--target',
+    target,
+    '--no-backup',
+    '--json',
+    '--config',
+    configFile,
+  ]);
+  return { ...measured, result: JSON.parse(measured.stdout) };
+}
+
+export function cliBuilt() {
+  return existsSync(CLI);
+}

@@ -1,0 +1,82 @@
+// 4. Restore of one tenant and of the main database from runwarden's archive, against unzip of the
+// same entry plus a cp into place (runwarden also verifies the archive and fsyncs).
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { unzipCopyRestore } from './lib/baselines.mjs';
+import { runwardenBackup, runwardenRestore, writeBackupConfig } from './lib/runwarden.mjs';
+import { median } from './lib/stats.mjs';
+import { figure } from './lib/table.mjs';
+
+const BENCH = '4. Restore';
+
+export const restore = {
+  id: 'restore',
+  metrics: [
+    { bench: BENCH, metric: 'one tenant (the largest)', unit: 'ms', target: { ratioMax: 1.5 } },
+    { bench: BENCH, metric: 'main database', unit: 'ms', target: { ratioMax: 1.5 } },
+  ],
+  async run(ctx) {
+    const work = path.join(ctx.work, 'restore');
+    rmSync(work, { recursive: true, force: true });
+    mkdirSync(work, { recursive: true });
+    const { file: archive, dataset } = ctx.shared.archive ?? (await takeBackup(ctx, work));
+    const config = writeBackupConfig(path.join(work, 'config'), dataset);
+    const tenant = largestTenant(dataset);
+    const cases = [
+      { selection: ['--tenant', tenant], entry: `tenants/${tenant}.sqlite3` },
+      { selection: ['--db', 'main'], entry: `db/${path.basename(dataset.mainDb)}` },
+    ];
+    const rows = [];
+    for (const [index, { selection, entry }] of cases.entries()) {
+      const ours = [];
+      const theirs = [];
+      for (let run = 0; run < ctx.runs; run++) {
+        ctx.log(`restore run ${run + 1}/${ctx.runs}: ${entry}`);
+        const target = path.join(work, 'target', path.basename(entry));
+        const restoreOurs = async () => {
+          rmSync(path.dirname(target), { recursive: true, force: true });
+          mkdirSync(path.dirname(target), { recursive: true });
+          ours.push((await runwardenRestore(config, archive, selection, target)).wallMs);
+        };
+        const restoreTheirs = async () => {
+          rmSync(path.dirname(target), { recursive: true, force: true });
+          mkdirSync(path.dirname(target), { recursive: true });
+          theirs.push((await unzipCopyRestore(archive, entry, target, work)).wallMs);
+        };
+        if (run % 2 === 0) {
+          await restoreOurs();
+          await restoreTheirs();
+        } else {
+          await restoreTheirs();
+          await restoreOurs();
+        }
+      }
+      rows.push(
+        figure({
+          ...this.metrics[index],
+          value: median(ours),
+          baseline: median(theirs),
+          baselineName: 'unzip + cp',
+          runs: ctx.runs,
+        }),
+      );
+    }
+    rmSync(work, { recursive: true, force: true });
+    return rows;
+  },
+};
+
+async function takeBackup(ctx, work) {
+  const dataset = ctx.dataset(ctx.quick ? 'quick' : '1x');
+  const measured = await runwardenBackup(writeBackupConfig(path.join(work, 'backup'), dataset));
+  return { file: measured.result.file, dataset };
+}
+
+function largestTenant(dataset) {
+  const files = readdirSync(dataset.tenantsDir).filter((name) => name.endsWith('.sqlite3'));
+  files.sort(
+    (a, b) =>
+      statSync(path.join(dataset.tenantsDir, b)).size - statSync(path.join(dataset.tenantsDir, a)).size,
+  );
+  return files[0].replace(/\.sqlite3$/, '');
+}

@@ -1,0 +1,119 @@
+// 3. Backup under write load: the app's writer in another process commits 200 transactions a
+// second on the main database while runwarden backs it up. Compared: the writer's p99 commit
+// latency during the backup against the same writer just before it, with no backup running.
+import { fork } from 'node:child_process';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runwardenBackup, writeBackupConfig } from './lib/runwarden.mjs';
+import { median, percentile } from './lib/stats.mjs';
+import { figure, format } from './lib/table.mjs';
+
+const BENCH = '3. Backup under write load';
+const RATE = 200;
+const WRITER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'writer-child.mjs');
+
+export const writeLoad = {
+  id: 'write-load',
+  metrics: [
+    { bench: BENCH, metric: 'writer p99 commit latency', unit: 'ms', target: { ratioMax: 2 } },
+    { bench: BENCH, metric: 'longest write (worst of all runs)', unit: 'ms', target: { max: 1000 } },
+    { bench: BENCH, metric: 'backup wall time under load', unit: 'ms' },
+  ],
+  async run(ctx) {
+    const dataset = ctx.dataset(ctx.quick ? 'quick' : '1x');
+    const quietMs = Math.min(20_000, Math.max(ctx.quick ? 2_000 : 5_000, ctx.shared.backupWallMs ?? 0));
+    const quietP99 = [];
+    const loadedP99 = [];
+    const longest = [];
+    const quietLongest = [];
+    const backupMs = [];
+    let failedWrites = 0;
+    let writes = 0;
+    for (let run = 0; run < ctx.runs; run++) {
+      ctx.log(`write-load run ${run + 1}/${ctx.runs}`);
+      const work = path.join(ctx.work, 'write-load');
+      rmSync(work, { recursive: true, force: true });
+      mkdirSync(work, { recursive: true });
+      // The writer gets its own copy: the cached data set is never modified.
+      const mainDb = path.join(work, 'db.sqlite3');
+      copyFileSync(dataset.mainDb, mainDb);
+      const writer = await startWriter(mainDb);
+      await delay(1_000);
+      const quietFrom = epochNow();
+      await delay(quietMs);
+      const quietTo = epochNow();
+      const backup = await runwardenBackup(writeBackupConfig(path.join(work, 'rw'), dataset, { mainDb }));
+      const samples = await writer.stop();
+      const quiet = latencies(samples, quietFrom, quietTo);
+      const loaded = latencies(samples, backup.startedAt, backup.finishedAt);
+      quietP99.push(percentile(quiet, 99));
+      loadedP99.push(percentile(loaded, 99));
+      longest.push(Math.max(...loaded));
+      quietLongest.push(Math.max(...quiet));
+      backupMs.push(backup.wallMs);
+      failedWrites += samples.filter((sample) => sample[2]).length;
+      writes += samples.length;
+      rmSync(work, { recursive: true, force: true });
+    }
+    const baselineBackup = ctx.shared.backupWallMs;
+    ctx.note(
+      BENCH,
+      `writer: ${RATE} tx/s, WAL, synchronous=NORMAL, busy_timeout 10 s, one INSERT per transaction; ${writes} writes, ${failedWrites} failed. ` +
+        `Quiet window ${format(quietMs, 'ms')} just before each backup. Per-run p99 quiet: ${quietP99.map((v) => format(v, 'ms')).join(', ')}; ` +
+        `during backup: ${loadedP99.map((v) => format(v, 'ms')).join(', ')}; longest write per run: ${longest.map((v) => format(v, 'ms')).join(', ')}.` +
+        (baselineBackup === undefined
+          ? ' Backup slowdown not judged: the backup benchmark did not run.'
+          : ''),
+    );
+    return [
+      figure({
+        ...this.metrics[0],
+        value: median(loadedP99),
+        baseline: median(quietP99),
+        baselineName: 'same writer, no backup',
+        runs: ctx.runs,
+      }),
+      figure({
+        ...this.metrics[1],
+        value: Math.max(...longest),
+        baseline: Math.max(...quietLongest),
+        baselineName: 'longest write without backup',
+        runs: ctx.runs,
+      }),
+      figure({
+        ...this.metrics[2],
+        value: median(backupMs),
+        baseline: baselineBackup ?? Number.NaN,
+        baselineName: 'backup without writer',
+        runs: ctx.runs,
+      }),
+    ];
+  },
+};
+
+function latencies(samples, from, to) {
+  return samples.filter(([start]) => start >= from && start <= to).map(([, ms]) => ms);
+}
+
+function startWriter(file) {
+  const child = fork(WRITER, [file, String(RATE)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`writer exited ${code} before it was ready`)));
+    child.once('message', () => {
+      child.removeAllListeners('exit');
+      resolve({
+        stop: () =>
+          new Promise((done, fail) => {
+            child.once('message', (message) => done(message.samples));
+            child.once('exit', (code) => code !== 0 && fail(new Error(`writer exited ${code}`)));
+            child.send('stop');
+          }),
+      });
+    });
+  });
+}
+
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const epochNow = () => performance.timeOrigin + performance.now();
