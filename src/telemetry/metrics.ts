@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { VERSION } from '../version.js';
 import { createAlertMetrics } from './metrics-alerts.js';
 import { backupMetrics } from './metrics-backup.js';
+import { watchMetrics } from './metrics-watch.js';
 
 /**
  * The one recorder that owns every Prometheus metric runwarden exports. Each job's metrics are
@@ -36,6 +37,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     notifications,
     backup: backupMetrics(registry),
     alerts: createAlertMetrics(registry),
+    watch: watchMetrics(registry),
   };
 }
 
