@@ -201,17 +201,24 @@ describe('utilization rules', () => {
   });
 
   it('compares the peak percentile value in the window', () => {
-    const samples = { cpu: { query: 'cpu', items: [point(6, 0.5), point(7, 0.95)] }, health: [] };
+    const samples = {
+      utilization: { 'cpu:p99': { query: 'cpu', items: [point(6, 0.5), point(7, 0.95)] } },
+      health: [],
+    };
     const result = evaluateRule(cpu, samples, context);
     expect(result).toMatchObject({ verdict: 'unhealthy', value: 0.95, action: 'alert' });
-    const calm = { cpu: { query: 'cpu', items: [point(6, 0.5), point(11, 0.99)] }, health: [] };
+    const calm = {
+      utilization: { 'cpu:p99': { query: 'cpu', items: [point(6, 0.5), point(11, 0.99)] } },
+      health: [],
+    };
     expect(evaluateRule(cpu, calm, context)).toMatchObject({ verdict: 'healthy', value: 0.5 });
   });
 
   it('is insufficient data without points', () => {
-    expect(evaluateRule(cpu, { cpu: { query: 'cpu', items: [] }, health: [] }, context).verdict).toBe(
-      'insufficient_data',
-    );
+    expect(
+      evaluateRule(cpu, { utilization: { 'cpu:p99': { query: 'cpu', items: [] } }, health: [] }, context)
+        .verdict,
+    ).toBe('insufficient_data');
   });
 });
 

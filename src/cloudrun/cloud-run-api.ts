@@ -33,13 +33,15 @@ export interface CloudRunApi {
   /**
    * Replaces the service's traffic with `traffic`, only if the service still has `etag` (never
    * clobbers a change made meanwhile), and waits for the operation to finish. Resolves with the
-   * service as the operation left it.
+   * service as the operation left it. `onAccepted` runs once Cloud Run has accepted the request
+   * (the operation exists), before the wait, so a caller can announce the change without delaying it.
    */
   updateTraffic(
     ref: ServiceRef,
     traffic: readonly TrafficTarget[],
     etag: string,
     signal: AbortSignal,
+    onAccepted?: () => void,
   ): Promise<ServiceObservation>;
 }
 

@@ -60,6 +60,7 @@ export class GrpcCloudRun implements CloudRunApi {
     traffic: readonly TrafficTarget[],
     etag: string,
     signal: AbortSignal,
+    onAccepted?: () => void,
   ): Promise<ServiceObservation> {
     const name = serviceResourceName(ref);
     const request = {
@@ -82,6 +83,7 @@ export class GrpcCloudRun implements CloudRunApi {
       const [operation] = await this.#services.updateService(request, this.#call);
       return operation.name ?? '';
     });
+    onAccepted?.();
     return this.#waitForOperation(operationName, name, signal);
   }
 

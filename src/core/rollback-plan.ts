@@ -14,7 +14,11 @@ export type RollbackRefusal =
   /** The target is marked bad; only a person may send traffic back to it. */
   | 'target_bad'
   /** An automatic rollback of this service happened within the cooldown. */
-  | 'cooldown';
+  | 'cooldown'
+  /** Another runwarden process (the daemon, a CLI command) is changing this service right now. */
+  | 'busy'
+  /** Someone changed the service (or ended the watch) after the decision; it is decided again, never clobbered. */
+  | 'stale';
 
 export interface RollbackPlanInput {
   trigger: RollbackTrigger;

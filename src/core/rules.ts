@@ -68,6 +68,8 @@ export interface HealthSample {
   at: number;
   ok: boolean;
   target: string;
+  /** The revision the probe was aimed at (a tag URL's revision); undefined through a traffic split. */
+  revision?: string | undefined;
   status?: number | undefined;
   error?: string | undefined;
 }
@@ -81,8 +83,8 @@ export interface Fetched<T> {
 /** Everything gathered for one evaluation. A series left undefined could not be fetched this tick. */
 export interface Samples {
   requests?: Fetched<RequestBucket> | undefined;
-  cpu?: Fetched<UtilizationPoint> | undefined;
-  memory?: Fetched<UtilizationPoint> | undefined;
+  /** Utilization series by `utilizationKey(signal, percentile)`, e.g. "cpu:p99". */
+  utilization?: Record<string, Fetched<UtilizationPoint> | undefined>;
   health: HealthSample[];
 }
 
@@ -133,6 +135,11 @@ export function requestQueryWindow(rules: readonly Rule[], now: number, options:
   );
 }
 
+/** Which utilization series a rule reads: one per signal and percentile. */
+export function utilizationKey(signal: 'cpu' | 'memory', percentile: number): string {
+  return `${signal}:p${percentile}`;
+}
+
 /** The range one utilization query of `signal` must cover. */
 export function utilizationQueryWindow(
   rules: readonly Rule[],
@@ -181,7 +188,11 @@ export function evaluateRule(rule: Rule, samples: Samples, context: EvaluateCont
       return evaluateHealth(rule, samples.health, context);
     case 'cpu':
     case 'memory':
-      return evaluateUtilization(rule, samples[rule.signal], context);
+      return evaluateUtilization(
+        rule,
+        samples.utilization?.[utilizationKey(rule.signal, rule.percentile)],
+        context,
+      );
   }
 }
 

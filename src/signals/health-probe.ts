@@ -21,22 +21,19 @@ export interface ProbeResult {
  * that redirects is not answering.
  */
 export interface HealthProber {
-  probe(url: string, signal: AbortSignal): Promise<ProbeResult>;
+  /** GETs `url`; `timeoutMs` bounds the whole exchange (headers and body). */
+  probe(url: string, timeoutMs: number, signal: AbortSignal): Promise<ProbeResult>;
 }
 
 export class UndiciHealthProber implements HealthProber {
-  constructor(
-    private readonly timeoutMs: number,
-    private readonly clock: Clock = Date.now,
-  ) {
+  constructor(private readonly clock: Clock = Date.now) {}
+
+  async probe(url: string, timeoutMs: number, signal: AbortSignal): Promise<ProbeResult> {
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
       throw new RangeError(`probe timeout must be more than 0 ms, got ${timeoutMs}`);
-  }
-
-  async probe(url: string, signal: AbortSignal): Promise<ProbeResult> {
     const at = this.clock();
     const started = performance.now();
-    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
     const result = (fields: Omit<ProbeResult, 'url' | 'at' | 'durationMs'>): ProbeResult => ({
       url,
       at,

@@ -5,7 +5,7 @@ import { HistoryRepo } from './history-repo.js';
 import { PredeploysRepo } from './predeploys-repo.js';
 import { RevisionsRepo } from './revisions-repo.js';
 import { ServicesRepo } from './services-repo.js';
-import { WatchesRepo } from './watches-repo.js';
+import { type WatchRecord, WatchesRepo } from './watches-repo.js';
 
 /** The deploy watch's repositories over one store connection. */
 export class WatchStore {
@@ -26,7 +26,7 @@ export class WatchStore {
   }
 
   /** Everything the core needs about a service, read in one transaction (a consistent view). */
-  memory(service: string): ServiceMemory {
+  memory(service: string): ServiceMemory & { watch: WatchRecord | null } {
     return this.db.transaction(() => {
       const row = this.services.get(service);
       return {

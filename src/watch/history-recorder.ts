@@ -1,0 +1,47 @@
+import type { EventBus, RunwardenEvents } from '../events.js';
+import type { HistoryRepo } from '../store/watch/history-repo.js';
+import type { WatchEventBase } from './watch-events.js';
+
+const RECORDED = [
+  'watch:baseline',
+  'watch:started',
+  'watch:promoted',
+  'watch:alert',
+  'watch:insufficient-data',
+  'watch:ended',
+  'watch:held',
+  'watch:failure',
+  'rollback:started',
+  'rollback:completed',
+  'rollback:failed',
+  'rollback:refused',
+] as const satisfies ReadonlyArray<keyof RunwardenEvents>;
+
+/**
+ * Writes every deploy-watch event to the audit history (`runwarden history`), in the process that
+ * emitted it: the daemon and CLI commands alike. Returns the unsubscribe function.
+ */
+export function recordHistory(events: EventBus, history: HistoryRepo): () => void {
+  const offs = RECORDED.map((kind) =>
+    events.on(kind, (payload: WatchEventBase) =>
+      history.add({
+        service: payload.service,
+        at: payload.at,
+        kind,
+        watchId: payload.watchId,
+        revision: revisionOf(kind, payload),
+        message: payload.reason,
+        detail: payload,
+      }),
+    ),
+  );
+  return () => {
+    for (const off of offs) off();
+  };
+}
+
+function revisionOf(kind: string, payload: WatchEventBase): string | null {
+  if (kind.startsWith('rollback:') && 'to' in payload) return (payload as { to: string | null }).to;
+  if (kind === 'watch:baseline') return payload.stable;
+  return payload.candidate;
+}

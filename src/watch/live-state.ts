@@ -1,0 +1,44 @@
+import type { HealthSample } from '../core/rules.js';
+import type { SchemaFingerprint } from '../core/schema-change.js';
+import type { ServiceObservation } from '../core/watch-types.js';
+
+const PROBES_KEPT = 50;
+
+/** What the daemon holds in memory about a service between ticks; the store holds what must survive. */
+export interface LiveService {
+  observation: ServiceObservation | null;
+  /** The poll is failing: the failure was announced once and is not repeated until it recovers. */
+  pollFailing: boolean;
+  /** The main database's schema at the previous tick: the baseline when a deploy is detected. */
+  fingerprint: SchemaFingerprint | null;
+  /** Newest last, per target ("service", "tag"): bounded. */
+  probes: Map<string, HealthSample[]>;
+}
+
+/** In-memory state per service, shared by the watch tick and the probe job. */
+export class LiveState {
+  readonly #services = new Map<string, LiveService>();
+
+  of(service: string): LiveService {
+    let live = this.#services.get(service);
+    if (!live) {
+      live = { observation: null, pollFailing: false, fingerprint: null, probes: new Map() };
+      this.#services.set(service, live);
+    }
+    return live;
+  }
+
+  recordProbe(service: string, sample: HealthSample): void {
+    const probes = this.of(service).probes;
+    const list = probes.get(sample.target) ?? [];
+    list.push(sample);
+    if (list.length > PROBES_KEPT) list.splice(0, list.length - PROBES_KEPT);
+    probes.set(sample.target, list);
+  }
+
+  /** Probe samples of the given targets, oldest first. */
+  probesOf(service: string, targets: readonly string[]): HealthSample[] {
+    const probes = this.of(service).probes;
+    return targets.flatMap((target) => probes.get(target) ?? []).sort((a, b) => a.at - b.at);
+  }
+}

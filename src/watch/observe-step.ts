@@ -1,0 +1,94 @@
+import type { ObservationStep } from '../core/deploy-detect.js';
+import type { WatchRecord } from '../store/watch/watches-repo.js';
+import { watchEventBase } from './event-base.js';
+import { startRestorePoint } from './restore-points.js';
+import type { WatchRuntime } from './watch-runtime.js';
+import type { WatchedService } from './watched-service.js';
+
+/** Carries out what a poll meant (core's ObservationStep): adopt a baseline, start or cancel a watch. */
+export function applyObservationStep(rt: WatchRuntime, service: WatchedService, step: ObservationStep): void {
+  const now = rt.clock();
+  switch (step.kind) {
+    case 'none':
+      return;
+    case 'adopt_baseline': {
+      rt.store.services.setStable(service.key, step.stable, 'baseline', now);
+      const reason = `first sight of ${service.key}: ${step.stable} serves all traffic and is taken as known good`;
+      rt.events.emit('watch:baseline', {
+        ...watchEventBase(rt, service, null, { reason }),
+        stable: step.stable,
+      });
+      return;
+    }
+    case 'start_watch':
+      startWatch(rt, service, step);
+      return;
+    case 'cancel_watch': {
+      const watch = rt.store.watches.get(step.watchId) ?? null;
+      if (!rt.store.watches.end(step.watchId, 'cancelled', step.reason, now)) return;
+      rt.events.emit('watch:ended', {
+        ...watchEventBase(rt, service, watch, { reason: step.reason }),
+        status: 'cancelled',
+      });
+      return;
+    }
+    case 'bad_revision_serving': {
+      const reason = `${step.revision} serves traffic but was marked bad; no automatic action (a person chose it?)`;
+      rt.events.emit('watch:held', {
+        ...watchEventBase(rt, service, null, { reason }),
+        candidate: step.revision,
+        wouldDo: null,
+      });
+      return;
+    }
+  }
+}
+
+function startWatch(
+  rt: WatchRuntime,
+  service: WatchedService,
+  step: Extract<ObservationStep, { kind: 'start_watch' }>,
+) {
+  const now = rt.clock();
+  const baseline = rt.live.of(service.key).fingerprint;
+  let superseded: WatchRecord | null = null;
+  const watch = rt.store.db.transaction(() => {
+    if (step.supersedes !== null) {
+      superseded = rt.store.watches.get(step.supersedes) ?? null;
+      rt.store.watches.end(
+        step.supersedes,
+        'superseded',
+        `a newer revision (${step.candidate}) is being watched`,
+        now,
+      );
+    }
+    return rt.store.watches.create({
+      service: service.key,
+      candidate: step.candidate,
+      stable: step.stable,
+      startedAt: now,
+      deadline: step.deadline,
+      dryRun: service.config.mode === 'dry-run',
+    });
+  })();
+  if (superseded) {
+    const reason = `a newer revision (${step.candidate}) is being watched`;
+    rt.events.emit('watch:ended', {
+      ...watchEventBase(rt, service, superseded, { reason }),
+      status: 'superseded',
+    });
+  }
+  const restorePoint = startRestorePoint(rt, service, watch, baseline);
+  rt.metrics.activeWatches.set({ service: service.key }, 1);
+  const reason = `new revision ${step.candidate} (stable: ${step.stable ?? 'none known'})`;
+  rt.events.emit('watch:started', {
+    ...watchEventBase(rt, service, watch, { reason }),
+    deadline: watch.deadline,
+    supersedes: step.supersedes,
+    restorePoint,
+  });
+  rt.logger.info(
+    { service: service.key, candidate: step.candidate, stable: step.stable },
+    'watching a new revision',
+  );
+}

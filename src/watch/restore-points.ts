@@ -1,0 +1,129 @@
+import { compareSchema, type SchemaFingerprint } from '../core/schema-change.js';
+import { errorMessage } from '../errors.js';
+import type { WatchRecord } from '../store/watch/watches-repo.js';
+import { NO_RESTORE_POINT, type RestorePoint, type RestorePointReport } from './restore-point.js';
+import type { WatchRuntime } from './watch-runtime.js';
+import type { WatchedService } from './watched-service.js';
+
+/**
+ * The restore point of a new watch: a recent `runwarden predeploy` backup when there is one (taken
+ * before the deploy: the best kind), otherwise a backup started now in the background (the tick is
+ * never held up by it) and filled in when it is verified. `baseline` is the schema seen before the
+ * deploy was detected.
+ */
+export function startRestorePoint(
+  rt: WatchRuntime,
+  service: WatchedService,
+  watch: WatchRecord,
+  baseline: SchemaFingerprint | null,
+): RestorePoint {
+  const since = watch.startedAt - service.config.predeploy_reuse_within;
+  const predeploy = rt.store.predeploys.claim(service.key, since, watch.id);
+  let point: RestorePoint;
+  if (predeploy) {
+    point = {
+      source: 'predeploy',
+      backup: predeploy.backupFile,
+      backupId: predeploy.backupId,
+      takenAt: predeploy.at,
+      fingerprint: predeploy.fingerprint,
+      note: null,
+    };
+  } else if (!service.config.pre_deploy_backup || rt.backup === null) {
+    const why = service.config.pre_deploy_backup ? 'no backup is configured' : 'pre_deploy_backup is off';
+    point = { ...NO_RESTORE_POINT, fingerprint: baseline, note: `no pre-deploy backup: ${why}` };
+  } else {
+    point = {
+      ...NO_RESTORE_POINT,
+      source: 'watch_start',
+      fingerprint: baseline,
+      note: 'backup running (started when the deploy was detected)',
+    };
+    backupInBackground(rt, service, watch, point);
+  }
+  rt.store.watches.setRestorePoint(watch.id, point);
+  return point;
+}
+
+function backupInBackground(
+  rt: WatchRuntime,
+  service: WatchedService,
+  watch: WatchRecord,
+  point: RestorePoint,
+) {
+  const backup = rt.backup;
+  if (!backup) return;
+  rt.background(`pre-deploy backup of ${service.key}`, async (signal) => {
+    try {
+      const taken = await backup.take({ service: service.key, trigger: 'watch' }, signal);
+      rt.store.watches.setRestorePoint(watch.id, {
+        ...point,
+        backup: taken.file,
+        backupId: taken.id,
+        takenAt: taken.takenAt,
+        note: 'taken when the deploy was detected: the new revision may already have changed data',
+      });
+    } catch (error) {
+      const message = errorMessage(error);
+      rt.store.watches.setRestorePoint(watch.id, { ...point, note: `pre-deploy backup failed: ${message}` });
+      rt.logger.error({ service: service.key, err: message }, 'pre-deploy backup failed');
+      rt.events.emit('watch:failure', {
+        service: service.key,
+        candidate: watch.candidate,
+        stable: watch.stable,
+        rule: null,
+        reason: `the pre-deploy backup failed: ${message}`,
+        watchId: watch.id,
+        at: rt.clock(),
+        dryRun: watch.dryRun,
+        operation: 'backup',
+        error: { code: (error as { code?: string }).code ?? 'RW_FAILED', message },
+      });
+    }
+  });
+}
+
+/**
+ * The restore point a rollback names, with whether the schema changed since: the watch's, else
+ * the newest watch's, else the newest predeploy's. Data is never restored automatically; this only
+ * tells a person whether rolling back code alone is enough.
+ */
+export async function restoreReport(
+  rt: WatchRuntime,
+  service: WatchedService,
+  watch: WatchRecord | null,
+  signal: AbortSignal,
+): Promise<RestorePointReport> {
+  const point = pointOf(rt, service, watch);
+  let now: SchemaFingerprint | null = null;
+  try {
+    now = rt.schema ? await rt.schema.fingerprint(signal) : null;
+  } catch (error) {
+    return { ...point, schemaChanged: null, schemaDetail: `schema not compared: ${errorMessage(error)}` };
+  }
+  if (!rt.schema)
+    return {
+      ...point,
+      schemaChanged: null,
+      schemaDetail: 'schema not compared: no main database configured',
+    };
+  const change = compareSchema(point.fingerprint, now);
+  return { ...point, schemaChanged: change.changed, schemaDetail: change.detail };
+}
+
+function pointOf(rt: WatchRuntime, service: WatchedService, watch: WatchRecord | null): RestorePoint {
+  const fresh = watch ? rt.store.watches.get(watch.id) : rt.store.watches.recent(service.key, 1)[0];
+  if (fresh?.restorePoint) return fresh.restorePoint;
+  const predeploy = rt.store.predeploys.latest(service.key);
+  if (predeploy && predeploy.error === null) {
+    return {
+      source: 'predeploy',
+      backup: predeploy.backupFile,
+      backupId: predeploy.backupId,
+      takenAt: predeploy.at,
+      fingerprint: predeploy.fingerprint,
+      note: null,
+    };
+  }
+  return NO_RESTORE_POINT;
+}

@@ -1,0 +1,214 @@
+import type { RollbackPlan } from '../core/rollback-plan.js';
+import { type ServiceObservation, servingOf, snapshotOf } from '../core/watch-types.js';
+import { errorMessage, RunwardenError } from '../errors.js';
+import { sleep } from '../google/retry.js';
+import type { RollbackCompletedEvent, RollbackEventBase } from './watch-events.js';
+import type { RestorePointReport } from './restore-point.js';
+import { restoreReport } from './restore-points.js';
+import type { RollbackOutcome, RollbackRequest } from './rollback-request.js';
+import { planFor } from './rollback-plan-for.js';
+import type { WatchRuntime } from './watch-runtime.js';
+import type { WatchedService } from './watched-service.js';
+
+type UpdatePlan = Extract<RollbackPlan, { kind: 'update' }>;
+
+const MAX_CONFLICTS = 3;
+
+/**
+ * Sends the traffic to `plan.to` with the etag precondition, waits for the operation, confirms it
+ * in trafficStatuses, probes the service again and records it. On an etag conflict the service is
+ * re-read and the rollback decided again: if someone else already moved the traffic (or moved it
+ * elsewhere) their change stands; only an unrelated change (same serving revisions) is retried.
+ */
+export async function executeRollback(
+  rt: WatchRuntime,
+  service: WatchedService,
+  request: RollbackRequest,
+  first: UpdatePlan,
+  observation: ServiceObservation,
+  signal: AbortSignal,
+): Promise<RollbackOutcome> {
+  const decidedAt = request.decidedAt ?? rt.clock();
+  let plan = first;
+  let current = observation;
+  let announced: Promise<RestorePointReport> | undefined;
+  const base = () => eventBase(rt, service, request, plan);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const after = await rt.cloudRun.updateTraffic(service.ref, plan.traffic, current.etag, signal, () => {
+        // Announced once the request is accepted, so computing the report never delays it.
+        announced = restoreReport(rt, service, request.watch ?? null, signal).then((restorePoint) => {
+          rt.events.emit('rollback:started', { ...base(), restorePoint });
+          return restorePoint;
+        });
+      });
+      const confirmed = await confirm(rt, service, plan.to, after, signal);
+      const probe = await probeAgain(rt, service, confirmed.observation, signal);
+      record(rt, service, request, plan, confirmed.observation);
+      const restorePoint = await (announced ?? restoreReport(rt, service, request.watch ?? null, signal));
+      const completed: RollbackCompletedEvent = {
+        ...base(),
+        at: rt.clock(),
+        restorePoint,
+        confirmed: confirmed.ok,
+        probe,
+        durationMs: rt.clock() - decidedAt,
+      };
+      rt.events.emit('rollback:completed', completed);
+      rt.logger.info(
+        { service: service.key, to: plan.to, from: plan.from, confirmed: confirmed.ok },
+        'rolled back',
+      );
+      return { kind: 'rolled_back', to: plan.to, from: plan.from, confirmed: confirmed.ok };
+    } catch (error) {
+      const conflict = error instanceof RunwardenError && error.code === 'RW_CLOUDRUN_CONFLICT';
+      if (!conflict || attempt >= MAX_CONFLICTS || signal.aborted) {
+        await fail(rt, service, request, base(), announced, error, signal);
+        throw error;
+      }
+      rt.logger.warn(
+        { service: service.key, attempt },
+        'service changed meanwhile (etag conflict); deciding again',
+      );
+      current = await rt.cloudRun.getService(service.ref, signal);
+      const again = planFor(rt, service, request, current);
+      if (again.kind === 'noop') return recordNoop(rt, service, request, again.to);
+      if (again.kind === 'refused')
+        return { kind: 'refused', reason: again.reason, detail: again.detail, to: again.to };
+      if (!sameRevisions(again.from, plan.from) || again.to !== plan.to) {
+        const detail = `traffic changed meanwhile (now serving ${again.from.join(', ') || 'nothing'}); not overwritten`;
+        rt.events.emit('rollback:refused', {
+          ...base(),
+          reason: `${request.reason}; ${detail}`,
+          refusal: 'stale',
+          to: plan.to,
+        });
+        return { kind: 'refused', reason: 'stale', detail, to: plan.to };
+      }
+      plan = again;
+    }
+  }
+}
+
+/** Traffic already all on the target. For a watch, the candidate is still rejected. */
+export function recordNoop(rt: WatchRuntime, service: WatchedService, request: RollbackRequest, to: string) {
+  const watch = request.watch;
+  if (request.trigger === 'watch' && watch) {
+    const now = rt.clock();
+    const reason = `${request.reason}; traffic was already all on ${to}`;
+    rt.store.db.transaction(() => {
+      rt.store.revisions.mark(service.key, watch.candidate, 'bad', reason, now);
+      rt.store.watches.end(watch.id, 'failed', reason, now);
+    })();
+    rt.events.emit('watch:ended', {
+      service: service.key,
+      candidate: watch.candidate,
+      stable: watch.stable,
+      rule: request.rule ?? null,
+      reason,
+      watchId: watch.id,
+      at: now,
+      dryRun: false,
+      status: 'failed',
+    });
+  }
+  return { kind: 'noop' as const, to };
+}
+
+async function confirm(
+  rt: WatchRuntime,
+  service: WatchedService,
+  to: string,
+  after: ServiceObservation,
+  signal: AbortSignal,
+): Promise<{ ok: boolean; observation: ServiceObservation }> {
+  const allOn = (observation: ServiceObservation) => servingOf(observation.traffic)[to] === 100;
+  let observation = after;
+  // Read back from Cloud Run: the operation said done, trafficStatuses must say so too.
+  for (let poll = 0; poll < 8; poll += 1) {
+    observation = await rt.cloudRun.getService(service.ref, signal);
+    if (allOn(observation)) return { ok: true, observation };
+    await sleep(Math.min(2_000, 50 * 2 ** poll), signal);
+  }
+  return { ok: false, observation };
+}
+
+async function probeAgain(
+  rt: WatchRuntime,
+  service: WatchedService,
+  observation: ServiceObservation,
+  signal: AbortSignal,
+): Promise<RollbackCompletedEvent['probe']> {
+  if (!observation.uri) return null;
+  const result = await rt.prober.probe(
+    new URL(service.config.health_path, observation.uri).toString(),
+    service.config.probe_timeout,
+    signal,
+  );
+  return { ok: result.ok, status: result.status, error: result.error };
+}
+
+function record(
+  rt: WatchRuntime,
+  service: WatchedService,
+  request: RollbackRequest,
+  plan: UpdatePlan,
+  after: ServiceObservation,
+): void {
+  const now = rt.clock();
+  rt.store.db.transaction(() => {
+    for (const revision of plan.from)
+      rt.store.revisions.mark(service.key, revision, 'bad', `rolled back from (${request.reason})`, now);
+    const open = rt.store.watches.open(service.key);
+    if (open && plan.from.includes(open.candidate))
+      rt.store.watches.end(open.id, 'rolled_back', request.reason, now);
+    if (request.trigger !== 'manual') rt.store.services.setLastAutoRollback(service.key, now);
+    rt.store.services.saveSnapshot(service.key, snapshotOf(after), now);
+  })();
+  rt.live.of(service.key).observation = after;
+}
+
+async function fail(
+  rt: WatchRuntime,
+  service: WatchedService,
+  request: RollbackRequest,
+  base: Omit<RollbackEventBase, 'restorePoint'>,
+  announced: Promise<RestorePointReport> | undefined,
+  error: unknown,
+  signal: AbortSignal,
+): Promise<void> {
+  const message = errorMessage(error);
+  rt.logger.error({ service: service.key, err: message }, 'rollback failed');
+  const restorePoint = await (announced ?? restoreReport(rt, service, request.watch ?? null, signal)).catch(
+    () => undefined,
+  );
+  if (!restorePoint) return;
+  rt.events.emit('rollback:failed', {
+    ...base,
+    at: rt.clock(),
+    restorePoint,
+    error: { code: error instanceof RunwardenError ? error.code : 'RW_FAILED', message },
+  });
+}
+
+function eventBase(rt: WatchRuntime, service: WatchedService, request: RollbackRequest, plan: UpdatePlan) {
+  const memory = rt.store.memory(service.key);
+  const watch = request.watch ?? memory.watch;
+  return {
+    service: service.key,
+    candidate: watch?.candidate ?? plan.from[0] ?? null,
+    stable: memory.stable,
+    rule: request.rule ?? null,
+    reason: request.reason,
+    watchId: watch?.id ?? null,
+    at: rt.clock(),
+    dryRun: false,
+    trigger: request.trigger,
+    from: plan.from,
+    to: plan.to,
+  };
+}
+
+function sameRevisions(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((revision) => b.includes(revision));
+}

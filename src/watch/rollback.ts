@@ -1,0 +1,129 @@
+import type { RollbackPlan } from '../core/rollback-plan.js';
+import type { WatchRecord } from '../store/watch/watches-repo.js';
+import { executeRollback, recordNoop } from './rollback-execute.js';
+import { planFor } from './rollback-plan-for.js';
+import type { RollbackOutcome, RollbackRequest } from './rollback-request.js';
+import { restoreReport } from './restore-points.js';
+import type { WatchRuntime } from './watch-runtime.js';
+import { findService, type WatchedService } from './watched-service.js';
+
+/**
+ * The one rollback path: the watch, the alert receivers and `runwarden rollback` all come through
+ * here, so refusals (frozen, no known good revision, bad target, cooldown), the action lease and the
+ * etag precondition apply the same way to all. The fast path (the watch passes the service it just
+ * read) reaches UpdateService after a few SQLite reads and one lease write: no network round trip.
+ */
+export async function requestRollback(
+  rt: WatchRuntime,
+  request: RollbackRequest,
+  signal: AbortSignal,
+): Promise<RollbackOutcome> {
+  const service = findService(rt.services, request.service);
+  const dryRun = request.dryRun === true || service.config.mode === 'dry-run';
+  const observation = request.known ?? (await rt.cloudRun.getService(service.ref, signal));
+  const plan = planFor(rt, service, request, observation);
+  if (plan.kind === 'refused') return refuse(rt, service, request, plan, dryRun);
+  if (dryRun) return dryRunOf(rt, service, request, plan, signal);
+  const blocker = rt.store.services.acquireAction(
+    service.key,
+    rt.owner,
+    rt.clock() + rt.operationTimeoutMs + 60_000,
+    rt.clock(),
+  );
+  if (blocker !== null)
+    return refuse(
+      rt,
+      service,
+      request,
+      {
+        kind: 'refused',
+        to: plan.to,
+        reason: 'busy',
+        detail: `${blocker} is changing ${service.key} right now; this will be decided again`,
+      },
+      dryRun,
+    );
+  try {
+    // Decided again under the lease: a person may have promoted, frozen or rolled back meanwhile.
+    const fresh = planFor(rt, service, request, observation);
+    const stale = staleWatch(rt, request.watch);
+    if (stale)
+      return refuse(
+        rt,
+        service,
+        request,
+        { kind: 'refused', to: plan.to, reason: 'stale', detail: stale },
+        dryRun,
+      );
+    if (fresh.kind === 'refused') return refuse(rt, service, request, fresh, dryRun);
+    if (fresh.kind === 'noop') return recordNoop(rt, service, request, fresh.to);
+    return await executeRollback(rt, service, request, fresh, observation, signal);
+  } finally {
+    rt.store.services.releaseAction(service.key, rt.owner);
+  }
+}
+
+function staleWatch(rt: WatchRuntime, watch: WatchRecord | undefined): string | null {
+  if (!watch) return null;
+  const now = rt.store.watches.get(watch.id);
+  return now?.status === 'watching'
+    ? null
+    : `the watch of ${watch.candidate} was ended (${now?.status}) meanwhile`;
+}
+
+function refuse(
+  rt: WatchRuntime,
+  service: WatchedService,
+  request: RollbackRequest,
+  plan: Extract<RollbackPlan, { kind: 'refused' }>,
+  dryRun: boolean,
+): RollbackOutcome {
+  rt.logger.warn({ service: service.key, refusal: plan.reason, detail: plan.detail }, 'rollback refused');
+  if (request.announceRefusal?.(plan.reason) ?? true) {
+    const memory = rt.store.memory(service.key);
+    const watch = request.watch ?? memory.watch;
+    rt.events.emit('rollback:refused', {
+      service: service.key,
+      candidate: watch?.candidate ?? null,
+      stable: memory.stable,
+      rule: request.rule ?? null,
+      reason: `${request.reason}; not rolled back: ${plan.detail}`,
+      watchId: watch?.id ?? null,
+      at: rt.clock(),
+      dryRun,
+      trigger: request.trigger,
+      refusal: plan.reason,
+      to: plan.to,
+    });
+  }
+  return { kind: 'refused', reason: plan.reason, detail: plan.detail, to: plan.to };
+}
+
+async function dryRunOf(
+  rt: WatchRuntime,
+  service: WatchedService,
+  request: RollbackRequest,
+  plan: Extract<RollbackPlan, { kind: 'update' | 'noop' }>,
+  signal: AbortSignal,
+): Promise<RollbackOutcome> {
+  if (plan.kind === 'noop') return { kind: 'noop', to: plan.to };
+  const memory = rt.store.memory(service.key);
+  const watch = request.watch ?? memory.watch;
+  const base = {
+    service: service.key,
+    candidate: watch?.candidate ?? null,
+    stable: memory.stable,
+    rule: request.rule ?? null,
+    reason: `dry run: would roll back (${request.reason})`,
+    watchId: watch?.id ?? null,
+    at: rt.clock(),
+    dryRun: true,
+    trigger: request.trigger,
+    from: plan.from,
+    to: plan.to,
+    restorePoint: await restoreReport(rt, service, watch ?? null, signal),
+  };
+  rt.events.emit('rollback:started', base);
+  rt.events.emit('rollback:completed', { ...base, confirmed: false, probe: null, durationMs: 0 });
+  return { kind: 'dry_run', to: plan.to, from: plan.from };
+}

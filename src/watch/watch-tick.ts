@@ -1,0 +1,122 @@
+import { onObservation } from '../core/deploy-detect.js';
+import { evaluateRules } from '../core/rules.js';
+import { judge } from '../core/watch-machine.js';
+import { type ServiceObservation, snapshotOf } from '../core/watch-types.js';
+import { errorMessage, RunwardenError } from '../errors.js';
+import type { WatchRecord } from '../store/watch/watches-repo.js';
+import { applyJudgement } from './apply-judgement.js';
+import { watchEventBase } from './event-base.js';
+import { describeFailure, gatherSamples } from './gather-samples.js';
+import { applyObservationStep } from './observe-step.js';
+import type { WatchRuntime } from './watch-runtime.js';
+import type { WatchedService } from './watched-service.js';
+
+/**
+ * One pass of the deploy watch for one service: poll Cloud Run, let the core say what changed,
+ * and, while a candidate is watched, gather its samples, let the core judge them and carry the
+ * judgement out. Everything that must survive a restart is in the store, so a new daemon resumes
+ * an open watch where the old one stopped.
+ */
+export async function tickService(
+  rt: WatchRuntime,
+  service: WatchedService,
+  signal: AbortSignal,
+): Promise<void> {
+  const observation = await poll(rt, service, signal);
+  if (!observation) return;
+  await noteSchema(rt, service, signal);
+  const step = onObservation(rt.store.memory(service.key), observation, rt.clock(), {
+    windowMs: service.config.watch_window,
+  });
+  applyObservationStep(rt, service, step);
+  rt.store.services.saveSnapshot(service.key, snapshotOf(observation), rt.clock());
+  const watch = rt.store.watches.open(service.key);
+  rt.metrics.activeWatches.set({ service: service.key }, watch ? 1 : 0);
+  if (watch) await judgeWatch(rt, service, watch, observation, signal);
+}
+
+async function judgeWatch(
+  rt: WatchRuntime,
+  service: WatchedService,
+  watch: WatchRecord,
+  observation: ServiceObservation,
+  signal: AbortSignal,
+): Promise<void> {
+  const failures: string[] = [];
+  const samples = await gatherSamples(rt, service, watch, observation, signal, (what, error) => {
+    rt.logger.warn({ service: service.key, err: errorMessage(error) }, 'metric read failed');
+    failures.push(describeFailure(what, error));
+    reportOnce(rt, service, watch, `failure:${what}`, 'metrics', error);
+  });
+  const now = rt.clock();
+  const evaluations = evaluateRules(service.rules, samples, {
+    now,
+    since: watch.startedAt,
+    windows: rt.windows,
+  });
+  const memory = rt.store.memory(service.key);
+  const judgement = judge(watch, evaluations, now, {
+    insufficientData: service.config.insufficient_data,
+    frozen: memory.frozen,
+  });
+  await applyJudgement(rt, service, watch, judgement, evaluations, observation, signal);
+}
+
+async function poll(rt: WatchRuntime, service: WatchedService, signal: AbortSignal) {
+  const live = rt.live.of(service.key);
+  try {
+    const observation = await rt.cloudRun.getService(service.ref, signal);
+    if (live.pollFailing) rt.logger.info({ service: service.key }, 'polling Cloud Run works again');
+    live.pollFailing = false;
+    live.observation = observation;
+    return observation;
+  } catch (error) {
+    if (signal.aborted) throw error;
+    rt.logger.error({ service: service.key, err: errorMessage(error) }, 'poll of Cloud Run failed');
+    // Announced when it starts failing, not on every tick.
+    if (!live.pollFailing) {
+      const watch = rt.store.watches.open(service.key) ?? null;
+      rt.events.emit('watch:failure', {
+        ...watchEventBase(rt, service, watch, {
+          reason: `cannot read the service from Cloud Run: ${errorMessage(error)}`,
+        }),
+        operation: 'poll',
+        error: errorOf(error),
+      });
+    }
+    live.pollFailing = true;
+    return undefined;
+  }
+}
+
+/** Remembers the main database's schema each tick: the baseline when the next deploy shows up. */
+async function noteSchema(rt: WatchRuntime, service: WatchedService, signal: AbortSignal): Promise<void> {
+  if (!rt.schema) return;
+  try {
+    rt.live.of(service.key).fingerprint = await rt.schema.fingerprint(signal);
+  } catch (error) {
+    rt.logger.warn({ service: service.key, err: errorMessage(error) }, 'could not read the database schema');
+  }
+}
+
+function reportOnce(
+  rt: WatchRuntime,
+  service: WatchedService,
+  watch: WatchRecord,
+  key: string,
+  operation: string,
+  error: unknown,
+): void {
+  const fresh = rt.store.watches.get(watch.id);
+  if (!fresh || fresh.announced.includes(key)) return;
+  rt.store.watches.setProgress(watch.id, fresh.tripped, [...fresh.announced, key]);
+  rt.events.emit('watch:failure', {
+    ...watchEventBase(rt, service, watch, { reason: `${operation} failed: ${errorMessage(error)}` }),
+    operation,
+    error: errorOf(error),
+  });
+}
+
+function errorOf(error: unknown): { code: string; message: string } {
+  return { code: error instanceof RunwardenError ? error.code : 'RW_FAILED', message: errorMessage(error) };
+}

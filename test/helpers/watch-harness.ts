@@ -1,0 +1,210 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Registry } from 'prom-client';
+import { type Config, type ConfigInput, configSchema } from '../../src/config/schema.js';
+import { resolveBackupPaths } from '../../src/config/schema/backup.js';
+import { EventBus, type RunwardenEvents } from '../../src/events.js';
+import { type Playground, type ScenarioInput, startPlayground } from '../../src/playground/index.js';
+import { Store } from '../../src/store/store.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { watchMetrics } from '../../src/telemetry/metrics-watch.js';
+import { buildWatchRuntime } from '../../src/watch/build-runtime.js';
+import { recordHistory } from '../../src/watch/history-recorder.js';
+import { probeJob } from '../../src/watch/probe-job.js';
+import type { WatchRuntime } from '../../src/watch/watch-runtime.js';
+import { tickService } from '../../src/watch/watch-tick.js';
+
+/** Short windows so a whole watch fits in seconds: 1 s buckets, visible after 200 ms, read after 1 s. */
+export const FAST_SERVICE = {
+  poll_interval: '200ms',
+  probe_interval: '200ms',
+  probe_timeout: '1s',
+  watch_window: '5s',
+  cooldown: '1m',
+  rules: [
+    { name: 'http_5xx', signal: 'requests', response_code_class: '5xx', threshold: 5, window: '3s' },
+    { name: 'http_503', signal: 'requests', response_code: '503', threshold: 1, window: '2s' },
+    { name: 'health', signal: 'health', threshold: 3 },
+    { name: 'cpu', signal: 'cpu', threshold: 0.9, window: '3s', action: 'alert' },
+    { name: 'memory', signal: 'memory', threshold: 0.9, window: '3s', action: 'alert' },
+  ],
+} as const;
+
+export interface Harness {
+  playground: Playground;
+  config: Config;
+  stateDir: string;
+  mainDb: string;
+  store: Store;
+  events: EventBus;
+  runtime: WatchRuntime;
+  /** Every event emitted, in order, for assertions. */
+  seen: Array<{ name: string; payload: unknown }>;
+  /** Runs probe + tick passes until `done` returns something truthy, or fails after `timeoutMs`. */
+  runUntil<T>(done: () => T | undefined | false, timeoutMs?: number): Promise<T>;
+  /** Runs passes until the event `name` (matching `match`) has been emitted; returns its payload. */
+  runUntilEvent<K extends keyof RunwardenEvents & string>(
+    name: K,
+    match?: (payload: RunwardenEvents[K]) => boolean,
+    timeoutMs?: number,
+  ): Promise<RunwardenEvents[K]>;
+  /** Closes the runtime and the store (as a killed daemon would leave them: state on disk). */
+  closeRuntime(): Promise<void>;
+  /** Builds a new runtime over the same state dir (a restarted daemon). */
+  reopen(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  scenario?: ScenarioInput;
+  service?: Record<string, unknown>;
+  stateDir: string;
+}
+
+/** The emulator, a store in a temp dir, and the watch runtime with the real gRPC clients. */
+export async function startHarness(options: HarnessOptions): Promise<Harness> {
+  const playground = await startPlayground(
+    options.scenario ?? { project: 'demo-project', region: 'europe-west1', services: [{ name: 'shop' }] },
+    { samplePeriodMs: 1_000, ingestionDelayMs: 200 },
+  );
+  const stateDir = options.stateDir;
+  const dataDir = path.join(stateDir, 'app');
+  mkdirSync(path.join(dataDir, 'media'), { recursive: true });
+  const mainDb = path.join(dataDir, 'db.sqlite3');
+  const app = new Database(mainDb);
+  app.pragma('journal_mode = WAL');
+  app.exec(
+    "CREATE TABLE django_migrations (id INTEGER PRIMARY KEY, app TEXT, name TEXT, applied TEXT); INSERT INTO django_migrations (app, name, applied) VALUES ('shop', '0001_initial', 'now')",
+  );
+  app.close();
+  const endpoint = `${playground.endpoint.host}:${playground.endpoint.port}`;
+  const input: ConfigInput = {
+    state_dir: stateDir,
+    backup: {
+      dir: path.join(stateDir, 'backups'),
+      lock_wait: '10s',
+      sources: { data_dir: dataDir, tenants: { required: false } },
+    },
+    cloud_run: {
+      endpoint,
+      insecure: true,
+      retry_deadline: '5s',
+      operation_timeout: '10s',
+      call_timeout: '3s',
+    },
+    monitoring: { endpoint, insecure: true, alignment_period: '1s', reporting_delay: '1s' },
+    services: [
+      {
+        project: playground.project,
+        region: playground.region,
+        service: 'shop',
+        ...FAST_SERVICE,
+        ...options.service,
+      } as never,
+    ],
+  };
+  const config = configSchema.parse(input);
+  resolveBackupPaths(config.backup, stateDir);
+  const events = new EventBus();
+  const seen: Harness['seen'] = [];
+  const logger = createLogger({ level: process.env.TEST_LOG ?? 'silent', format: 'json' });
+  let store: Store;
+  let runtime: WatchRuntime;
+  let closeClients: () => Promise<void>;
+  let offs: Array<() => void> = [];
+  const background = new Set<Promise<void>>();
+
+  const open = () => {
+    store = Store.open(stateDir);
+    const built = buildWatchRuntime({
+      config,
+      store,
+      events,
+      logger,
+      metrics: watchMetrics(new Registry()),
+      owner: `test:${process.pid}`,
+      background: (name, work) => {
+        const running = work(new AbortController().signal).catch((error) => {
+          throw new Error(`background ${name} failed: ${String(error)}`);
+        });
+        background.add(running);
+        void running.finally(() => background.delete(running));
+      },
+    });
+    runtime = built.runtime;
+    closeClients = built.close;
+    offs = [recordHistory(events, runtime.store.history)];
+  };
+  open();
+  const originalEmit = events.emit.bind(events);
+  events.emit = (name, payload) => {
+    seen.push({ name, payload });
+    originalEmit(name, payload);
+  };
+
+  const pass = async () => {
+    const signal = AbortSignal.timeout(20_000);
+    const service = runtime.services[0]!;
+    await probeJob(runtime, service, () => {}).runOnce(signal);
+    await tickService(runtime, service, signal);
+  };
+
+  const runUntil = async <T>(done: () => T | undefined | false, timeoutMs = 30_000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const result = done();
+      if (result) return result;
+      if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+      await pass();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
+  const harness: Harness = {
+    playground,
+    config,
+    stateDir,
+    mainDb,
+    get store() {
+      return store;
+    },
+    events,
+    get runtime() {
+      return runtime;
+    },
+    seen,
+    runUntil,
+    runUntilEvent: (name, match = () => true, timeoutMs) =>
+      runUntil(
+        () => seen.find((entry) => entry.name === name && match(entry.payload as never))?.payload as never,
+        timeoutMs,
+      ),
+    closeRuntime: async () => {
+      await Promise.allSettled([...background]);
+      for (const off of offs) off();
+      await closeClients();
+      store.close();
+    },
+    reopen: async () => open(),
+    stop: async () => {
+      await harness.closeRuntime().catch(() => {});
+      await playground.stop();
+    },
+  };
+  return harness;
+}
+
+/** Sends simulated users to the service in the background until the returned function is called. */
+export function keepTraffic(playground: Playground, rps = 20): () => Promise<void> {
+  const controller = new AbortController();
+  const running = (async () => {
+    while (!controller.signal.aborted) {
+      await playground.driveTraffic('shop', { rps, durationMs: 500, signal: controller.signal });
+    }
+  })();
+  return async () => {
+    controller.abort();
+    await running;
+  };
+}

@@ -1,0 +1,41 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Harness, keepTraffic, startHarness } from './helpers/watch-harness.js';
+import { useTempDir } from './helpers/temp.js';
+
+const tempDir = useTempDir('runwarden-watch-');
+let harness: Harness | undefined;
+
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+});
+
+describe('a healthy deploy', () => {
+  it('is watched against the stable revision and promoted when the window passes clean', async () => {
+    harness = await startHarness({ stateDir: tempDir() });
+    const h = harness;
+    const baseline = await h.runUntilEvent('watch:baseline');
+    const v1 = baseline.stable as string;
+    const stopTraffic = keepTraffic(h.playground);
+    try {
+      const v2 = await h.playground.deploy('shop', { behaviour: 'healthy' });
+      const started = await h.runUntilEvent('watch:started', (event) => event.candidate === v2);
+      expect(started).toMatchObject({ service: 'shop', candidate: v2, stable: v1, dryRun: false });
+      const promoted = await h.runUntilEvent('watch:promoted', (event) => event.stable === v2);
+      expect(promoted).toMatchObject({ candidate: v2, previous: v1, trigger: 'watch' });
+    } finally {
+      await stopTraffic();
+    }
+    expect(h.runtime.store.services.get('shop')?.stableRevision).toBe(
+      h.playground.revisions('shop')[0]?.name,
+    );
+    const watch = h.runtime.store.watches.recent('shop', 1)[0]!;
+    expect(watch.status).toBe('promoted');
+    const evaluations = h.runtime.store.evaluations.forWatch(watch.id, 500);
+    expect(evaluations.some((entry) => entry.rule === 'http_5xx' && entry.verdict === 'healthy')).toBe(true);
+    expect(evaluations.find((entry) => entry.rule === 'http_5xx')?.query).toContain('request_count');
+    expect(h.runtime.store.history.list({ service: 'shop', limit: 50 }).map((entry) => entry.kind)).toEqual(
+      expect.arrayContaining(['watch:baseline', 'watch:started', 'watch:promoted']),
+    );
+  });
+});
