@@ -14,8 +14,8 @@ export interface TriggeredBackup {
 
 /**
  * Takes one verified backup now. Resolves once it is written, verified and cataloged; rejects with
- * the backup's error (a RetryableError when another backup holds the lock or a snapshot could not
- * settle, so the caller may try again).
+ * the backup's error: code RW_LOCK_HELD when another backup held the lock too long, a
+ * RetryableError when trying again may work (a snapshot could not settle), anything else when it failed.
  */
 export interface BackupTrigger {
   backup(request: { reason: string }, signal: AbortSignal): Promise<TriggeredBackup>;
@@ -25,7 +25,7 @@ export const backupRequestSchema = z.strictObject({
   reason: z
     .string()
     .trim()
-    .min(1, { error: 'expected a reason like "pre-deploy"' })
+    .min(1, { error: 'expected a reason like "pre-deploy"', abort: true })
     .max(200, { error: 'expected a reason of at most 200 characters' })
     .regex(/^[\p{L}\p{N} ._:/@#+-]+$/u, {
       error: 'expected letters, digits, spaces and . _ : / @ # + - only',
@@ -40,8 +40,8 @@ export interface BackupRouteDeps extends WebhookGuard {
 
 /**
  * `POST /v1/backups` with `{"reason": "pre-deploy"}`: for CI pipelines, before a deploy. Answers 201
- * with the backup once it is verified; 503 when it may be retried (another backup running), 500
- * when it failed; 401/413/400 when refused.
+ * with the backup once it is verified; 409 when another backup is running, 503 when it may be
+ * retried, 500 when it failed; 401/413/400 when refused.
  */
 export function backupRoute(deps: BackupRouteDeps): Route {
   return {
@@ -60,7 +60,7 @@ export function backupRoute(deps: BackupRouteDeps): Route {
       } catch (error) {
         const code = error instanceof RunwardenError ? error.code : 'RW_FAILED';
         deps.logger.error({ reason, code, err: errorMessage(error) }, 'backup requested over HTTP failed');
-        const status = error instanceof RetryableError ? 503 : 500;
+        const status = code === 'RW_LOCK_HELD' ? 409 : error instanceof RetryableError ? 503 : 500;
         return json(status, { error: errorMessage(error), code });
       }
     },
