@@ -368,6 +368,36 @@ describe('restore refusals leave everything untouched', () => {
       readdirSync(data).filter((name) => name.includes('pre-restore') || name.includes('.restore-')),
     ).toEqual([]);
   });
+  it('refuses while the app still has the database open, even idle', async () => {
+    const { root, data, sources, archive } = dataFolder();
+    await writeFixtureArchive(archive, [
+      { path: 'db/db.sqlite3', kind: 'db', data: databaseBytes(root, 'main', ['m1']) },
+    ]);
+    const main = path.join(data, 'db.sqlite3');
+    createDatabase(main, ['live']);
+    const app = new Database(main);
+    app.prepare("INSERT INTO items (label) VALUES ('written by the app')").run();
+    try {
+      const error = await errorOf(
+        runRestore({
+          archive,
+          selection: { kind: 'db', name: 'main' },
+          sources,
+          force: true,
+          signal: signal(),
+        }),
+      );
+      expect(error.code).toBe('RW_RESTORE_DB_BUSY');
+      expect(error.message).toContain('(another connection has it open); stop the app before restoring');
+      expect(app.prepare('SELECT label FROM items ORDER BY id').pluck().all()).toEqual([
+        'live',
+        'written by the app',
+      ]);
+    } finally {
+      app.close();
+    }
+    expect(labelsIn(main)).toEqual(['live', 'written by the app']);
+  });
 });
 
 describe('stale -wal and -shm files', () => {

@@ -70,13 +70,24 @@ export async function takeSafetyCopy(db: string, now: Date): Promise<SafetyCopy>
 
 function snapshotInto(db: string, into: string): void {
   const connection = new Database(db, { fileMustExist: true, timeout: 5_000 });
+  const busy = (why: string) =>
+    new FatalError(
+      'RW_RESTORE_DB_BUSY',
+      `database ${db} is in use by another process (${why}); stop the app before restoring. Nothing was changed.`,
+    );
   try {
     const [result] = connection.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number }>;
-    if (result && result.busy !== 0) {
-      throw new FatalError(
-        'RW_RESTORE_DB_BUSY',
-        `database ${db} is in use by another process (its WAL could not be checkpointed); stop the app before restoring. Nothing was changed.`,
-      );
+    if (result && result.busy !== 0) throw busy('its WAL could not be checkpointed');
+    // In WAL mode an exclusive lock is refused while any other connection has the file open, even
+    // an idle one: replacing the file under a running app would split its writes. The lock is
+    // kept until this connection closes (locking_mode EXCLUSIVE), so nobody writes before the copy.
+    connection.pragma('locking_mode = EXCLUSIVE');
+    try {
+      connection.prepare('BEGIN EXCLUSIVE').run();
+      connection.prepare('ROLLBACK').run();
+    } catch (error) {
+      if ((error as { code?: string }).code === 'SQLITE_BUSY') throw busy('another connection has it open');
+      throw error;
     }
     connection.prepare('VACUUM INTO ?').run(into);
   } finally {
