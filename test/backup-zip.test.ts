@@ -113,6 +113,38 @@ describe('ZipWriter', () => {
     expect(entries.map((entry) => entry.crc32 >>> 0)).toEqual(written.map((entry) => entry?.crc32));
   });
 
+  it('interleaves in-memory small entries (written together) with streamed ones at the right offsets', async () => {
+    const file = path.join(tempDir(), 'mixed.zip');
+    const zip = await ZipWriter.create(file);
+    const expected = new Map<string, Buffer>();
+    for (let i = 0; i < 300; i++) {
+      const data = i % 3 === 0 ? randomBytes(5000) : Buffer.from(`small file ${i} `.repeat(i + 1));
+      const name = `media/small/${i}.txt`;
+      expected.set(name, data);
+      await zip.addBuffer(name, data, { method: i % 3 === 0 ? 'store' : 'deflate' });
+      if (i % 100 === 50) {
+        const big = randomBytes(1024 * 1024 + i);
+        expected.set(`media/big-${i}.bin`, big);
+        await zip.add(`media/big-${i}.bin`, Readable.from([big]), {
+          method: 'deflate',
+          sizeHint: big.length,
+        });
+      }
+    }
+    await zip.finish();
+    expect(spawnSync('unzip', ['-tq', file], { encoding: 'utf8' }).status).toBe(0);
+    const zipfile = await yauzl.openPromise(file, { lazyEntries: true });
+    const seen = new Map<string, Buffer>();
+    for await (const entry of zipfile.eachEntry()) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await zipfile.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
+      seen.set(entry.fileName, Buffer.concat(chunks));
+    }
+    zipfile.close();
+    expect([...seen.keys()]).toEqual([...expected.keys()]);
+    for (const [name, data] of expected) expect(seen.get(name)?.equals(data), name).toBe(true);
+  });
+
   it('refuses to overwrite: the file is created exclusively', async () => {
     const file = path.join(tempDir(), 'once.zip');
     await (await ZipWriter.create(file)).finish();

@@ -1,4 +1,4 @@
-import type { Dirent } from 'node:fs';
+import { type Dirent, statSync } from 'node:fs';
 import { opendir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupSourcesConfig } from '../config/schema/backup.js';
@@ -138,8 +138,10 @@ async function listMedia(
           warnings.push(`media file ${full} skipped: its name ${problem}`);
           continue;
         }
-        const info = await stat(full).catch(() => undefined);
+        // statSync: ~3 us against ~60 us for a thread-pool round trip, per file of a large folder.
+        const info = statSync(full, { throwIfNoEntry: false });
         if (info) files.push({ entry: entryPath, file: full, size: info.size, mtime: info.mtime });
+        if (files.length % 1000 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
   };

@@ -133,9 +133,16 @@ async function checkEntries(file: string, options: VerifyOptions): Promise<Manif
       done += bytes;
       options.onProgress?.(done, total);
     };
-    for (const entry of manifest.entries) {
-      await checkEntry(zip, entry, zip.entries.get(entry.path) as Entry, options, onBytes);
-    }
+    const check = (entry: ManifestEntry) =>
+      checkEntry(zip, entry, zip.entries.get(entry.path) as Entry, options, onBytes);
+    // Databases one at a time (each is extracted to disk); media several at once, because for
+    // many small files the cost is latency per entry, not bytes.
+    for (const entry of manifest.entries) if (entry.kind !== 'media') await check(entry);
+    await inParallel(
+      manifest.entries.filter((entry) => entry.kind === 'media'),
+      MEDIA_CONCURRENCY,
+      check,
+    );
     return manifest;
   } finally {
     zip.close();
@@ -235,6 +242,34 @@ async function readManifestFrom(zip: ZipReader, signal?: AbortSignal): Promise<M
     throw corrupt(`does not match the manifest schema: ${problems.slice(0, 5).join('; ')}`);
   }
   return parsed.data;
+}
+
+const MEDIA_CONCURRENCY = 8;
+
+/**
+ * Runs `work` over `items` with at most `limit` in flight. After the first failure no new item
+ * starts; the ones in flight are awaited (so nothing still reads the archive) and the failure is
+ * thrown.
+ */
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const lane = async () => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure) throw failure.error;
 }
 
 function hex(value: number): string {

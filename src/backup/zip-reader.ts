@@ -17,7 +17,10 @@ export interface ZipReader {
   close(): void;
 }
 
-const INFLATE_CHUNK = 1024 * 1024;
+/** Output chunk of the inflater: up to 1 MiB, but no bigger than the entry needs (small files). */
+function inflateChunk(size: number): number {
+  return Math.min(1024 * 1024, Math.max(16 * 1024, 2 ** Math.ceil(Math.log2(size + 1))));
+}
 
 /**
  * Fails the stream when an entry yields more or fewer bytes than its central directory says, so a
@@ -95,7 +98,7 @@ export async function openZip(file: string): Promise<ZipReader> {
           // the error itself reaches the consumer through `guard`.
           const stages =
             entry.compressionMethod === 8
-              ? [raw, createInflateRaw({ chunkSize: INFLATE_CHUNK }), guard]
+              ? [raw, createInflateRaw({ chunkSize: inflateChunk(entry.uncompressedSize) }), guard]
               : [raw, guard];
           pipeline(stages, () => {});
           stream = guard;

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import { type Readable, type Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createDeflateRaw } from 'node:zlib';
+import { promisify } from 'node:util';
+import { crc32, createDeflateRaw, deflateRaw, deflateRawSync } from 'node:zlib';
 import { FatalError } from '../errors.js';
 import { type Digest, HashingStream } from './hashing.js';
 import { type CompressionMethod, ZIP_METHOD } from './manifest.js';
@@ -16,6 +18,11 @@ import {
 
 /** Entries whose size may reach this get a ZIP64 field reserved in their local header. */
 const ZIP64_THRESHOLD = 0xf0000000;
+const deflateRawAsync = promisify(deflateRaw);
+/** Small entries are queued and written together in writes of about this size. */
+const COALESCE_BYTES = 1024 * 1024;
+const SYNC_DEFLATE_BYTES = 64 * 1024;
+
 /** Deflate output chunk: large enough that a 300 MB database costs few writes. */
 const DEFLATE_CHUNK = 256 * 1024;
 
@@ -53,7 +60,10 @@ export class ZipWriter {
   readonly file: string;
   readonly #handle: FileHandle;
   readonly #entries: ZipEntryRecord[] = [];
+  /** Bytes written to the file; queued small writes come after it. */
   #position = 0;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
   #busy = false;
   #closed = false;
 
@@ -67,9 +77,9 @@ export class ZipWriter {
     return new ZipWriter(file, await open(file, 'wx', 0o644));
   }
 
-  /** Bytes written so far. */
+  /** Bytes written so far (queued ones included). */
   get size(): number {
-    return this.#position;
+    return this.#position + this.#pendingBytes;
   }
 
   /** Streams `source` into a new entry named `name` (UTF-8, `/`-separated). */
@@ -77,6 +87,7 @@ export class ZipWriter {
     if (this.#busy || this.#closed) throw new Error(`zip ${this.file}: add ${name} while busy or closed`);
     this.#busy = true;
     try {
+      await this.#flush();
       const record: ZipEntryRecord = {
         name: Buffer.from(name, 'utf8'),
         method: ZIP_METHOD[options.method],
@@ -109,8 +120,57 @@ export class ZipWriter {
     }
   }
 
+  /**
+   * Adds an entry whose bytes are already in memory (small files): hashed and compressed in one go,
+   * header and data written with a single write. Same result as `add`, a fraction of the cost per
+   * entry, which matters for media folders of many small files.
+   */
+  async addBuffer(
+    name: string,
+    data: Buffer,
+    options: Omit<AddEntryOptions, 'sizeHint' | 'signal'>,
+  ): Promise<WrittenEntry> {
+    if (this.#busy || this.#closed) throw new Error(`zip ${this.file}: add ${name} while busy or closed`);
+    this.#busy = true;
+    try {
+      const level = options.level ?? 6;
+      // Tiny inputs deflate faster in place than through a thread-pool round trip.
+      const compressed =
+        options.method === 'store'
+          ? data
+          : data.length <= SYNC_DEFLATE_BYTES
+            ? deflateRawSync(data, { level })
+            : await deflateRawAsync(data, { level });
+      const digest: Digest = {
+        size: data.length,
+        sha256: createHash('sha256').update(data).digest('hex'),
+        crc32: crc32(data) >>> 0,
+      };
+      const record: ZipEntryRecord = {
+        name: Buffer.from(name, 'utf8'),
+        method: ZIP_METHOD[options.method],
+        mtime: options.mtime ?? new Date(),
+        crc32: digest.crc32,
+        compressedSize: compressed.length,
+        uncompressedSize: data.length,
+        offset: this.size,
+        zip64: data.length >= ZIP64_THRESHOLD || compressed.length >= ZIP64_THRESHOLD,
+      };
+      if (record.name.length > 0xffff) throw new FatalError('RW_BACKUP_NAME', `entry name too long: ${name}`);
+      const header = localHeader(record);
+      for (const [at, bytes] of localHeaderPatches(record)) bytes.copy(header, at);
+      await this.#appendCoalesced(Buffer.concat([header, compressed]));
+      options.onBytes?.(data.length);
+      this.#entries.push(record);
+      return { ...digest, name, method: options.method, compressedSize: compressed.length };
+    } finally {
+      this.#busy = false;
+    }
+  }
+
   /** Writes the central directory and end records, fsyncs and closes. Returns the file's size. */
   async finish(): Promise<number> {
+    await this.#flush();
     const directoryOffset = this.#position;
     await this.#append(Buffer.concat(this.#entries.map(centralHeader)));
     const directorySize = this.#position - directoryOffset;
@@ -138,6 +198,23 @@ export class ZipWriter {
   }
 
   async #append(bytes: Buffer): Promise<void> {
+    await this.#flush();
+    await this.#writeAt(bytes, this.#position);
+    this.#position += bytes.length;
+  }
+
+  /** Queues small writes (whole small entries) and writes them together, about 1 MiB at a time. */
+  async #appendCoalesced(bytes: Buffer): Promise<void> {
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
+    if (this.#pendingBytes >= COALESCE_BYTES) await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    const bytes = Buffer.concat(this.#pending);
+    this.#pending = [];
+    this.#pendingBytes = 0;
     await this.#writeAt(bytes, this.#position);
     this.#position += bytes.length;
   }
