@@ -1,4 +1,12 @@
-// 7. Idle footprint (filled in once the deploy watch lands).
+// 7. Idle footprint: the daemon watching 50 emulated services (5 s probes, default polling) for
+// 60 s with no deploy in progress: its peak RSS in the window and its CPU as a share of one core.
+// The baseline is the same daemon with no services, measured alongside.
+import path from 'node:path';
+import { emulatedUnavailable, startDaemon, startEmulator, waitFor } from './lib/emulated.mjs';
+import { cpuMs, rssBytes } from './lib/proc.mjs';
+import { median } from './lib/stats.mjs';
+import { figure, format } from './lib/table.mjs';
+
 const BENCH = '7. Idle footprint';
 const MB = 1024 * 1024;
 
@@ -8,14 +16,88 @@ export const idle = {
   metrics: [
     {
       bench: BENCH,
-      metric: 'daemon RSS, 50 services, 5 s probes, 60 s',
+      metric: 'daemon peak RSS, 50 services, 5 s probes, 60 s',
       unit: 'bytes',
       target: { max: 120 * MB },
     },
     { bench: BENCH, metric: 'daemon CPU, % of one core', unit: 'percent', target: { max: 3 } },
   ],
-  unavailable: () => 'the deploy watch (src/watch/) has not landed yet',
-  async run() {
-    return [];
+  unavailable: () => emulatedUnavailable(['watch']),
+  async run(ctx) {
+    const count = ctx.quick ? 5 : 50;
+    const windowMs = ctx.quick ? 5_000 : 60_000;
+    const names = Array.from({ length: count }, (_, index) => `svc-${String(index + 1).padStart(2, '0')}`);
+    const results = { watching: { rss: [], cpu: [] }, empty: { rss: [], cpu: [] } };
+    for (let run = 0; run < ctx.runs; run++) {
+      ctx.log(`idle run ${run + 1}/${ctx.runs}: ${count} services for ${format(windowMs, 'ms')}`);
+      const playground = await startEmulator(names);
+      const work = path.join(ctx.work, 'idle');
+      const daemons = {};
+      try {
+        daemons.watching = await startDaemon(path.join(work, 'watching'), playground, names, {
+          probeMs: 5_000,
+          pollMs: 15_000,
+        });
+        daemons.empty = await startDaemon(path.join(work, 'empty'), playground, [], {});
+        // Settled: every service has been read once and has its stable revision.
+        await waitFor(
+          () =>
+            new Set(
+              daemons.watching.history
+                .rows(0)
+                .filter((row) => row.kind === 'watch:baseline')
+                .map((row) => row.service),
+            ).size >= count,
+          60_000,
+          'every service to have its baseline',
+          200,
+        );
+        await delay(ctx.quick ? 1_000 : 5_000);
+        const start = Object.fromEntries(
+          Object.entries(daemons).map(([name, daemon]) => [name, cpuMs(daemon.pid)]),
+        );
+        const peak = { watching: 0, empty: 0 };
+        const startedAt = performance.now();
+        while (performance.now() - startedAt < windowMs) {
+          for (const [name, daemon] of Object.entries(daemons))
+            peak[name] = Math.max(peak[name], rssBytes(daemon.pid));
+          await delay(500);
+        }
+        const elapsed = performance.now() - startedAt;
+        for (const [name, daemon] of Object.entries(daemons)) {
+          results[name].rss.push(peak[name]);
+          results[name].cpu.push(((cpuMs(daemon.pid) - start[name]) / elapsed) * 100);
+        }
+      } finally {
+        for (const daemon of Object.values(daemons)) {
+          daemon.history.close();
+          await daemon.stop();
+        }
+        await playground.stop();
+      }
+    }
+    ctx.note(
+      BENCH,
+      `${count} services on the emulator (in the benchmark process), 5 s probes, 15 s polls, no deploy in progress, ${format(windowMs, 'ms')} window after every service had its baseline; ` +
+        `CPU from /proc (10 ms ticks). Per run, RSS: ${results.watching.rss.map((v) => format(v, 'bytes')).join(', ')}; CPU: ${results.watching.cpu.map((v) => format(v, 'percent')).join(', ')}.`,
+    );
+    return [
+      figure({
+        ...this.metrics[0],
+        value: median(results.watching.rss),
+        baseline: median(results.empty.rss),
+        baselineName: 'daemon with no services',
+        runs: ctx.runs,
+      }),
+      figure({
+        ...this.metrics[1],
+        value: median(results.watching.cpu),
+        baseline: median(results.empty.cpu),
+        baselineName: 'daemon with no services',
+        runs: ctx.runs,
+      }),
+    ];
   },
 };
+
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -56,7 +56,7 @@ const started = Date.now();
 try {
   for (const bench of BENCHMARKS) {
     if (only && !only.includes(bench.id)) continue;
-    const blocked = blockedReason(bench);
+    const blocked = await blockedReason(bench);
     if (blocked) {
       rows.push(...bench.metrics.map((metric) => notMeasured({ ...metric, why: blocked })));
       continue;
@@ -84,13 +84,13 @@ log(
   `done in ${((Date.now() - started) / 1000).toFixed(0)} s; wrote ${path.relative(process.cwd(), resultsFile)}`,
 );
 
-function blockedReason(bench) {
+async function blockedReason(bench) {
   if (!cliBuilt()) return 'dist/cli/main.js missing (run npm run build)';
   const needs =
     bench.tools ?? (['backup', 'memory', 'write-load', 'restore'].includes(bench.id) ? TOOLS : []);
   const missing = needs.filter((tool) => missingTools.includes(tool));
   if (missing.length > 0) return `${missing.join(', ')} not installed`;
-  return bench.unavailable?.() ?? undefined;
+  return (await bench.unavailable?.()) ?? undefined;
 }
 
 function available(tool) {

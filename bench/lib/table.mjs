@@ -5,14 +5,15 @@ export const COLUMNS = ['Benchmark', 'Metric', 'runwarden', 'Baseline', 'Ratio',
 
 /**
  * One measured figure. `value` and `baseline` are medians in `unit` ('ms', 'bytes', 'percent',
- * 'count'); `target` is `{ ratioMax }` (judged on value / baseline), `{ max }` (judged on value) or
- * undefined (reported only). `baselineName` says what the baseline is.
+ * 'count'); `target` is `{ ratioMax }` or `{ ratioEquals }` (judged on value / baseline), `{ max }`
+ * (judged on value) or undefined (reported only). `baselineName` says what the baseline is.
  */
 export function figure({ bench, metric, unit, value, baseline, baselineName, target, runs, note }) {
   const ratio = baseline > 0 ? value / baseline : Number.NaN;
   let verdict = 'reported';
   if (target?.ratioMax !== undefined) verdict = ratio <= target.ratioMax ? 'met' : 'missed';
   if (target?.max !== undefined) verdict = value <= target.max ? 'met' : 'missed';
+  if (target?.ratioEquals !== undefined) verdict = ratio === target.ratioEquals ? 'met' : 'missed';
   if (!Number.isFinite(value)) verdict = 'missed';
   return {
     bench,
@@ -74,6 +75,7 @@ export function renderMarkdown(rows) {
 function describeTarget(target, unit) {
   if (target?.ratioMax !== undefined) return `≤ ${target.ratioMax}×`;
   if (target?.max !== undefined) return `≤ ${format(target.max, unit)}`;
+  if (target?.ratioEquals !== undefined) return `= ${target.ratioEquals}×`;
   return '—';
 }
 

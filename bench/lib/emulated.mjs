@@ -1,0 +1,202 @@
+// The Cloud Run + Monitoring emulator (in this process) and the built daemon (a child process)
+// watching it, for the rollback, alert and idle benchmarks. Timestamps come from the daemon's own
+// audit history (its store, read-only) and from the emulator: when UpdateService arrives and when
+// the traffic it set is served.
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { stringify } from 'yaml';
+import { epochNow } from './measure.mjs';
+import { CLI, ROOT } from './runwarden.mjs';
+
+export const PROJECT = 'bench-project';
+export const REGION = 'europe-west1';
+export const TOKEN = 'bench-token-0123456789abcdef';
+
+/** Whether the pieces these benchmarks drive have landed; a reason string when not. */
+export async function emulatedUnavailable(needs) {
+  if (!existsSync(path.join(ROOT, 'dist', 'playground', 'index.js')))
+    return 'the emulator (src/playground/) is not built';
+  if (needs.includes('watch') && !/scheduleWatches|buildWatchRuntime|startWatch/.test(await daemonSource()))
+    return 'the daemon does not run the deploy watch yet (src/daemon.ts)';
+  if (needs.includes('alerts') && !/createAlertEndpoints|alertRoutes/.test(await daemonSource()))
+    return 'the daemon does not serve the alert webhook yet (src/daemon.ts)';
+  return undefined;
+}
+
+async function daemonSource() {
+  const { readFile } = await import('node:fs/promises');
+  return readFile(path.join(ROOT, 'dist', 'daemon.js'), 'utf8');
+}
+
+/** Starts the emulator with `services` (names), each with one healthy revision serving 100 %. */
+export async function startEmulator(services) {
+  const { startPlayground } = await import(path.join(ROOT, 'dist', 'playground', 'index.js'));
+  return startPlayground(
+    {
+      project: PROJECT,
+      region: REGION,
+      services: services.map((name) => ({ name, revisions: [{ behaviour: 'healthy' }] })),
+    },
+    { samplePeriodMs: 1_000, ingestionDelayMs: 500 },
+  );
+}
+
+/**
+ * Writes the daemon's config (services on the emulator, only the health rule unless `rules` is
+ * given, no backups) and starts `runwarden daemon`. Resolves once /readyz answers 200.
+ */
+export async function startDaemon(work, playground, services, { probeMs, pollMs, rules, extra = {} } = {}) {
+  mkdirSync(work, { recursive: true });
+  const port = await freePort();
+  const endpoint = `${playground.endpoint.host}:${playground.endpoint.port}`;
+  const config = {
+    state_dir: path.join(work, 'state'),
+    server: { address: `127.0.0.1:${port}` },
+    log: { level: 'info', format: 'json' },
+    backup: { enabled: false, dir: path.join(work, 'backups'), sources: { data_dir: work } },
+    cloud_run: { endpoint, insecure: true },
+    monitoring: { endpoint, insecure: true, alignment_period: '1s', reporting_delay: '2s' },
+    alerts: { bearer_token: TOKEN },
+    services: services.map((name) => ({
+      project: PROJECT,
+      region: REGION,
+      service: name,
+      probe_interval: `${probeMs}ms`,
+      probe_timeout: '2s',
+      poll_interval: `${pollMs}ms`,
+      watch_window: '30m',
+      cooldown: '0s',
+      pre_deploy_backup: false,
+      rules: rules ?? [{ name: 'health', signal: 'health', threshold: 3 }],
+    })),
+    ...extra,
+  };
+  const file = path.join(work, 'runwarden.yaml');
+  writeFileSync(file, stringify(config));
+  const logs = createWriteStream(path.join(work, 'daemon.log'));
+  const child = spawn(process.execPath, [CLI, 'daemon', '--config', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, METADATA_SERVER_DETECTION: 'none', NO_COLOR: '1' },
+  });
+  child.stdout.pipe(logs);
+  child.stderr.pipe(logs);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null)
+        throw new Error(`daemon exited ${child.exitCode}; see ${path.join(work, 'daemon.log')}`);
+      const response = await fetch(`${base}/readyz`).catch(() => undefined);
+      return response?.status === 200;
+    },
+    30_000,
+    'the daemon to be ready',
+  );
+  return {
+    pid: child.pid,
+    base,
+    stateDb: path.join(work, 'state'),
+    history: historyReader(path.join(work, 'state')),
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Reads the daemon's audit history (watch_history) read-only: rows after `afterId`, oldest first. */
+function historyReader(stateDir) {
+  let db;
+  return {
+    rows(afterId = 0) {
+      if (!db) {
+        const file = findStore(stateDir);
+        if (!file) return [];
+        db = new Database(file, { readonly: true, fileMustExist: true });
+      }
+      return db
+        .prepare('SELECT id, service, at, kind, revision, detail FROM watch_history WHERE id > ? ORDER BY id')
+        .all(afterId)
+        .map((row) => ({ ...row, detail: JSON.parse(row.detail) }));
+    },
+    close() {
+      db?.close();
+    },
+  };
+}
+
+function findStore(stateDir) {
+  if (!existsSync(stateDir)) return undefined;
+  const name = readdirSync(stateDir).find((file) => /\.(sqlite3?|db)$/.test(file));
+  return name && path.join(stateDir, name);
+}
+
+/**
+ * Samples the emulator every millisecond: when each UpdateService call arrives (a 1 ms delay fault
+ * is queued per expected call and its consumption is the arrival) and when a service's traffic is
+ * all on one revision. `stop()` ends the sampling.
+ */
+export function emulatorSampler(playground) {
+  const calls = [];
+  let queued = 0;
+  let lastPending = 0;
+  const watchers = [];
+  const timer = setInterval(() => {
+    const now = epochNow();
+    const pending = playground.pendingFaults().UpdateService ?? 0;
+    if (pending < lastPending) for (let n = 0; n < lastPending - pending; n++) calls.push(now);
+    lastPending = pending;
+    for (const watcher of watchers.splice(0)) {
+      const served = playground.traffic(watcher.service);
+      const all = served
+        .filter((target) => target.revision === watcher.revision)
+        .reduce((sum, target) => sum + target.percent, 0);
+      if (all === 100) watcher.resolve(now);
+      else watchers.push(watcher);
+    }
+  }, 1);
+  return {
+    /** Queues `count` calls to timestamp. */
+    expectCalls(count) {
+      playground.injectFault('UpdateService', { delayMs: 1, times: count });
+      queued += count;
+      lastPending = playground.pendingFaults().UpdateService ?? 0;
+    },
+    calls,
+    /** Resolves with the first sample time at which `revision` serves 100 % of `service`. */
+    allOn(service, revision) {
+      return new Promise((resolve) => watchers.push({ service, revision, resolve }));
+    },
+    stop() {
+      clearInterval(timer);
+      return queued;
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value; rejects naming `what` after `timeoutMs`. */
+export async function waitFor(check, timeoutMs, what, everyMs = 20) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
