@@ -10,6 +10,8 @@ import type { Route } from './http/router.js';
 import { HttpServer } from './http/server.js';
 import { acquirePidLock, type PidLock } from './lock/pid-lock.js';
 import { Scheduler } from './daemon/scheduler.js';
+import { NotificationDispatcher } from './notify/dispatcher.js';
+import { notifyOnEvents } from './notify/from-events.js';
 import { WorkTracker } from './daemon/work.js';
 import { Store } from './store/store.js';
 import type { Logger } from './telemetry/logger.js';
@@ -64,6 +66,16 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       work,
       scheduler: new Scheduler(work, logger.child({ component: 'scheduler' })),
     };
+    // --- notifications: subscribe to events; deliveries never block the job that emitted ---
+    const notifier = new NotificationDispatcher(config.notify.targets, {
+      logger: logger.child({ component: 'notify' }),
+      onResult: (target, result) => context.metrics.notifications.inc({ target, result }),
+    });
+    const stopNotifying = notifyOnEvents(events, notifier);
+    closers.unshift(async () => {
+      stopNotifying();
+      await notifier.close();
+    });
     // --- backups (issue 3): metrics fed by backup events; the scheduled backup job ---
     closers.unshift(observeBackups(events, context.metrics.backup));
     if (config.backup.enabled) {
