@@ -71,7 +71,11 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       logger: logger.child({ component: 'notify' }),
       onResult: (target, result) => context.metrics.notifications.inc({ target, result }),
     });
-    const stopNotifying = notifyOnEvents(events, notifier);
+    const stopNotifying = notifyOnEvents(
+      events,
+      notifier,
+      (service) => config.services.find((watched) => (watched.name ?? watched.service) === service)?.notify,
+    );
     closers.unshift(async () => {
       stopNotifying();
       await notifier.close();

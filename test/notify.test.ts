@@ -149,3 +149,78 @@ describe('notifyOnEvents', () => {
     });
   });
 });
+
+describe('notifyOnEvents for the deploy watch', () => {
+  const base = {
+    service: 'shop',
+    candidate: 'shop-00002-bad',
+    stable: 'shop-00001-good',
+    rule: 'http_5xx',
+    reason: 'http_5xx: 12 > 5 in 5m',
+    watchId: 1,
+    at: Date.parse('2026-11-28T10:00:00Z'),
+    dryRun: false,
+  };
+
+  it('names the restore point and whether the schema changed, only to the targets the service picked', async () => {
+    const picked = await receiver();
+    const other = await receiver();
+    const events = new EventBus();
+    const dispatcher = new NotificationDispatcher(
+      [
+        { name: 'picked', type: 'slack', url: picked.url, events: ['rollback'], timeout: 2_000 },
+        { name: 'other', type: 'webhook', url: other.url, events: ['rollback'], timeout: 2_000 },
+      ],
+      { logger: silent },
+    );
+    notifyOnEvents(events, dispatcher, (service) => (service === 'shop' ? ['picked'] : undefined));
+    events.emit('rollback:completed', {
+      ...base,
+      trigger: 'watch',
+      from: ['shop-00002-bad'],
+      to: 'shop-00001-good',
+      confirmed: true,
+      probe: { ok: true, status: 200 },
+      durationMs: 840,
+      restorePoint: {
+        source: 'watch_start',
+        backup: '/var/backups/runwarden/backup_completo_20261128_095900.zip',
+        backupId: 7,
+        takenAt: Date.parse('2026-11-28T09:59:00Z'),
+        fingerprint: null,
+        note: null,
+        schemaChanged: true,
+        schemaDetail: 'django_migrations gained shop.0004_discounts',
+      },
+    });
+    await dispatcher.idle();
+    expect(other.received).toHaveLength(0);
+    const text = (picked.received[0]?.body as { text: string }).text;
+    expect(text).toContain('*rolled back shop to shop-00001-good*');
+    expect(text).toContain('traffic confirmed on shop-00001-good after 840 ms');
+    expect(text).toContain(
+      'restore point: /var/backups/runwarden/backup_completo_20261128_095900.zip (the schema CHANGED since',
+    );
+  });
+
+  it('marks dry-run promotions and reports failures to act', async () => {
+    const hook = await receiver();
+    const events = new EventBus();
+    const dispatcher = new NotificationDispatcher(
+      [{ name: 'hook', type: 'webhook', url: hook.url, events: ['promotion', 'failure'], timeout: 2_000 }],
+      { logger: silent },
+    );
+    notifyOnEvents(events, dispatcher);
+    events.emit('watch:promoted', { ...base, dryRun: true, trigger: 'watch', previous: 'shop-00001-good' });
+    events.emit('watch:failure', {
+      ...base,
+      operation: 'poll',
+      error: { code: 'RW_CLOUD_RUN_UNAVAILABLE', message: 'UNAVAILABLE' },
+    });
+    await dispatcher.idle();
+    expect(hook.received.map((item) => (item.body as Notification).title)).toEqual([
+      '[dry-run] would have: shop-00002-bad is now the stable revision of shop',
+      'shop: poll failed',
+    ]);
+  });
+});
