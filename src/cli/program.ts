@@ -5,6 +5,7 @@ import { registerBackups } from './commands/backups.js';
 import { registerBackupsPrune } from './commands/backups-prune.js';
 import { registerConfig } from './commands/config.js';
 import { registerDaemon } from './commands/daemon.js';
+import { registerDemo } from './commands/demo.js';
 import { registerPlayground } from './commands/playground.js';
 import { registerRestore } from './commands/restore.js';
 
@@ -17,6 +18,7 @@ export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerBackupsPrune,
   registerRestore,
   registerPlayground,
+  registerDemo,
 ];
 
 export function buildProgram(): Command {
