@@ -12,13 +12,25 @@ import path from 'node:path';
 // promtool comes with Debian's `prometheus` package, which CI installs.
 const RULES = fileURLToPath(new URL('../config/prometheus/alerts.yml', import.meta.url));
 const RULE_TESTS = fileURLToPath(new URL('../config/prometheus/alerts.test.yml', import.meta.url));
+const PROMETHEUS_EXAMPLE = fileURLToPath(
+  new URL('../config/prometheus/prometheus.example.yml', import.meta.url),
+);
+const ALERTMANAGER_EXAMPLE = fileURLToPath(
+  new URL('../config/prometheus/alertmanager.example.yml', import.meta.url),
+);
 const tempDir = useTempDir();
 
-function promtool(args: string[], input?: string) {
-  const result = spawnSync('promtool', args, { input, encoding: 'utf8', timeout: 60_000 });
+function run(binary: string, debianPackage: string, args: string[], input?: string) {
+  const result = spawnSync(binary, args, { input, encoding: 'utf8', timeout: 60_000 });
   if (result.error)
-    throw new Error(`promtool could not run (install Debian package "prometheus"): ${result.error.message}`);
+    throw new Error(
+      `${binary} could not run (install Debian package "${debianPackage}"): ${result.error.message}`,
+    );
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+function promtool(args: string[], input?: string) {
+  return run('promtool', 'prometheus', args, input);
 }
 
 describe('Prometheus rules shipped in config/prometheus', () => {
@@ -32,6 +44,14 @@ describe('Prometheus rules shipped in config/prometheus', () => {
     const result = promtool(['test', 'rules', RULE_TESTS]);
     expect(result.status, result.output).toBe(0);
     expect(result.output).toContain('SUCCESS');
+  });
+
+  it('example Prometheus and Alertmanager configs are valid (promtool check config, amtool check-config)', () => {
+    const prometheus = promtool(['check', 'config', PROMETHEUS_EXAMPLE]);
+    expect(prometheus.status, prometheus.output).toBe(0);
+    expect(prometheus.output).toContain('SUCCESS: 1 rule files found');
+    const alertmanager = run('amtool', 'prometheus-alertmanager', ['check-config', ALERTMANAGER_EXAMPLE]);
+    expect(alertmanager.status, alertmanager.output).toBe(0);
   });
 
   it('a broken rule file is caught (the check is real)', () => {
