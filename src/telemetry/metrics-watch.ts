@@ -34,6 +34,12 @@ export function watchMetrics(registry: Registry) {
       labelNames: ['service', 'rule'] as const,
       registers,
     }),
+    ruleThreshold: new Gauge({
+      name: 'runwarden_rule_threshold',
+      help: 'The threshold each rule compares runwarden_rule_value with (a trip is a value above it; health: reaching it).',
+      labelNames: ['service', 'rule'] as const,
+      registers,
+    }),
     rollbacks: new Counter({
       name: 'runwarden_rollbacks_total',
       help: 'Rollbacks by service, trigger (watch, alert, manual) and result (completed, failed, refused, dry_run).',

@@ -73,13 +73,22 @@ async function rollback(
       },
       signal,
     );
-    if (outcome.kind === 'refused' && judgement.trips.length === 0 && PERMANENT.has(outcome.reason)) {
-      // A deadline rollback (insufficient data) nobody can carry out: end rather than ask forever.
+    const pastDeadline = judgement.trips.length === 0 || rt.clock() >= watch.deadline;
+    if (outcome.kind === 'refused' && PERMANENT.has(outcome.reason) && pastDeadline) {
+      // Nobody can carry this rollback out (no known good revision...): end at the deadline rather
+      // than ask forever. A candidate that tripped stays marked bad.
+      const status = judgement.trips.length > 0 ? 'failed' : 'inconclusive';
       const reason = `${judgement.reason}; ${outcome.detail}`;
-      if (rt.store.watches.end(watch.id, 'inconclusive', reason, rt.clock()))
+      const now = rt.clock();
+      const ended = rt.store.db.transaction(() => {
+        if (!rt.store.watches.end(watch.id, status, reason, now)) return false;
+        if (status === 'failed') rt.store.revisions.mark(service.key, watch.candidate, 'bad', reason, now);
+        return true;
+      })();
+      if (ended)
         rt.events.emit('watch:ended', {
-          ...watchEventBase(rt, service, watch, { reason }),
-          status: 'inconclusive',
+          ...watchEventBase(rt, service, watch, { rule: judgement.trips[0]?.rule ?? null, reason }),
+          status,
         });
     }
     if (outcome.kind === 'dry_run') {
@@ -149,8 +158,9 @@ function store(
     return 'none';
   });
   for (const entry of evaluations) {
-    if (entry.value !== null)
-      rt.metrics.ruleValue.set({ service: service.key, rule: entry.rule }, entry.value);
+    const labels = { service: service.key, rule: entry.rule };
+    rt.metrics.ruleThreshold.set(labels, entry.threshold);
+    if (entry.value !== null) rt.metrics.ruleValue.set(labels, entry.value);
   }
 }
 

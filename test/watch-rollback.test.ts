@@ -1,0 +1,133 @@
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { predeploy } from '../src/watch/predeploy.js';
+import { type Harness, keepTraffic, startHarness } from './helpers/watch-harness.js';
+import { useTempDir } from './helpers/temp.js';
+
+const tempDir = useTempDir('runwarden-watch-');
+let harness: Harness | undefined;
+
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+});
+
+/** Starts the emulator and the watch, and waits until the first revision is the known good one. */
+async function ready(service: Record<string, unknown> = {}) {
+  harness = await startHarness({ stateDir: tempDir(), service });
+  const baseline = await harness.runUntilEvent('watch:baseline');
+  return { h: harness, v1: baseline.stable as string };
+}
+
+function servedBy(h: Harness) {
+  return Object.fromEntries(h.playground.traffic('shop').map((entry) => [entry.revision, entry.percent]));
+}
+
+describe('rolling back a bad deploy', () => {
+  it('a deploy answering 5xx is rolled back, and the users get the stable revision again', async () => {
+    const { h, v1 } = await ready();
+    const stopTraffic = keepTraffic(h.playground);
+    let v2 = '';
+    try {
+      v2 = await h.playground.deploy('shop', { behaviour: 'errors' });
+      const completed = await h.runUntilEvent('rollback:completed');
+      expect(completed).toMatchObject({
+        service: 'shop',
+        candidate: v2,
+        stable: v1,
+        trigger: 'watch',
+        from: [v2],
+        to: v1,
+        confirmed: true,
+        dryRun: false,
+        probe: { ok: true, status: 200 },
+      });
+      expect(completed.rule).toMatch(/^http_5/);
+      expect(completed.restorePoint.source).toBe('watch_start');
+      expect(completed.restorePoint.schemaChanged).toBe(false);
+      const started = h.seen.findIndex((entry) => entry.name === 'rollback:started');
+      const done = h.seen.findIndex((entry) => entry.name === 'rollback:completed');
+      expect(started).toBeGreaterThan(-1);
+      expect(started).toBeLessThan(done);
+    } finally {
+      await stopTraffic();
+    }
+    expect(servedBy(h)).toEqual({ [v1]: 100 });
+    const users = await h.playground.driveTraffic('shop', { rps: 50, durationMs: 400 });
+    expect(Object.keys(users.byRevision)).toEqual([v1]);
+    expect(users.byCode).toEqual({ 200: users.sent });
+    const store = h.runtime.store;
+    expect(store.revisions.bad('shop').has(v2)).toBe(true);
+    expect(store.watches.recent('shop', 1)[0]).toMatchObject({ candidate: v2, status: 'rolled_back' });
+    expect(store.services.get('shop')).toMatchObject({ stableRevision: v1 });
+    const taken = store.evaluations.forWatch(store.watches.recent('shop', 1)[0]!.id, 200);
+    expect(taken.some((entry) => entry.taken === 'rollback' && entry.verdict === 'unhealthy')).toBe(true);
+  });
+
+  it('a 503 burst trips the 503 rule', async () => {
+    const { h, v1 } = await ready();
+    const v2 = await h.playground.deploy('shop', { behaviour: { unavailableRate: 0.5 } });
+    const burst = await h.playground.driveTraffic('shop', { rps: 40, durationMs: 250 });
+    expect(burst.byCode['503']).toBeGreaterThan(1);
+    const completed = await h.runUntilEvent('rollback:completed');
+    expect(completed).toMatchObject({ from: [v2], to: v1 });
+    expect(h.runtime.store.watches.recent('shop', 1)[0]?.tripped).toContain('http_503');
+    expect(servedBy(h)).toEqual({ [v1]: 100 });
+  });
+
+  it('a revision whose /health fails three times in a row is rolled back without any metrics', async () => {
+    const { h, v1 } = await ready();
+    const v2 = await h.playground.deploy('shop', { behaviour: 'failing-health' });
+    const completed = await h.runUntilEvent('rollback:completed');
+    expect(completed).toMatchObject({ rule: 'health', candidate: v2, to: v1 });
+    expect(completed.reason).toContain('failed probes in a row');
+    expect(servedBy(h)).toEqual({ [v1]: 100 });
+  });
+
+  it('an API fault during the rollback is retried, then the rollback succeeds', async () => {
+    const { h, v1 } = await ready();
+    const v2 = await h.playground.deploy('shop', { behaviour: 'failing-health' });
+    await h.runUntilEvent('watch:started', (event) => event.candidate === v2);
+    h.playground.injectFault('UpdateService', { code: 'UNAVAILABLE', times: 2 });
+    h.playground.injectFault('GetOperation', { code: 'UNAVAILABLE', times: 1 });
+    const completed = await h.runUntilEvent('rollback:completed');
+    expect(completed).toMatchObject({ to: v1, confirmed: true });
+    expect(h.playground.pendingFaults()).toEqual({});
+    expect(h.seen.some((entry) => entry.name === 'rollback:failed')).toBe(false);
+    expect(servedBy(h)).toEqual({ [v1]: 100 });
+  });
+
+  it('an API that keeps failing makes the rollback fail loudly, and the next tick tries again', async () => {
+    const { h, v1 } = await ready({});
+    const v2 = await h.playground.deploy('shop', { behaviour: 'failing-health' });
+    await h.runUntilEvent('watch:started', (event) => event.candidate === v2);
+    h.playground.injectFault('UpdateService', { code: 'PERMISSION_DENIED', times: 1 });
+    const failed = await h.runUntilEvent('rollback:failed');
+    expect(failed).toMatchObject({ candidate: v2, to: v1, error: { code: 'RW_CLOUDRUN_DENIED' } });
+    expect(h.runtime.store.watches.open('shop')?.tripped).toContain('health');
+    const completed = await h.runUntilEvent('rollback:completed');
+    expect(completed).toMatchObject({ to: v1 });
+    expect(servedBy(h)).toEqual({ [v1]: 100 });
+  });
+
+  it('names the predeploy backup as the restore point and says the schema changed since', async () => {
+    const { h, v1 } = await ready();
+    const taken = await predeploy(h.runtime, 'shop', AbortSignal.timeout(20_000));
+    expect(taken).toMatchObject({ service: 'shop', stable: v1 });
+    expect(taken.record.backupFile).toMatch(/backup_completo_\d{8}_\d{6}\.zip$/);
+    // The new revision migrates the database, then fails.
+    const app = new Database(h.mainDb);
+    app.exec(
+      "CREATE TABLE shop_order (id INTEGER PRIMARY KEY); INSERT INTO django_migrations (app, name, applied) VALUES ('shop', '0002_order', 'now')",
+    );
+    app.close();
+    await h.playground.deploy('shop', { behaviour: 'failing-health' });
+    const completed = await h.runUntilEvent('rollback:completed');
+    expect(completed.restorePoint).toMatchObject({
+      source: 'predeploy',
+      backup: taken.record.backupFile,
+      schemaChanged: true,
+    });
+    expect(completed.restorePoint.schemaDetail).toContain('shop.0002_order');
+  });
+});
