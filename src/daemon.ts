@@ -14,6 +14,7 @@ import { NotificationDispatcher } from './notify/dispatcher.js';
 import { notifyOnEvents } from './notify/from-events.js';
 import { WorkTracker } from './daemon/work.js';
 import { Store } from './store/store.js';
+import { startDeployWatch } from './watch/daemon-wiring.js';
 import type { Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { observeBackups } from './telemetry/metrics-backup.js';
@@ -100,6 +101,10 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       context.scheduler.cron(config.backup.schedule, backupJob, config.backup.timezone);
     }
     // --- end backups ---
+    // --- deploy watch (issue 5): per-service watch and probe jobs; history and metrics from events ---
+    const deployWatch = startDeployWatch(context);
+    closers.unshift(deployWatch.close);
+    // --- end deploy watch ---
     const routes: Route[] = [
       metricsRoute(context.metrics.registry),
       ...healthRoutes({ problems: () => readinessProblems(context) }),
