@@ -1,20 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { writeSampleData } from '../src/demo/sample-data.js';
+import { type Playground, startPlayground } from '../src/playground/index.js';
+import { STORE_FILE } from '../src/store/store.js';
 import { runCli, spawnCli, waitFor } from './helpers/cli.js';
 import { useTempDir } from './helpers/temp.js';
+import { FAST_SERVICE, keepTraffic } from './helpers/watch-harness.js';
 
 const tempDir = useTempDir('runwarden-shutdown-');
 const running: Array<ReturnType<typeof spawnCli>> = [];
+const cleanups: Array<() => Promise<void>> = [];
 
 afterEach(async () => {
   for (const daemon of running.splice(0)) {
     if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill('SIGKILL');
     await daemon.exited;
   }
+  for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
 /** The daemon's JSON log lines (stdout), parsed. */
@@ -155,5 +161,161 @@ describe('SIGTERM during a backup', () => {
     const listed = runCli(['backups', 'list', '--json', '--config', config]);
     expect(listed.status).toBe(0);
     expect((JSON.parse(listed.stdout) as { backups: unknown[] }).backups).toEqual([]);
+  });
+});
+
+/** A daemon config watching service `shop` of `playground` with short windows (see FAST_SERVICE). */
+function watchDaemonConfig(dir: string, playground: Playground, gracePeriod: string): string {
+  writeSampleData(path.join(dir, 'app'));
+  const endpoint = `${playground.endpoint.host}:${playground.endpoint.port}`;
+  const file = path.join(dir, 'runwarden.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      state_dir: './state',
+      server: { address: '127.0.0.1:0' },
+      shutdown: { grace_period: gracePeriod },
+      log: { format: 'json', level: 'info' },
+      backup: { dir: './backups', sources: { data_dir: './app' } },
+      cloud_run: {
+        endpoint,
+        insecure: true,
+        call_timeout: '10s',
+        retry_deadline: '5s',
+        operation_timeout: '10s',
+      },
+      monitoring: { endpoint, insecure: true, alignment_period: '1s', reporting_delay: '1s' },
+      services: [
+        { project: playground.project, region: playground.region, service: 'shop', ...FAST_SERVICE },
+      ],
+    }),
+  );
+  return file;
+}
+
+/** Reads the daemon's store (WAL: a reader never blocks the daemon). */
+function readStore<T>(dir: string, read: (db: Database.Database) => T): T {
+  const db = new Database(path.join(dir, 'state', STORE_FILE), { readonly: true, fileMustExist: true });
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
+}
+
+function stableRevision(dir: string): string | undefined {
+  if (!existsSync(path.join(dir, 'state', STORE_FILE))) return undefined;
+  try {
+    const row = readStore(dir, (db) =>
+      db.prepare("SELECT stable_revision FROM watch_services WHERE service = 'shop'").get(),
+    ) as { stable_revision: string | null } | undefined;
+    return row?.stable_revision ?? undefined;
+  } catch {
+    return undefined; // the daemon is still creating its store
+  }
+}
+
+function watchOf(dir: string, candidate: string) {
+  return readStore(dir, (db) =>
+    db.prepare('SELECT status, tripped FROM watches WHERE candidate = ?').get(candidate),
+  ) as { status: string; tripped: string } | undefined;
+}
+
+function servesAllOf(playground: Playground, revision: string): boolean {
+  return playground.traffic('shop').some((target) => target.revision === revision && target.percent === 100);
+}
+
+/** The emulator with one healthy revision of `shop`, the daemon watching it, and users visiting it. */
+async function watchedShop(gracePeriod: string) {
+  const dir = tempDir();
+  const playground = await startPlayground(
+    { project: 'demo-project', region: 'europe-west1', services: [{ name: 'shop' }] },
+    { samplePeriodMs: 1_000, ingestionDelayMs: 200 },
+  );
+  cleanups.push(() => playground.stop());
+  const config = watchDaemonConfig(dir, playground, gracePeriod);
+  const start = () => {
+    const daemon = spawnCli(['daemon', '--config', config]);
+    running.push(daemon);
+    return daemon;
+  };
+  const daemon = start();
+  const stable = await waitFor(
+    () => stableRevision(dir),
+    'the daemon to take the serving revision as known good',
+  );
+  const stopUsers = keepTraffic(playground);
+  cleanups.unshift(stopUsers);
+  return { dir, playground, daemon, stable, start };
+}
+
+/**
+ * Deploys a revision answering half its requests with 500 and holds the rollback's UpdateService
+ * call for `holdMs`; resolves once that call is in flight (the emulator took the injected delay).
+ */
+async function badDeployWithHeldRollback(playground: Playground, holdMs: number): Promise<string> {
+  const bad = await playground.deploy('shop', { behaviour: 'errors' });
+  playground.injectFault('UpdateService', { delayMs: holdMs });
+  await waitFor(
+    () => (playground.pendingFaults().UpdateService === undefined ? true : undefined),
+    "the rollback's UpdateService call to be in flight",
+    30_000,
+  );
+  return bad;
+}
+
+describe('SIGTERM during a rollback', () => {
+  it('lets the traffic update finish within the grace period', async () => {
+    const { dir, playground, daemon, stable } = await watchedShop('30s');
+    const bad = await badDeployWithHeldRollback(playground, 2_000);
+    expect(servesAllOf(playground, bad)).toBe(true);
+    daemon.child.kill('SIGTERM');
+
+    const exit = await waitFor(
+      () => (daemon.child.exitCode === null ? undefined : daemon.exited),
+      'the daemon to exit within its grace period',
+      30_000,
+    );
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(servesAllOf(playground, stable)).toBe(true);
+    const lines = logLines(daemon.output);
+    expect(lines.find((line) => line.message === 'stopping')?.running).toEqual(['watch:shop']);
+    const log = lines.map((line) => String(line.message));
+    expect(log.indexOf('rolled back')).toBeGreaterThan(log.indexOf('stopping'));
+    expect(log).not.toContain('work did not finish within the grace period and was aborted');
+    expect(watchOf(dir, bad)?.status).toBe('rolled_back');
+  });
+
+  it('past the grace period leaves the tripped watch in the store, and the next start rolls back', async () => {
+    const { dir, playground, daemon, stable, start } = await watchedShop('300ms');
+    const bad = await badDeployWithHeldRollback(playground, 10_000);
+    daemon.child.kill('SIGTERM');
+    const exit = await waitFor(
+      () => (daemon.child.exitCode === null ? undefined : daemon.exited),
+      'the daemon to exit once the grace period is over',
+      30_000,
+    );
+    expect(exit).toEqual({ code: 0, signal: null });
+    const aborted = logLines(daemon.output).find(
+      (line) => line.message === 'work did not finish within the grace period and was aborted',
+    );
+    expect(aborted?.aborted).toEqual(['watch:shop']);
+    // The update never reached Cloud Run: the bad revision still serves, and the store keeps the
+    // open watch with the rule that tripped.
+    expect(servesAllOf(playground, bad)).toBe(true);
+    expect(watchOf(dir, bad)).toEqual({ status: 'watching', tripped: JSON.stringify(['http_5xx']) });
+
+    const next = start();
+    await waitFor(
+      () => (servesAllOf(playground, stable) ? true : undefined),
+      'the next start to roll back',
+      30_000,
+    );
+    await waitFor(
+      () => (watchOf(dir, bad)?.status === 'rolled_back' ? true : undefined),
+      'the watch to be recorded as rolled back',
+    );
+    next.child.kill('SIGTERM');
+    expect(await next.exited).toEqual({ code: 0, signal: null });
   });
 });
