@@ -136,8 +136,7 @@ async function explore(
   daemon: RunningDaemon,
   stop: AbortSignal,
 ): Promise<void> {
-  exploreHints(narrator, playground.controlUrl, SERVICE);
-  narrator.say(`  metrics while it runs: http://${daemon.address}/metrics`);
+  exploreHints(narrator, playground.controlUrl, SERVICE, `http://${daemon.address}/metrics`);
   const off = narrateLive(daemon.context.events, narrator, 'all');
   try {
     await new Promise<void>((resolve) => {

@@ -53,7 +53,12 @@ export async function whereNextStep(options: WhereNextOptions): Promise<void> {
 }
 
 /** Hints for a person exploring the running demo (without --once). */
-export function exploreHints(narrator: Narrator, controlUrl: string, service: string): void {
+export function exploreHints(
+  narrator: Narrator,
+  controlUrl: string,
+  service: string,
+  metricsUrl: string,
+): void {
   const deploy = (behaviour: string) =>
     `curl -s -X POST ${controlUrl}/deploy -H 'content-type: application/json' -d '{"service":"${service}","behaviour":"${behaviour}"}'`;
   narrator.say();
@@ -64,5 +69,6 @@ export function exploreHints(narrator: Narrator, controlUrl: string, service: st
   narrator.say(`  a failing /health:           ${deploy('failing-health')}`);
   narrator.say(`  a good deploy:               ${deploy('healthy')}`);
   narrator.say(`  the emulator's state:        curl -s ${controlUrl}/state`);
+  narrator.say(`  the daemon's metrics:        curl -s ${metricsUrl}`);
   narrator.say('What the daemon does about it is printed below as it happens. Ctrl-C stops everything.');
 }
