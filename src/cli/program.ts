@@ -8,6 +8,13 @@ import { registerDaemon } from './commands/daemon.js';
 import { registerDemo } from './commands/demo.js';
 import { registerPlayground } from './commands/playground.js';
 import { registerRestore } from './commands/restore.js';
+import { registerStatus } from './commands/status.js';
+import { registerHistory } from './commands/history.js';
+import { registerRollback } from './commands/rollback.js';
+import { registerPromote } from './commands/promote.js';
+import { registerPredeploy } from './commands/predeploy.js';
+import { registerFreeze } from './commands/freeze.js';
+import { registerUnfreeze } from './commands/unfreeze.js';
 
 /** Every command, registered in one place; a test checks each file under commands/ is listed. */
 export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
@@ -19,6 +26,13 @@ export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerRestore,
   registerPlayground,
   registerDemo,
+  registerStatus,
+  registerHistory,
+  registerRollback,
+  registerPromote,
+  registerPredeploy,
+  registerFreeze,
+  registerUnfreeze,
 ];
 
 export function buildProgram(): Command {

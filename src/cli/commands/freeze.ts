@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import { setFrozen } from '../../watch/freeze.js';
+import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
+import { printResult } from '../output.js';
+import { SERVICE_FLAG, withWatchRuntime } from '../watch-command.js';
+
+interface FreezeOptions extends GlobalOptions {
+  service: string;
+  reason?: string;
+}
+
+export function registerFreeze(program: Command): void {
+  withJsonOption(withConfigOption(program.command('freeze')))
+    .description(
+      'no automatic action on a service (watches still observe and record); `runwarden rollback` still works',
+    )
+    .requiredOption(...SERVICE_FLAG)
+    .option('--reason <text>', 'why, shown by status and history')
+    .action(async (options: FreezeOptions) => {
+      const result = await withWatchRuntime(options, async (runtime) =>
+        setFrozen(runtime, options.service, true, options.reason ?? null),
+      );
+      printResult(result, options.json === true, (data) =>
+        data.changed
+          ? `${data.service}: frozen; no automatic action until unfrozen`
+          : `${data.service}: already frozen`,
+      );
+    });
+}

@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { manualRollback } from '../../watch/manual-rollback.js';
+import type { RollbackOutcome } from '../../watch/rollback-request.js';
+import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
+import { printResult } from '../output.js';
+import { SERVICE_FLAG, withWatchRuntime } from '../watch-command.js';
+
+interface RollbackOptions extends GlobalOptions {
+  service: string;
+  to?: string;
+  dryRun?: boolean;
+  reason?: string;
+}
+
+export function registerRollback(program: Command): void {
+  withJsonOption(withConfigOption(program.command('rollback')))
+    .description(
+      'send 100 % of traffic back to the last known good revision (or --to REV), conditional on the service not changing meanwhile',
+    )
+    .requiredOption(...SERVICE_FLAG)
+    .option('--to <revision>', 'a specific ready revision instead of the last known good one')
+    .option('--dry-run', 'say what would be done, change nothing')
+    .option('--reason <text>', 'why, for the history and notifications')
+    .action(async (options: RollbackOptions) => {
+      const outcome = await withWatchRuntime(options, (runtime, signal) =>
+        manualRollback(
+          runtime,
+          {
+            service: options.service,
+            to: options.to,
+            dryRun: options.dryRun === true,
+            reason: options.reason,
+          },
+          signal,
+        ),
+      );
+      printResult({ service: options.service, ...outcome }, options.json === true, describe);
+      if (outcome.kind === 'refused' || (outcome.kind === 'rolled_back' && !outcome.confirmed))
+        process.exitCode = 1;
+    });
+}
+
+function describe(outcome: RollbackOutcome & { service: string }): string {
+  switch (outcome.kind) {
+    case 'rolled_back':
+      return outcome.confirmed
+        ? `${outcome.service}: all traffic now goes to ${outcome.to} (was ${outcome.from.join(', ')})`
+        : `${outcome.service}: traffic update to ${outcome.to} done, but Cloud Run does not show it serving 100 % yet`;
+    case 'dry_run':
+      return `${outcome.service}: dry run: would send all traffic to ${outcome.to} (now ${outcome.from.join(', ')})`;
+    case 'noop':
+      return `${outcome.service}: all traffic already goes to ${outcome.to}; nothing to do`;
+    case 'refused':
+      return `${outcome.service}: not rolled back (${outcome.reason}): ${outcome.detail}`;
+  }
+}

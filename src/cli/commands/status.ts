@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import { BackupsRepo } from '../../store/backups-repo.js';
+import { serviceStatuses, type ServiceStatus } from '../../watch/status.js';
+import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
+import { printResult } from '../output.js';
+import { withWatchRuntime } from '../watch-command.js';
+
+export function registerStatus(program: Command): void {
+  withJsonOption(withConfigOption(program.command('status')))
+    .description(
+      'show each watched service: stable and candidate revisions, watch state, last rollback and backup',
+    )
+    .action(async (options: GlobalOptions) => {
+      const result = await withWatchRuntime(options, async (runtime) => {
+        const latest = new BackupsRepo(runtime.store.db).list()[0];
+        return {
+          services: serviceStatuses(runtime.services, runtime.store),
+          last_backup: latest
+            ? { file: latest.file, at: latest.startedAt, reason: latest.reason, status: latest.status }
+            : null,
+        };
+      });
+      printResult(result, options.json === true, describe);
+    });
+}
+
+function describe(result: {
+  services: ServiceStatus[];
+  last_backup: { file: string; at: string } | null;
+}): string {
+  if (result.services.length === 0) return 'no services are configured (services: in the config)';
+  const lines: string[] = [];
+  for (const status of result.services) {
+    const flags = [
+      status.mode === 'dry-run' ? 'dry-run' : '',
+      status.frozen ? `FROZEN (${status.frozen_reason ?? 'no reason given'})` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    lines.push(`${status.service} (${status.cloud_run})${flags ? ` [${flags}]` : ''}`);
+    lines.push(
+      `  stable:    ${status.stable ? `${status.stable.revision} (${status.stable.reason}, since ${status.stable.since})` : 'none known'}`,
+    );
+    const serving = status.serving
+      ? Object.entries(status.serving)
+          .map(([revision, percent]) => `${revision} ${percent}%`)
+          .join(', ')
+      : 'not polled yet';
+    lines.push(`  serving:   ${serving}${status.polled_at ? ` (polled ${status.polled_at})` : ''}`);
+    if (status.watch) {
+      const tripped = status.watch.tripped.length > 0 ? `, tripped: ${status.watch.tripped.join(', ')}` : '';
+      lines.push(
+        `  watching:  ${status.watch.candidate} until ${status.watch.deadline} (watch ${status.watch.id}${tripped})`,
+      );
+    } else {
+      lines.push('  watching:  nothing');
+    }
+    if (status.last_watch)
+      lines.push(
+        `  last:      ${status.last_watch.candidate} ${status.last_watch.status} at ${status.last_watch.ended_at}: ${status.last_watch.reason ?? ''}`,
+      );
+    if (status.last_rollback_at) lines.push(`  rollback:  last automatic one at ${status.last_rollback_at}`);
+    if (status.bad_revisions.length > 0) lines.push(`  bad:       ${status.bad_revisions.join(', ')}`);
+    lines.push(
+      `  restore:   ${status.last_backup ? `${status.last_backup.file} (${status.last_backup.source}, ${status.last_backup.at})` : 'no pre-deploy backup'}`,
+    );
+  }
+  lines.push(
+    `last backup: ${result.last_backup ? `${result.last_backup.file} (${result.last_backup.at})` : 'none'}`,
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,96 @@
+import type { WatchStatus } from '../core/watch-types.js';
+import type { WatchRecord } from '../store/watch/watches-repo.js';
+import type { WatchStore } from '../store/watch/watch-store.js';
+import type { WatchedService } from './watched-service.js';
+
+/** One service as `runwarden status` shows it; times are ISO-8601 UTC. */
+export interface ServiceStatus {
+  service: string;
+  cloud_run: string;
+  mode: 'enforce' | 'dry-run';
+  frozen: boolean;
+  frozen_reason: string | null;
+  stable: { revision: string; since: string | null; reason: string | null } | null;
+  /** What the last poll saw being served (revision -> percent), and when. */
+  serving: Record<string, number> | null;
+  polled_at: string | null;
+  watch: {
+    id: number;
+    candidate: string;
+    stable: string | null;
+    started_at: string;
+    deadline: string;
+    tripped: string[];
+    restore_point: string | null;
+  } | null;
+  last_watch: {
+    id: number;
+    candidate: string;
+    status: WatchStatus;
+    ended_at: string | null;
+    reason: string | null;
+  } | null;
+  last_rollback_at: string | null;
+  bad_revisions: string[];
+  last_backup: { file: string; at: string; source: string } | null;
+}
+
+/** The state of every configured service, from the store alone (no Cloud Run call: works offline). */
+export function serviceStatuses(services: readonly WatchedService[], store: WatchStore): ServiceStatus[] {
+  return services.map((service) => {
+    const row = store.services.get(service.key);
+    const open = store.watches.open(service.key) ?? null;
+    const last = store.watches.recent(service.key, 2).find((watch) => watch.status !== 'watching') ?? null;
+    return {
+      service: service.key,
+      cloud_run: `${service.ref.project}/${service.ref.region}/${service.ref.service}`,
+      mode: service.config.mode,
+      frozen: row?.frozen ?? false,
+      frozen_reason: row?.frozenReason ?? null,
+      stable: row?.stableRevision
+        ? { revision: row.stableRevision, since: iso(row.stableSince), reason: row.stableReason }
+        : null,
+      serving: row?.snapshot?.serving ?? null,
+      polled_at: iso(row?.polledAt ?? null),
+      watch: open && {
+        id: open.id,
+        candidate: open.candidate,
+        stable: open.stable,
+        started_at: iso(open.startedAt) as string,
+        deadline: iso(open.deadline) as string,
+        tripped: open.tripped,
+        restore_point: open.restorePoint?.backup ?? null,
+      },
+      last_watch: last && {
+        id: last.id,
+        candidate: last.candidate,
+        status: last.status,
+        ended_at: iso(last.endedAt),
+        reason: last.endReason,
+      },
+      last_rollback_at: iso(row?.lastAutoRollbackAt ?? null),
+      bad_revisions: store.revisions
+        .list(service.key)
+        .filter((mark) => mark.verdict === 'bad')
+        .map((mark) => mark.revision),
+      last_backup: lastBackup(store, service.key, open ?? last),
+    };
+  });
+}
+
+function lastBackup(store: WatchStore, key: string, watch: WatchRecord | null): ServiceStatus['last_backup'] {
+  const point = watch?.restorePoint;
+  const predeploy = store.predeploys.latest(key);
+  const fromWatch =
+    point?.backup && point.takenAt ? { file: point.backup, at: point.takenAt, source: point.source } : null;
+  const fromPredeploy =
+    predeploy?.backupFile && predeploy.error === null
+      ? { file: predeploy.backupFile, at: predeploy.at, source: 'predeploy' }
+      : null;
+  const newest = [fromWatch, fromPredeploy].filter((entry) => entry !== null).sort((a, b) => b.at - a.at)[0];
+  return newest ? { file: newest.file, at: iso(newest.at) as string, source: newest.source } : null;
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}

@@ -1,0 +1,205 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { type Playground, startPlayground } from '../src/playground/index.js';
+import { spawnCli, waitFor } from './helpers/cli.js';
+import { FAST_SERVICE } from './helpers/watch-harness.js';
+
+interface HistoryRow {
+  kind: string;
+  revision: string | null;
+  watchId: number | null;
+  detail: { restorePoint?: unknown };
+}
+
+/**
+ * The built daemon and CLI against the emulator, as separate processes sharing one store: the
+ * daemon watches and rolls back, the CLI tells the story (status, history) and acts by hand. The
+ * tests continue from one another.
+ */
+describe('the deploy watch as processes', () => {
+  let playground: Playground;
+  let dir: string;
+  let configFile: string;
+  const daemons: Array<ReturnType<typeof spawnCli>> = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'runwarden-watch-cli-'));
+    playground = await startPlayground(
+      { project: 'demo-project', region: 'europe-west1', services: [{ name: 'shop' }] },
+      { samplePeriodMs: 1_000, ingestionDelayMs: 200 },
+    );
+  });
+
+  afterAll(async () => {
+    for (const daemon of daemons) daemon.child.kill('SIGKILL');
+    await playground?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Asynchronous on purpose: the emulator lives in this process and must keep answering.
+  const cli = async (...args: string[]) => {
+    const run = spawnCli([...args, '--config', configFile]);
+    const { code } = await run.exited;
+    return { status: code, stdout: run.output.stdout, stderr: run.output.stderr };
+  };
+  const json = async (...args: string[]) => {
+    const result = await cli(...args, '--json');
+    if (result.status !== 0) throw new Error(`${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+    return JSON.parse(result.stdout);
+  };
+  const status = async () => (await json('status')).services[0];
+  const history = async (...args: string[]) => (await json('history', ...args)).entries as HistoryRow[];
+  const startDaemon = () => {
+    const daemon = spawnCli(['daemon', '--config', configFile]);
+    daemons.push(daemon);
+    return daemon;
+  };
+  const served = () =>
+    Object.fromEntries(playground.traffic('shop').map((entry) => [entry.revision, entry.percent]));
+
+  it('tells the story of a bad deploy: predeploy, watch, rollback, history', async () => {
+    const db = new Database(path.join(dir, 'db.sqlite3'));
+    db.exec(
+      "CREATE TABLE django_migrations (id INTEGER PRIMARY KEY, app TEXT, name TEXT, applied TEXT); INSERT INTO django_migrations (app, name, applied) VALUES ('shop', '0001_initial', 'x')",
+    );
+    db.close();
+    const endpoint = `${playground.endpoint.host}:${playground.endpoint.port}`;
+    configFile = path.join(dir, 'runwarden.yaml');
+    writeFileSync(
+      configFile,
+      stringify({
+        state_dir: './state',
+        server: { address: '127.0.0.1:0' },
+        log: { level: 'warn', format: 'json' },
+        backup: {
+          enabled: false,
+          dir: './backups',
+          sources: { data_dir: '.', tenants: { required: false }, media: { required: false } },
+        },
+        cloud_run: { endpoint, insecure: true, retry_deadline: '5s', operation_timeout: '10s' },
+        monitoring: { endpoint, insecure: true, alignment_period: '1s', reporting_delay: '1s' },
+        services: [
+          { project: playground.project, region: playground.region, service: 'shop', ...FAST_SERVICE },
+        ],
+      }),
+    );
+    const v1 = playground.revisions('shop')[0]!.name;
+    const daemon = startDaemon();
+    await waitFor(async () => ((await status())?.stable?.revision === v1 ? true : undefined), 'the baseline');
+
+    const predeploy = await json('predeploy', '--service', 'shop');
+    expect(predeploy).toMatchObject({ service: 'shop', stable: v1 });
+    expect(predeploy.backup).toMatch(/\.zip$/);
+
+    const v2 = await playground.deploy('shop', { behaviour: 'failing-health' });
+    const ended = await waitFor(
+      async () => {
+        const last = (await status())?.last_watch;
+        return last?.candidate === v2 ? last : undefined;
+      },
+      'the rollback',
+      30_000,
+    );
+    expect(ended.status).toBe('rolled_back');
+    expect(served()).toEqual({ [v1]: 100 });
+
+    const human = await cli('status');
+    expect(human.status).toBe(0);
+    expect(human.stdout).toContain(`stable:    ${v1}`);
+    expect(human.stdout).toContain(`${v2} rolled_back`);
+    const entries = await history('--service', 'shop');
+    expect(entries.map((entry) => entry.kind)).toEqual(
+      expect.arrayContaining([
+        'watch:baseline',
+        'predeploy',
+        'watch:started',
+        'rollback:started',
+        'rollback:completed',
+      ]),
+    );
+    const completed = entries.find((entry) => entry.kind === 'rollback:completed')!;
+    expect(completed.detail.restorePoint).toMatchObject({
+      source: 'predeploy',
+      backup: predeploy.backup,
+      schemaChanged: false,
+    });
+    const evaluations = (await json('history', '--watch', String(completed.watchId))).evaluations as Array<
+      Record<string, unknown>
+    >;
+    expect(evaluations.some((entry) => entry.taken === 'rollback' && entry.verdict === 'unhealthy')).toBe(
+      true,
+    );
+    expect((await cli('history', '--watch', String(completed.watchId))).stdout).toContain('-> rollback');
+    daemon.child.kill('SIGTERM');
+    await daemon.exited;
+  });
+
+  it('a daemon killed mid-watch resumes it after a restart, and promotes', async () => {
+    const first = startDaemon();
+    const v3 = await playground.deploy('shop', { behaviour: 'healthy' });
+    const watch = await waitFor(async () => {
+      const now = await status();
+      return now?.watch?.candidate === v3 ? now.watch : undefined;
+    }, 'the watch');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect((await status()).watch).toMatchObject({ id: watch.id, candidate: v3 });
+    const traffic = playground.driveTraffic('shop', { rps: 20, durationMs: 9_000 });
+    startDaemon();
+    const promoted = await waitFor(
+      async () => {
+        const now = await status();
+        return now?.stable?.revision === v3 ? now : undefined;
+      },
+      'the promotion',
+      30_000,
+    );
+    await traffic;
+    expect(promoted.last_watch).toMatchObject({ id: watch.id, status: 'promoted' });
+    const started = (await history('--service', 'shop')).filter(
+      (entry) => entry.kind === 'watch:started' && entry.revision === v3,
+    );
+    expect(started).toHaveLength(1);
+  });
+
+  it('manual commands: freeze, rollback --dry-run, rollback --to, promote; bad input exits 2', async () => {
+    const v1 = playground.revisions('shop').at(-1)!.name;
+    const v3 = (await status()).stable.revision as string;
+    expect(await json('freeze', '--service', 'shop', '--reason', 'maintenance')).toMatchObject({
+      frozen: true,
+      changed: true,
+    });
+    expect(await status()).toMatchObject({ frozen: true, frozen_reason: 'maintenance' });
+    expect(await json('unfreeze', '--service', 'shop')).toMatchObject({ frozen: false, changed: true });
+
+    const dry = await json('rollback', '--service', 'shop', '--to', v1, '--dry-run');
+    expect(dry).toMatchObject({ kind: 'dry_run', to: v1, from: [v3] });
+    expect(served()).toEqual({ [v3]: 100 });
+
+    const unknown = await cli('rollback', '--service', 'shop', '--to', 'shop-99999-zzz');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('--to shop-99999-zzz: not a revision of shop');
+    const noService = await cli('rollback', '--service', 'nope');
+    expect(noService.status).toBe(2);
+    expect(noService.stderr).toContain('unknown service "nope"; configured: shop');
+
+    expect(await json('rollback', '--service', 'shop', '--to', v1)).toMatchObject({
+      kind: 'rolled_back',
+      to: v1,
+      confirmed: true,
+    });
+    expect(served()).toEqual({ [v1]: 100 });
+    expect(await json('promote', '--service', 'shop', '--revision', v3)).toMatchObject({
+      revision: v3,
+      trafficChanged: true,
+    });
+    expect(served()).toEqual({ [v3]: 100 });
+    const after = await status();
+    expect(after.stable.revision).toBe(v3);
+    expect(after.bad_revisions).not.toContain(v3);
+  });
+});
