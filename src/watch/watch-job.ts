@@ -4,23 +4,46 @@ import type { WatchRuntime } from './watch-runtime.js';
 import { tickService } from './watch-tick.js';
 import type { WatchedService } from './watched-service.js';
 
+/** A watch job, and `nudge` to have it run again as soon as possible (at once, or right after the running pass). */
+export interface NudgeableJob extends Job {
+  nudge(fire: () => void): void;
+}
+
 /** The deploy watch of one service as a job: one tick per run. Tests call `runOnce` directly. */
-export function watchJob(rt: WatchRuntime, service: WatchedService): Job {
-  return { name: `watch:${service.key}`, runOnce: (signal) => tickService(rt, service, signal) };
+export function watchJob(rt: WatchRuntime, service: WatchedService): NudgeableJob {
+  let running = false;
+  let again = false;
+  return {
+    name: `watch:${service.key}`,
+    runOnce: async (signal) => {
+      running = true;
+      try {
+        // A nudge that came during a pass is not lost: the pass runs once more right away.
+        do {
+          again = false;
+          await tickService(rt, service, signal);
+        } while (again && !signal.aborted);
+      } finally {
+        running = false;
+      }
+    },
+    nudge(fire) {
+      if (running) again = true;
+      else fire();
+    },
+  };
 }
 
 /**
  * Schedules, per service, the watch tick every `poll_interval` and the probes every
  * `probe_interval`, both at once at start (a restarted daemon resumes open watches right away).
+ * A failed probe nudges the tick, so a failing candidate is judged without waiting for the poll.
  */
 export function scheduleWatches(rt: WatchRuntime, scheduler: Scheduler): void {
   for (const service of rt.services) {
     const tick = watchJob(rt, service);
     scheduler.every(service.config.poll_interval, tick, true);
-    scheduler.every(
-      service.config.probe_interval,
-      probeJob(rt, service, () => scheduler.fire(tick)),
-      true,
-    );
+    const probes = probeJob(rt, service, () => tick.nudge(() => scheduler.fire(tick)));
+    scheduler.every(service.config.probe_interval, probes, true);
   }
 }
