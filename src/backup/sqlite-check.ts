@@ -1,22 +1,88 @@
+import { statSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { errorMessage } from '../errors.js';
+import { errorMessage, FatalError, wrapError } from '../errors.js';
+
+/** Databases up to this size are checked on the calling thread; a few milliseconds at most. */
+const INLINE_CHECK_BYTES = 8 * 1024 * 1024;
 
 /**
  * Runs `PRAGMA integrity_check` on the SQLite file `file` (a snapshot or an extracted archive entry,
  * never a live database: it is opened read-write so a WAL-mode header needs no existing -shm).
- * Returns undefined when the file is a healthy database, else the problems SQLite reported (at most
- * 10) as one line.
+ * Resolves undefined when the file is a healthy database, else the problems SQLite reported (at
+ * most 10) as one line. Large files are checked on a worker thread, so a daemon keeps answering
+ * /metrics and alert webhooks during the seconds a 300 MB check takes. Rejects with the signal's
+ * reason when aborted.
  */
-export function integrityProblem(file: string): string | undefined {
+export async function integrityProblem(file: string, signal?: AbortSignal): Promise<string | undefined> {
+  signal?.throwIfAborted();
+  const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  const outcome = size <= INLINE_CHECK_BYTES ? checkInline(file) : await checkOnWorker(file, signal);
+  if ('error' in outcome) return `is not a readable SQLite database: ${outcome.error}`;
+  const problems = outcome.rows.filter((line) => line !== 'ok');
+  return problems.length === 0 ? undefined : `integrity_check failed: ${problems.join('; ')}`;
+}
+
+type Outcome = { rows: string[] } | { error: string };
+
+function checkInline(file: string): Outcome {
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { fileMustExist: true });
     const rows = db.pragma('integrity_check(10)') as Array<{ integrity_check: string }>;
-    const problems = rows.map((row) => row.integrity_check).filter((line) => line !== 'ok');
-    return problems.length === 0 ? undefined : `integrity_check failed: ${problems.join('; ')}`;
+    return { rows: rows.map((row) => row.integrity_check) };
   } catch (error) {
-    return `is not a readable SQLite database: ${errorMessage(error)}`;
+    return { error: errorMessage(error) };
   } finally {
     db?.close();
   }
+}
+
+// Plain JavaScript evaluated on the worker; dynamic imports work whether it runs as CommonJS or ESM.
+const WORKER_SOURCE = `
+(async () => {
+  const { parentPort, workerData } = await import('node:worker_threads');
+  const { createRequire } = await import('node:module');
+  const Database = createRequire(workerData.base)('better-sqlite3');
+  let db;
+  try {
+    db = new Database(workerData.file, { fileMustExist: true });
+    const rows = db.pragma('integrity_check(10)').map((row) => row.integrity_check);
+    parentPort.postMessage({ rows });
+  } catch (error) {
+    parentPort.postMessage({ error: String((error && error.message) || error) });
+  } finally {
+    if (db) db.close();
+  }
+})();
+`;
+
+function checkOnWorker(file: string, signal?: AbortSignal): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { base: import.meta.url, file } });
+    let settled = false;
+    const settle = (action: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      action();
+    };
+    const onAbort = () => {
+      void worker.terminate();
+      settle(() => reject(signal?.reason));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.once('message', (outcome: Outcome) => settle(() => resolve(outcome)));
+    // A failing worker says nothing about the file: report it as our failure, not as corruption.
+    worker.once('error', (error) =>
+      settle(() => reject(wrapError(`check integrity of ${file}`, error, 'RW_BACKUP_CHECK'))),
+    );
+    worker.once('exit', (code) =>
+      settle(() =>
+        reject(
+          new FatalError('RW_BACKUP_CHECK', `check integrity of ${file}: worker exited with code ${code}`),
+        ),
+      ),
+    );
+  });
 }

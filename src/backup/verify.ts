@@ -192,7 +192,7 @@ async function checkEntry(
     if (seen.sha256 !== expected.sha256)
       throw corrupt(`SHA-256 of the data is ${seen.sha256}, the manifest says ${expected.sha256}`);
     if (temp) {
-      const problem = integrityProblem(temp);
+      const problem = await integrityProblem(temp, options.signal);
       if (problem) throw corrupt(problem);
     }
   } finally {
