@@ -66,7 +66,7 @@ export function demoConfig(target: DemoTarget): ConfigInput {
         service: target.service,
         poll_interval: '250ms',
         probe_interval: '250ms',
-        probe_timeout: '1s',
+        probe_timeout: '2s',
         watch_window: DEMO_WATCH_WINDOW,
         cooldown: '10s',
         // The guide's rules (5xx > 5 in 5 min, 503 > 1 in 1 min, /health failing; CPU and memory

@@ -1,0 +1,94 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, spawnCli } from './helpers/cli.js';
+import { useTempDir } from './helpers/temp.js';
+
+const tempDir = useTempDir('runwarden-demo-');
+
+describe('runwarden demo --once', () => {
+  // The story runs in well under a minute; the margin is for a loaded CI machine.
+  it('tells the whole story, every step, and leaves a config that status and history read', async () => {
+    const dir = path.join(tempDir(), 'demo');
+    // METADATA_SERVER_DETECTION unset, as on a newcomer's machine (the demo sets it for itself).
+    const demo = spawnCli(['demo', '--once', '--dir', dir], { env: { METADATA_SERVER_DETECTION: '' } });
+    const exit = await demo.exited;
+    const out = demo.output.stdout;
+    expect(exit, `stdout:\n${out}\nstderr:\n${demo.output.stderr}`).toEqual({ code: 0, signal: null });
+
+    // A person reads it: no JSON log lines on stdout (they go to daemon.log).
+    expect(out.split('\n').filter((line) => line.trim().startsWith('{'))).toEqual([]);
+    expect(readFileSync(path.join(dir, 'daemon.log'), 'utf8')).toContain(
+      '"message":"runwarden daemon ready"',
+    );
+
+    // Each step, in order, with what it showed.
+    const expected = [
+      '1. A backup, verified',
+      'backup verified: ',
+      '2. A good deploy, watched and promoted',
+      'the daemon watches shop: ',
+      'promoted shop-00002-',
+      '3. A bad deploy (HTTP 5xx), detected and rolled back',
+      'a user got the first HTTP 500',
+      'rule tripped: http_5xx',
+      'rolled back to shop-00002-',
+      'time from the first error served to traffic restored: ',
+      '4. The restore point named for that rollback',
+      'restore point: ',
+      '5. Where to look next',
+      'Prometheus metrics: http://127.0.0.1:',
+      ' status --config ',
+      ' history --config ',
+      'demo complete: all 5 steps happened',
+    ];
+    let from = 0;
+    for (const text of expected) {
+      const at = out.indexOf(text, from);
+      expect(at, `"${text}" after position ${from} in:\n${out}`).toBeGreaterThanOrEqual(0);
+      from = at + text.length;
+    }
+    // The restore point it names is a real archive in the demo's backup folder.
+    const named = /restore point: (\S+)/.exec(out)?.[1] ?? '';
+    expect(named).toMatch(/backup_completo_\d{8}_\d{6}\.zip$/);
+    expect(existsSync(path.isAbsolute(named) ? named : path.resolve(named))).toBe(true);
+
+    const config = path.join(dir, 'runwarden.yaml');
+    const status = runCli(['status', '--config', config]);
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toContain('shop');
+    expect(status.stdout).toMatch(/rolled.back/);
+    const history = runCli(['history', '--config', config]);
+    expect(history.status, history.stderr).toBe(0);
+    expect(history.stdout).toContain('watch:promoted');
+    expect(history.stdout).toContain('rollback:completed');
+    const backups = runCli(['backups', 'list', '--json', '--config', config]);
+    expect(backups.status, backups.stderr).toBe(0);
+  }, 120_000);
+
+  it('refuses a folder it did not make, and leaves it untouched', () => {
+    const dir = tempDir();
+    mkdirSync(path.join(dir, 'notes'));
+    writeFileSync(path.join(dir, 'notes', 'keep.txt'), 'mine');
+    const demo = runCli(['demo', '--once', '--dir', dir]);
+    expect(demo.status).toBe(2);
+    expect(demo.stderr).toContain(`--dir ${dir}: `);
+    expect(demo.stderr).toContain('was not made by the demo');
+    expect(readFileSync(path.join(dir, 'notes', 'keep.txt'), 'utf8')).toBe('mine');
+  });
+
+  it('wipes and recreates a folder it made itself', () => {
+    const dir = path.join(tempDir(), 'demo');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, '.runwarden-demo'), '');
+    writeFileSync(path.join(dir, 'old-file'), 'from a previous run');
+    // A bad config value stops the demo early (after the wipe): enough to see the wipe happen.
+    const demo = runCli(['demo', '--once', '--dir', dir], {
+      env: { RUNWARDEN_SHUTDOWN_GRACE_PERIOD: 'soon' },
+    });
+    expect(demo.status).toBe(2);
+    expect(demo.stderr).toContain('shutdown.grace_period');
+    expect(existsSync(path.join(dir, 'old-file'))).toBe(false);
+    expect(existsSync(path.join(dir, 'app', 'db.sqlite3'))).toBe(true);
+  });
+});
