@@ -279,7 +279,7 @@ describe('SIGTERM during a rollback', () => {
     expect(exit).toEqual({ code: 0, signal: null });
     expect(servesAllOf(playground, stable)).toBe(true);
     const lines = logLines(daemon.output);
-    expect(lines.find((line) => line.message === 'stopping')?.running).toEqual(['watch:shop']);
+    expect(lines.find((line) => line.message === 'stopping')?.running).toContain('watch:shop');
     const log = lines.map((line) => String(line.message));
     expect(log.indexOf('rolled back')).toBeGreaterThan(log.indexOf('stopping'));
     expect(log).not.toContain('work did not finish within the grace period and was aborted');
@@ -299,7 +299,7 @@ describe('SIGTERM during a rollback', () => {
     const aborted = logLines(daemon.output).find(
       (line) => line.message === 'work did not finish within the grace period and was aborted',
     );
-    expect(aborted?.aborted).toEqual(['watch:shop']);
+    expect(aborted?.aborted).toContain('watch:shop');
     // The update never reached Cloud Run: the bad revision still serves, and the store keeps the
     // open watch with the rule that tripped.
     expect(servesAllOf(playground, bad)).toBe(true);
