@@ -15,6 +15,11 @@ import { notifyOnEvents } from './notify/from-events.js';
 import { WorkTracker } from './daemon/work.js';
 import { Store } from './store/store.js';
 import { startDeployWatch } from './watch/daemon-wiring.js';
+// --- issue 6 imports (alert receivers, backup trigger) ---
+import { createAlertEndpoints } from './alerts/alert-endpoints.js';
+import { watchRollbackAdapter } from './alerts/watch-rollback-adapter.js';
+import { backupTriggerAdapter } from './http/routes/backups-adapter.js';
+// --- end issue 6 imports ---
 import type { Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { observeBackups } from './telemetry/metrics-backup.js';
@@ -105,9 +110,28 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     const deployWatch = startDeployWatch(context);
     closers.unshift(deployWatch.close);
     // --- end deploy watch ---
+    // --- alert receivers and backup trigger (issue 6): authenticated POST routes; alerts roll back
+    // through the deploy watch's one rollback path ---
+    const webhooks = createAlertEndpoints({
+      config,
+      store,
+      metrics: context.metrics.alerts,
+      logger: logger.child({ component: 'alerts' }),
+      work,
+      rollback: watchRollbackAdapter(deployWatch.requestRollback),
+      // Served whether or not scheduled backups run, like the CLI's `runwarden backup`.
+      backups: backupTriggerAdapter({
+        config: config.backup,
+        store,
+        events,
+        logger: logger.child({ component: 'backup' }),
+      }),
+    });
+    // --- end alert receivers ---
     const routes: Route[] = [
       metricsRoute(context.metrics.registry),
       ...healthRoutes({ problems: () => readinessProblems(context) }),
+      ...webhooks.routes,
     ];
     const server = new HttpServer({
       address: config.server.address,

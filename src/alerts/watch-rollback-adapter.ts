@@ -19,6 +19,7 @@ export function watchRollbackAdapter(requestRollback: RequestRollback) {
           service: request.service,
           trigger: 'alert',
           reason: `${request.reason} [${labelText(request.alert.labels)}]`,
+          rule: request.alert.name,
           dryRun: request.dryRun,
           decidedAt: Date.now(),
         },
