@@ -30,7 +30,7 @@ export const memory = {
     const grown = await peaks(large, '4x');
     ctx.note(
       BENCH,
-      `1x: ${describe(small)}; 4x: ${describe(large)}. Peak RSS runs at 4x: ${grown.map((bytes) => format(bytes, 'bytes')).join(', ')}.`,
+      `${describe(small)}; ${describe(large)}. Peak RSS runs at 4x: ${grown.map((bytes) => format(bytes, 'bytes')).join(', ')}.`,
     );
     return [
       figure({
