@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requestRollback } from '../src/watch/rollback.js';
 import { type Harness, keepTraffic, startHarness } from './helpers/watch-harness.js';
@@ -200,6 +201,33 @@ describe('the watch at its edges', () => {
       h.runtime.store.services.setFrozen('shop', false, null, Date.now());
       const completed = await h.runUntilEvent('rollback:completed');
       expect(completed).toMatchObject({ to: v1 });
+    });
+
+    it('another live process acting on the service: busy, nothing sent; a dead holder is taken over', async () => {
+      const { h, v1 } = await ready();
+      const v2 = await h.playground.deploy('shop', { behaviour: 'healthy' });
+      await h.runUntil(() => h.runtime.store.services.get('shop')?.snapshot?.serving[v2] === 100);
+      const now = Date.now();
+      h.runtime.store.services.acquireAction('shop', `cli:${process.ppid}`, now + 60_000, now);
+      const busy = await requestRollback(
+        h.runtime,
+        { service: 'shop', trigger: 'manual', reason: 'by hand' },
+        signal(),
+      );
+      expect(busy).toMatchObject({ kind: 'refused', reason: 'busy' });
+      expect(busy.kind === 'refused' && busy.detail).toContain(`cli:${process.ppid} is changing shop`);
+      expect(servedBy(h)).toEqual({ [v2]: 100 });
+      // A holder killed mid-action (its pid is gone) does not block anyone until the lease expires.
+      const gone = spawnSync(process.execPath, ['-e', '0']).pid;
+      h.runtime.store.services.releaseAction('shop', `cli:${process.ppid}`);
+      h.runtime.store.services.acquireAction('shop', `daemon:${gone}`, now + 60_000, now);
+      const taken = await requestRollback(
+        h.runtime,
+        { service: 'shop', trigger: 'manual', reason: 'by hand' },
+        signal(),
+      );
+      expect(taken).toMatchObject({ kind: 'rolled_back', to: v1 });
+      expect(h.runtime.store.services.get('shop')?.actionOwner).toBeNull();
     });
 
     it('cooldown: a second automatic rollback soon after is refused, a person can still roll back', async () => {

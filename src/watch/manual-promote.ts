@@ -1,6 +1,7 @@
 import { trafficTo } from '../core/rollback-plan.js';
 import { servingOf, snapshotOf } from '../core/watch-types.js';
 import { FatalError, RunwardenError, UsageError } from '../errors.js';
+import { releaseActionLease, takeActionLease } from './action-lease.js';
 import { watchEventBase } from './event-base.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import { findService } from './watched-service.js';
@@ -36,12 +37,7 @@ export async function manualPromote(
   }
   if (!target.ready)
     throw new UsageError(`revision ${revision} is not ready; only a ready revision can take traffic`);
-  const owner = rt.store.services.acquireAction(
-    service.key,
-    rt.owner,
-    rt.clock() + rt.operationTimeoutMs + 60_000,
-    rt.clock(),
-  );
+  const owner = takeActionLease(rt, service.key);
   if (owner !== null)
     throw new FatalError(
       'RW_ACTION_BUSY',
@@ -70,7 +66,7 @@ export async function manualPromote(
     }
     return record(rt, service.key, revision, observation, changed);
   } finally {
-    rt.store.services.releaseAction(service.key, rt.owner);
+    releaseActionLease(rt, service.key);
   }
 }
 

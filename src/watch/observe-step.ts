@@ -5,6 +5,9 @@ import { startRestorePoint } from './restore-points.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import type { WatchedService } from './watched-service.js';
 
+/** How long rule evaluations are kept for `runwarden history --watch`; history lines are kept for good. */
+const EVALUATIONS_KEPT_MS = 90 * 86_400_000;
+
 /** Carries out what a poll meant (core's ObservationStep): adopt a baseline, start or cancel a watch. */
 export function applyObservationStep(rt: WatchRuntime, service: WatchedService, step: ObservationStep): void {
   const now = rt.clock();
@@ -78,6 +81,8 @@ function startWatch(
       status: 'superseded',
     });
   }
+  // Evaluations are many (every rule, every tick); old ones go when a new watch starts.
+  rt.store.evaluations.prune(now - EVALUATIONS_KEPT_MS);
   const restorePoint = startRestorePoint(rt, service, watch, baseline);
   rt.metrics.activeWatches.set({ service: service.key }, 1);
   const reason = `new revision ${step.candidate} (stable: ${step.stable ?? 'none known'})`;

@@ -1,5 +1,6 @@
 import type { RollbackPlan } from '../core/rollback-plan.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
+import { releaseActionLease, takeActionLease } from './action-lease.js';
 import { executeRollback, recordNoop } from './rollback-execute.js';
 import { planFor } from './rollback-plan-for.js';
 import type { RollbackOutcome, RollbackRequest } from './rollback-request.js';
@@ -24,12 +25,7 @@ export async function requestRollback(
   const plan = planFor(rt, service, request, observation);
   if (plan.kind === 'refused') return refuse(rt, service, request, plan, dryRun);
   if (dryRun) return dryRunOf(rt, service, request, plan, signal);
-  const blocker = rt.store.services.acquireAction(
-    service.key,
-    rt.owner,
-    rt.clock() + rt.operationTimeoutMs + 60_000,
-    rt.clock(),
-  );
+  const blocker = takeActionLease(rt, service.key);
   if (blocker !== null)
     return refuse(
       rt,
@@ -59,7 +55,7 @@ export async function requestRollback(
     if (fresh.kind === 'noop') return recordNoop(rt, service, request, fresh.to);
     return await executeRollback(rt, service, request, fresh, observation, signal);
   } finally {
-    rt.store.services.releaseAction(service.key, rt.owner);
+    releaseActionLease(rt, service.key);
   }
 }
 

@@ -30,7 +30,8 @@ export interface ServiceStatus {
     ended_at: string | null;
     reason: string | null;
   } | null;
-  last_rollback_at: string | null;
+  /** The last rollback that changed traffic (any trigger), from the history. */
+  last_rollback: { at: string; to: string; trigger: string; reason: string } | null;
   bad_revisions: string[];
   last_backup: { file: string; at: string; source: string } | null;
 }
@@ -68,7 +69,7 @@ export function serviceStatuses(services: readonly WatchedService[], store: Watc
         ended_at: iso(last.endedAt),
         reason: last.endReason,
       },
-      last_rollback_at: iso(row?.lastAutoRollbackAt ?? null),
+      last_rollback: lastRollback(store, service.key),
       bad_revisions: store.revisions
         .list(service.key)
         .filter((mark) => mark.verdict === 'bad')
@@ -89,6 +90,20 @@ function lastBackup(store: WatchStore, key: string, watch: WatchRecord | null): 
       : null;
   const newest = [fromWatch, fromPredeploy].filter((entry) => entry !== null).sort((a, b) => b.at - a.at)[0];
   return newest ? { file: newest.file, at: iso(newest.at) as string, source: newest.source } : null;
+}
+
+function lastRollback(store: WatchStore, key: string): ServiceStatus['last_rollback'] {
+  const real = (entry: { kind: string; detail: unknown }) =>
+    entry.kind === 'rollback:completed' && (entry.detail as { dryRun?: boolean }).dryRun !== true;
+  const entry = store.history.list({ service: key, limit: 500 }).reverse().find(real);
+  const detail = entry?.detail as { to?: string; trigger?: string } | undefined;
+  if (!entry || !detail?.to) return null;
+  return {
+    at: iso(entry.at) as string,
+    to: detail.to,
+    trigger: detail.trigger ?? 'unknown',
+    reason: entry.message,
+  };
 }
 
 function iso(ms: number | null): string | null {

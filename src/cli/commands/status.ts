@@ -59,7 +59,10 @@ function describe(result: {
       lines.push(
         `  last:      ${status.last_watch.candidate} ${status.last_watch.status} at ${status.last_watch.ended_at}: ${status.last_watch.reason ?? ''}`,
       );
-    if (status.last_rollback_at) lines.push(`  rollback:  last automatic one at ${status.last_rollback_at}`);
+    if (status.last_rollback)
+      lines.push(
+        `  rollback:  to ${status.last_rollback.to} at ${status.last_rollback.at} (${status.last_rollback.trigger}): ${status.last_rollback.reason}`,
+      );
     if (status.bad_revisions.length > 0) lines.push(`  bad:       ${status.bad_revisions.join(', ')}`);
     lines.push(
       `  restore:   ${status.last_backup ? `${status.last_backup.file} (${status.last_backup.source}, ${status.last_backup.at})` : 'no pre-deploy backup'}`,

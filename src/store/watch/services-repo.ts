@@ -106,6 +106,17 @@ export class ServicesRepo {
     return changed === 1 ? null : (this.get(service)?.actionOwner ?? 'unknown');
   }
 
+  /** Takes the lease from `deadOwner` (a holder known to be gone); false if someone else got it first. */
+  takeOverAction(service: string, deadOwner: string, owner: string, until: number): boolean {
+    return (
+      this.db
+        .prepare(
+          'UPDATE watch_services SET action_owner = ?, action_until = ? WHERE service = ? AND action_owner = ?',
+        )
+        .run(owner, until, service, deadOwner).changes === 1
+    );
+  }
+
   releaseAction(service: string, owner: string): void {
     this.db
       .prepare(
