@@ -18,7 +18,7 @@ const HIGHLIGHTS = [
   'runwarden_backup_last_size_bytes',
   'runwarden_promotions_total',
   'runwarden_rollbacks_total',
-  'runwarden_backups_retained',
+  'runwarden_backup_runs_total',
 ];
 
 /**
