@@ -1,0 +1,148 @@
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { configSchema } from '../src/config/schema.js';
+import { type RunningDaemon, startDaemon } from '../src/daemon.js';
+import { type Playground, startPlayground } from '../src/playground/index.js';
+import { createLogger } from '../src/telemetry/logger.js';
+import { alertmanagerPayload, BEARER, post, sample, TOKEN } from './helpers/alerts-harness.js';
+import { waitFor } from './helpers/cli.js';
+import { useTempDir } from './helpers/temp.js';
+
+// The receivers inside the real daemon, rolling back through the deploy watch's one rollback path
+// and the real Cloud Run client over gRPC to the emulator.
+
+const tempDir = useTempDir('runwarden-alerts-daemon-');
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const silent = createLogger({
+  format: 'json',
+  destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+});
+
+async function start(mode: 'enforce' | 'dry-run' = 'enforce') {
+  const playground: Playground = await startPlayground(
+    { project: 'alerts-project', region: 'europe-west1', services: [{ name: 'shop' }] },
+    { samplePeriodMs: 1_000, ingestionDelayMs: 200 },
+  );
+  cleanups.push(() => playground.stop());
+  const good = playground.revisions('shop')[0]?.name as string;
+  const endpoint = `${playground.endpoint.host}:${playground.endpoint.port}`;
+  const dir = tempDir();
+  const config = configSchema.parse({
+    state_dir: path.join(dir, 'state'),
+    server: { address: '127.0.0.1:0' },
+    backup: { enabled: false, dir: path.join(dir, 'backups'), sources: { data_dir: dir } },
+    cloud_run: { endpoint, insecure: true },
+    monitoring: { endpoint, insecure: true },
+    services: [
+      {
+        name: 'shop',
+        project: 'alerts-project',
+        region: 'europe-west1',
+        service: 'shop',
+        poll_interval: '200ms',
+        probe_interval: '1s',
+        pre_deploy_backup: false,
+        mode,
+        // The watch adopts the baseline but has no rule of its own: only alerts roll back here.
+        rules: [],
+      },
+    ],
+    alerts: { bearer_token: TOKEN },
+  });
+  const daemon: RunningDaemon = await startDaemon(config, silent);
+  cleanups.push(async () => {
+    await daemon.stop('test end');
+  });
+  const rollbacks: string[] = [];
+  daemon.context.events.on('rollback:completed', (event) =>
+    rollbacks.push(`${event.trigger}:${event.to}${event.dryRun ? ' (dry run)' : ''}`),
+  );
+  await waitFor(
+    () => (daemon.context.events && stableOf(daemon) === good ? true : undefined),
+    'the baseline to be adopted',
+    30_000,
+  );
+  const bad = await playground.deploy('shop', { behaviour: 'errors' });
+  return { playground, daemon, base: `http://${daemon.address}`, good, bad, rollbacks };
+}
+
+function stableOf(daemon: RunningDaemon): string | null | undefined {
+  const row = daemon.context.store.db
+    .prepare('SELECT stable_revision FROM watch_services WHERE service = ?')
+    .get('shop') as { stable_revision: string | null } | undefined;
+  return row?.stable_revision;
+}
+
+function serving(playground: Playground) {
+  return playground.traffic('shop').filter((entry) => entry.percent > 0);
+}
+
+describe('alert receivers in the daemon', () => {
+  it('turn a flood of 1,000 concurrent firing alerts into exactly one rollback of the emulated service', async () => {
+    const { playground, daemon, base, good, rollbacks } = await start();
+    const agent = new Agent({ connections: 100 });
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 1000 }, async (_, index) => {
+          const payload = alertmanagerPayload([
+            {
+              labels: { service: 'shop', runwarden_action: 'rollback', replica: String(index) },
+              fingerprint: `f${index}`,
+            },
+          ]);
+          const response = await undiciFetch(`${base}/v1/alerts/alertmanager`, {
+            method: 'POST',
+            headers: { authorization: BEARER, 'content-type': 'application/json' },
+            body: JSON.stringify(payload),
+            dispatcher: agent,
+          });
+          await response.arrayBuffer();
+          return response.status;
+        }),
+      );
+      expect(statuses.every((status) => status === 200)).toBe(true);
+    } finally {
+      await agent.close();
+    }
+    expect(rollbacks).toEqual([`alert:${good}`]);
+    expect(serving(playground)).toMatchObject([{ revision: good, percent: 100 }]);
+    const text = await daemon.context.metrics.registry.metrics();
+    expect(
+      sample(text, 'runwarden_rollbacks_total', { service: 'shop', trigger: 'alert', result: 'completed' }),
+    ).toBe(1);
+    const counted = ['rolled_back', 'coalesced', 'cooldown', 'refused'].map(
+      (outcome) => sample(text, 'runwarden_alerts_received_total', { source: 'alertmanager', outcome }) ?? 0,
+    );
+    // One rolled back; the rest joined it while it ran or met the cooldown after; none was refused.
+    expect(counted.reduce((sum, count) => sum + count, 0)).toBe(1000);
+    expect(counted).toEqual([1, expect.any(Number), expect.any(Number), 0]);
+  });
+
+  it('refuses without credentials in the daemon too, and nothing moves', async () => {
+    const { playground, base, bad, rollbacks } = await start();
+    const payload = alertmanagerPayload([{ labels: { service: 'shop', runwarden_action: 'rollback' } }]);
+    expect((await post(base, '/v1/alerts/alertmanager', payload)).status).toBe(401);
+    expect(
+      (await post(base, '/v1/alerts/alertmanager', payload, 'Bearer wrong-token-0123456789')).status,
+    ).toBe(401);
+    expect((await post(base, '/v1/backups', { reason: 'pre-deploy' })).status).toBe(401);
+    expect(rollbacks).toEqual([]);
+    expect(serving(playground)).toMatchObject([{ revision: bad, percent: 100 }]);
+  });
+
+  it('honours a service in dry-run: the alert is answered, traffic stays', async () => {
+    const { playground, base, bad, good, rollbacks } = await start('dry-run');
+    const payload = alertmanagerPayload([{ labels: { service: 'shop', runwarden_action: 'rollback' } }]);
+    const response = await post(base, '/v1/alerts/alertmanager', payload, BEARER);
+    expect(response.status).toBe(200);
+    expect(response.body.alerts).toMatchObject([{ outcome: 'dry_run', toRevision: good }]);
+    expect(rollbacks).toEqual([`alert:${good} (dry run)`]);
+    expect(serving(playground)).toMatchObject([{ revision: bad, percent: 100 }]);
+  });
+});
