@@ -1,4 +1,3 @@
-import type { AlertRollbackPort } from '../alerts/rollback-port.js';
 import type { DaemonContext } from '../daemon.js';
 import { errorMessage } from '../errors.js';
 import { observeWatch } from '../telemetry/metrics-watch.js';
@@ -13,8 +12,6 @@ export interface DeployWatch {
   runtime: WatchRuntime;
   /** The one rollback path, for the alert receivers and anything else in the daemon. */
   requestRollback(request: RollbackRequest, signal: AbortSignal): Promise<RollbackOutcome>;
-  /** The same path shaped as the alert receivers' port (trigger "alert", the alert named in the reason). */
-  alertPort: AlertRollbackPort;
   close(): Promise<void>;
 }
 
@@ -49,23 +46,6 @@ export function startDeployWatch(context: DaemonContext): DeployWatch {
   return {
     runtime,
     requestRollback: rollback,
-    alertPort: {
-      rollback: async (request, signal) => {
-        const outcome = await rollback(
-          {
-            service: request.service,
-            trigger: 'alert',
-            reason: request.reason,
-            rule: request.alert.name,
-            dryRun: request.dryRun,
-          },
-          signal,
-        );
-        return outcome.kind === 'rolled_back'
-          ? { kind: 'rolled_back', to: outcome.to, from: outcome.from }
-          : outcome;
-      },
-    },
     close: async () => {
       for (const off of offs) off();
       await close();
