@@ -54,8 +54,8 @@ describe('Dockerfile', () => {
   });
 
   it("reproduces the image's production install and start (scripts/docker-smoke.sh)", () => {
-    const result = run('bash', ['scripts/docker-smoke.sh'], 300_000);
+    const result = run('bash', ['scripts/docker-smoke.sh'], 600_000);
     expect(result.output).toContain('smoke: OK');
     expect(result.status).toBe(0);
-  }, 320_000);
+  }, 620_000);
 });
