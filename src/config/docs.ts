@@ -51,19 +51,27 @@ function renderValue(depth: number, key: string, leaf: OptionLeaf): string[] {
   return rendered.map((line) => `${indent(depth)}${line}`);
 }
 
-/** Options of list items are shown commented out: the list itself defaults to empty. */
+/**
+ * Options of list items are shown commented out (the lists default to empty), as one example item
+ * written the way YAML nests it: `- ` opens each item, nested lists of items nest again.
+ */
 function renderListItemOption(leaf: OptionLeaf, key: string, depth: number, listDepth: number): string[] {
-  const itemDepth = depth - listDepth - 1;
-  const firstOfItem = OPTIONS.find((candidate) =>
-    candidate.path.startsWith(leaf.path.slice(0, leaf.path.lastIndexOf('.') + 1)),
-  );
-  const marker = firstOfItem === leaf && itemDepth === 0 ? '- ' : '  ';
-  const pad = `${indent(listDepth)}#   ${'  '.repeat(itemDepth)}`;
-  const value = leaf.defaultValue ?? leaf.meta.example;
+  const segments = leaf.path.split('.');
+  let width = 2; // the outer item's "- "
+  for (const segment of segments.slice(listDepth + 1, depth)) width += segment.endsWith('[]') ? 4 : 2;
+  const innermostList = segments.slice(0, depth).join('.');
+  const opensItem = innermostList.endsWith('[]') && firstLeafUnder(innermostList) === leaf;
+  const pad = opensItem ? `${' '.repeat(width - 2)}- ` : ' '.repeat(width);
+  const hasItems = OPTIONS.some((candidate) => candidate.path.startsWith(`${leaf.path}[].`));
+  const value = hasItems ? undefined : (leaf.defaultValue ?? leaf.meta.example);
   const shown =
     value === undefined ? '' : ` ${stringify(value, { lineWidth: 0, collectionStyle: 'flow' }).trim()}`;
   const note = leaf.meta.description ? `  # ${leaf.meta.description}` : '';
-  return [`${pad}${marker}${key}:${shown}${note}`];
+  return [`${indent(listDepth)}# ${pad}${key}:${shown}${note}`];
+}
+
+function firstLeafUnder(listPath: string): OptionLeaf | undefined {
+  return OPTIONS.find((candidate) => candidate.path.startsWith(`${listPath}.`));
 }
 
 function describe(leaf: OptionLeaf): string {
