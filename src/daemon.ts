@@ -11,7 +11,7 @@ import { HttpServer } from './http/server.js';
 import { acquirePidLock, type PidLock } from './lock/pid-lock.js';
 import { Scheduler } from './daemon/scheduler.js';
 import { NotificationDispatcher } from './notify/dispatcher.js';
-import { notifyOnEvents } from './notify/from-events.js';
+import { notifyOnEvents, targetsFromConfig } from './notify/from-events.js';
 import { WorkTracker } from './daemon/work.js';
 import { Store } from './store/store.js';
 import { startDeployWatch } from './watch/daemon-wiring.js';
@@ -77,11 +77,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       logger: logger.child({ component: 'notify' }),
       onResult: (target, result) => context.metrics.notifications.inc({ target, result }),
     });
-    const stopNotifying = notifyOnEvents(
-      events,
-      notifier,
-      (service) => config.services.find((watched) => (watched.name ?? watched.service) === service)?.notify,
-    );
+    const stopNotifying = notifyOnEvents(events, notifier, targetsFromConfig(config.services));
     closers.unshift(async () => {
       stopNotifying();
       await notifier.close();

@@ -1,6 +1,8 @@
 import { Registry } from 'prom-client';
 import { FatalError } from '../errors.js';
 import { EventBus } from '../events.js';
+import { NotificationDispatcher } from '../notify/dispatcher.js';
+import { notifyOnEvents, targetsFromConfig } from '../notify/from-events.js';
 import { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { watchMetrics } from '../telemetry/metrics-watch.js';
@@ -19,6 +21,7 @@ import { commandLogger, type GlobalOptions, loadFromOptions } from './common.js'
  *   traffic is changed, so bookkeeping (stable, bad, watch status) never interleaves;
  * - ending a watch is compare-and-set on its status, and freeze/unfreeze is read by the daemon at
  *   its next tick.
+ * Events are recorded in the history and sent to the notify targets, as the daemon's are.
  * The first SIGINT/SIGTERM aborts the command (a traffic update already sent is not undone).
  */
 export async function withWatchRuntime<T>(
@@ -40,6 +43,9 @@ export async function withWatchRuntime<T>(
     owner: `cli:${process.pid}`,
   });
   const stopRecording = recordHistory(events, runtime.store.history);
+  // A person's rollback or promotion is announced like the daemon's own.
+  const notifier = new NotificationDispatcher(loaded.config.notify.targets, { logger });
+  const stopNotifying = notifyOnEvents(events, notifier, targetsFromConfig(loaded.config.services));
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(1);
@@ -53,6 +59,8 @@ export async function withWatchRuntime<T>(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     stopRecording();
+    stopNotifying();
+    await notifier.close();
     await close();
     store.close();
   }

@@ -6,6 +6,13 @@ import type { Notification } from './notification.js';
 /** The notify targets a service asked for; undefined or empty means every target. */
 export type TargetsFor = (service: string) => readonly string[] | undefined;
 
+/** Looks a service up by its runwarden name (config `name`, else its Cloud Run name). */
+export function targetsFromConfig(
+  services: ReadonlyArray<{ name?: string | undefined; service: string; notify: readonly string[] }>,
+): TargetsFor {
+  return (service) => services.find((watched) => (watched.name ?? watched.service) === service)?.notify;
+}
+
 /**
  * Turns the daemon's events into notifications. Subscribing (rather than having jobs call the
  * notifier) keeps every job free of notification concerns and makes delivery failures harmless.
