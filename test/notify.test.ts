@@ -195,7 +195,7 @@ describe('notifyOnEvents for the deploy watch', () => {
     });
     await dispatcher.idle();
     expect(other.received).toHaveLength(0);
-    const text = (picked.received[0]?.body as { text: string }).text;
+    const text = (picked.received[0]?.body as { text?: string } | undefined)?.text ?? '';
     expect(text).toContain('*rolled back shop to shop-00001-good*');
     expect(text).toContain('traffic confirmed on shop-00001-good after 840 ms');
     expect(text).toContain(
