@@ -19,7 +19,10 @@ export const TOKEN = 'bench-token-0123456789abcdef';
 export async function emulatedUnavailable(needs) {
   if (!existsSync(path.join(ROOT, 'dist', 'playground', 'index.js')))
     return 'the emulator (src/playground/) is not built';
-  if (needs.includes('watch') && !/startDeployWatch|scheduleWatches|buildWatchRuntime/.test(await daemonSource()))
+  if (
+    needs.includes('watch') &&
+    !/startDeployWatch|scheduleWatches|buildWatchRuntime/.test(await daemonSource())
+  )
     return 'the daemon does not run the deploy watch yet (src/daemon.ts)';
   if (needs.includes('alerts') && !/createAlertEndpoints|alertRoutes/.test(await daemonSource()))
     return 'the daemon does not serve the alert webhook yet (src/daemon.ts)';
