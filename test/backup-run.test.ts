@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import Database from 'better-sqlite3';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createBackupJob } from '../src/backup/backup-job.js';
@@ -104,6 +105,23 @@ describe('backup run', () => {
     const result = await run().finally(() => store.close());
     expect(result.manifest.entries.some((entry) => entry.kind === 'media')).toBe(false);
     expect(result.manifest.warnings?.join('\n')).toContain('optional source media skipped');
+  });
+
+  it('warns, in the log and the manifest, about a database in rollback-journal mode', async () => {
+    const dir = tempDir();
+    const data = makeDataDir(dir);
+    const db = new Database(path.join(data, 'tenants', 'acme.sqlite3'));
+    db.pragma('journal_mode = DELETE');
+    db.close();
+    const { run, store } = harness(dir);
+    const result = await run().finally(() => store.close());
+    expect(
+      result.manifest.databases.find((entry) => entry.entry === 'tenants/acme.sqlite3')?.journal_mode,
+    ).toBe('delete');
+    expect(result.warnings.join('\n')).toMatch(
+      /acme\.sqlite3 is in delete journal mode, not WAL: its writers were blocked/,
+    );
+    expect(result.manifest.warnings).toEqual(result.warnings);
   });
 
   it('removes partial and temp files left by an interrupted run, and takes over its stale lock', async () => {
