@@ -1,7 +1,8 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { COMMANDS } from '../src/cli/program.js';
+import { Command } from 'commander';
+import { buildProgram, COMMANDS } from '../src/cli/program.js';
 import { VERSION } from '../src/version.js';
 import { runCli } from './helpers/cli.js';
 import { useTempDir } from './helpers/temp.js';
@@ -58,10 +59,28 @@ describe('cli', () => {
     });
   });
 
-  it('registers every command file', () => {
+  it('lists every command file, and each loads the command it is listed as', async () => {
     const files = readdirSync(new URL('../src/cli/commands/', import.meta.url)).filter((name) =>
       name.endsWith('.ts'),
     );
-    expect(COMMANDS.length).toBeGreaterThanOrEqual(files.length);
+    expect(COMMANDS).toHaveLength(files.length);
+    for (const entry of COMMANDS) {
+      const program = new Command('runwarden');
+      (await entry.load())(program);
+      expect(program.commands.map((command) => command.name())).toContain(entry.name);
+    }
+  });
+
+  it('registers only the command that runs, and lists all of them for help', async () => {
+    const config = await buildProgram(['node', 'runwarden', 'config', 'print']);
+    expect(config.commands.map((command) => command.name())).toEqual(['config']);
+    const help = await buildProgram(['node', 'runwarden', 'help', 'backups']);
+    expect(help.commands.map((command) => command.name())).toEqual(['backups']);
+    expect(help.commands[0]?.commands.map((command) => command.name())).toEqual(
+      expect.arrayContaining(['list', 'verify', 'import', 'prune']),
+    );
+    const listing = runCli(['--help']);
+    expect(listing.status).toBe(0);
+    for (const entry of COMMANDS) expect(listing.stdout).toContain(`  ${entry.name}`);
   });
 });
