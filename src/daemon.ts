@@ -13,6 +13,7 @@ import { Scheduler } from './daemon/scheduler.js';
 import { NotificationDispatcher } from './notify/dispatcher.js';
 import { notifyOnEvents, targetsFromConfig } from './notify/from-events.js';
 import { WorkTracker } from './daemon/work.js';
+import { isStoreError } from './store/store-errors.js';
 import { Store } from './store/store.js';
 import { startDeployWatch } from './watch/daemon-wiring.js';
 // --- issue 6 imports (alert receivers, backup trigger) ---
@@ -60,17 +61,28 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     const store = Store.open(config.state_dir);
     closers.unshift(() => store.close());
     const events = new EventBus();
-    events.onListenerError = (name, error) =>
+    const metrics = createMetrics();
+    // Store failures surface wherever the store is used: count them where they come out.
+    const countStoreError = (where: string, error: unknown) => {
+      if (isStoreError(error)) metrics.storeErrors.inc({ where });
+    };
+    events.onListenerError = (name, error) => {
       logger.error({ event: name, err: errorMessage(error) }, 'event listener failed');
+      countStoreError(`event:${name}`, error);
+    };
+    events.on('watch:failure', (event) => countStoreError(`watch:${event.operation}`, event.error));
+    events.on('backup:failed', (event) => countStoreError('backup', event));
     const work = new WorkTracker();
     const context: DaemonContext = {
       config,
       logger,
       store,
-      metrics: createMetrics(),
+      metrics,
       events,
       work,
-      scheduler: new Scheduler(work, logger.child({ component: 'scheduler' })),
+      scheduler: new Scheduler(work, logger.child({ component: 'scheduler' }), (job, error) =>
+        countStoreError(`job:${job}`, error),
+      ),
     };
     // --- notifications: subscribe to events; deliveries never block the job that emitted ---
     const notifier = new NotificationDispatcher(config.notify.targets, {
@@ -133,6 +145,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       address: config.server.address,
       bodyLimitBytes: config.server.body_limit_bytes,
       requestTimeoutMs: config.server.request_timeout,
+      onError: (route, error) => countStoreError(`http:${route}`, error),
       routes,
       logger: logger.child({ component: 'http' }),
     });

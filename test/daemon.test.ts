@@ -52,6 +52,43 @@ describe('daemon in-process', () => {
     expect(await response.json()).toMatchObject({ problems: ['state store is closed'] });
   });
 
+  it('counts failures of its own store where they surface', async () => {
+    const { config } = loadConfig({ path: writeConfig(tempDir()), env: {} });
+    const daemon = await startDaemon(config, silent);
+    running.push(daemon);
+    const { store, scheduler, events } = daemon.context;
+    const failed = new Promise<void>((resolve) =>
+      scheduler.fire({
+        name: 'writer',
+        async runOnce() {
+          store.db.pragma('query_only = ON');
+          try {
+            store.db.prepare("INSERT INTO meta (key, value) VALUES ('k', 'v')").run();
+          } finally {
+            store.db.pragma('query_only = OFF');
+            setImmediate(resolve);
+          }
+        },
+      }),
+    );
+    await failed;
+    events.emit('watch:failure', {
+      service: 'shop',
+      candidate: null,
+      stable: null,
+      rule: null,
+      reason: 'poll',
+      watchId: null,
+      at: 0,
+      dryRun: false,
+      operation: 'poll',
+      error: { code: 'RW_CLOUDRUN_UNAVAILABLE', message: 'not a store error' },
+    });
+    const text = await (await fetch(`http://${daemon.address}/metrics`)).text();
+    expect(text).toContain('runwarden_store_errors_total{where="job:writer"} 1');
+    expect(text).not.toContain('where="watch:poll"');
+  });
+
   it('refuses new work once stopping, and lets running work finish within the grace period', async () => {
     const { config } = loadConfig({ path: writeConfig(tempDir()), env: {} });
     const daemon = await startDaemon(config, silent);

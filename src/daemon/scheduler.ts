@@ -20,6 +20,8 @@ export class Scheduler {
   constructor(
     private readonly work: WorkTracker,
     private readonly logger: Logger,
+    /** Told of every failed run, after it is logged (the daemon counts store errors). */
+    private readonly onJobError: (job: string, error: unknown) => void = () => {},
   ) {}
 
   /** Runs `job` every `intervalMs`, first after `intervalMs` unless `runAtStart`. */
@@ -50,7 +52,10 @@ export class Scheduler {
     this.#busy.add(job.name);
     this.work
       .run(job.name, (signal) => job.runOnce(signal))
-      .catch((error) => this.logger.error({ job: job.name, err: errorMessage(error) }, 'job run failed'))
+      .catch((error) => {
+        this.logger.error({ job: job.name, err: errorMessage(error) }, 'job run failed');
+        this.onJobError(job.name, error);
+      })
       .finally(() => this.#busy.delete(job.name));
   }
 }

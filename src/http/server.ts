@@ -11,6 +11,8 @@ export interface HttpServerOptions {
   requestTimeoutMs: number;
   routes: readonly Route[];
   logger: Logger;
+  /** Told of every request that failed with an unexpected error (answered 500). */
+  onError?: (path: string, error: unknown) => void;
 }
 
 /** The daemon's HTTP server: node:http with hard limits, a fixed table of routes. */
@@ -77,6 +79,7 @@ export class HttpServer {
         response = text(error.status, `${error.message}\n`);
       } else {
         this.#options.logger.error({ err: error, path: url.pathname }, 'request failed');
+        this.#options.onError?.(url.pathname, error);
         response = text(500, 'internal error\n');
       }
     }

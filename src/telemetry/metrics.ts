@@ -26,6 +26,12 @@ export function createMetrics(registry: Registry = new Registry()) {
     registers: [registry],
   });
   buildInfo.set({ version: VERSION, node: process.versions.node }, 1);
+  const storeErrors = new Counter({
+    name: 'runwarden_store_errors_total',
+    help: "Failures of runwarden's own SQLite store (disk full, I/O, corruption, read-only), by where they surfaced.",
+    labelNames: ['where'] as const,
+    registers: [registry],
+  });
   const notifications = new Counter({
     name: 'runwarden_notifications_total',
     help: 'Notification deliveries by target and result (sent, failed after retries).',
@@ -34,6 +40,7 @@ export function createMetrics(registry: Registry = new Registry()) {
   });
   return {
     registry,
+    storeErrors,
     notifications,
     backup: backupMetrics(registry),
     alerts: createAlertMetrics(registry),
