@@ -1,11 +1,9 @@
 import { type Command, Option } from 'commander';
 import { formatBytes, progressReporter } from '../../backup/progress.js';
 import { type BackupResult, runBackup } from '../../backup/run-backup.js';
-import { FatalError } from '../../errors.js';
 import { EventBus } from '../../events.js';
 import { BackupsRepo } from '../../store/backups-repo.js';
 import { Store } from '../../store/store.js';
-import type { Logger } from '../../telemetry/logger.js';
 import {
   commandLogger,
   type GlobalOptions,
@@ -13,6 +11,7 @@ import {
   withConfigOption,
   withJsonOption,
 } from '../common.js';
+import { withInterrupt } from '../interrupt.js';
 import { printResult } from '../output.js';
 
 interface BackupOptions extends GlobalOptions {
@@ -37,18 +36,22 @@ export function registerBackup(program: Command): void {
       const store = Store.open(config.state_dir);
       const progress = progressReporter({ logger });
       try {
-        const result = await withSignals(logger, (signal) =>
-          runBackup(
-            { reason: options.reason, trigger: 'cli' },
-            {
-              config: config.backup,
-              catalog: new BackupsRepo(store.db),
-              events: new EventBus(),
-              logger,
-              signal,
-              onProgress: (event) => progress.update(event.phase, event.done, event.total),
-            },
-          ),
+        const result = await withInterrupt(
+          logger,
+          'backup',
+          'stopping the backup; its partial archive is removed',
+          (signal) =>
+            runBackup(
+              { reason: options.reason, trigger: 'cli' },
+              {
+                config: config.backup,
+                catalog: new BackupsRepo(store.db),
+                events: new EventBus(),
+                logger,
+                signal,
+                onProgress: (event) => progress.update(event.phase, event.done, event.total),
+              },
+            ),
         );
         progress.finish();
         printResult(summary(result), options.json === true, describe);
@@ -83,22 +86,4 @@ function describe(result: ReturnType<typeof summary>): string {
   ];
   for (const warning of result.warnings) lines.push(`  warning: ${warning}`);
   return lines.join('\n');
-}
-
-/** First SIGINT/SIGTERM stops the backup and removes its partial file; a second exits at once. */
-async function withSignals<T>(logger: Logger, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(1);
-    logger.warn({ signal: name }, 'stopping the backup; its partial archive is removed');
-    controller.abort(new FatalError('RW_ABORTED', `backup interrupted by ${name}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    return await work(controller.signal);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
 }

@@ -19,6 +19,7 @@ import {
   withConfigOption,
   withJsonOption,
 } from '../common.js';
+import { withInterrupt } from '../interrupt.js';
 import { printResult } from '../output.js';
 import { restoreProgress } from '../restore-progress.js';
 
@@ -56,8 +57,11 @@ export function registerRestore(program: Command): void {
       if (options.backup !== false && !preBackup) {
         logger.warn('no config file found: no pre-restore backup is taken (only the safety copy)');
       }
-      const outcome = await withSignals(logger, (signal) =>
-        restoreLocked(config, logger, { archive, selection, options, preBackup, signal }),
+      const outcome = await withInterrupt(
+        logger,
+        'restore',
+        'stopping the restore; the target is left as it was or fully restored',
+        (signal) => restoreLocked(config, logger, { archive, selection, options, preBackup, signal }),
       );
       printResult(outcome, options.json === true, describe);
     });
@@ -144,24 +148,6 @@ async function restoreLocked(
   } finally {
     progress.done();
     store.close();
-  }
-}
-
-/** First SIGINT/SIGTERM aborts the restore where it may stop safely; a second exits at once. */
-async function withSignals<T>(logger: Logger, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(1);
-    logger.warn({ signal: name }, 'stopping the restore; the target is left as it was or fully restored');
-    controller.abort(new FatalError('RW_ABORTED', `restore interrupted by ${name}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    return await work(controller.signal);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }
 
