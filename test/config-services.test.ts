@@ -3,8 +3,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { serviceKey } from '../src/config/schema/services.js';
-import { ConfigError } from '../src/errors.js';
 import { useTempDir } from './helpers/temp.js';
+import { problemsOf } from './helpers/config-problems.js';
 
 const tempDir = useTempDir();
 
@@ -14,17 +14,13 @@ function load(text: string, env: Record<string, string> = {}) {
   return loadConfig({ path: file, env }).config;
 }
 
-function problemsOf(text: string): string[] {
-  try {
-    load(text);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return [...(error as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
+function problemsOfText(text: string): string[] {
+  return problemsOf(() => load(text));
 }
 
-const minimal = ['services:', '  - project: p1', '    region: europe-west1', '    service: shop', ''].join('\n');
+const minimal = ['services:', '  - project: p1', '    region: europe-west1', '    service: shop', ''].join(
+  '\n',
+);
 
 describe('services config', () => {
   it("fills in the guide's defaults", () => {
@@ -38,7 +34,9 @@ describe('services config', () => {
       notify: [],
     });
     expect(serviceKey(service!)).toBe('shop');
-    expect(service?.rules.map((rule) => [rule.name, rule.signal, rule.threshold, rule.window, rule.action])).toEqual([
+    expect(
+      service?.rules.map((rule) => [rule.name, rule.signal, rule.threshold, rule.window, rule.action]),
+    ).toEqual([
       ['http_5xx', 'requests', 5, 5 * 60_000, 'rollback'],
       ['http_503', 'requests', 1, 60_000, 'rollback'],
       ['health', 'health', 3, 5 * 60_000, 'rollback'],
@@ -57,7 +55,7 @@ describe('services config', () => {
   });
 
   it('reports every problem with its path', () => {
-    const problems = problemsOf(
+    const problems = problemsOfText(
       [
         'cloud_run:',
         '  endpoint: nowhere',
@@ -94,13 +92,15 @@ describe('services config', () => {
         expect.stringMatching(/^services\[0\]\.rules\[0\]\.threshold: expected a fraction from 0 to 1/),
         expect.stringMatching(/^services\[0\]\.rules\[1\]\.threshold: health: expected a whole number/),
         expect.stringMatching(/^services\[0\]\.rules\[2\]\.response_code: give response_code or/),
-        expect.stringMatching(/^services\[0\]\.rules\[3\]\.signal: response_code and response_code_class apply/),
+        expect.stringMatching(
+          /^services\[0\]\.rules\[3\]\.signal: response_code and response_code_class apply/,
+        ),
       ]),
     );
   });
 
   it('names of services and of rules are unique', () => {
-    const problems = problemsOf(
+    const problems = problemsOfText(
       [
         minimal.trimEnd(),
         '    rules:',
@@ -117,7 +117,7 @@ describe('services config', () => {
   });
 
   it('a rule needs its threshold and signal', () => {
-    const problems = problemsOf(`${minimal}    rules:\n      - name: x\n`);
+    const problems = problemsOfText(`${minimal}    rules:\n      - name: x\n`);
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^services\[0\]\.rules\[0\]\.signal: /),

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { envNameFor, loadConfig, printableConfig, REDACTED } from '../src/config/load.js';
-import { ConfigError } from '../src/errors.js';
+import { problemsOf } from './helpers/config-problems.js';
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir();
@@ -11,16 +11,6 @@ function writeConfig(text: string): string {
   const file = path.join(tempDir(), 'runwarden.yaml');
   writeFileSync(file, text);
   return file;
-}
-
-function problemsOf(load: () => unknown): string[] {
-  try {
-    load();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return [...(error as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('loadConfig', () => {
