@@ -246,7 +246,7 @@ async function watchedShop(gracePeriod: string) {
   );
   const stopUsers = keepTraffic(playground);
   cleanups.unshift(stopUsers);
-  return { dir, playground, daemon, stable, start };
+  return { dir, playground, daemon, stable, start, stopUsers };
 }
 
 /**
@@ -317,5 +317,97 @@ describe('SIGTERM during a rollback', () => {
     );
     next.child.kill('SIGTERM');
     expect(await next.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
+/** The rollback recorded as owed for `shop` (table watch_owed_rollbacks), if any. */
+function owedRollback(dir: string) {
+  return readStore(dir, (db) =>
+    db
+      .prepare("SELECT to_revision, from_revisions, trigger FROM watch_owed_rollbacks WHERE service = 'shop'")
+      .get(),
+  ) as { to_revision: string; from_revisions: string; trigger: string } | undefined;
+}
+
+function watchDeadline(dir: string, candidate: string): number {
+  const row = readStore(dir, (db) =>
+    db.prepare('SELECT deadline FROM watches WHERE candidate = ?').get(candidate),
+  ) as { deadline: number };
+  return row.deadline;
+}
+
+describe('SIGTERM during a rollback, then a quiet restart', () => {
+  it('records the rollback as owed; once the errors aged out and the window passed, the next start still rolls back', async () => {
+    const { dir, playground, daemon, stable, start, stopUsers } = await watchedShop('300ms');
+    const bad = await badDeployWithHeldRollback(playground, 10_000);
+    // Decided and sent: before UpdateService the store already says a rollback is owed.
+    expect(owedRollback(dir)).toEqual({
+      to_revision: stable,
+      from_revisions: JSON.stringify([bad]),
+      trigger: 'watch',
+    });
+    daemon.child.kill('SIGTERM');
+    await waitFor(
+      () => (daemon.child.exitCode === null ? undefined : daemon.exited),
+      'the daemon to exit once the grace period is over',
+      30_000,
+    );
+    const aborted = logLines(daemon.output).find(
+      (line) => line.message === 'work did not finish within the grace period and was aborted',
+    );
+    expect(aborted?.aborted).toContain('watch:shop');
+    expect(servesAllOf(playground, bad)).toBe(true);
+    expect(watchOf(dir, bad)).toEqual({ status: 'watching', tripped: JSON.stringify(['http_5xx']) });
+    expect(owedRollback(dir)?.to_revision).toBe(stable);
+
+    // `runwarden status` (daemon down: it reads the store) shows what is owed.
+    const config = path.join(dir, 'runwarden.yaml');
+    const shown = runCli(['status', '--json', '--config', config]);
+    expect(shown.status).toBe(0);
+    const service = (JSON.parse(shown.stdout) as { services: Array<Record<string, unknown>> }).services[0];
+    expect(service?.owed_rollback).toMatchObject({ to: stable, from: [bad], trigger: 'watch' });
+    expect(runCli(['status', '--config', config]).stdout).toContain(`owed:      rollback to ${stable}`);
+
+    // The users leave: no more errors. Wait until the last ones are older than the rule window (3 s,
+    // read 1 s late, 1 s buckets) and the watch window is over, so fresh metrics alone would end the
+    // watch failed and leave the bad revision serving.
+    await stopUsers();
+    const quietSince = Date.now();
+    const agedOut = Math.max(watchDeadline(dir, bad), quietSince + 6_000);
+    await waitFor(
+      () => (Date.now() > agedOut ? true : undefined),
+      'the errors to age out of the rule window and the watch deadline to pass',
+      30_000,
+    );
+
+    const next = start();
+    await waitFor(
+      () => (servesAllOf(playground, stable) ? true : undefined),
+      'the next start to carry out the owed rollback',
+      30_000,
+    );
+    await waitFor(
+      () => (watchOf(dir, bad)?.status === 'rolled_back' ? true : undefined),
+      'the watch to be recorded as rolled back',
+    );
+    expect(owedRollback(dir)).toBeUndefined();
+    await waitFor(
+      () => (logLines(next.output).some((line) => line.message === 'rolled back') ? true : undefined),
+      'the rollback to be logged',
+    );
+    expect(messages(next.output)).toContain('carrying out an owed rollback');
+
+    // The emulated users get the stable revision again.
+    const visit = await playground.driveTraffic('shop', { rps: 20, durationMs: 500 });
+    expect(Object.keys(visit.byRevision)).toEqual([stable]);
+    expect(visit.byCode).toEqual({ '200': visit.sent });
+
+    next.child.kill('SIGTERM');
+    expect(await next.exited).toEqual({ code: 0, signal: null });
+    const after = runCli(['status', '--json', '--config', config]);
+    const afterService = (JSON.parse(after.stdout) as { services: Array<Record<string, unknown>> })
+      .services[0];
+    expect(afterService).toMatchObject({ owed_rollback: null, bad_revisions: [bad] });
+    expect(afterService?.last_rollback).toMatchObject({ to: stable, trigger: 'watch' });
   });
 });

@@ -26,6 +26,8 @@ export interface RollbackPlanInput {
   toRevision?: string | undefined;
   /** For a watch: when the candidate was first seen. A deploy newer than the last rollback is a new incident. */
   candidateSeenAt?: number | undefined;
+  /** Finishing an owed rollback (decided earlier, never confirmed): the same incident, so no cooldown. */
+  owed?: boolean | undefined;
   now: number;
   cooldownMs: number;
   stable: string | null;
@@ -69,6 +71,7 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
 }
 
 function inCooldown(input: RollbackPlanInput): boolean {
+  if (input.owed === true) return false;
   if (input.lastAutoRollbackAt === null || input.now - input.lastAutoRollbackAt >= input.cooldownMs)
     return false;
   // A deploy made after the last rollback is a new incident, not the same one flapping.

@@ -7,6 +7,12 @@ import type { WatchRuntime } from './watch-runtime.js';
  * lease is ours, or the live holder that has it.
  */
 export function takeActionLease(rt: WatchRuntime, service: string): string | null {
+  const holder = acquire(rt, service);
+  if (holder === null) rt.live.of(service).acting += 1;
+  return holder;
+}
+
+function acquire(rt: WatchRuntime, service: string): string | null {
   const now = rt.clock();
   const until = now + rt.operationTimeoutMs + 60_000;
   const holder = rt.store.services.acquireAction(service, rt.owner, until, now);
@@ -15,8 +21,23 @@ export function takeActionLease(rt: WatchRuntime, service: string): string | nul
   return rt.store.services.takeOverAction(service, holder, rt.owner, until) ? null : holder;
 }
 
+/** Releases one hold; the lease itself goes with the last one (an alert and the watch may overlap). */
 export function releaseActionLease(rt: WatchRuntime, service: string): void {
-  rt.store.services.releaseAction(service, rt.owner);
+  const live = rt.live.of(service);
+  live.acting = Math.max(0, live.acting - 1);
+  if (live.acting === 0) rt.store.services.releaseAction(service, rt.owner);
+}
+
+/**
+ * Whether traffic of `service` is being changed right now: by this process (it holds the lease),
+ * or by another live process holding an unexpired lease. A lease left by a process that is gone,
+ * or by an earlier process with this one's name, does not count.
+ */
+export function actionInProgress(rt: WatchRuntime, service: string): boolean {
+  if (rt.live.of(service).acting > 0) return true;
+  const row = rt.store.services.get(service);
+  if (!row?.actionOwner || row.actionOwner === rt.owner) return false;
+  return (row.actionUntil ?? 0) >= rt.clock() && holderAlive(row.actionOwner);
 }
 
 function holderAlive(holder: string): boolean {

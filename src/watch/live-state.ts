@@ -13,6 +13,8 @@ export interface LiveService {
   fingerprint: SchemaFingerprint | null;
   /** Newest last, per target ("service", "tag"): bounded. */
   probes: Map<string, HealthSample[]>;
+  /** Changes of this service's traffic this process is making right now (action leases it holds). */
+  acting: number;
 }
 
 /** In-memory state per service, shared by the watch tick and the probe job. */
@@ -22,7 +24,7 @@ export class LiveState {
   of(service: string): LiveService {
     let live = this.#services.get(service);
     if (!live) {
-      live = { observation: null, pollFailing: false, fingerprint: null, probes: new Map() };
+      live = { observation: null, pollFailing: false, fingerprint: null, probes: new Map(), acting: 0 };
       this.#services.set(service, live);
     }
     return live;

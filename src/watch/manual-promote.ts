@@ -18,7 +18,8 @@ export interface ManualPromoteResult {
  * `runwarden promote --revision R`, the guide's blue-green switch: 100 % of traffic to a tested
  * revision (tags kept), conditional on the etag read just before (a concurrent change is reported,
  * never overwritten), then R becomes the last known good revision (a bad mark is lifted: a person
- * decided). An open watch of R ends promoted; a watch of another revision ends cancelled.
+ * decided). An open watch of R ends promoted; a watch of another revision ends cancelled; an
+ * automatic rollback still owed is dropped (the person's choice stands).
  */
 export async function manualPromote(
   rt: WatchRuntime,
@@ -88,6 +89,8 @@ function record(
     rt.store.services.setStable(key, revision, 'manual', now);
     rt.store.revisions.mark(key, revision, 'good', reason, now);
     rt.store.services.saveSnapshot(key, snapshotOf(observation), now);
+    // A person chose where traffic goes: an automatic rollback still owed must not undo it.
+    rt.store.owed.clearService(key);
   })();
   rt.live.of(key).observation = observation;
   rt.metrics.activeWatches.set({ service: key }, 0);

@@ -1,4 +1,5 @@
-import type { RollbackPlan } from '../core/rollback-plan.js';
+import type { OwedRollback } from '../core/owed-rollback.js';
+import { type RollbackPlan, trafficTo } from '../core/rollback-plan.js';
 import { type ServiceObservation, servingOf, snapshotOf } from '../core/watch-types.js';
 import { errorMessage, RunwardenError } from '../errors.js';
 import { sleep } from '../google/retry.js';
@@ -44,7 +45,7 @@ export async function executeRollback(
       });
       const confirmed = await confirm(rt, service, plan.to, after, signal);
       const probe = await probeAgain(rt, service, confirmed.observation, signal);
-      record(rt, service, request, plan, confirmed.observation);
+      record(rt, service, request, plan, confirmed.observation, confirmed.ok);
       const restorePoint = await (announced ?? restoreReport(rt, service, request.watch ?? null, signal));
       const completed: RollbackCompletedEvent = {
         ...base(),
@@ -115,6 +116,47 @@ export function recordNoop(rt: WatchRuntime, service: WatchedService, request: R
   return { kind: 'noop' as const, to };
 }
 
+/**
+ * An owed rollback found already in effect (traffic all on its target: the update went through but
+ * the process stopped before confirming it): recorded and announced as the rollback it was.
+ */
+export async function recordLanded(
+  rt: WatchRuntime,
+  service: WatchedService,
+  owed: OwedRollback,
+  observation: ServiceObservation,
+  signal: AbortSignal,
+): Promise<void> {
+  const open = rt.store.watches.open(service.key);
+  const request: RollbackRequest = {
+    service: service.key,
+    trigger: owed.trigger,
+    reason: owed.reason,
+    rule: owed.rule,
+    decidedAt: owed.decidedAt,
+    watch: open && open.id === owed.watchId ? open : undefined,
+  };
+  const plan: UpdatePlan = {
+    kind: 'update',
+    to: owed.to,
+    from: owed.from,
+    traffic: trafficTo(owed.to, observation.traffic),
+  };
+  const base = eventBase(rt, service, request, plan);
+  record(rt, service, request, plan, observation, true);
+  const probe = await probeAgain(rt, service, observation, signal);
+  const restorePoint = await restoreReport(rt, service, request.watch ?? null, signal);
+  rt.events.emit('rollback:completed', {
+    ...base,
+    at: rt.clock(),
+    restorePoint,
+    confirmed: true,
+    probe,
+    durationMs: rt.clock() - owed.decidedAt,
+  });
+  rt.logger.info({ service: service.key, to: owed.to, from: owed.from }, 'an owed rollback had taken effect');
+}
+
 async function confirm(
   rt: WatchRuntime,
   service: WatchedService,
@@ -154,9 +196,12 @@ function record(
   request: RollbackRequest,
   plan: UpdatePlan,
   after: ServiceObservation,
+  confirmed: boolean,
 ): void {
   const now = rt.clock();
   rt.store.db.transaction(() => {
+    // Confirmed traffic settles whatever the service owed: this rollback, or an older one it overtook.
+    if (confirmed) rt.store.owed.clearService(service.key);
     for (const revision of plan.from)
       rt.store.revisions.mark(service.key, revision, 'bad', `rolled back from (${request.reason})`, now);
     const open = rt.store.watches.open(service.key);

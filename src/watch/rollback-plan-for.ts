@@ -17,6 +17,7 @@ export function planFor(
     trigger: request.trigger,
     toRevision: request.toRevision,
     candidateSeenAt: request.trigger === 'watch' ? watch?.startedAt : undefined,
+    owed: request.owed !== undefined,
     now: rt.clock(),
     cooldownMs: service.config.cooldown,
     stable: memory.stable,

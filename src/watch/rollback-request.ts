@@ -1,3 +1,4 @@
+import type { OwedRollback } from '../core/owed-rollback.js';
 import type { RollbackRefusal, RollbackTrigger } from '../core/rollback-plan.js';
 import type { ServiceObservation } from '../core/watch-types.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
@@ -23,6 +24,11 @@ export interface RollbackRequest {
   watch?: WatchRecord | undefined;
   /** Whether to announce a refusal with this reason (the watch announces each reason once). */
   announceRefusal?: ((refusal: RollbackRefusal) => boolean) | undefined;
+  /**
+   * Finishing this owed rollback (decided earlier, never confirmed): the cooldown does not apply,
+   * and the stored debt is settled by the outcome instead of a new one being recorded.
+   */
+  owed?: OwedRollback | undefined;
 }
 
 /** What the rollback path did. Failures to change traffic reject instead (RetryableError / FatalError). */

@@ -1,3 +1,4 @@
+import { settlesOwed } from '../core/owed-rollback.js';
 import type { RollbackPlan } from '../core/rollback-plan.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
 import { releaseActionLease, takeActionLease } from './action-lease.js';
@@ -12,9 +13,21 @@ import { findService, type WatchedService } from './watched-service.js';
  * The one rollback path: the watch, the alert receivers and `runwarden rollback` all come through
  * here, so refusals (frozen, no known good revision, bad target, cooldown), the action lease and the
  * etag precondition apply the same way to all. The fast path (the watch passes the service it just
- * read) reaches UpdateService after a few SQLite reads and one lease write: no network round trip.
+ * read) reaches UpdateService after a few SQLite reads and two writes (the lease, the owed row): no
+ * network round trip. An automatic rollback stays recorded as owed until its change is confirmed.
  */
 export async function requestRollback(
+  rt: WatchRuntime,
+  request: RollbackRequest,
+  signal: AbortSignal,
+): Promise<RollbackOutcome> {
+  const outcome = await decideAndAct(rt, request, signal);
+  // Finishing an owed rollback: a final outcome settles it (a confirmed change already did, in record()).
+  if (request.owed && settlesOwed(outcome)) rt.store.owed.clear(request.owed.id);
+  return outcome;
+}
+
+async function decideAndAct(
   rt: WatchRuntime,
   request: RollbackRequest,
   signal: AbortSignal,
@@ -53,10 +66,37 @@ export async function requestRollback(
       );
     if (fresh.kind === 'refused') return refuse(rt, service, request, fresh, dryRun);
     if (fresh.kind === 'noop') return recordNoop(rt, service, request, fresh.to);
-    return await executeRollback(rt, service, request, fresh, observation, signal);
+    // Durable before UpdateService: if this process stops before the change is confirmed, the next
+    // tick (or start) still owes it, even once the errors that caused it have aged out.
+    const owedId = request.owed ? null : recordOwed(rt, service, request, fresh);
+    const outcome = await executeRollback(rt, service, request, fresh, observation, signal);
+    if (owedId !== null && settlesOwed(outcome)) rt.store.owed.clear(owedId);
+    return outcome;
   } finally {
     releaseActionLease(rt, service.key);
   }
+}
+
+/** Records an automatic rollback as owed until settled; a person's rollback is not (they see it fail). */
+function recordOwed(
+  rt: WatchRuntime,
+  service: WatchedService,
+  request: RollbackRequest,
+  plan: Extract<RollbackPlan, { kind: 'update' }>,
+): number | null {
+  if (request.trigger === 'manual') return null;
+  const now = rt.clock();
+  return rt.store.owed.record({
+    service: service.key,
+    trigger: request.trigger,
+    to: plan.to,
+    from: plan.from,
+    watchId: request.watch?.id ?? null,
+    reason: request.reason,
+    rule: request.rule ?? null,
+    decidedAt: request.decidedAt ?? now,
+    recordedAt: now,
+  });
 }
 
 function staleWatch(rt: WatchRuntime, watch: WatchRecord | undefined): string | null {

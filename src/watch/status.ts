@@ -30,6 +30,18 @@ export interface ServiceStatus {
     ended_at: string | null;
     reason: string | null;
   } | null;
+  /**
+   * An automatic rollback decided but not confirmed (the daemon stopped mid-update, or the API
+   * failed): the daemon carries it out first on its next tick, unless someone changes the traffic.
+   */
+  owed_rollback: {
+    to: string;
+    from: string[];
+    trigger: 'watch' | 'alert';
+    reason: string;
+    decided_at: string;
+    watch_id: number | null;
+  } | null;
   /** The last rollback that changed traffic (any trigger), from the history. */
   last_rollback: { at: string; to: string; trigger: string; reason: string } | null;
   bad_revisions: string[];
@@ -42,6 +54,7 @@ export function serviceStatuses(services: readonly WatchedService[], store: Watc
     const row = store.services.get(service.key);
     const open = store.watches.open(service.key) ?? null;
     const last = store.watches.recent(service.key, 2).find((watch) => watch.status !== 'watching') ?? null;
+    const owed = store.owed.get(service.key);
     return {
       service: service.key,
       cloud_run: `${service.ref.project}/${service.ref.region}/${service.ref.service}`,
@@ -69,6 +82,16 @@ export function serviceStatuses(services: readonly WatchedService[], store: Watc
         ended_at: iso(last.endedAt),
         reason: last.endReason,
       },
+      owed_rollback: owed
+        ? {
+            to: owed.to,
+            from: owed.from,
+            trigger: owed.trigger,
+            reason: owed.reason,
+            decided_at: iso(owed.decidedAt) as string,
+            watch_id: owed.watchId,
+          }
+        : null,
       last_rollback: lastRollback(store, service.key),
       bad_revisions: store.revisions
         .list(service.key)

@@ -8,6 +8,7 @@ import { applyJudgement } from './apply-judgement.js';
 import { watchEventBase } from './event-base.js';
 import { describeFailure, gatherSamples } from './gather-samples.js';
 import { applyObservationStep } from './observe-step.js';
+import { settleOwedRollback } from './owed-rollback.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import type { WatchedService } from './watched-service.js';
 
@@ -15,7 +16,7 @@ import type { WatchedService } from './watched-service.js';
  * One pass of the deploy watch for one service: poll Cloud Run, let the core say what changed,
  * and, while a candidate is watched, gather its samples, let the core judge them and carry the
  * judgement out. Everything that must survive a restart is in the store, so a new daemon resumes
- * an open watch where the old one stopped.
+ * an open watch where the old one stopped, and first finishes a rollback it owes.
  */
 export async function tickService(
   rt: WatchRuntime,
@@ -24,6 +25,8 @@ export async function tickService(
 ): Promise<void> {
   const observation = await poll(rt, service, signal);
   if (!observation) return;
+  // A rollback decided earlier and never confirmed comes before anything new is judged.
+  if (await settleOwedRollback(rt, service, observation, signal)) return;
   await noteSchema(rt, service, signal);
   const step = onObservation(rt.store.memory(service.key), observation, rt.clock(), {
     windowMs: service.config.watch_window,

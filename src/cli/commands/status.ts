@@ -59,6 +59,10 @@ function describe(result: {
       lines.push(
         `  last:      ${status.last_watch.candidate} ${status.last_watch.status} at ${status.last_watch.ended_at}: ${status.last_watch.reason ?? ''}`,
       );
+    if (status.owed_rollback)
+      lines.push(
+        `  owed:      rollback to ${status.owed_rollback.to} from ${status.owed_rollback.from.join(', ')}, decided ${status.owed_rollback.decided_at} (${status.owed_rollback.trigger}), not confirmed yet: ${status.owed_rollback.reason}`,
+      );
     if (status.last_rollback)
       lines.push(
         `  rollback:  to ${status.last_rollback.to} at ${status.last_rollback.at} (${status.last_rollback.trigger}): ${status.last_rollback.reason}`,

@@ -3,6 +3,7 @@ import { backupsMigration } from './002-backups.js';
 import { restoresMigration } from './003-restores.js';
 import { watchMigration } from './004-watch.js';
 import { alertsMigration } from './005-alerts.js';
+import { owedRollbacksMigration } from './006-owed-rollbacks.js';
 import type { Migration } from './migration.js';
 
 /** Every migration, in order; a test checks the versions are consecutive and the files agree. */
@@ -12,4 +13,5 @@ export const MIGRATIONS: readonly Migration[] = [
   restoresMigration,
   watchMigration,
   alertsMigration,
+  owedRollbacksMigration,
 ];

@@ -2,6 +2,7 @@ import type { ServiceMemory } from '../../core/watch-types.js';
 import type { Db } from '../store.js';
 import { EvaluationsRepo } from './evaluations-repo.js';
 import { HistoryRepo } from './history-repo.js';
+import { OwedRollbacksRepo } from './owed-rollbacks-repo.js';
 import { PredeploysRepo } from './predeploys-repo.js';
 import { RevisionsRepo } from './revisions-repo.js';
 import { ServicesRepo } from './services-repo.js';
@@ -15,6 +16,8 @@ export class WatchStore {
   readonly evaluations: EvaluationsRepo;
   readonly predeploys: PredeploysRepo;
   readonly history: HistoryRepo;
+  /** Rollbacks decided but not confirmed: finished first on the next tick or start. */
+  readonly owed: OwedRollbacksRepo;
 
   constructor(readonly db: Db) {
     this.services = new ServicesRepo(db);
@@ -23,6 +26,7 @@ export class WatchStore {
     this.evaluations = new EvaluationsRepo(db);
     this.predeploys = new PredeploysRepo(db);
     this.history = new HistoryRepo(db);
+    this.owed = new OwedRollbacksRepo(db);
   }
 
   /** Everything the core needs about a service, read in one transaction (a consistent view). */
