@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requestRollback } from '../src/watch/rollback.js';
+import { waitFor } from './helpers/cli.js';
 import { type Harness, keepTraffic, startHarness } from './helpers/watch-harness.js';
 import { useTempDir } from './helpers/temp.js';
 
@@ -101,6 +102,27 @@ describe('the watch at its edges', () => {
     const completed = await h.runUntilEvent('rollback:completed');
     expect(completed).toMatchObject({ watchId: started.watchId, to: v1 });
     expect(h.seen.filter((entry) => entry.name === 'watch:started')).toHaveLength(1);
+  });
+
+  it('a watch resumed past its deadline probes the candidate before concluding, and promotes it', async () => {
+    const { h, v1 } = await ready({ watch_window: '2s' });
+    const stopTraffic = keepTraffic(h.playground);
+    try {
+      const v2 = await h.playground.deploy('shop', { behaviour: 'healthy' });
+      const started = await h.runUntilEvent('watch:started', (event) => event.candidate === v2);
+      await h.closeRuntime();
+      // Down past the deadline: the probes the old process took are gone with it.
+      await waitFor(
+        () => (Date.now() > started.deadline + 1_000 ? true : undefined),
+        'the watch deadline to pass while the daemon is down',
+      );
+      await h.reopen();
+      const promoted = await h.runUntilEvent('watch:promoted');
+      expect(promoted).toMatchObject({ watchId: started.watchId, candidate: v2, previous: v1 });
+    } finally {
+      await stopTraffic();
+    }
+    expect(h.seen.filter((entry) => entry.name === 'watch:ended')).toEqual([]);
   });
 
   describe('etag conflicts', () => {

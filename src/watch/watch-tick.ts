@@ -6,9 +6,10 @@ import { errorMessage, RunwardenError } from '../errors.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
 import { applyJudgement } from './apply-judgement.js';
 import { watchEventBase } from './event-base.js';
-import { describeFailure, gatherSamples } from './gather-samples.js';
+import { candidateTargets, describeFailure, gatherSamples } from './gather-samples.js';
 import { applyObservationStep } from './observe-step.js';
 import { settleOwedRollback } from './owed-rollback.js';
+import { probeJob } from './probe-job.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import type { WatchedService } from './watched-service.js';
 
@@ -45,6 +46,7 @@ async function judgeWatch(
   observation: ServiceObservation,
   signal: AbortSignal,
 ): Promise<void> {
+  await probeBeforeConcluding(rt, service, watch, observation, signal);
   const failures: string[] = [];
   const samples = await gatherSamples(rt, service, watch, observation, signal, (what, error) => {
     rt.logger.warn({ service: service.key, err: errorMessage(error) }, 'metric read failed');
@@ -63,6 +65,25 @@ async function judgeWatch(
     frozen: memory.frozen,
   });
   await applyJudgement(rt, service, watch, judgement, evaluations, observation, signal);
+}
+
+/**
+ * Probes live in memory, so a daemon that just started has none: a watch it resumes past its
+ * deadline would be ended for want of probes ("insufficient data") before the probe job, which
+ * needs this tick's poll, ever ran. When a conclusion is due and the candidate can be probed but has
+ * not been since the watch started, it is probed once first.
+ */
+async function probeBeforeConcluding(
+  rt: WatchRuntime,
+  service: WatchedService,
+  watch: WatchRecord,
+  observation: ServiceObservation,
+  signal: AbortSignal,
+): Promise<void> {
+  if (rt.clock() < watch.deadline || !service.rules.some((rule) => rule.signal === 'health')) return;
+  const targets = candidateTargets(observation, watch.candidate);
+  const probed = rt.live.probesOf(service.key, targets).some((sample) => sample.at >= watch.startedAt);
+  if (targets.length > 0 && !probed) await probeJob(rt, service, () => {}).runOnce(signal);
 }
 
 async function poll(rt: WatchRuntime, service: WatchedService, signal: AbortSignal) {
