@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -67,6 +68,35 @@ describe('Store', () => {
     const store = Store.open(dir);
     expect(store.db.prepare("SELECT name FROM sqlite_master WHERE name = 'half'").get()).toBeUndefined();
     store.close();
+  });
+
+  it('lets several processes open a fresh store at the same moment', async () => {
+    const storeModule = new URL('../dist/store/store.js', import.meta.url).href;
+    for (let round = 0; round < 3; round++) {
+      const dir = tempDir();
+      const opens = Array.from({ length: 4 }, () => {
+        const child = spawn(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            `const { Store } = await import(${JSON.stringify(storeModule)}); Store.open(${JSON.stringify(dir)}).close();`,
+          ],
+          { stdio: ['ignore', 'ignore', 'pipe'] },
+        );
+        let stderr = '';
+        child.stderr.on('data', (chunk) => {
+          stderr += chunk;
+        });
+        return new Promise<{ code: number | null; stderr: string }>((resolve) =>
+          child.once('exit', (code) => resolve({ code, stderr })),
+        );
+      });
+      for (const result of await Promise.all(opens)) expect(result, result.stderr).toMatchObject({ code: 0 });
+      const store = Store.open(dir);
+      expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.at(-1)?.version);
+      store.close();
+    }
   });
 
   it('numbers migrations consecutively from 1', () => {

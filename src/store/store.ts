@@ -57,35 +57,41 @@ export class Store {
   }
 }
 
+/**
+ * Brings the schema up to date in one IMMEDIATE transaction: the version is read under the write
+ * lock, so a CLI and a daemon opening a fresh store at the same moment cannot both apply migration 1.
+ * Any failure rolls the whole upgrade back.
+ */
 function migrate(db: Db, migrations: readonly Migration[], file: string): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
   const latest = migrations.at(-1)?.version ?? 0;
-  if (current > latest) {
-    const writtenBy = readMeta(db, 'runwarden_version') ?? 'an unknown version';
-    throw new FatalError(
-      'RW_STORE_TOO_NEW',
-      `state store ${file} has schema version ${current}, written by runwarden ${writtenBy}; this runwarden ${VERSION} knows up to ${latest}. ` +
-        'Upgrade runwarden, or point state_dir at another folder; the store was left untouched.',
-    );
-  }
-  for (const migration of migrations) {
-    if (migration.version <= current) continue;
-    try {
-      db.transaction(() => {
-        db.exec(migration.sql);
-        db.pragma(`user_version = ${migration.version}`);
-      })();
-    } catch (error) {
-      throw wrapError(
-        `apply store migration ${migration.version} (${migration.name})`,
-        error,
-        'RW_STORE_MIGRATE',
+  const upgrade = db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > latest) {
+      const writtenBy = readMeta(db, 'runwarden_version') ?? 'an unknown version';
+      throw new FatalError(
+        'RW_STORE_TOO_NEW',
+        `state store ${file} has schema version ${current}, written by runwarden ${writtenBy}; this runwarden ${VERSION} knows up to ${latest}. ` +
+          'Upgrade runwarden, or point state_dir at another folder; the store was left untouched.',
       );
     }
-  }
-  db.prepare(
-    'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-  ).run('runwarden_version', VERSION);
+    for (const migration of migrations) {
+      if (migration.version <= current) continue;
+      try {
+        db.exec(migration.sql);
+        db.pragma(`user_version = ${migration.version}`);
+      } catch (error) {
+        throw wrapError(
+          `apply store migration ${migration.version} (${migration.name})`,
+          error,
+          'RW_STORE_MIGRATE',
+        );
+      }
+    }
+    db.prepare(
+      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ).run('runwarden_version', VERSION);
+  });
+  upgrade.immediate();
 }
 
 function readMeta(db: Db, key: string): string | undefined {
