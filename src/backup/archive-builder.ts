@@ -1,9 +1,10 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupConfig } from '../config/schema/backup.js';
 import type { Logger } from '../telemetry/logger.js';
-import { READ_CHUNK } from './hashing.js';
+import { ArchivePipeline } from './archive-pipeline.js';
+import { DeflatePool } from './deflate-pool.js';
 import type { CompressionMethod, ManifestDatabase, ManifestEntry } from './manifest.js';
 import { chooseMethod, MAGIC_BYTES } from './media-type.js';
 import { isoWithOffset } from './naming.js';
@@ -20,6 +21,8 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** Called with uncompressed bytes as they are archived. */
   onBytes?: (bytes: number, entry: string) => void;
+  /** Where blocks are compressed; default: a pool sized to the machine's cores. */
+  pool?: DeflatePool;
 }
 
 /** Everything the manifest says about the data entries, plus what the run reports. */
@@ -34,10 +37,14 @@ export interface BuiltEntries {
 
 /**
  * Writes every source into `writer`, in order: the main database, the tenants, then the media.
- * Each database is snapshotted into a temp file, archived (deflate) and the temp file removed
- * before the next, so the extra disk needed is one database, not all of them. Media files are
- * streamed straight from the folder, stored or deflated by type; a file that vanishes between
- * listing and reading is skipped with a warning (the app deleted it).
+ * Entries go through an ArchivePipeline: blocks of each file are hashed here and compressed on
+ * several threads while earlier blocks are written, in order. Each database is snapshotted into a
+ * temp file, read into the pipeline and the temp file removed before the next snapshot starts (so
+ * the extra disk needed is one database, not all of them; the next snapshot overlaps the
+ * compression of the previous one's last blocks). Media files are read straight from the folder,
+ * stored or deflated by type; a file that vanishes between listing and reading is skipped with a
+ * warning (the app deleted it). On failure the pipeline is stopped before this throws, so the
+ * caller may close and remove the archive at once.
  */
 export async function writeEntries(
   writer: ZipWriter,
@@ -51,10 +58,7 @@ export async function writeEntries(
     snapshotRestarts: 0,
     bytesByMethod: { deflate: 0, store: 0 },
   };
-  const record = (
-    written: WrittenEntry,
-    entry: Omit<ManifestEntry, 'size' | 'sha256' | 'crc32' | 'method'>,
-  ) => {
+  const record = (written: WrittenEntry, entry: EntryFacts) => {
     built.entries.push({
       ...entry,
       size: written.size,
@@ -64,23 +68,37 @@ export async function writeEntries(
     });
     built.bytesByMethod[written.method] += written.compressedSize;
   };
-  for (const database of sources.databases) {
-    await writeDatabase(writer, database, options, built, record);
-  }
-  for (const media of sources.media) {
-    const written = await writeMedia(writer, media, options);
-    if (written) record(written, { path: media.entry, kind: 'media' });
-    else built.warnings.push(`media file ${media.file} vanished before it was read; skipped`);
+  const pipeline = new ArchivePipeline(writer, {
+    pool: options.pool ?? new DeflatePool(),
+    level: options.config.compression_level,
+    signal: options.signal,
+  });
+  try {
+    for (const database of sources.databases) {
+      await queueDatabase(pipeline, database, options, built, record);
+    }
+    for (const media of sources.media) {
+      const queued = await queueMedia(pipeline, media, options, (written) =>
+        record(written, { path: media.entry, kind: 'media' }),
+      );
+      if (!queued) built.warnings.push(`media file ${media.file} vanished before it was read; skipped`);
+    }
+    await pipeline.finish();
+  } catch (error) {
+    await pipeline.abandon(error);
+    throw error;
   }
   return built;
 }
 
-async function writeDatabase(
-  writer: ZipWriter,
+type EntryFacts = Omit<ManifestEntry, 'size' | 'sha256' | 'crc32' | 'method'>;
+
+async function queueDatabase(
+  pipeline: ArchivePipeline,
   source: DatabaseSource,
   options: BuildOptions,
   built: BuiltEntries,
-  record: (written: WrittenEntry, entry: Omit<ManifestEntry, 'size' | 'sha256' | 'crc32' | 'method'>) => void,
+  record: (written: WrittenEntry, entry: EntryFacts) => void,
 ): Promise<void> {
   const { config, logger } = options;
   const dest = tempPath(options.tempDir, `snapshot-${path.basename(source.file)}`);
@@ -101,19 +119,6 @@ async function writeDatabase(
         'database is not in WAL mode; its writers waited for the snapshot',
       );
     }
-    const written = await writer.add(source.entry, createReadStream(dest, { highWaterMark: READ_CHUNK }), {
-      method: 'deflate',
-      level: config.compression_level,
-      mtime: snapshot.snapshotAt,
-      sizeHint: snapshot.size,
-      signal: options.signal,
-      onBytes: (bytes) => options.onBytes?.(bytes, source.entry),
-    });
-    record(written, {
-      path: source.entry,
-      kind: source.kind,
-      ...(source.tenant ? { tenant: source.tenant } : {}),
-    });
     built.databases.push({
       entry: source.entry,
       source: source.file,
@@ -123,10 +128,32 @@ async function writeDatabase(
       snapshot_at: isoWithOffset(snapshot.snapshotAt, config.timezone),
       restarts: snapshot.restarts,
     });
-    logger.info(
-      { entry: source.entry, bytes: written.size, restarts: snapshot.restarts },
-      'database archived',
-    );
+    const handle = await open(dest, 'r');
+    try {
+      await pipeline.addFile(
+        {
+          name: source.entry,
+          method: 'deflate',
+          mtime: snapshot.snapshotAt,
+          sizeHint: snapshot.size,
+          onBytes: (bytes) => options.onBytes?.(bytes, source.entry),
+          onWritten: (written) => {
+            record(written, {
+              path: source.entry,
+              kind: source.kind,
+              ...(source.tenant ? { tenant: source.tenant } : {}),
+            });
+            logger.info(
+              { entry: source.entry, bytes: written.size, restarts: snapshot.restarts },
+              'database archived',
+            );
+          },
+        },
+        handle,
+      );
+    } finally {
+      await handle.close();
+    }
   } finally {
     await removeDatabaseFiles(dest);
   }
@@ -135,53 +162,48 @@ async function writeDatabase(
 /** Files up to this size are read into memory whole (bounded, so memory stays flat). */
 const SMALL_FILE = 1024 * 1024;
 
-/** Archives one media file; undefined when it no longer exists. */
-async function writeMedia(
-  writer: ZipWriter,
+/** Queues one media file; false when it no longer exists. */
+async function queueMedia(
+  pipeline: ArchivePipeline,
   media: MediaSource,
   options: BuildOptions,
-): Promise<WrittenEntry | undefined> {
-  const common = {
-    level: options.config.compression_level,
+  onWritten: (written: WrittenEntry) => void,
+): Promise<boolean> {
+  const entry = {
+    name: media.entry,
     mtime: media.mtime,
+    sizeHint: media.size,
     onBytes: (bytes: number) => options.onBytes?.(bytes, media.entry),
+    onWritten,
   };
   if (media.size <= SMALL_FILE) {
     // Small files are read whole, synchronously (tens of microseconds; a thread-pool round trip per
-    // call costs more than the read), and written with their neighbours in one write.
+    // call costs more than the read).
     let data: Buffer;
     try {
       data = readFileSync(media.file);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
     }
-    return await writer.addBuffer(media.entry, data, {
-      ...common,
-      method: chooseMethod(media.file, data.subarray(0, MAGIC_BYTES)),
-    });
+    const method = chooseMethod(media.file, data.subarray(0, MAGIC_BYTES));
+    await pipeline.addBuffer({ ...entry, method }, data);
+    return true;
   }
   let handle: FileHandle;
   try {
     handle = await open(media.file, 'r');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
   }
-  let stream: ReturnType<FileHandle['createReadStream']> | undefined;
   try {
     const head = Buffer.alloc(MAGIC_BYTES);
     const { bytesRead } = await handle.read(head, 0, MAGIC_BYTES, 0);
     const method = chooseMethod(media.file, head.subarray(0, bytesRead));
-    // The stream owns the handle from here and closes it when it ends or fails.
-    stream = handle.createReadStream({ start: 0, highWaterMark: READ_CHUNK });
-    return await writer.add(media.entry, stream, {
-      ...common,
-      method,
-      sizeHint: media.size,
-      signal: options.signal,
-    });
+    await pipeline.addFile({ ...entry, method }, handle);
+    return true;
   } finally {
-    if (!stream) await handle.close();
+    await handle.close();
   }
 }

@@ -53,8 +53,8 @@ export interface WrittenEntry extends Digest {
  * A streaming ZIP writer into a file it creates exclusively. Entries stream through a hasher and,
  * for `deflate`, zlib; nothing is held in memory beyond a chunk. No data descriptors: each local
  * header's CRC and sizes are patched in place once the entry is written, which every unzip reads.
- * One entry at a time (the file is written in order); entries could be compressed elsewhere in
- * parallel and appended here later without changing the format.
+ * One entry at a time, in file order: entries compressed elsewhere in parallel (archive-pipeline.ts)
+ * arrive through `beginEntry`/`writeData`/`endEntry` or `addCompressed`.
  */
 export class ZipWriter {
   readonly file: string;
@@ -64,7 +64,8 @@ export class ZipWriter {
   #position = 0;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
-  #busy = false;
+  /** The entry between beginEntry and endEntry. */
+  #open: { record: ZipEntryRecord; method: CompressionMethod; dataStart: number } | undefined;
   #closed = false;
 
   private constructor(file: string, handle: FileHandle) {
@@ -84,40 +85,55 @@ export class ZipWriter {
 
   /** Streams `source` into a new entry named `name` (UTF-8, `/`-separated). */
   async add(name: string, source: Readable, options: AddEntryOptions): Promise<WrittenEntry> {
-    if (this.#busy || this.#closed) throw new Error(`zip ${this.file}: add ${name} while busy or closed`);
-    this.#busy = true;
+    await this.beginEntry(name, options);
     try {
-      await this.#flush();
-      const record: ZipEntryRecord = {
-        name: Buffer.from(name, 'utf8'),
-        method: ZIP_METHOD[options.method],
-        mtime: options.mtime ?? new Date(),
-        crc32: 0,
-        compressedSize: 0,
-        uncompressedSize: 0,
-        offset: this.#position,
-        zip64: options.sizeHint === undefined || options.sizeHint >= ZIP64_THRESHOLD,
-      };
-      if (record.name.length > 0xffff) throw new FatalError('RW_BACKUP_NAME', `entry name too long: ${name}`);
-      await this.#append(localHeader(record));
-      const dataStart = this.#position;
       const hasher = new HashingStream(options.onBytes);
       const stages: Transform[] = [hasher];
       if (options.method === 'deflate')
         stages.push(createDeflateRaw({ level: options.level ?? 6, chunkSize: DEFLATE_CHUNK }));
       await pipeline([source, ...stages, this.#sink()], { signal: options.signal });
-      const digest = hasher.digest();
-      record.crc32 = digest.crc32;
-      record.uncompressedSize = digest.size;
-      record.compressedSize = this.#position - dataStart;
-      if (!record.zip64 && (record.uncompressedSize >= MAX_32 || record.compressedSize >= MAX_32))
-        throw new FatalError('RW_BACKUP_GREW', `${name} grew past 4 GiB while it was being archived`);
-      for (const [at, bytes] of localHeaderPatches(record)) await this.#writeAt(bytes, record.offset + at);
-      this.#entries.push(record);
-      return { ...digest, name, method: options.method, compressedSize: record.compressedSize };
+      return await this.endEntry(hasher.digest());
     } finally {
-      this.#busy = false;
+      this.#open = undefined;
     }
+  }
+
+  /**
+   * Starts an entry whose data follows through `writeData` (already compressed by `options.method`)
+   * and ends with `endEntry`. The local header is written now and patched at the end. One entry at
+   * a time.
+   */
+  async beginEntry(name: string, options: Pick<AddEntryOptions, 'method' | 'mtime' | 'sizeHint'>) {
+    this.#checkIdle(name);
+    const record = this.#record(name, options.method, options.mtime, {
+      zip64: options.sizeHint === undefined || options.sizeHint >= ZIP64_THRESHOLD,
+    });
+    this.#open = { record, method: options.method, dataStart: 0 };
+    await this.#append(localHeader(record));
+    this.#open.dataStart = this.#position;
+  }
+
+  /** Appends data of the entry begun with `beginEntry`. */
+  async writeData(chunk: Buffer): Promise<void> {
+    if (!this.#open) throw new Error(`zip ${this.file}: data written outside an entry`);
+    await this.#append(chunk);
+  }
+
+  /** Ends the open entry: `digest` describes its uncompressed data; the header is patched. */
+  async endEntry(digest: Digest): Promise<WrittenEntry> {
+    const open = this.#open;
+    if (!open) throw new Error(`zip ${this.file}: no entry to end`);
+    this.#open = undefined;
+    const { record } = open;
+    record.crc32 = digest.crc32;
+    record.uncompressedSize = digest.size;
+    record.compressedSize = this.#position - open.dataStart;
+    const name = record.name.toString('utf8');
+    if (!record.zip64 && (record.uncompressedSize >= MAX_32 || record.compressedSize >= MAX_32))
+      throw new FatalError('RW_BACKUP_GREW', `${name} grew past 4 GiB while it was being archived`);
+    for (const [at, bytes] of localHeaderPatches(record)) await this.#writeAt(bytes, record.offset + at);
+    this.#entries.push(record);
+    return { ...digest, name, method: open.method, compressedSize: record.compressedSize };
   }
 
   /**
@@ -130,42 +146,48 @@ export class ZipWriter {
     data: Buffer,
     options: Omit<AddEntryOptions, 'sizeHint' | 'signal'>,
   ): Promise<WrittenEntry> {
-    if (this.#busy || this.#closed) throw new Error(`zip ${this.file}: add ${name} while busy or closed`);
-    this.#busy = true;
-    try {
-      const level = options.level ?? 6;
-      // Tiny inputs deflate faster in place than through a thread-pool round trip.
-      const compressed =
-        options.method === 'store'
-          ? data
-          : data.length <= SYNC_DEFLATE_BYTES
-            ? deflateRawSync(data, { level })
-            : await deflateRawAsync(data, { level });
-      const digest: Digest = {
-        size: data.length,
-        sha256: createHash('sha256').update(data).digest('hex'),
-        crc32: crc32(data) >>> 0,
-      };
-      const record: ZipEntryRecord = {
-        name: Buffer.from(name, 'utf8'),
-        method: ZIP_METHOD[options.method],
-        mtime: options.mtime ?? new Date(),
-        crc32: digest.crc32,
-        compressedSize: compressed.length,
-        uncompressedSize: data.length,
-        offset: this.size,
-        zip64: data.length >= ZIP64_THRESHOLD || compressed.length >= ZIP64_THRESHOLD,
-      };
-      if (record.name.length > 0xffff) throw new FatalError('RW_BACKUP_NAME', `entry name too long: ${name}`);
-      const header = localHeader(record);
-      for (const [at, bytes] of localHeaderPatches(record)) bytes.copy(header, at);
-      await this.#appendCoalesced(Buffer.concat([header, compressed]));
-      options.onBytes?.(data.length);
-      this.#entries.push(record);
-      return { ...digest, name, method: options.method, compressedSize: compressed.length };
-    } finally {
-      this.#busy = false;
-    }
+    this.#checkIdle(name);
+    const level = options.level ?? 6;
+    // Tiny inputs deflate faster in place than through a thread-pool round trip.
+    const compressed =
+      options.method === 'store'
+        ? data
+        : data.length <= SYNC_DEFLATE_BYTES
+          ? deflateRawSync(data, { level })
+          : await deflateRawAsync(data, { level });
+    const digest: Digest = {
+      size: data.length,
+      sha256: createHash('sha256').update(data).digest('hex'),
+      crc32: crc32(data) >>> 0,
+    };
+    const written = await this.addCompressed(name, compressed, digest, options);
+    options.onBytes?.(data.length);
+    return written;
+  }
+
+  /**
+   * Adds a whole entry whose data is already compressed by `options.method` and whose
+   * uncompressed bytes `digest` describes. Header and data are queued and written with their
+   * neighbours, about 1 MiB at a time.
+   */
+  async addCompressed(
+    name: string,
+    compressed: Buffer,
+    digest: Digest,
+    options: Pick<AddEntryOptions, 'method' | 'mtime'>,
+  ): Promise<WrittenEntry> {
+    this.#checkIdle(name);
+    const record = this.#record(name, options.method, options.mtime, {
+      zip64: digest.size >= ZIP64_THRESHOLD || compressed.length >= ZIP64_THRESHOLD,
+      crc32: digest.crc32,
+      compressedSize: compressed.length,
+      uncompressedSize: digest.size,
+    });
+    const header = localHeader(record);
+    for (const [at, bytes] of localHeaderPatches(record)) bytes.copy(header, at);
+    this.#entries.push(record);
+    await this.#appendCoalesced(Buffer.concat([header, compressed]));
+    return { ...digest, name, method: options.method, compressedSize: compressed.length };
   }
 
   /** Writes the central directory and end records, fsyncs and closes. Returns the file's size. */
@@ -185,6 +207,31 @@ export class ZipWriter {
     if (this.#closed) return;
     this.#closed = true;
     await this.#handle.close();
+  }
+
+  #checkIdle(name: string): void {
+    if (this.#open || this.#closed)
+      throw new Error(`zip ${this.file}: add ${name} while an entry is open or the file closed`);
+  }
+
+  #record(
+    name: string,
+    method: CompressionMethod,
+    mtime: Date | undefined,
+    known: Partial<ZipEntryRecord> & { zip64: boolean },
+  ): ZipEntryRecord {
+    const record: ZipEntryRecord = {
+      name: Buffer.from(name, 'utf8'),
+      method: ZIP_METHOD[method],
+      mtime: mtime ?? new Date(),
+      crc32: 0,
+      compressedSize: 0,
+      uncompressedSize: 0,
+      offset: this.size,
+      ...known,
+    };
+    if (record.name.length > 0xffff) throw new FatalError('RW_BACKUP_NAME', `entry name too long: ${name}`);
+    return record;
   }
 
   /** A sink for one entry's data; it appends at the current end and advances it. */

@@ -1,0 +1,98 @@
+import { availableParallelism } from 'node:os';
+import { constants, deflateRaw } from 'node:zlib';
+
+/** Deflate's window: a block may refer back this far, so this much history is its dictionary. */
+export const DICTIONARY_BYTES = 32 * 1024;
+
+/**
+ * Runs raw-deflate jobs on libuv's thread pool (where zlib's asynchronous API compresses), at most
+ * `concurrency` at once; later jobs wait in order. The bound keeps the pool's other threads free
+ * for file reads and writes, and keeps one backup from taking more cores than the machine has.
+ * The main thread only hands buffers over, so it stays free to read, hash and write.
+ */
+export class DeflatePool {
+  /** Jobs compressing at once. */
+  readonly concurrency: number;
+  #running = 0;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(concurrency = defaultDeflateConcurrency()) {
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new RangeError(`deflate concurrency must be a positive integer, got ${concurrency}`);
+    this.concurrency = concurrency;
+  }
+
+  /**
+   * Compresses `input` as a run of raw-deflate blocks that may refer back into `dictionary` (the
+   * stream's previous bytes, at most 32 KiB used). With `final` false the output ends with a sync
+   * flush: byte aligned and not final, so the next block's output can follow it. With `final` true
+   * it ends the stream. `input` must not change until the promise settles.
+   */
+  async deflate(input: Buffer, options: { level: number; dictionary?: Buffer; final: boolean }) {
+    if (this.#running >= this.concurrency) await new Promise<void>((wake) => this.#waiting.push(wake));
+    this.#running++;
+    try {
+      return await new Promise<Buffer>((resolve, reject) => {
+        deflateRaw(
+          input,
+          {
+            level: options.level,
+            // One thread-pool round trip per block: the whole output fits one chunk.
+            chunkSize: Math.max(64 * 1024, Math.ceil(input.length * 1.125) + 1024),
+            finishFlush: options.final ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
+            ...(options.dictionary && options.dictionary.length > 0
+              ? { dictionary: options.dictionary }
+              : {}),
+          },
+          (error, output) => (error ? reject(error) : resolve(output)),
+        );
+      });
+    } finally {
+      this.#running--;
+      this.#waiting.shift()?.();
+    }
+  }
+}
+
+/**
+ * One core per job, but leave at least one of libuv's threads (4 unless UV_THREADPOOL_SIZE says
+ * otherwise) for file I/O, which shares the pool.
+ */
+export function defaultDeflateConcurrency(): number {
+  const poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  return Math.max(1, Math.min(availableParallelism(), poolSize - 1));
+}
+
+/**
+ * One raw-deflate stream compressed block by block in parallel, as pigz does: each block is
+ * deflated on its own with the previous 32 KiB of input as its dictionary and ends with a sync
+ * flush (the last one with finish), so the outputs, concatenated in the order `push` was called,
+ * are one valid stream that any inflater reads, and compress about as well as one long deflate.
+ */
+export class BlockDeflater {
+  #history = Buffer.alloc(0);
+  #ended = false;
+
+  constructor(
+    private readonly pool: DeflatePool,
+    private readonly level: number,
+  ) {}
+
+  /**
+   * Queues the stream's next `block` (in order; at least one call, `final` on the last, which may
+   * be empty) and resolves its compressed bytes. The promises may settle out of order; their
+   * results must be written in call order. `block` must not change until its promise settles.
+   */
+  push(block: Buffer, final: boolean): Promise<Buffer> {
+    if (this.#ended) throw new Error('BlockDeflater: push after the final block');
+    this.#ended = final;
+    const dictionary = this.#history;
+    // A copy: the caller may reuse `block` once it is compressed, but the next block needs these.
+    if (!final)
+      this.#history =
+        block.length >= DICTIONARY_BYTES
+          ? Buffer.from(block.subarray(block.length - DICTIONARY_BYTES))
+          : Buffer.concat([dictionary, block]).subarray(-DICTIONARY_BYTES);
+    return this.pool.deflate(block, { level: this.level, dictionary, final });
+  }
+}
