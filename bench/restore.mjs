@@ -5,7 +5,7 @@ import path from 'node:path';
 import { unzipCopyRestore } from './lib/baselines.mjs';
 import { runwardenBackup, runwardenRestore, writeBackupConfig } from './lib/runwarden.mjs';
 import { median } from './lib/stats.mjs';
-import { figure } from './lib/table.mjs';
+import { figure, format } from './lib/table.mjs';
 
 const BENCH = '4. Restore';
 
@@ -27,6 +27,8 @@ export const restore = {
       { selection: ['--db', 'main'], entry: `db/${path.basename(dataset.mainDb)}` },
     ];
     const rows = [];
+    const details = [];
+    const list = (values) => values.map((value) => format(value, 'ms')).join(', ');
     for (const [index, { selection, entry }] of cases.entries()) {
       const ours = [];
       const theirs = [];
@@ -60,8 +62,13 @@ export const restore = {
           runs: ctx.runs,
         }),
       );
+      details.push(`${entry}: runwarden ${list(ours)}; unzip + cp ${list(theirs)}`);
     }
     rmSync(work, { recursive: true, force: true });
+    ctx.note(
+      BENCH,
+      `from runwarden's own archive of the backup benchmark, \`runwarden restore <archive> --tenant|--db main --target <new file> --no-backup --json\` (a new target: no safety copy). Per run, ${details.join('; ')}.`,
+    );
     return rows;
   },
 };

@@ -39,6 +39,7 @@ const only = args.only?.split(',');
 const log = (message) =>
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 const notes = [];
+const loads = [];
 const ctx = {
   quick: args.quick,
   runs,
@@ -62,8 +63,10 @@ try {
       continue;
     }
     log(`${bench.id}: start`);
+    const loadBefore = os.loadavg()[0];
     try {
       rows.push(...(await bench.run(ctx)));
+      loads.push(`${bench.id} ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
     } catch (error) {
       log(`${bench.id}: failed: ${error.stack ?? error}`);
       rows.push(...bench.metrics.map((metric) => failed({ ...metric, error })));
@@ -106,8 +109,9 @@ function version(command, args) {
   try {
     return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
       .split('\n')
-      .find(Boolean)
-      ?.trim();
+      .find((line) => /\d+\.\d+/.test(line))
+      ?.trim()
+      .slice(0, 60);
   } catch {
     return 'not installed';
   }
@@ -134,6 +138,7 @@ ${table}
 ## Notes
 
 ${notes.join('\n') || '- none'}
+- **Machine load** (1-minute load average at the start → end of each benchmark, on ${os.cpus().length} cores): ${loads.join('; ') || 'n/a'}.
 
 ## Method
 

@@ -20,7 +20,7 @@ export function figure({ bench, metric, unit, value, baseline, baselineName, tar
     metric,
     runwarden: format(value, unit),
     baseline: `${format(baseline, unit)} (${baselineName})`,
-    ratio: Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '—',
+    ratio: Number.isFinite(ratio) ? `${ratio.toFixed(ratio < 10 ? 3 : 1)}×` : '—',
     target: describeTarget(target, unit),
     result: verdict,
     runs: String(runs),
