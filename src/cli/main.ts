@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 import { CommanderError } from 'commander';
 import { ConfigError, ExitCode, errorMessage, exitCodeFor } from '../errors.js';
 import { buildProgram } from './program.js';
