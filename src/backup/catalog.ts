@@ -1,5 +1,7 @@
 import { errorMessage, RunwardenError } from '../errors.js';
 import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
+import type { Manifest } from './manifest.js';
+import { readManifestDigest } from './manifest-read.js';
 import { verifyArchive } from './verify.js';
 
 /** The outcome of re-verifying one archive. */
@@ -16,9 +18,10 @@ export interface VerifyOutcome {
 
 /**
  * Re-verifies `file` and records the result in the catalog when it is cataloged: a pass marks it
- * verified again; a failure (corrupt, missing, or a file whose SHA-256 is no longer the one
- * cataloged) clears its verified mark, so retention and restore stop trusting it. Never throws for
- * a bad archive; the outcome says what was wrong.
+ * verified again (and records its manifest's SHA-256 when the row lacks it, so restores from it
+ * need not hash the whole archive); a failure (corrupt, missing, or a file whose SHA-256 is no
+ * longer the one cataloged) clears its verified mark, so retention and restore stop trusting it.
+ * Never throws for a bad archive; the outcome says what was wrong.
  */
 export async function verifyCataloged(
   file: string,
@@ -27,6 +30,9 @@ export async function verifyCataloged(
 ): Promise<VerifyOutcome> {
   const record = catalog.get(file);
   try {
+    // Read before the verification, so the digest recorded is of the manifest the hash covers.
+    const manifest =
+      record?.manifestSha256 === null ? await readManifestDigest(file, options.signal) : undefined;
     const verified = await verifyArchive(file, { signal: options.signal });
     if (record && record.sha256 !== verified.sha256) {
       throw new RunwardenError(
@@ -35,6 +41,8 @@ export async function verifyCataloged(
       );
     }
     if (record) catalog.markVerified(file, (options.now ?? (() => new Date()))());
+    if (record && manifest && sameManifest(manifest.manifest, verified.manifest))
+      catalog.recordManifestSha256(file, record.sha256, manifest.sha256);
     return {
       file,
       ok: true,
@@ -65,13 +73,22 @@ export async function importArchive(
   catalog: BackupsRepo,
   options: { signal?: AbortSignal; now?: () => Date } = {},
 ): Promise<BackupRecord> {
+  // Read before the verification, so the digest recorded is of the manifest the hash covers.
+  const read = await readManifestDigest(file, options.signal);
   const verified = await verifyArchive(file, { signal: options.signal });
   const { manifest } = verified;
+  if (!sameManifest(read.manifest, manifest)) {
+    throw new RunwardenError(
+      'RW_BACKUP_CHANGED',
+      `backup ${file} changed while it was being verified; nothing was recorded. Import it again.`,
+    );
+  }
   const existing = catalog.get(file);
   return catalog.record({
     file,
     size: verified.size,
     sha256: verified.sha256,
+    manifestSha256: read.sha256,
     reason: manifest.reason,
     trigger: manifest.trigger,
     startedAt: new Date(manifest.started_at),
@@ -80,4 +97,9 @@ export async function importArchive(
     verifiedAt: (options.now ?? (() => new Date()))(),
     imported: existing ? existing.imported : true,
   });
+}
+
+/** Whether two parsed manifests say the same (both parsed by one schema: same key order). */
+function sameManifest(a: Manifest, b: Manifest): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

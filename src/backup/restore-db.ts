@@ -1,6 +1,8 @@
 import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FatalError, wrapError } from '../errors.js';
+import type { ManifestEntry } from './manifest.js';
+import { checkEntryDigest, unreadableEntry } from './restore-entries.js';
 import {
   copyOwnership,
   exists,
@@ -9,10 +11,12 @@ import {
   SQLITE_SIDECARS,
   sha256OfFile,
   tempNameBeside,
+  type WrittenFile,
   writeNewFile,
 } from './restore-fs.js';
 import { pausePoint, type RestoreStep } from './restore-pause.js';
-import { checkDatabase, type SafetyCopy, takeSafetyCopy } from './safety-copy.js';
+import { type SafetyCopy, takeSafetyCopy } from './safety-copy.js';
+import { integrityProblem } from './sqlite-check.js';
 
 /** Progress of one restore, for a progress bar or log lines. */
 export type RestoreProgress =
@@ -25,8 +29,11 @@ export interface DatabaseRestoreRequest {
   target: string;
   /** Opens the entry's uncompressed bytes; called once. */
   openEntry(signal: AbortSignal): Promise<AsyncIterable<Buffer | Uint8Array>>;
-  /** What the manifest promises for the entry: SHA-256 (hex) and size in bytes. */
-  expected: { sha256: string; size: number };
+  /**
+   * The archive and the (authenticated) manifest entry the bytes must match: size, CRC-32 and
+   * SHA-256, checked as they are written (BackupCorruptError, RW_BACKUP_CORRUPT, when they differ).
+   */
+  source: { archive: string; entry: ManifestEntry };
   /** Replace an existing target; without it an existing target is refused (RW_RESTORE_TARGET_EXISTS). */
   force: boolean;
   /** Names the safety copy (`<db>.pre-restore-<UTC timestamp>`). */
@@ -48,19 +55,43 @@ export interface DatabaseRestoreResult {
 }
 
 /**
- * Replaces `target` with the database in an archive entry so that a crash at any moment leaves
- * either the old database or the new one, never a mix:
- * 1. the entry is streamed into a temp file beside the target, hashed as written, fsynced, hashed
- *    again from disk and integrity-checked; any mismatch refuses with nothing of the target touched;
- * 2. the current database is checkpointed and snapshotted to `<db>.pre-restore-<timestamp>`;
- * 3. its now-empty -wal/-shm (and any -journal) are removed, so no stale log is replayed onto the
- *    new file; the temp file takes the old one's mode (and owner, as root) and is renamed over the
- *    target; the folder is fsynced.
- * Errors carry codes: RW_RESTORE_TARGET_EXISTS, RW_RESTORE_CHECKSUM, RW_RESTORE_INTEGRITY,
- * RW_RESTORE_DB_BUSY, RW_RESTORE_SAFETY_COPY, RW_RESTORE_IO. The app should be stopped first.
+ * A database entry written and checked beside its target, not yet in place. Either commit it
+ * (commitDatabase) or discard it; until then the target is untouched.
+ */
+export interface PreparedDatabase {
+  target: string;
+  /** The temp file beside the target holding the checked database. */
+  temp: string;
+  written: WrittenFile;
+  /** Removes the temp file (and any sidecar of it); safe to call more than once. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Replaces `target` with the database in an archive entry: prepareDatabase, then commitDatabase
+ * (see both). A crash at any moment leaves either the old database or the new one, never a mix.
  */
 export async function restoreDatabase(request: DatabaseRestoreRequest): Promise<DatabaseRestoreResult> {
-  const { target, signal } = request;
+  const prepared = await prepareDatabase(request);
+  return commitDatabase(prepared, request);
+}
+
+/**
+ * Step 1 of a database restore, which also verifies the entry: streams it into a temp file beside
+ * the target (the archive is read once), checking its size, CRC-32 and SHA-256 against the manifest
+ * entry as it passes, fsyncs it, then reads it back from disk for its SHA-256 while SQLite runs
+ * `integrity_check` on it (on a worker thread for a large file). Any mismatch refuses with the temp
+ * file removed and nothing of the target touched: BackupCorruptError (RW_BACKUP_CORRUPT) for
+ * bytes that differ from the manifest, RW_RESTORE_CHECKSUM when the disk gives back other bytes
+ * than were written, RW_RESTORE_INTEGRITY, RW_RESTORE_TARGET_EXISTS, RW_RESTORE_IO.
+ */
+export async function prepareDatabase(
+  request: Pick<
+    DatabaseRestoreRequest,
+    'target' | 'openEntry' | 'source' | 'force' | 'signal' | 'onProgress'
+  >,
+): Promise<PreparedDatabase> {
+  const { target, signal, source } = request;
   const progress = request.onProgress ?? (() => {});
   const old = await assertDatabaseTargetReplaceable(target, request.force);
   await mkdir(path.dirname(target), { recursive: true });
@@ -68,51 +99,100 @@ export async function restoreDatabase(request: DatabaseRestoreRequest): Promise<
   if (stale.length > 0) progress({ kind: 'step', step: 'cleaned-stale-temps', detail: stale.join(', ') });
 
   const temp = tempNameBeside(target);
-  let safetyCopy: SafetyCopy | undefined;
+  const discard = async () => {
+    await rm(temp, { force: true });
+    await removeSidecars(temp).catch(() => []);
+  };
   try {
     const entry = await request.openEntry(signal);
     const written = await writeNewFile(entry, temp, {
       mode: old ? old.mode & 0o7777 : 0o644,
       signal,
-      onBytes: (done) => progress({ kind: 'bytes', done, total: request.expected.size }),
+      onBytes: (done) => progress({ kind: 'bytes', done, total: source.entry.size }),
+      sourceError: (error) => unreadableEntry(source.archive, source.entry.path, error),
     });
-    checkWritten(target, written, request.expected, 'as written');
-    const onDisk = await sha256OfFile(temp, signal);
-    checkWritten(target, { sha256: onDisk, bytes: written.bytes }, request.expected, 'read back from disk');
-    await step('temp-written');
+    checkEntryDigest(source.archive, source.entry, written);
+    await step('temp-written', progress);
 
-    checkDatabase(temp);
-    await removeSidecars(temp); // a read-only check of a WAL-mode file leaves empty ones behind
-    await step('temp-checked');
+    // Both only read the file: the hash re-reads what was written, SQLite walks its b-trees.
+    const [onDisk, integrity] = await Promise.allSettled([
+      sha256OfFile(temp, signal),
+      integrityProblem(temp, signal),
+    ]);
+    if (onDisk.status === 'rejected') throw onDisk.reason;
+    if (onDisk.value !== written.sha256) {
+      throw new FatalError(
+        'RW_RESTORE_CHECKSUM',
+        `restore of ${target} refused: the entry read back from disk has SHA-256 ${onDisk.value}, ` +
+          `${written.sha256} was written; the disk did not keep the bytes. Nothing was changed.`,
+      );
+    }
+    if (integrity.status === 'rejected') throw integrity.reason;
+    if (integrity.value !== undefined)
+      throw new FatalError(
+        'RW_RESTORE_INTEGRITY',
+        `restore of ${target} refused: the database in entry ${source.entry.path} ${integrity.value}. Nothing was changed.`,
+      );
+    await removeSidecars(temp); // the check of a WAL-mode file leaves empty ones behind
+    await step('temp-checked', progress);
+    return { target, temp, written, discard };
+  } catch (error) {
+    await discard();
+    if (error instanceof FatalError || signal.aborted) throw error;
+    throw wrapError(`restore ${target}`, error, 'RW_RESTORE_IO');
+  }
+}
 
+/**
+ * Step 2: puts a prepared database in place. The target is checked again (it may have appeared
+ * while a pre-restore backup ran); then the current database is checkpointed and snapshotted to
+ * `<db>.pre-restore-<timestamp>`; its now-empty -wal/-shm (and any -journal) are removed, so no
+ * stale log is replayed onto the new file; the temp file takes the old one's mode (and owner, as
+ * root) and is renamed over the target; the folder is fsynced. On failure the temp file is
+ * removed. Errors: RW_RESTORE_TARGET_EXISTS, RW_RESTORE_DB_BUSY, RW_RESTORE_SAFETY_COPY,
+ * RW_RESTORE_IO. The app should be stopped first.
+ */
+export async function commitDatabase(
+  prepared: PreparedDatabase,
+  request: Pick<DatabaseRestoreRequest, 'force' | 'now' | 'signal' | 'onSafetyCopy' | 'onProgress'>,
+): Promise<DatabaseRestoreResult> {
+  const { target, temp, written } = prepared;
+  const { signal } = request;
+  const progress = request.onProgress ?? (() => {});
+  let safetyCopy: SafetyCopy | undefined;
+  try {
+    const old = await assertDatabaseTargetReplaceable(target, request.force);
     if (old) {
       safetyCopy = await takeSafetyCopy(target, request.now);
       request.onSafetyCopy?.(safetyCopy);
-      await step('safety-copied', safetyCopy.file);
+      await step('safety-copied', progress, safetyCopy.file);
     }
     signal.throwIfAborted();
     // From here on the steps are short and must not be abandoned half-way by an abort.
     const removedSidecars = await removeSidecars(target);
-    await step('sidecars-removed');
+    await step('sidecars-removed', progress);
     if (old) {
       await chmod(temp, old.mode & 0o7777);
       await copyOwnership(temp, old);
     }
     await rename(temp, target);
-    await step('renamed');
+    await step('renamed', progress);
     await fsyncDirectory(path.dirname(target));
     return { target, safetyCopy, bytes: written.bytes, sha256: written.sha256, removedSidecars };
   } catch (error) {
-    await rm(temp, { force: true });
-    await removeSidecars(temp).catch(() => []);
+    await prepared.discard();
     if (error instanceof FatalError || signal.aborted) throw error;
     throw wrapError(`restore ${target}`, error, 'RW_RESTORE_IO');
   }
+}
 
-  async function step(name: RestoreStep, detail?: string): Promise<void> {
-    progress(detail === undefined ? { kind: 'step', step: name } : { kind: 'step', step: name, detail });
-    await pausePoint(name);
-  }
+async function step(
+  name: RestoreStep,
+  progress: (progress: RestoreProgress) => void,
+  detail?: string,
+): Promise<void> {
+  progress(detail === undefined ? { kind: 'step', step: name } : { kind: 'step', step: name, detail });
+  await pausePoint(name);
 }
 
 /**
@@ -134,22 +214,6 @@ export async function assertDatabaseTargetReplaceable(target: string, force: boo
     );
   }
   return old;
-}
-
-function checkWritten(
-  target: string,
-  actual: { sha256: string; bytes: number },
-  expected: { sha256: string; size: number },
-  how: string,
-): void {
-  if (actual.bytes !== expected.size || actual.sha256 !== expected.sha256) {
-    throw new FatalError(
-      'RW_RESTORE_CHECKSUM',
-      `restore of ${target} refused: the entry ${how} has ${actual.bytes} bytes with SHA-256 ${actual.sha256}, ` +
-        `the manifest says ${expected.size} bytes with ${expected.sha256}; the archive is corrupt or was tampered with. ` +
-        'Nothing was changed.',
-    );
-  }
 }
 
 /** Removes `<file>-wal`, `-shm` and `-journal`; returns the ones that existed. */

@@ -3,11 +3,16 @@ import { createReadStream } from 'node:fs';
 import { chown, lstat, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import { FatalError, wrapError } from '../errors.js';
 
-/** What streaming an entry to disk produced: the SHA-256 (hex) and length of the bytes written. */
+/**
+ * What streaming an entry to disk produced: the SHA-256 (hex), CRC-32 (unsigned) and length of
+ * the bytes written, computed as they passed (the bytes are read from the archive once).
+ */
 export interface WrittenFile {
   sha256: string;
+  crc32: number;
   bytes: number;
 }
 
@@ -15,22 +20,34 @@ export interface WrittenFile {
  * Streams `source` into a NEW file `file` (created exclusively, so nothing existing is ever
  * overwritten here), hashing as it goes, then fsyncs and closes it. On any failure, including an
  * abort through `signal`, the half-written file is removed before the error is thrown.
- * `onBytes` is told the running total after each chunk (for progress).
+ * `onBytes` is told the running total after each chunk (for progress). `sourceError` maps a failure
+ * of `source` itself (a corrupt archive entry, as opposed to a local write failing) to the error
+ * thrown; without it every failure is RW_RESTORE_IO.
  */
 export async function writeNewFile(
   source: AsyncIterable<Buffer | Uint8Array> & Partial<Pick<Readable, 'destroy'>>,
   file: string,
-  options: { mode?: number; signal?: AbortSignal; onBytes?: (total: number) => void } = {},
+  options: {
+    mode?: number;
+    signal?: AbortSignal;
+    onBytes?: (total: number) => void;
+    sourceError?: (error: unknown) => Error;
+  } = {},
 ): Promise<WrittenFile> {
   const hash = createHash('sha256');
+  let crc = 0;
   let bytes = 0;
+  let reading = false;
   const handle = await open(file, 'wx', options.mode ?? 0o644).catch((error: unknown) => {
     throw wrapError(`create ${file}`, error, 'RW_RESTORE_IO');
   });
   try {
+    reading = true;
     for await (const chunk of source) {
+      reading = false;
       options.signal?.throwIfAborted();
       hash.update(chunk);
+      crc = crc32(chunk, crc);
       let offset = 0;
       while (offset < chunk.byteLength) {
         const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
@@ -38,7 +55,9 @@ export async function writeNewFile(
       }
       bytes += chunk.byteLength;
       options.onBytes?.(bytes);
+      reading = true;
     }
+    reading = false;
     options.signal?.throwIfAborted();
     await handle.sync();
     await handle.close();
@@ -46,17 +65,19 @@ export async function writeNewFile(
     source.destroy?.();
     await handle.close().catch(() => {});
     await rm(file, { force: true });
-    throw error instanceof FatalError || options.signal?.aborted
-      ? error
-      : wrapError(`write ${file}`, error, 'RW_RESTORE_IO');
+    if (error instanceof FatalError || options.signal?.aborted) throw error;
+    if (reading && options.sourceError) throw options.sourceError(error);
+    throw wrapError(`write ${file}`, error, 'RW_RESTORE_IO');
   }
-  return { sha256: hash.digest('hex'), bytes };
+  return { sha256: hash.digest('hex'), crc32: crc >>> 0, bytes };
 }
 
 /** SHA-256 (hex) of a file as it is on disk now. */
 export async function sha256OfFile(file: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { signal })) hash.update(chunk as Buffer);
+  // 1 MiB reads: a 300 MB database in 300 reads rather than 5,000 of the 64 KiB default.
+  for await (const chunk of createReadStream(file, { signal, highWaterMark: 1024 * 1024 }))
+    hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 

@@ -5,11 +5,13 @@ import type { Manifest, ManifestEntry } from './manifest.js';
 import type { RestoreProgress } from './restore-db.js';
 import { fsyncDirectory, tempNameBeside, writeNewFile } from './restore-fs.js';
 import { assertNoLinkOnTheWay, entryKind, resolveInside, UnsafeEntryError } from './restore-paths.js';
-import { openZip } from './zip-reader.js';
+import { openZip, type ZipReader } from './zip-reader.js';
 
 export interface MediaRestoreRequest {
   /** The verified archive. */
   archive: string;
+  /** The archive already open (its manifest authenticated); left open. Default: opened here. */
+  zip?: ZipReader;
   manifest: Manifest;
   /** The media folder to write into. */
   target: string;
@@ -42,7 +44,7 @@ export async function restoreMedia(request: MediaRestoreRequest): Promise<MediaR
 
   await assertMediaTargetFree(target, request.force);
 
-  const zip = await openZip(archive);
+  const zip = request.zip ?? (await openZip(archive));
   try {
     const planned: Array<{ entry: ManifestEntry; file: string }> = [];
     for (const entry of wanted) {
@@ -95,7 +97,7 @@ export async function restoreMedia(request: MediaRestoreRequest): Promise<MediaR
     for (const dir of touchedDirs) await fsyncDirectory(dir);
     return { target, files: planned.length, bytes: done };
   } finally {
-    zip.close();
+    if (!request.zip) zip.close();
   }
 }
 

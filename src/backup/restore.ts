@@ -1,15 +1,25 @@
-import path from 'node:path';
 import type { BackupSourcesConfig } from '../config/schema/backup.js';
-import { errorMessage, FatalError, wrapError } from '../errors.js';
+import { errorMessage, wrapError } from '../errors.js';
 import type { EventBus } from '../events.js';
-import type { BackupsRepo } from '../store/backups-repo.js';
 import type { RestoreKind, RestoresRepo } from '../store/restores-repo.js';
 import type { ManifestEntry } from './manifest.js';
-import { assertDatabaseTargetReplaceable, type RestoreProgress, restoreDatabase } from './restore-db.js';
+import {
+  assertDatabaseTargetReplaceable,
+  commitDatabase,
+  type PreparedDatabase,
+  prepareDatabase,
+  type RestoreProgress,
+} from './restore-db.js';
+import { checkEntryRecord, hashEntries } from './restore-entries.js';
 import { assertMediaTargetFree, restoreMedia } from './restore-media.js';
 import { pausePoint } from './restore-pause.js';
+import {
+  openSourceArchive,
+  type RestoreCatalog,
+  type SourceArchive,
+  type VerificationMethod,
+} from './restore-source.js';
 import { entryFor, type RestoreSelection, resolveTarget } from './restore-targets.js';
-import { openArchiveEntry, verifyArchive } from './verify.js';
 
 /** Everything one restore needs; the CLI (or a test) builds it. */
 export interface RestoreRequest {
@@ -25,11 +35,14 @@ export interface RestoreRequest {
   /** Clock for the safety copy's name and the records; default `new Date()`. */
   now?: () => Date;
   /**
-   * The backup catalog: when it lists the archive, the archive's SHA-256 must still be the one
-   * cataloged (RW_BACKUP_CHANGED otherwise), which catches an archive replaced by another
-   * self-consistent one.
+   * The backup catalog. When it lists the archive, the archive must still be the one cataloged
+   * (RW_BACKUP_CHANGED otherwise): its manifest's SHA-256 (or, for a row without one, the whole
+   * file's) must match, and then only the restored entries are read, each checked against that
+   * manifest. An archive it does not list (or no catalog) gets the full verification.
    */
-  catalog?: Pick<BackupsRepo, 'get'>;
+  catalog?: RestoreCatalog;
+  /** Verify every entry of the archive even when the catalog lists it (--verify-all). */
+  verifyAll?: boolean;
   /** Records the restore and its safety copy (the `restores` table); optional for tests. */
   restores?: RestoresRepo;
   events?: EventBus;
@@ -49,6 +62,7 @@ export interface RestoreRequest {
 /** What a finished restore did; printed by the CLI (`--json` prints this object). */
 export interface RestoreOutcome {
   archive: string;
+  /** The archive's SHA-256: as cataloged when only its manifest was hashed (see verification). */
   archiveSha256: string;
   kind: RestoreKind;
   name: string;
@@ -61,47 +75,80 @@ export interface RestoreOutcome {
   files: number;
   bytes: number;
   restoreId: number | null;
+  /**
+   * How the archive was trusted (see VerificationMethod) and the entries whose size, CRC-32 and
+   * SHA-256 were checked against the manifest for this restore (a database's also passed
+   * integrity_check). With `full`, every other entry of the archive was checked too.
+   */
+  verification: { method: VerificationMethod; entries: string[] };
 }
 
 /**
- * Restores one database or the media folder from an archive. The archive is verified first (every
- * entry's CRC-32 and SHA-256, every database's integrity): a corrupt or tampered archive is refused
- * with the reason (BackupCorruptError) and nothing on disk is touched. Then, when asked, a full
- * pre-restore backup is taken, the backup lock is taken (so no backup reads a database while it is
- * replaced, and no two restores overlap), and the database is replaced as restoreDatabase describes
- * (safety copy first, atomic rename), or the media files are written as restoreMedia describes.
- * The entry's bytes are hashed again as they are written, so an archive changed after its
- * verification is still refused. Emits restore:completed or restore:failed.
+ * Restores one database or the media folder from an archive, verifying what it restores before
+ * anything is overwritten:
+ * 1. the archive is opened and its manifest authenticated (openSourceArchive: against the catalog,
+ *    or by the full verification for an archive the catalog lacks);
+ * 2. each entry to restore is checked in the central directory against the manifest (name, file
+ *    type, method, size, CRC-32);
+ * 3. a database entry is streamed into a temp file beside the target, its size, CRC-32 and SHA-256
+ *    checked as it passes, then read back and integrity-checked (prepareDatabase); media entries
+ *    are hashed before the first file is written.
+ * A corrupt or tampered archive is refused there with the reason (BackupCorruptError,
+ * RW_BACKUP_CHANGED) and nothing on disk is touched. Then, when asked, a full pre-restore backup
+ * is taken, the backup lock is taken (so no backup reads a database while it is replaced, and no
+ * two restores overlap), and the database is put in place (commitDatabase: safety copy first,
+ * atomic rename), or the media files are written as restoreMedia describes. Emits
+ * restore:completed or restore:failed.
  */
 export async function runRestore(request: RestoreRequest): Promise<RestoreOutcome> {
   const now = request.now ?? (() => new Date());
   const startedAt = Date.now();
+  const { signal } = request;
   const resolved = resolveTarget(request.selection, request.sources, request.target);
   let restoreId: number | undefined;
   let lock: { release(): void } | undefined;
+  let source: SourceArchive | undefined;
+  let prepared: PreparedDatabase | undefined;
   try {
-    // Refuse an occupied target before the (long) verification and the pre-restore backup.
+    // Refuse an occupied target before reading the archive and before the pre-restore backup.
     if (resolved.kind === 'media') await assertMediaTargetFree(resolved.target, request.force);
     else await assertDatabaseTargetReplaceable(resolved.target, request.force);
-    const verified = await verifyArchive(request.archive, {
-      signal: request.signal,
-      onProgress: (done, total) => request.onProgress?.({ kind: 'verify', done, total }),
+    const onVerify = (done: number, total: number) => request.onProgress?.({ kind: 'verify', done, total });
+    source = await openSourceArchive(request.archive, {
+      catalog: request.catalog,
+      verifyAll: request.verifyAll,
+      signal,
+      onProgress: onVerify,
     });
-    const cataloged = request.catalog?.get(path.resolve(request.archive));
-    if (cataloged && cataloged.sha256 !== verified.sha256) {
-      throw new FatalError(
-        'RW_BACKUP_CHANGED',
-        `backup ${request.archive} changed since it was cataloged: its SHA-256 is ${verified.sha256}, ` +
-          `the catalog says ${cataloged.sha256}; refusing to restore from it. Nothing was changed.`,
-      );
+    const { zip, manifest } = source;
+    const plan = entryFor(resolved, manifest, request.archive);
+    const entries = manifest.entries.filter((entry) =>
+      plan.kind === 'media' ? entry.kind === 'media' : entry.path === plan.entry,
+    );
+    const records = entries.map((entry) => checkEntryRecord(zip, entry));
+    if (plan.kind === 'media' && source.method === 'catalog-manifest') {
+      // Every media file is checked before the first is written: a damaged one writes nothing.
+      await hashEntries(zip, entries, signal, onVerify);
     }
-    const plan = entryFor(resolved, verified.manifest, request.archive);
     request.onProgress?.({ kind: 'step', step: 'verified' });
     await pausePoint('verified');
 
+    if (plan.kind !== 'media') {
+      const entry = entries[0] as ManifestEntry;
+      const record = records[0] as (typeof records)[number];
+      prepared = await prepareDatabase({
+        target: plan.target,
+        openEntry: (entrySignal) => zip.open(record, entrySignal),
+        source: { archive: request.archive, entry },
+        force: request.force,
+        signal,
+        onProgress: request.onProgress,
+      });
+    }
+
     restoreId = request.restores?.start({
       archive: request.archive,
-      archiveSha256: verified.sha256,
+      archiveSha256: source.sha256,
       kind: plan.kind,
       name: plan.name,
       target: plan.target,
@@ -109,7 +156,7 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
     });
     const outcome: RestoreOutcome = {
       archive: request.archive,
-      archiveSha256: verified.sha256,
+      archiveSha256: source.sha256,
       kind: plan.kind,
       name: plan.name,
       entry: plan.entry,
@@ -121,10 +168,11 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
       files: 0,
       bytes: 0,
       restoreId: restoreId ?? null,
+      verification: { method: source.method, entries: entries.map((entry) => entry.path) },
     };
     if (request.preRestoreBackup) {
       try {
-        outcome.preRestoreBackup = await request.preRestoreBackup(request.signal);
+        outcome.preRestoreBackup = await request.preRestoreBackup(signal);
       } catch (error) {
         throw wrapError(
           'take the pre-restore backup (pass --no-backup to skip it)',
@@ -135,28 +183,25 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
       if (restoreId !== undefined)
         request.restores?.recordPreRestoreBackup(restoreId, outcome.preRestoreBackup);
     }
-    lock = await request.lock?.(request.signal);
+    lock = await request.lock?.(signal);
 
-    if (plan.kind === 'media') {
+    if (prepared === undefined) {
       const media = await restoreMedia({
         archive: request.archive,
-        manifest: verified.manifest,
+        zip,
+        manifest,
         target: plan.target,
         force: request.force,
-        signal: request.signal,
+        signal,
         onProgress: request.onProgress,
       });
       outcome.files = media.files;
       outcome.bytes = media.bytes;
     } else {
-      const expected = verified.manifest.entries.find((entry) => entry.path === plan.entry) as ManifestEntry;
-      const db = await restoreDatabase({
-        target: plan.target,
-        openEntry: async (signal) => openArchiveEntry(request.archive, plan.entry, { signal }),
-        expected: { sha256: expected.sha256, size: expected.size },
+      const db = await commitDatabase(prepared, {
         force: request.force,
         now: now(),
-        signal: request.signal,
+        signal,
         onSafetyCopy: (copy) => {
           outcome.safetyCopy = copy.file;
           outcome.safetyCopyMethod = copy.method;
@@ -164,6 +209,7 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
         },
         onProgress: request.onProgress,
       });
+      prepared = undefined;
       outcome.files = 1;
       outcome.bytes = db.bytes;
       outcome.removedSidecars = db.removedSidecars;
@@ -179,6 +225,7 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
     });
     return outcome;
   } catch (error) {
+    await prepared?.discard();
     if (restoreId !== undefined) {
       request.restores?.finish(restoreId, { result: 'failed', error: errorMessage(error), at: now() });
     }
@@ -193,5 +240,6 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
     throw error;
   } finally {
     lock?.release();
+    source?.close();
   }
 }

@@ -12,6 +12,11 @@ export interface BackupRecord {
   size: number;
   /** SHA-256 (hex) of the whole ZIP. */
   sha256: string;
+  /**
+   * SHA-256 (hex) of the archive's manifest.json (uncompressed bytes), or null for a row cataloged
+   * without it (before migration 007). A restore authenticates the manifest with it.
+   */
+  manifestSha256: string | null;
   /** `manual`, `pre-deploy`, `scheduled`, ... */
   reason: string;
   /** `cli`, `schedule`, `http`, `import`. */
@@ -33,6 +38,8 @@ export interface NewBackupRecord {
   file: string;
   size: number;
   sha256: string;
+  /** SHA-256 (hex) of the archive's manifest.json bytes, when the writer knows it. */
+  manifestSha256?: string;
   reason: string;
   trigger: string;
   startedAt: Date;
@@ -47,6 +54,7 @@ interface Row {
   file: string;
   size: number;
   sha256: string;
+  manifest_sha256: string | null;
   reason: string;
   triggered_by: string;
   started_at: string;
@@ -68,14 +76,20 @@ export class BackupsRepo {
     this.#db = db;
   }
 
-  /** Records (or, for a file recorded before, replaces) a verified backup; returns the row. */
+  /**
+   * Records (or, for a file recorded before, replaces) a verified backup; returns the row. A
+   * replacement without `manifestSha256` keeps the one recorded only while the file's SHA-256 is
+   * the same (same bytes, same manifest).
+   */
   record(backup: NewBackupRecord): BackupRecord {
     this.#db
       .prepare(
-        `INSERT INTO backups (file, size, sha256, reason, triggered_by, started_at, finished_at, entries,
-                              verified_at, verify_error, imported)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
+        `INSERT INTO backups (file, size, sha256, manifest_sha256, reason, triggered_by, started_at,
+                              finished_at, entries, verified_at, verify_error, imported)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
          ON CONFLICT (file) DO UPDATE SET
+           manifest_sha256 = COALESCE(excluded.manifest_sha256,
+             CASE WHEN excluded.sha256 = backups.sha256 THEN backups.manifest_sha256 END),
            size = excluded.size, sha256 = excluded.sha256, reason = excluded.reason,
            triggered_by = excluded.triggered_by, started_at = excluded.started_at,
            finished_at = excluded.finished_at, entries = excluded.entries,
@@ -85,6 +99,7 @@ export class BackupsRepo {
         backup.file,
         backup.size,
         backup.sha256,
+        backup.manifestSha256 ?? null,
         backup.reason,
         backup.trigger,
         backup.startedAt.toISOString(),
@@ -105,6 +120,21 @@ export class BackupsRepo {
   list(): BackupRecord[] {
     const rows = this.#db.prepare('SELECT * FROM backups ORDER BY started_at DESC, id DESC').all() as Row[];
     return rows.map(toRecord);
+  }
+
+  /**
+   * Records the manifest's SHA-256 of a row that lacks it, once the caller has proven the file's
+   * SHA-256 to be the cataloged `sha256` (the manifest it read is then the one cataloged). Does
+   * nothing when the row's SHA-256 differs or it already has one. Returns whether it was recorded.
+   */
+  recordManifestSha256(file: string, sha256: string, manifestSha256: string): boolean {
+    return (
+      this.#db
+        .prepare(
+          'UPDATE backups SET manifest_sha256 = ? WHERE file = ? AND sha256 = ? AND manifest_sha256 IS NULL',
+        )
+        .run(manifestSha256, file, sha256).changes > 0
+    );
   }
 
   /** A re-verification passed (and the file's SHA-256 still matches the row): trusted again. */
@@ -133,6 +163,7 @@ function toRecord(row: Row): BackupRecord {
     file: row.file,
     size: row.size,
     sha256: row.sha256,
+    manifestSha256: row.manifest_sha256,
     reason: row.reason,
     trigger: row.triggered_by,
     startedAt: row.started_at,

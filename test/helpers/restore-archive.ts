@@ -21,12 +21,15 @@ export interface FixtureEntry {
 /**
  * Writes a ZIP in runwarden's archive format (entries + manifest.json listing their sizes, SHA-256
  * and CRC-32) without the backup writer, so restore tests can also craft archives the writer would
- * never produce (symlink entries, hostile names). Returns the manifest written.
+ * never produce (symlink entries, hostile names). Returns the manifest written. `store` stores every
+ * entry uncompressed (manifest included), so two archives whose entries and manifest have the same
+ * lengths have the same size.
  */
 export async function writeFixtureArchive(
   file: string,
   entries: FixtureEntry[],
   tamper?: (manifest: Manifest) => void,
+  options: { store?: boolean } = {},
 ): Promise<Manifest> {
   const zip = new yazl.ZipFile();
   const now = new Date().toISOString();
@@ -42,7 +45,7 @@ export async function writeFixtureArchive(
     entries: [],
   };
   for (const entry of entries) {
-    const compress = entry.kind !== 'media';
+    const compress = !options.store && entry.kind !== 'media';
     zip.addBuffer(entry.data, entry.path, { compress, ...(entry.mode ? { mode: entry.mode } : {}) });
     manifest.entries.push({
       path: entry.path,
@@ -65,7 +68,9 @@ export async function writeFixtureArchive(
     }
   }
   tamper?.(manifest);
-  zip.addBuffer(Buffer.from(JSON.stringify(manifest, null, 2)), 'manifest.json');
+  zip.addBuffer(Buffer.from(JSON.stringify(manifest, null, 2)), 'manifest.json', {
+    compress: !options.store,
+  });
   zip.end();
   await pipeline(zip.outputStream, createWriteStream(file));
   return manifest;

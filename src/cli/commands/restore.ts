@@ -1,9 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { acquireBackupLock } from '../../backup/lock.js';
 import { type RestoreOutcome, runRestore } from '../../backup/restore.js';
-import { runBackup } from '../../backup/run-backup.js';
 import { type RestoreSelection, resolveTarget } from '../../backup/restore-targets.js';
 import type { Config } from '../../config/schema.js';
 import { FatalError, UsageError } from '../../errors.js';
@@ -31,12 +29,14 @@ interface RestoreOptions extends GlobalOptions {
   force?: boolean;
   /** false with --no-backup. */
   backup?: boolean;
+  verifyAll?: boolean;
 }
 
 export function registerRestore(program: Command): void {
   withJsonOption(withConfigOption(program.command('restore')))
     .description(
-      'restore the main database, one tenant or the media folder from a backup; the archive is verified first, ' +
+      'restore the main database, one tenant or the media folder from a backup; what is restored is verified first ' +
+        '(against the manifest the catalog vouches for; every entry for an archive the catalog lacks), ' +
         'the replaced database is kept as <db>.pre-restore-<timestamp>. Stop the app first.',
     )
     .argument('<backup>', 'archive path, or its file name in backup.dir')
@@ -46,6 +46,7 @@ export function registerRestore(program: Command): void {
     .option('--target <path>', 'restore to this database file or media folder instead of the configured one')
     .option('--force', 'replace an existing database, or write into a media folder that holds files')
     .option('--no-backup', 'skip the full pre-restore backup (taken by default when a config file is found)')
+    .option('--verify-all', 'verify every entry of the archive, not only the ones restored')
     .action(async (backup: string, options: RestoreOptions) => {
       const selection = selectionOf(options);
       const loaded = loadFromOptions(options);
@@ -112,6 +113,7 @@ async function restoreLocked(
       sources: config.backup.sources,
       target: run.options.target,
       force: run.options.force === true,
+      verifyAll: run.options.verifyAll === true,
       signal: run.signal,
       restores: new RestoresRepo(store.db),
       catalog: new BackupsRepo(store.db),
@@ -119,6 +121,8 @@ async function restoreLocked(
       preRestoreBackup: run.preBackup
         ? async (signal) => {
             logger.info('taking a full pre-restore backup (--no-backup skips it)');
+            // Loaded only when used: the backup engine is most of a restore's start-up time.
+            const { runBackup } = await import('../../backup/run-backup.js');
             const backup = await runBackup(
               { reason: 'pre-restore', trigger: 'cli' },
               {
@@ -137,13 +141,15 @@ async function restoreLocked(
         : undefined,
       // Taken after the pre-restore backup (which takes it itself): no backup reads a database
       // while it is replaced, and no two restores overlap.
-      lock: (signal) =>
-        acquireBackupLock(config.backup.dir, {
+      lock: async (signal) => {
+        const { acquireBackupLock } = await import('../../backup/lock.js');
+        return acquireBackupLock(config.backup.dir, {
           waitMs: config.backup.lock_wait,
           signal,
           onWait: (holderPid) =>
             logger.info({ holder_pid: holderPid }, 'waiting for a running backup to finish'),
-        }),
+        });
+      },
     });
   } finally {
     progress.done();
@@ -154,11 +160,31 @@ async function restoreLocked(
 function describe(outcome: RestoreOutcome): string {
   const what =
     outcome.kind === 'media' ? 'media' : outcome.kind === 'db' ? 'main database' : `tenant ${outcome.name}`;
-  const lines = [`restored ${what} from ${outcome.archive}`, `  into: ${outcome.target}`];
+  const lines = [
+    `restored ${what} from ${outcome.archive}`,
+    `  into: ${outcome.target}`,
+    `  verified: ${describeVerification(outcome)}`,
+  ];
   if (outcome.kind === 'media') lines.push(`  files: ${outcome.files} (${outcome.bytes} bytes)`);
   if (outcome.safetyCopy) lines.push(`  safety copy of the replaced database: ${outcome.safetyCopy}`);
   else if (outcome.kind !== 'media') lines.push('  no database was there before: no safety copy needed');
   if (outcome.preRestoreBackup) lines.push(`  pre-restore backup: ${outcome.preRestoreBackup}`);
   for (const sidecar of outcome.removedSidecars) lines.push(`  removed stale ${sidecar}`);
   return lines.join('\n');
+}
+
+function describeVerification({ verification, kind }: RestoreOutcome): string {
+  const { method, entries } = verification;
+  const what =
+    kind === 'media'
+      ? `${entries.length} media entries (size, CRC-32, SHA-256)`
+      : `entry ${entries[0]} (size, CRC-32, SHA-256, integrity_check)`;
+  switch (method) {
+    case 'catalog-manifest':
+      return `${what} against the manifest the catalog vouches for; other entries were not read`;
+    case 'catalog-sha256':
+      return `${what} against the manifest; the archive's SHA-256 matched the catalog`;
+    case 'full':
+      return `${what}, and every other entry of the archive (not in the catalog, or --verify-all)`;
+  }
 }

@@ -4,6 +4,7 @@ import { restoresMigration } from './003-restores.js';
 import { watchMigration } from './004-watch.js';
 import { alertsMigration } from './005-alerts.js';
 import { owedRollbacksMigration } from './006-owed-rollbacks.js';
+import { backupManifestShaMigration } from './007-backup-manifest-sha.js';
 import type { Migration } from './migration.js';
 
 /** Every migration, in order; a test checks the versions are consecutive and the files agree. */
@@ -14,4 +15,5 @@ export const MIGRATIONS: readonly Migration[] = [
   watchMigration,
   alertsMigration,
   owedRollbacksMigration,
+  backupManifestShaMigration,
 ];
