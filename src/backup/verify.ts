@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Entry } from 'yauzl';
 import { errorMessage, FatalError, wrapError } from '../errors.js';
 import { BackupCorruptError, BackupFormatError } from './errors.js';
-import { discard, HashingStream, READ_CHUNK, sha256File } from './hashing.js';
+import { type Digest, HashingStream, READ_CHUNK, sha256File } from './hashing.js';
 import {
   MANIFEST_ENTRY,
   MANIFEST_FORMAT_VERSION,
@@ -133,14 +133,18 @@ async function checkEntries(file: string, options: VerifyOptions): Promise<Manif
       done += bytes;
       options.onProgress?.(done, total);
     };
-    const check = (entry: ManifestEntry) =>
-      checkEntry(zip, entry, zip.entries.get(entry.path) as Entry, options, onBytes);
-    // Databases one at a time (each is extracted to disk); media several at once, because for
-    // many small files the cost is latency per entry, not bytes.
-    for (const entry of manifest.entries) if (entry.kind !== 'media') await check(entry);
-    await inParallel(
-      manifest.entries.filter((entry) => entry.kind === 'media'),
-      MEDIA_CONCURRENCY,
+    const check = (entry: ManifestEntry, signal: AbortSignal | undefined) =>
+      checkEntry(zip, entry, zip.entries.get(entry.path) as Entry, { ...options, signal }, onBytes);
+    // Databases are extracted to disk and integrity-checked, two at a time (the main one is large;
+    // the tenants pass beside it); media alongside them, several at once, because for many small
+    // files the cost is latency per entry, not bytes. So the integrity_check of one database, the
+    // inflating of another and the hashing of media keep both cores busy.
+    await inLanes(
+      [
+        { items: manifest.entries.filter((entry) => entry.kind !== 'media'), lanes: DATABASE_LANES },
+        { items: manifest.entries.filter((entry) => entry.kind === 'media'), lanes: MEDIA_LANES },
+      ],
+      options.signal,
       check,
     );
     return manifest;
@@ -167,37 +171,50 @@ async function checkEntry(
   if (entry.crc32 >>> 0 !== expected.crc32)
     throw corrupt(`ZIP CRC-32 is ${hex(entry.crc32)}, the manifest says ${hex(expected.crc32)}`);
 
-  const isDatabase = expected.kind === 'db' || expected.kind === 'tenant';
-  const temp = isDatabase
-    ? tempPath(options.tempDir ?? path.dirname(zip.file), `verify-${path.basename(expected.path)}`)
-    : undefined;
+  const failed = (error: unknown, doing: string) => {
+    options.signal?.throwIfAborted();
+    // Local disk trouble while reading or extracting is not the archive's fault; bad data in it is.
+    if ((error as NodeJS.ErrnoException).syscall)
+      return wrapError(`${doing} ${expected.path} of ${zip.file}`, error, 'RW_BACKUP_IO');
+    if (error instanceof BackupCorruptError) return error;
+    return corrupt(`cannot be read: ${errorMessage(error)}`, error);
+  };
+  if (expected.kind === 'media') {
+    // No stream per media file: a folder of them costs little time and leaves little garbage.
+    const seen = await zip.digest(entry, options.signal, onBytes).catch((error: unknown) => {
+      throw failed(error, 'read');
+    });
+    compareDigest(seen, expected, corrupt);
+    return;
+  }
+  const temp = tempPath(options.tempDir ?? path.dirname(zip.file), `verify-${path.basename(expected.path)}`);
   try {
     const hasher = new HashingStream(onBytes);
-    const sink = temp ? createWriteStream(temp, { flags: 'wx', highWaterMark: READ_CHUNK }) : discard();
+    const sink = createWriteStream(temp, { flags: 'wx', highWaterMark: READ_CHUNK });
     try {
       await pipeline(await zip.open(entry, options.signal), hasher, sink, { signal: options.signal });
     } catch (error) {
-      options.signal?.throwIfAborted();
-      // Local disk trouble while extracting is not the archive's fault; bad data in it is.
-      if ((error as NodeJS.ErrnoException).syscall)
-        throw wrapError(`extract ${expected.path} of ${zip.file} for checking`, error, 'RW_BACKUP_IO');
-      if (error instanceof BackupCorruptError) throw error;
-      throw corrupt(`cannot be read: ${errorMessage(error)}`, error);
+      throw failed(error, 'extract for checking');
     }
-    const seen = hasher.digest();
-    if (seen.size !== expected.size)
-      throw corrupt(`holds ${seen.size} bytes, the manifest says ${expected.size}`);
-    if (seen.crc32 !== expected.crc32)
-      throw corrupt(`CRC-32 of the data is ${hex(seen.crc32)}, the manifest says ${hex(expected.crc32)}`);
-    if (seen.sha256 !== expected.sha256)
-      throw corrupt(`SHA-256 of the data is ${seen.sha256}, the manifest says ${expected.sha256}`);
-    if (temp) {
-      const problem = await integrityProblem(temp, options.signal);
-      if (problem) throw corrupt(problem);
-    }
+    compareDigest(hasher.digest(), expected, corrupt);
+    const problem = await integrityProblem(temp, options.signal);
+    if (problem) throw corrupt(problem);
   } finally {
-    if (temp) await removeDatabaseFiles(temp);
+    await removeDatabaseFiles(temp);
   }
+}
+
+function compareDigest(
+  seen: Digest,
+  expected: ManifestEntry,
+  corrupt: (problem: string) => BackupCorruptError,
+): void {
+  if (seen.size !== expected.size)
+    throw corrupt(`holds ${seen.size} bytes, the manifest says ${expected.size}`);
+  if (seen.crc32 !== expected.crc32)
+    throw corrupt(`CRC-32 of the data is ${hex(seen.crc32)}, the manifest says ${hex(expected.crc32)}`);
+  if (seen.sha256 !== expected.sha256)
+    throw corrupt(`SHA-256 of the data is ${seen.sha256}, the manifest says ${expected.sha256}`);
 }
 
 async function readManifestFrom(zip: ZipReader, signal?: AbortSignal): Promise<Manifest> {
@@ -244,31 +261,39 @@ async function readManifestFrom(zip: ZipReader, signal?: AbortSignal): Promise<M
   return parsed.data;
 }
 
-const MEDIA_CONCURRENCY = 8;
+const DATABASE_LANES = 2;
+const MEDIA_LANES = 8;
 
 /**
- * Runs `work` over `items` with at most `limit` in flight. After the first failure no new item
- * starts; the ones in flight are awaited (so nothing still reads the archive) and the failure is
- * thrown.
+ * Runs `work` over each group's items with at most `lanes` of that group in flight, all groups at
+ * once. After the first failure no new item starts; the ones in flight are awaited (so nothing
+ * still reads the archive) and the failure is thrown. Each lane gets its own child of `signal`:
+ * a check adds listeners to the signal it is given, and ten lanes on one signal would pass
+ * Node's limit of ten listeners and print MaxListenersExceededWarning.
  */
-async function inParallel<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
+async function inLanes<T>(
+  groups: ReadonlyArray<{ items: readonly T[]; lanes: number }>,
+  signal: AbortSignal | undefined,
+  work: (item: T, signal: AbortSignal | undefined) => Promise<void>,
 ): Promise<void> {
-  let next = 0;
   let failure: { error: unknown } | undefined;
-  const lane = async () => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++] as T;
+  const lane = async ({ items }: { items: readonly T[] }, next: { index: number }) => {
+    const own = signal ? AbortSignal.any([signal]) : undefined;
+    while (failure === undefined && next.index < items.length) {
+      const item = items[next.index++] as T;
       try {
-        await work(item);
+        await work(item, own);
       } catch (error) {
         failure ??= { error };
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  await Promise.all(
+    groups.flatMap((group) => {
+      const next = { index: 0 };
+      return Array.from({ length: Math.min(group.lanes, group.items.length) }, () => lane(group, next));
+    }),
+  );
   if (failure) throw failure.error;
 }
 

@@ -1,8 +1,12 @@
-import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
-import { createInflateRaw } from 'node:zlib';
+import { type FileHandle, open } from 'node:fs/promises';
+import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline as streamPipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { createInflateRaw, inflateRaw } from 'node:zlib';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { errorMessage } from '../errors.js';
 import { BackupCorruptError } from './errors.js';
+import { type Digest, Digester, discard, HashingStream } from './hashing.js';
 
 /**
  * A ZIP opened for reading: its central directory read once, entries by name. yauzl validates
@@ -14,12 +18,34 @@ export interface ZipReader {
   readonly entries: ReadonlyMap<string, Entry>;
   /** The uncompressed bytes of `entry`; the stream is destroyed when `signal` aborts. */
   open(entry: Entry, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * Size, SHA-256 and CRC-32 of the uncompressed `entry`, the cheapest way: small entries are read
+   * whole and stored ones in chunks into one buffer, so a folder of media files costs no stream per
+   * file; only large deflated entries are streamed. `onBytes` sees progress. Rejects with
+   * BackupCorruptError when the data cannot be read or holds more bytes than the directory says
+   * (an error with a `syscall` when the file system failed); the caller compares the digest, its
+   * size too, with what it expects.
+   */
+  digest(entry: Entry, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<Digest>;
+  /** Closes the archive once reads still in flight (of destroyed streams too) have finished. */
   close(): void;
 }
 
-/** Output chunk of the inflater: up to 1 MiB, but no bigger than the entry needs (small files). */
-function inflateChunk(size: number): number {
-  return Math.min(1024 * 1024, Math.max(16 * 1024, 2 ** Math.ceil(Math.log2(size + 1))));
+const inflateRawAsync = promisify(inflateRaw);
+
+/**
+ * Entries are read and inflated in chunks of up to 64 KiB: below glibc's mmap threshold, so the
+ * chunks we churn through are reused by malloc rather than raising the threshold (see OUTPUT_CHUNK
+ * in deflate-pool.ts); each inflate call is still a fair amount of work per thread-pool round trip.
+ */
+const READ_CHUNK = 64 * 1024;
+
+/** Entries up to this size (compressed and not) are read whole by `digest`. */
+const WHOLE_ENTRY_BYTES = READ_CHUNK;
+
+/** Chunk for `size` bytes: READ_CHUNK, or less for a small entry. */
+function chunkFor(size: number): number {
+  return Math.min(READ_CHUNK, Math.max(1024, size));
 }
 
 /**
@@ -49,6 +75,17 @@ class SizeGuard extends Transform {
   }
 }
 
+/** `length` bytes of `handle` from `start`, in chunks of up to `chunk` bytes. */
+async function* readRange(handle: FileHandle, start: number, length: number, chunk: number) {
+  for (let position = start, end = start + length; position < end; ) {
+    const buffer = Buffer.allocUnsafe(Math.min(chunk, end - position));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) throw new Error('the archive ends inside this entry');
+    position += bytesRead;
+    yield buffer.subarray(0, bytesRead);
+  }
+}
+
 /**
  * Opens `file` and reads its central directory. Throws BackupCorruptError when it is not a
  * readable ZIP, names an entry twice, or holds encrypted or directory entries.
@@ -68,6 +105,7 @@ export async function openZip(file: string): Promise<ZipReader> {
       cause: error,
     });
   }
+  let data: FileHandle | undefined;
   try {
     const entries = new Map<string, Entry>();
     for await (const entry of zip.eachEntry()) {
@@ -83,22 +121,33 @@ export async function openZip(file: string): Promise<ZipReader> {
         );
       entries.set(entry.fileName, entry);
     }
-    return {
+    // Entry data is read through a handle of our own, not yauzl's read streams: those share one
+    // queue of reads, so parallel checks wait on each other, and one destroyed while its read is
+    // queued throws from inside fs (an uncaught TypeError) when the read comes up. A FileHandle
+    // reads in parallel and closes only once its reads in flight have finished. (Not through
+    // FileHandle.createReadStream: each such stream leaves a listener on the handle.)
+    const handle = await open(file, 'r');
+    data = handle;
+    const reader: ZipReader = {
       file,
       entries,
       async open(entry, signal) {
         signal?.throwIfAborted();
         let stream: Readable;
         try {
-          // Inflate ourselves with 1 MiB output chunks: yauzl's inflater uses zlib's 16 KiB default,
-          // which costs a thread-pool round trip per 16 KiB (seconds for a 300 MB database).
-          const raw = await zip.openReadStreamPromise(entry, { decodeFileData: false });
+          // yauzl checks the local header's signature and that the data lies inside the file.
+          const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true });
+          const raw = Readable.from(
+            readRange(handle, fileDataStart, entry.compressedSize, chunkFor(entry.compressedSize)),
+          );
           const guard = new SizeGuard(entry);
-          // pipeline destroys every stage when one fails or the consumer destroys the last one;
-          // the error itself reaches the consumer through `guard`.
+          // Inflate ourselves with 1 MiB output chunks: zlib's 16 KiB default costs a thread-pool
+          // round trip per 16 KiB (seconds for a 300 MB database). pipeline destroys every stage
+          // when one fails or the consumer destroys the last one; the error itself reaches the
+          // consumer through `guard`.
           const stages =
             entry.compressionMethod === 8
-              ? [raw, createInflateRaw({ chunkSize: inflateChunk(entry.uncompressedSize) }), guard]
+              ? [raw, createInflateRaw({ chunkSize: chunkFor(entry.uncompressedSize) }), guard]
               : [raw, guard];
           pipeline(stages, () => {});
           stream = guard;
@@ -114,12 +163,57 @@ export async function openZip(file: string): Promise<ZipReader> {
         }
         return stream;
       },
+      async digest(entry, signal, onBytes) {
+        signal?.throwIfAborted();
+        const streamed = entry.compressionMethod === 8 && entry.compressedSize > WHOLE_ENTRY_BYTES;
+        if (streamed) {
+          const hasher = new HashingStream(onBytes);
+          await streamPipeline(await reader.open(entry, signal), hasher, discard(), { signal });
+          return hasher.digest();
+        }
+        const corrupt = (problem: string, cause?: unknown) =>
+          new BackupCorruptError(file, entry.fileName, problem, { cause });
+        const digester = new Digester();
+        try {
+          const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true });
+          const buffer = Buffer.allocUnsafe(chunkFor(entry.compressedSize));
+          for (let done = 0; done < entry.compressedSize; ) {
+            signal?.throwIfAborted();
+            const want = Math.min(buffer.length, entry.compressedSize - done);
+            const { bytesRead } = await handle.read(buffer, 0, want, fileDataStart + done);
+            if (bytesRead === 0) throw new Error('the archive ends inside this entry');
+            done += bytesRead;
+            // Deflated entries get here only when small: then the buffer holds all of it.
+            const chunk =
+              entry.compressionMethod === 8
+                ? done < entry.compressedSize
+                  ? undefined
+                  : await inflateRawAsync(buffer.subarray(0, done), {
+                      // One byte more than declared is enough to tell an entry that inflates too far.
+                      maxOutputLength: Math.max(1, entry.uncompressedSize + 1),
+                    })
+                : buffer.subarray(0, bytesRead);
+            if (chunk) {
+              digester.update(chunk);
+              onBytes?.(chunk.length);
+            }
+          }
+        } catch (error) {
+          signal?.throwIfAborted();
+          if ((error as NodeJS.ErrnoException).syscall) throw error; // our disk, not the archive's data
+          throw corrupt(`cannot be read: ${errorMessage(error)}`, error);
+        }
+        return digester.digest();
+      },
       close() {
         if (zip.isOpen) zip.close();
+        void handle.close().catch(() => undefined);
       },
     };
+    return reader;
   } catch (error) {
     zip.close();
+    await data?.close();
     if (error instanceof BackupCorruptError) throw error;
     throw new BackupCorruptError(file, undefined, `bad central directory: ${errorMessage(error)}`, {
       cause: error,
