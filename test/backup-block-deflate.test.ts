@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
 import { ArchivePipeline, BLOCK_BYTES } from '../src/backup/archive-pipeline.js';
 import { AsyncQueue, ByteBudget } from '../src/backup/async-queue.js';
-import { BlockDeflater, DeflatePool } from '../src/backup/deflate-pool.js';
+import { BlockDeflater, DeflatePool, OUTPUT_CHUNK } from '../src/backup/deflate-pool.js';
 import type { CompressionMethod } from '../src/backup/manifest.js';
 import { type WrittenEntry, ZipWriter } from '../src/backup/zip-writer.js';
 import { useTempDir } from './helpers/temp.js';
@@ -40,14 +40,17 @@ function text(bytes: number, seed = 1): Buffer {
 /** `data` cut into blocks of `size`, pushed through a BlockDeflater, concatenated in order. */
 async function blockDeflate(data: Buffer, size: number, pool = new DeflatePool(3)): Promise<Buffer> {
   const deflater = new BlockDeflater(pool, 6);
-  const pieces: Array<Promise<Buffer>> = [];
+  const pieces: Array<Promise<Buffer[]>> = [];
   // As the pipeline reads files: the first short block is the final one (empty after whole blocks).
   for (let offset = 0; ; offset += size) {
     const block = data.subarray(offset, offset + size);
     pieces.push(deflater.push(block, block.length < size));
     if (block.length < size) break;
   }
-  return Buffer.concat(await Promise.all(pieces));
+  const chunks = (await Promise.all(pieces)).flat();
+  // Never one large buffer: chunks stay below glibc's mmap threshold (see OUTPUT_CHUNK).
+  for (const chunk of chunks) expect(chunk.length).toBeLessThanOrEqual(OUTPUT_CHUNK);
+  return Buffer.concat(chunks);
 }
 
 describe('BlockDeflater (pigz-style blocks: previous 32 KiB as dictionary, sync flush, finish)', () => {
@@ -88,8 +91,20 @@ describe('BlockDeflater (pigz-style blocks: previous 32 KiB as dictionary, sync 
     expect(() => new DeflatePool(0)).toThrow(/positive integer/);
     const pool = new DeflatePool(2);
     const data = text(2 * 1024 * 1024);
+    let most = 0;
+    let done = false;
+    const watch = (async () => {
+      while (!done) {
+        most = Math.max(most, pool.active);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
     const output = await blockDeflate(data, 32 * 1024, pool);
+    done = true;
+    await watch;
     expect(inflateRawSync(output).equals(data)).toBe(true);
+    expect(most).toBe(2);
+    expect(pool.active).toBe(0);
   });
 });
 

@@ -51,14 +51,14 @@ describe('verifyArchive lanes', () => {
 
   it('names a broken database among many media entries and leaves no temp file behind', async () => {
     const { dir, file } = await backupWithManyEntries();
-    // Rewrite the stored SQLite header magic of one tenant: the hashes in the manifest no longer match.
     const bytes = readFileSync(file);
     const at = bytes.indexOf(Buffer.from('tenants/t2.sqlite3'));
     expect(at).toBeGreaterThan(0);
     const broken = path.join(dir, 'backups', 'broken.zip');
     const copy = Buffer.from(bytes);
     // Flip one byte of t2's compressed data (just past its local header's name and extra fields).
-    copy[at + 'tenants/t2.sqlite3'.length + 40] ^= 0xff;
+    const flip = at + 'tenants/t2.sqlite3'.length + 40;
+    copy.writeUInt8(copy.readUInt8(flip) ^ 0xff, flip);
     writeFileSync(broken, copy);
     const error = await verifyArchive(broken).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(BackupCorruptError);

@@ -159,8 +159,12 @@ async function queueDatabase(
   }
 }
 
-/** Files up to this size are read into memory whole (bounded, so memory stays flat). */
-const SMALL_FILE = 1024 * 1024;
+/**
+ * Files up to this size are read whole, synchronously: a thread-pool round trip per call costs more
+ * than such a read. Larger ones go through the pipeline's reused block buffers: a buffer per file
+ * would churn through allocations above glibc's mmap threshold (see OUTPUT_CHUNK in deflate-pool.ts).
+ */
+const SMALL_FILE = 64 * 1024;
 
 /** Queues one media file; false when it no longer exists. */
 async function queueMedia(
@@ -177,8 +181,6 @@ async function queueMedia(
     onWritten,
   };
   if (media.size <= SMALL_FILE) {
-    // Small files are read whole, synchronously (tens of microseconds; a thread-pool round trip per
-    // call costs more than the read).
     let data: Buffer;
     try {
       data = readFileSync(media.file);

@@ -1,9 +1,7 @@
-import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { crc32 } from 'node:zlib';
 import { AsyncQueue, ByteBudget } from './async-queue.js';
 import { BlockDeflater, type DeflatePool } from './deflate-pool.js';
-import type { Digest } from './hashing.js';
+import { type Digest, Digester, digestOf } from './hashing.js';
 import type { CompressionMethod } from './manifest.js';
 import type { WrittenEntry, ZipWriter } from './zip-writer.js';
 
@@ -36,14 +34,14 @@ export interface PipelineOptions {
 }
 
 interface Piece {
-  data: Promise<Buffer>;
+  data: Promise<Buffer | Buffer[]>;
   cost: number;
   /** A pooled read buffer to recycle once written (store) or compressed (deflate). */
   buffer?: Buffer;
 }
 
 type Job =
-  | { kind: 'whole'; entry: PipelineEntry; digest: Digest; data: Promise<Buffer>; cost: number }
+  | { kind: 'whole'; entry: PipelineEntry; digest: Digest; data: Promise<Buffer | Buffer[]>; cost: number }
   | { kind: 'blocks'; entry: PipelineEntry; pieces: AsyncQueue<Piece>; digest?: Digest };
 
 /**
@@ -92,7 +90,7 @@ export class ArchivePipeline {
     await this.#acquire(cost);
     const digest = digestOf(data);
     entry.onBytes?.(data.length);
-    const compressed =
+    const compressed: Promise<Buffer | Buffer[]> =
       entry.method === 'store'
         ? Promise.resolve(data)
         : new BlockDeflater(this.#options.pool, this.#options.level).push(data, true);
@@ -139,7 +137,7 @@ export class ArchivePipeline {
     const job: Job = { kind: 'blocks', entry, pieces };
     this.#push(job);
     try {
-      const hash = new BlockHash();
+      const hash = new Digester();
       const deflater =
         entry.method === 'deflate' ? new BlockDeflater(this.#options.pool, this.#options.level) : undefined;
       for (let final = false; !final; ) {
@@ -210,8 +208,7 @@ export class ArchivePipeline {
           await writer.beginEntry(job.entry.name, job.entry);
           for (let piece = await job.pieces.next(); piece; piece = await job.pieces.next()) {
             signal?.throwIfAborted();
-            const bytes = await piece.data;
-            if (bytes.length > 0) await writer.writeData(bytes);
+            await writer.writeData(await piece.data);
             if (piece.buffer) this.#spare.push(piece.buffer);
             this.#budget.release(piece.cost);
           }
@@ -224,29 +221,6 @@ export class ArchivePipeline {
       this.#fail(error);
     }
   }
-}
-
-/** SHA-256 and CRC-32 of a stream of blocks. */
-class BlockHash {
-  readonly #sha: Hash = createHash('sha256');
-  #crc = 0;
-  #size = 0;
-
-  update(block: Buffer): void {
-    this.#sha.update(block);
-    this.#crc = crc32(block, this.#crc);
-    this.#size += block.length;
-  }
-
-  digest(): Digest {
-    return { size: this.#size, sha256: this.#sha.digest('hex'), crc32: this.#crc >>> 0 };
-  }
-}
-
-function digestOf(data: Buffer): Digest {
-  const hash = new BlockHash();
-  hash.update(data);
-  return hash.digest();
 }
 
 /** `promise`, marked handled: a block that fails before the consumer reaches it is not "unhandled". */

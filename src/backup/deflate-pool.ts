@@ -1,8 +1,16 @@
 import { availableParallelism } from 'node:os';
-import { constants, deflateRaw } from 'node:zlib';
+import { constants, createDeflateRaw } from 'node:zlib';
 
 /** Deflate's window: a block may refer back this far, so this much history is its dictionary. */
 export const DICTIONARY_BYTES = 32 * 1024;
+
+/**
+ * Compressed output arrives in chunks of this size, kept as they are (never concatenated). Below
+ * glibc's 128 KiB mmap threshold on purpose: freeing a larger buffer raises that threshold for
+ * good, after which every large buffer we churn through lands in the heap, which keeps it; a
+ * backup then ends tens of MiB above what it ever held at once.
+ */
+export const OUTPUT_CHUNK = 64 * 1024;
 
 /**
  * Runs raw-deflate jobs on libuv's thread pool (where zlib's asynchronous API compresses), at most
@@ -22,30 +30,37 @@ export class DeflatePool {
     this.concurrency = concurrency;
   }
 
+  /** Jobs compressing right now (at most `concurrency`). */
+  get active(): number {
+    return this.#running;
+  }
+
   /**
    * Compresses `input` as a run of raw-deflate blocks that may refer back into `dictionary` (the
    * stream's previous bytes, at most 32 KiB used). With `final` false the output ends with a sync
    * flush: byte aligned and not final, so the next block's output can follow it. With `final` true
-   * it ends the stream. `input` must not change until the promise settles.
+   * it ends the stream. Resolves the output as chunks of at most OUTPUT_CHUNK bytes, in order.
+   * `input` must not change until the promise settles.
    */
-  async deflate(input: Buffer, options: { level: number; dictionary?: Buffer; final: boolean }) {
+  async deflate(
+    input: Buffer,
+    options: { level: number; dictionary?: Buffer; final: boolean },
+  ): Promise<Buffer[]> {
     if (this.#running >= this.concurrency) await new Promise<void>((wake) => this.#waiting.push(wake));
     this.#running++;
     try {
-      return await new Promise<Buffer>((resolve, reject) => {
-        deflateRaw(
-          input,
-          {
-            level: options.level,
-            // One thread-pool round trip per block: the whole output fits one chunk.
-            chunkSize: Math.max(64 * 1024, Math.ceil(input.length * 1.125) + 1024),
-            finishFlush: options.final ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
-            ...(options.dictionary && options.dictionary.length > 0
-              ? { dictionary: options.dictionary }
-              : {}),
-          },
-          (error, output) => (error ? reject(error) : resolve(output)),
-        );
+      return await new Promise<Buffer[]>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const deflater = createDeflateRaw({
+          level: options.level,
+          chunkSize: OUTPUT_CHUNK,
+          finishFlush: options.final ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
+          ...(options.dictionary && options.dictionary.length > 0 ? { dictionary: options.dictionary } : {}),
+        });
+        deflater.on('data', (chunk: Buffer) => chunks.push(chunk));
+        deflater.once('error', reject);
+        deflater.once('end', () => resolve(chunks));
+        deflater.end(input);
       });
     } finally {
       this.#running--;
@@ -80,10 +95,10 @@ export class BlockDeflater {
 
   /**
    * Queues the stream's next `block` (in order; at least one call, `final` on the last, which may
-   * be empty) and resolves its compressed bytes. The promises may settle out of order; their
-   * results must be written in call order. `block` must not change until its promise settles.
+   * be empty) and resolves its compressed bytes (in chunks). The promises may settle out of order;
+   * their results must be written in call order. `block` must not change until its promise settles.
    */
-  push(block: Buffer, final: boolean): Promise<Buffer> {
+  push(block: Buffer, final: boolean): Promise<Buffer[]> {
     if (this.#ended) throw new Error('BlockDeflater: push after the final block');
     this.#ended = final;
     const dictionary = this.#history;

@@ -1,7 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Transform, type TransformCallback, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { crc32 } from 'node:zlib';
 
 /** What a HashingStream saw: byte count, SHA-256 (hex) and CRC-32 (unsigned). */
@@ -56,18 +55,44 @@ export function discard(): Writable {
 /** Reads large files in 1 MiB chunks: few syscalls, flat memory. */
 export const READ_CHUNK = 1024 * 1024;
 
-/** SHA-256 (hex) of the whole file, streamed. */
+/** SHA-256 (hex) of the whole file, read in 1 MiB chunks into one buffer (no garbage per chunk). */
 export async function sha256File(file: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(
-    createReadStream(file, { highWaterMark: READ_CHUNK }),
-    new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
-        callback();
-      },
-    }),
-    { signal },
-  );
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(READ_CHUNK);
+    for (;;) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
   return hash.digest('hex');
+}
+
+/** Size, SHA-256 and CRC-32 of bytes fed in pieces, without a stream. */
+export class Digester {
+  readonly #sha: Hash = createHash('sha256');
+  #crc = 0;
+  #size = 0;
+
+  update(data: Buffer): void {
+    this.#sha.update(data);
+    this.#crc = crc32(data, this.#crc);
+    this.#size += data.length;
+  }
+
+  digest(): Digest {
+    return { size: this.#size, sha256: this.#sha.digest('hex'), crc32: this.#crc >>> 0 };
+  }
+}
+
+/** Size, SHA-256 and CRC-32 of bytes in memory. */
+export function digestOf(data: Buffer): Digest {
+  const digester = new Digester();
+  digester.update(data);
+  return digester.digest();
 }

@@ -5,6 +5,12 @@ import { errorMessage, FatalError, wrapError } from '../errors.js';
 
 /** Databases up to this size are checked on the calling thread; a few milliseconds at most. */
 const INLINE_CHECK_BYTES = 8 * 1024 * 1024;
+/**
+ * SQLite page cache for a check, in KiB as `PRAGMA cache_size` takes it (negative). The check reads
+ * every page about once, from the OS cache: SQLite's default 16 MiB would only add to our peak
+ * memory (a 300 MB database checks about as fast with 2 MiB).
+ */
+const CHECK_CACHE = -2048;
 
 /**
  * Runs `PRAGMA integrity_check` on the SQLite file `file` (a snapshot or an extracted archive entry,
@@ -29,6 +35,7 @@ function checkInline(file: string): Outcome {
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { fileMustExist: true });
+    db.pragma(`cache_size = ${CHECK_CACHE}`);
     const rows = db.pragma('integrity_check(10)') as Array<{ integrity_check: string }>;
     return { rows: rows.map((row) => row.integrity_check) };
   } catch (error) {
@@ -47,6 +54,7 @@ const WORKER_SOURCE = `
   let db;
   try {
     db = new Database(workerData.file, { fileMustExist: true });
+    db.pragma('cache_size = ' + workerData.cache);
     const rows = db.pragma('integrity_check(10)').map((row) => row.integrity_check);
     parentPort.postMessage({ rows });
   } catch (error) {
@@ -59,7 +67,10 @@ const WORKER_SOURCE = `
 
 function checkOnWorker(file: string, signal?: AbortSignal): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { base: import.meta.url, file } });
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { base: import.meta.url, file, cache: CHECK_CACHE },
+    });
     let settled = false;
     const settle = (action: () => void) => {
       if (settled) return;

@@ -23,8 +23,8 @@ const deflateRawAsync = promisify(deflateRaw);
 const COALESCE_BYTES = 1024 * 1024;
 const SYNC_DEFLATE_BYTES = 64 * 1024;
 
-/** Deflate output chunk: large enough that a 300 MB database costs few writes. */
-const DEFLATE_CHUNK = 256 * 1024;
+/** Deflate output chunk of `add`; see OUTPUT_CHUNK in deflate-pool.ts for why not larger. */
+const DEFLATE_CHUNK = 64 * 1024;
 
 export interface AddEntryOptions {
   method: CompressionMethod;
@@ -113,10 +113,10 @@ export class ZipWriter {
     this.#open.dataStart = this.#position;
   }
 
-  /** Appends data of the entry begun with `beginEntry`. */
-  async writeData(chunk: Buffer): Promise<void> {
+  /** Appends data of the entry begun with `beginEntry`: one buffer or several, in order. */
+  async writeData(data: Buffer | readonly Buffer[]): Promise<void> {
     if (!this.#open) throw new Error(`zip ${this.file}: data written outside an entry`);
-    await this.#append(chunk);
+    await this.#append(data);
   }
 
   /** Ends the open entry: `digest` describes its uncompressed data; the header is patched. */
@@ -172,22 +172,24 @@ export class ZipWriter {
    */
   async addCompressed(
     name: string,
-    compressed: Buffer,
+    compressed: Buffer | readonly Buffer[],
     digest: Digest,
     options: Pick<AddEntryOptions, 'method' | 'mtime'>,
   ): Promise<WrittenEntry> {
     this.#checkIdle(name);
+    const chunks = Buffer.isBuffer(compressed) ? [compressed] : compressed;
+    const compressedSize = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
     const record = this.#record(name, options.method, options.mtime, {
-      zip64: digest.size >= ZIP64_THRESHOLD || compressed.length >= ZIP64_THRESHOLD,
+      zip64: digest.size >= ZIP64_THRESHOLD || compressedSize >= ZIP64_THRESHOLD,
       crc32: digest.crc32,
-      compressedSize: compressed.length,
+      compressedSize,
       uncompressedSize: digest.size,
     });
     const header = localHeader(record);
     for (const [at, bytes] of localHeaderPatches(record)) bytes.copy(header, at);
     this.#entries.push(record);
-    await this.#appendCoalesced(Buffer.concat([header, compressed]));
-    return { ...digest, name, method: options.method, compressedSize: compressed.length };
+    await this.#appendCoalesced([header, ...chunks]);
+    return { ...digest, name, method: options.method, compressedSize };
   }
 
   /** Writes the central directory and end records, fsyncs and closes. Returns the file's size. */
@@ -244,35 +246,60 @@ export class ZipWriter {
     });
   }
 
-  async #append(bytes: Buffer): Promise<void> {
+  async #append(data: Buffer | readonly Buffer[]): Promise<void> {
     await this.#flush();
-    await this.#writeAt(bytes, this.#position);
-    this.#position += bytes.length;
+    this.#position += await this.#writeAt(data, this.#position);
   }
 
-  /** Queues small writes (whole small entries) and writes them together, about 1 MiB at a time. */
-  async #appendCoalesced(bytes: Buffer): Promise<void> {
-    this.#pending.push(bytes);
-    this.#pendingBytes += bytes.length;
+  /**
+   * Queues small writes (whole small entries) and writes them together, about 1 MiB at a time, in
+   * one writev: never concatenated, so no large buffer is allocated and freed per write.
+   */
+  async #appendCoalesced(buffers: readonly Buffer[]): Promise<void> {
+    for (const buffer of buffers) {
+      this.#pending.push(buffer);
+      this.#pendingBytes += buffer.length;
+    }
     if (this.#pendingBytes >= COALESCE_BYTES) await this.#flush();
   }
 
   async #flush(): Promise<void> {
     if (this.#pending.length === 0) return;
-    const bytes = Buffer.concat(this.#pending);
+    const pending = this.#pending;
     this.#pending = [];
     this.#pendingBytes = 0;
-    await this.#writeAt(bytes, this.#position);
-    this.#position += bytes.length;
+    this.#position += await this.#writeAt(pending, this.#position);
   }
 
-  async #writeAt(bytes: Buffer, position: number): Promise<void> {
-    let done = 0;
-    while (done < bytes.length) {
-      const { bytesWritten } = await this.#handle.write(bytes, done, bytes.length - done, position + done);
+  /** Writes `data` at `position`, all of it; returns the bytes written. */
+  async #writeAt(data: Buffer | readonly Buffer[], position: number): Promise<number> {
+    let buffers = (Buffer.isBuffer(data) ? [data] : data).filter((buffer) => buffer.length > 0);
+    let written = 0;
+    while (buffers.length > 0) {
+      const first = buffers[0] as Buffer;
+      const { bytesWritten } =
+        buffers.length === 1
+          ? await this.#handle.write(first, 0, first.length, position + written)
+          : await this.#handle.writev(buffers, position + written);
       if (bytesWritten === 0)
         throw Object.assign(new Error('no bytes written (disk full?)'), { code: 'ENOSPC' });
-      done += bytesWritten;
+      written += bytesWritten;
+      buffers = skipBytes(buffers, bytesWritten);
+    }
+    return written;
+  }
+}
+
+/** `buffers` without their first `count` bytes (after a short write). */
+function skipBytes(buffers: readonly Buffer[], count: number): Buffer[] {
+  const rest: Buffer[] = [];
+  let skip = count;
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) skip -= buffer.length;
+    else {
+      rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+      skip = 0;
     }
   }
+  return rest;
 }
