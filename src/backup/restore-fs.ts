@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chown, lstat, open, readdir, rm } from 'node:fs/promises';
+import { chown, type FileHandle, lstat, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
@@ -41,6 +41,7 @@ export async function writeNewFile(
   const handle = await open(file, 'wx', options.mode ?? 0o644).catch((error: unknown) => {
     throw wrapError(`create ${file}`, error, 'RW_RESTORE_IO');
   });
+  const writes = new OverlappedWrites(handle);
   try {
     reading = true;
     for await (const chunk of source) {
@@ -48,21 +49,19 @@ export async function writeNewFile(
       options.signal?.throwIfAborted();
       hash.update(chunk);
       crc = crc32(chunk, crc);
-      let offset = 0;
-      while (offset < chunk.byteLength) {
-        const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
-        offset += bytesWritten;
-      }
+      await writes.write(chunk);
       bytes += chunk.byteLength;
       options.onBytes?.(bytes);
       reading = true;
     }
     reading = false;
+    await writes.drain();
     options.signal?.throwIfAborted();
     await handle.sync();
     await handle.close();
   } catch (error) {
     source.destroy?.();
+    await writes.settle();
     await handle.close().catch(() => {});
     await rm(file, { force: true });
     if (error instanceof FatalError || options.signal?.aborted) throw error;
@@ -70,6 +69,67 @@ export async function writeNewFile(
     throw wrapError(`write ${file}`, error, 'RW_RESTORE_IO');
   }
   return { sha256: hash.digest('hex'), crc32: crc >>> 0, bytes };
+}
+
+/** Writes in flight at once: enough to keep the disk busy while the next chunk is inflated. */
+const WRITE_DEPTH = 4;
+
+/**
+ * Writes chunks one after another into a file, each at its own offset, with up to WRITE_DEPTH
+ * writes in flight: awaiting each write before reading the next chunk would leave the inflater
+ * idle while the disk works (a 300 MB entry took twice as long). Chunks must not be reused by
+ * their producer once handed over (zlib's and our readers' are not).
+ */
+class OverlappedWrites {
+  readonly #handle: FileHandle;
+  readonly #inFlight = new Set<Promise<void>>();
+  #position = 0;
+  #failure: { error: unknown } | undefined;
+
+  constructor(handle: FileHandle) {
+    this.#handle = handle;
+  }
+
+  /** Queues `chunk`; resolves once fewer than WRITE_DEPTH writes are in flight. Throws a failed write's error. */
+  async write(chunk: Uint8Array): Promise<void> {
+    this.#throwIfFailed();
+    const done: Promise<void> = writeAt(this.#handle, chunk, this.#position).then(
+      () => {
+        this.#inFlight.delete(done);
+      },
+      (error: unknown) => {
+        this.#inFlight.delete(done);
+        this.#failure ??= { error };
+      },
+    );
+    this.#position += chunk.byteLength;
+    this.#inFlight.add(done);
+    if (this.#inFlight.size >= WRITE_DEPTH) await Promise.race(this.#inFlight);
+    this.#throwIfFailed();
+  }
+
+  /** Waits for every write; throws the first failure. */
+  async drain(): Promise<void> {
+    await this.settle();
+    this.#throwIfFailed();
+  }
+
+  /** Waits for every write, failed or not (before the file is closed). */
+  async settle(): Promise<void> {
+    await Promise.all(this.#inFlight);
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure) throw this.#failure.error;
+  }
+}
+
+async function writeAt(handle: FileHandle, chunk: Uint8Array, position: number): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset, position + offset);
+    offset += bytesWritten;
+  }
 }
 
 /** SHA-256 (hex) of a file as it is on disk now. */
