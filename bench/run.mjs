@@ -12,7 +12,7 @@ import { alert } from './alert.mjs';
 import { backup } from './backup.mjs';
 import { idle } from './idle.mjs';
 import { ensureDataset, SEED } from './lib/dataset.mjs';
-import { cliBuilt, ROOT } from './lib/runwarden.mjs';
+import { cliBuilt, freezeDist, ROOT } from './lib/runwarden.mjs';
 import { failed, notMeasured, renderMarkdown } from './lib/table.mjs';
 import { memory } from './memory.mjs';
 import { restore } from './restore.mjs';
@@ -53,6 +53,7 @@ const ctx = {
 const missingTools = TOOLS.filter((tool) => !available(tool));
 const rows = [];
 mkdirSync(work, { recursive: true });
+if (cliBuilt()) freezeDist(path.join(work, 'build'));
 const started = Date.now();
 try {
   for (const bench of BENCHMARKS) {
@@ -147,7 +148,8 @@ ${notes.join('\n') || '- none'}
   1–8 MiB, and a media folder of incompressible bodies behind JPEG/PNG/WebP/GIF/PDF magic numbers
   with about 8 % text files. The 4× set scales the main DB, the tenant count and the media.
 - Every contender is a child process run under GNU time: wall time by our clock, peak RSS and CPU from
-  the child's rusage. runwarden is the built CLI (\`node dist/cli/main.js backup --json\`).
+  the child's rusage. runwarden is the built CLI (\`node dist/cli/main.js backup --json\`), dist/ copied
+  aside when the run starts so that a rebuild by someone else mid-run cannot change the code measured.
 - Baselines: \`sqlite3 <db> "VACUUM INTO ..."\` per database, then \`zip -r -6 -n .jpg:.jpeg:.png:.gif:.webp:.pdf:.zip:.gz\`
   and \`unzip -tq\` (their times add up; peak memory is the largest step's); the same snapshots then
   \`restic backup\` into a fresh repository (init untimed; size is the repository on disk); \`unzip\`

@@ -9,7 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { epochNow } from './measure.mjs';
-import { CLI, ROOT } from './runwarden.mjs';
+import { CLI, DIST } from './runwarden.mjs';
 
 export const PROJECT = 'bench-project';
 export const REGION = 'europe-west1';
@@ -17,7 +17,7 @@ export const TOKEN = 'bench-token-0123456789abcdef';
 
 /** Whether the pieces these benchmarks drive have landed; a reason string when not. */
 export async function emulatedUnavailable(needs) {
-  if (!existsSync(path.join(ROOT, 'dist', 'playground', 'index.js')))
+  if (!existsSync(path.join(DIST, 'playground', 'index.js')))
     return 'the emulator (src/playground/) is not built';
   if (
     needs.includes('watch') &&
@@ -31,12 +31,12 @@ export async function emulatedUnavailable(needs) {
 
 async function daemonSource() {
   const { readFile } = await import('node:fs/promises');
-  return readFile(path.join(ROOT, 'dist', 'daemon.js'), 'utf8');
+  return readFile(path.join(DIST, 'daemon.js'), 'utf8');
 }
 
 /** Starts the emulator with `services` (names), each with one healthy revision serving 100 %. */
 export async function startEmulator(services) {
-  const { startPlayground } = await import(path.join(ROOT, 'dist', 'playground', 'index.js'));
+  const { startPlayground } = await import(path.join(DIST, 'playground', 'index.js'));
   return startPlayground(
     {
       project: PROJECT,

@@ -1,13 +1,28 @@
 // runwarden as the user runs it: the built CLI as a child process (so its peak RSS and CPU are its
 // own), with a generated config pointing at a data set.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { measure } from './measure.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+/**
+ * The built code the benchmarks run: ROOT/dist until `freezeDist` copies it aside, so a teammate's
+ * rebuild of dist/ in the middle of a run cannot change the code measured.
+ */
+export let DIST = path.join(ROOT, 'dist');
+export let CLI = path.join(DIST, 'cli', 'main.js');
+
+/** Copies dist/ (and package.json, which it reads its version from) into `dir`; later runs use the copy. */
+export function freezeDist(dir) {
+  mkdirSync(dir, { recursive: true });
+  cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
+  copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+  // Packages resolve by walking up from the copy to ROOT/node_modules, so dir must sit inside ROOT.
+  DIST = path.join(dir, 'dist');
+  CLI = path.join(DIST, 'cli', 'main.js');
+}
 
 /** Writes `<work>/runwarden.yaml` backing up `sources` (default: the data set) into `<work>/backups`. */
 export function writeBackupConfig(work, dataset, { mainDb = dataset.mainDb, extra = {} } = {}) {
