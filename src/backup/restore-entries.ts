@@ -1,8 +1,7 @@
-import { pipeline } from 'node:stream/promises';
 import type { Entry } from 'yauzl';
 import { errorMessage, wrapError } from '../errors.js';
 import { BackupCorruptError } from './errors.js';
-import { discard, HashingStream } from './hashing.js';
+import type { Digest } from './hashing.js';
 import { entryPathProblem, type ManifestEntry, ZIP_METHOD } from './manifest.js';
 import { hex } from './manifest-read.js';
 import { entryKind, UnsafeEntryError } from './restore-paths.js';
@@ -110,14 +109,12 @@ async function hashEntry(
   signal: AbortSignal,
   onBytes?: (bytes: number) => void,
 ): Promise<void> {
-  const hasher = new HashingStream(onBytes);
+  let seen: Digest;
   try {
-    const entry = zip.entries.get(expected.path) as Entry;
-    await pipeline(await zip.open(entry, signal), hasher, discard(), { signal });
+    seen = await zip.digest(zip.entries.get(expected.path) as Entry, signal, onBytes);
   } catch (error) {
     signal.throwIfAborted();
     throw unreadableEntry(zip.file, expected.path, error);
   }
-  const seen = hasher.digest();
   checkEntryDigest(zip.file, expected, { bytes: seen.size, crc32: seen.crc32, sha256: seen.sha256 });
 }

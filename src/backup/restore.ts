@@ -21,6 +21,12 @@ import {
 } from './restore-source.js';
 import { entryFor, type RestoreSelection, resolveTarget } from './restore-targets.js';
 
+/**
+ * A restored database is read in 1 MiB chunks: one entry, read once, where the reader's default
+ * 64 KiB costs a fifth more CPU (a thread-pool round trip and a write per chunk).
+ */
+const ENTRY_CHUNK = 1024 * 1024;
+
 /** Everything one restore needs; the CLI (or a test) builds it. */
 export interface RestoreRequest {
   /** Path of the archive to restore from. */
@@ -138,7 +144,7 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
       const record = records[0] as (typeof records)[number];
       prepared = await prepareDatabase({
         target: plan.target,
-        openEntry: (entrySignal) => zip.open(record, entrySignal),
+        openEntry: (entrySignal) => zip.open(record, entrySignal, { chunkBytes: ENTRY_CHUNK }),
         source: { archive: request.archive, entry },
         force: request.force,
         signal,
