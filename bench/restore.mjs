@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { unzipCopyRestore } from './lib/baselines.mjs';
-import { CLI, runwardenBackup, runwardenRestore, writeBackupConfig } from './lib/runwarden.mjs';
+import { cliArgs, runwardenBackup, runwardenRestore, writeBackupConfig } from './lib/runwarden.mjs';
 import { median } from './lib/stats.mjs';
 import { figure, format } from './lib/table.mjs';
 
@@ -85,7 +85,7 @@ function catalog(config, archive, dir) {
   mkdirSync(dir, { recursive: true });
   const copy = path.join(dir, path.basename(archive));
   copyFileSync(archive, copy);
-  execFileSync(process.execPath, [CLI, 'backups', 'import', copy, '--config', config, '--json'], {
+  execFileSync(process.execPath, [...cliArgs(), 'backups', 'import', copy, '--config', config, '--json'], {
     stdio: 'ignore',
   });
   return copy;

@@ -148,7 +148,8 @@ ${notes.join('\n') || '- none'}
   1–8 MiB, and a media folder of incompressible bodies behind JPEG/PNG/WebP/GIF/PDF magic numbers
   with about 8 % text files. The 4× set scales the main DB, the tenant count and the media.
 - Every contender is a child process run under GNU time: wall time by our clock, peak RSS and CPU from
-  the child's rusage. runwarden is the built CLI (\`node dist/cli/main.js backup --json\`), dist/ copied
+  the child's rusage. runwarden is the built CLI (\`node <flags of its shebang> dist/cli/main.js backup --json\`, as
+  the installed bin, the systemd unit and the Docker image run it), dist/ copied
   aside when the run starts so that a rebuild by someone else mid-run cannot change the code measured.
 - Baselines: \`sqlite3 <db> "VACUUM INTO ..."\` per database, then \`zip -r -6 -n .jpg:.jpeg:.png:.gif:.webp:.pdf:.zip:.gz\`
   and \`unzip -tq\` (their times add up; peak memory is the largest step's); the same snapshots then

@@ -9,7 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { epochNow } from './measure.mjs';
-import { CLI, DIST } from './runwarden.mjs';
+import { cliArgs, DIST } from './runwarden.mjs';
 
 export const PROJECT = 'bench-project';
 export const REGION = 'europe-west1';
@@ -80,7 +80,7 @@ export async function startDaemon(work, playground, services, { probeMs, pollMs,
   const file = path.join(work, 'runwarden.yaml');
   writeFileSync(file, stringify(config));
   const logs = createWriteStream(path.join(work, 'daemon.log'));
-  const child = spawn(process.execPath, [CLI, 'daemon', '--config', file], {
+  const child = spawn(process.execPath, [...cliArgs(), 'daemon', '--config', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, METADATA_SERVER_DETECTION: 'none', NO_COLOR: '1' },
   });

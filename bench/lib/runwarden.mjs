@@ -1,6 +1,6 @@
 // runwarden as the user runs it: the built CLI as a child process (so its peak RSS and CPU are its
 // own), with a generated config pointing at a data set.
-import { copyFileSync, cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -50,7 +50,7 @@ export function writeBackupConfig(work, dataset, { mainDb = dataset.mainDb, extr
 export async function runwardenBackup(configFile, options = {}) {
   const measured = await measure(
     process.execPath,
-    [CLI, 'backup', '--config', configFile, '--json'],
+    [...cliArgs(), 'backup', '--config', configFile, '--json'],
     options,
   );
   return { ...measured, result: JSON.parse(measured.stdout) };
@@ -59,7 +59,7 @@ export async function runwardenBackup(configFile, options = {}) {
 /** `runwarden restore <archive> <selection...> --target <file> --no-backup --json`, measured. */
 export async function runwardenRestore(configFile, archive, selection, target) {
   const measured = await measure(process.execPath, [
-    CLI,
+    ...cliArgs(),
     'restore',
     archive,
     ...selection,
@@ -71,6 +71,16 @@ export async function runwardenRestore(configFile, archive, selection, target) {
     configFile,
   ]);
   return { ...measured, result: JSON.parse(measured.stdout) };
+}
+
+/**
+ * `[...node flags, CLI]`: the flags the CLI's shebang gives node (`#!/usr/bin/env -S node --flag`),
+ * which the installed bin, the systemd unit and the Docker image all run it with.
+ */
+export function cliArgs() {
+  const first = readFileSync(CLI, 'utf8').split('\n', 1)[0];
+  const flags = /^#!.*\bnode((?:\s+-\S+)*)\s*$/.exec(first)?.[1]?.trim();
+  return [...(flags ? flags.split(/\s+/) : []), CLI];
 }
 
 export function cliBuilt() {
