@@ -5,17 +5,10 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Entry } from 'yauzl';
 import { errorMessage, FatalError, wrapError } from '../errors.js';
-import { BackupCorruptError, BackupFormatError } from './errors.js';
+import { BackupCorruptError } from './errors.js';
 import { type Digest, HashingStream, READ_CHUNK, sha256File } from './hashing.js';
-import {
-  MANIFEST_ENTRY,
-  MANIFEST_FORMAT_VERSION,
-  MANIFEST_MAX_BYTES,
-  type Manifest,
-  type ManifestEntry,
-  manifestSchema,
-  ZIP_METHOD,
-} from './manifest.js';
+import { MANIFEST_ENTRY, type Manifest, type ManifestEntry, ZIP_METHOD } from './manifest.js';
+import { readManifestWithDigest } from './manifest-read.js';
 import { integrityProblem } from './sqlite-check.js';
 import { removeDatabaseFiles, tempPath } from './temp-files.js';
 import { openZip, type ZipReader } from './zip-reader.js';
@@ -218,47 +211,7 @@ function compareDigest(
 }
 
 async function readManifestFrom(zip: ZipReader, signal?: AbortSignal): Promise<Manifest> {
-  const entry = zip.entries.get(MANIFEST_ENTRY);
-  const corrupt = (problem: string, cause?: unknown) =>
-    new BackupCorruptError(zip.file, MANIFEST_ENTRY, problem, { cause });
-  if (!entry) throw new BackupCorruptError(zip.file, undefined, `has no ${MANIFEST_ENTRY}`);
-  if (entry.uncompressedSize > MANIFEST_MAX_BYTES)
-    throw corrupt(`is ${entry.uncompressedSize} bytes, more than the ${MANIFEST_MAX_BYTES} accepted`);
-  const hasher = new HashingStream();
-  const chunks: Buffer[] = [];
-  try {
-    await pipeline(
-      await zip.open(entry, signal),
-      hasher,
-      async (source: AsyncIterable<Buffer>) => {
-        for await (const chunk of source) chunks.push(chunk);
-      },
-      { signal },
-    );
-  } catch (error) {
-    signal?.throwIfAborted();
-    if (error instanceof BackupCorruptError) throw error;
-    throw corrupt(`cannot be read: ${errorMessage(error)}`, error);
-  }
-  if (hasher.digest().crc32 !== entry.crc32 >>> 0)
-    throw corrupt(`CRC-32 of the data is ${hex(hasher.digest().crc32)}, the ZIP says ${hex(entry.crc32)}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (error) {
-    throw corrupt(`is not valid JSON: ${errorMessage(error)}`, error);
-  }
-  const version = (json as { format_version?: unknown } | null)?.format_version;
-  if (typeof version === 'number' && version > MANIFEST_FORMAT_VERSION)
-    throw new BackupFormatError(zip.file, version, MANIFEST_FORMAT_VERSION);
-  const parsed = manifestSchema.safeParse(json);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (issue) => `${issue.path.join('.') || '(top)'}: ${issue.message}`,
-    );
-    throw corrupt(`does not match the manifest schema: ${problems.slice(0, 5).join('; ')}`);
-  }
-  return parsed.data;
+  return (await readManifestWithDigest(zip, signal)).manifest;
 }
 
 const DATABASE_LANES = 2;
