@@ -8,6 +8,7 @@ import { createBackupJob } from '../src/backup/backup-job.js';
 import { BackupSourceMissingError } from '../src/backup/errors.js';
 import { acquireBackupLock, BACKUP_LOCK_FILE } from '../src/backup/lock.js';
 import { type BackupResult, runBackup } from '../src/backup/run-backup.js';
+import { readManifestDigest } from '../src/backup/manifest-read.js';
 import { verifyArchive } from '../src/backup/verify.js';
 import type { BackupConfig } from '../src/config/schema/backup.js';
 import { EventBus } from '../src/events.js';
@@ -30,6 +31,16 @@ function harness(dir: string, config: BackupConfig = backupConfigFor(dir)) {
 }
 
 describe('backup run', () => {
+  it("records the manifest's SHA-256 in the catalog, so a restore can trust it without rehashing the archive", async () => {
+    const dir = tempDir();
+    makeDataDir(dir);
+    const { catalog, run, store } = harness(dir);
+    const result = await run();
+    const read = await readManifestDigest(result.file);
+    expect(catalog.get(result.file)?.manifestSha256).toBe(read.sha256);
+    store.close();
+  });
+
   it('writes a verified archive with every source, a manifest, a catalog row, events and metrics', async () => {
     const dir = tempDir();
     makeDataDir(dir, { media: { 'docs/a.txt': 'text '.repeat(100), 'img/photo.jpg': jpeg(2000) } });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { access, open, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -141,6 +142,8 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
       finishedAt,
       entries: manifest.entries.length,
       verifiedAt: finishedAt,
+      // Lets a restore trust this manifest without hashing the whole archive again.
+      manifestSha256: createHash('sha256').update(manifestBytes).digest('hex'),
     });
     const durationMs = Date.now() - started;
     events.emit('backup:completed', {
