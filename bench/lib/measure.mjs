@@ -69,6 +69,8 @@ export function run(command, args, { cwd, env, input, timeoutMs } = {}) {
         stderr: Buffer.concat(err).toString('utf8'),
       });
     });
+    // A child that exits without reading its stdin (most do) closes the pipe: EPIPE is expected.
+    child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
   });
 }
