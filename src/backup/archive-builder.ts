@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { BackupConfig } from '../config/schema/backup.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ArchivePipeline } from './archive-pipeline.js';
-import { DeflatePool } from './deflate-pool.js';
+import { DeflatePool, OUTPUT_CHUNK } from './deflate-pool.js';
 import type { CompressionMethod, ManifestDatabase, ManifestEntry } from './manifest.js';
 import { chooseMethod, MAGIC_BYTES } from './media-type.js';
 import { isoWithOffset } from './naming.js';
@@ -164,7 +164,7 @@ async function queueDatabase(
  * than such a read. Larger ones go through the pipeline's reused block buffers: a buffer per file
  * would churn through allocations above glibc's mmap threshold (see OUTPUT_CHUNK in deflate-pool.ts).
  */
-const SMALL_FILE = 64 * 1024;
+const SMALL_FILE = OUTPUT_CHUNK;
 
 /** Queues one media file; false when it no longer exists. */
 async function queueMedia(

@@ -197,9 +197,14 @@ export class ArchivePipeline {
     const writer = this.#writer;
     const signal = this.#options.signal;
     try {
+      const check = () => {
+        // A failure elsewhere (the producer, abandon) may land between two awaits here.
+        if (this.#failure) throw this.#failure.error;
+        signal?.throwIfAborted();
+      };
       for (let job = await this.#jobs.next(); job; job = await this.#jobs.next()) {
         this.#current = job;
-        signal?.throwIfAborted();
+        check();
         let written: WrittenEntry;
         if (job.kind === 'whole') {
           written = await writer.addCompressed(job.entry.name, await job.data, job.digest, job.entry);
@@ -207,7 +212,7 @@ export class ArchivePipeline {
         } else {
           await writer.beginEntry(job.entry.name, job.entry);
           for (let piece = await job.pieces.next(); piece; piece = await job.pieces.next()) {
-            signal?.throwIfAborted();
+            check();
             await writer.writeData(await piece.data);
             if (piece.buffer) this.#spare.push(piece.buffer);
             this.#budget.release(piece.cost);

@@ -5,12 +5,13 @@ import { constants, createDeflateRaw } from 'node:zlib';
 export const DICTIONARY_BYTES = 32 * 1024;
 
 /**
- * Compressed output arrives in chunks of this size, kept as they are (never concatenated). Below
- * glibc's 128 KiB mmap threshold on purpose: freeing a larger buffer raises that threshold for
- * good, after which every large buffer we churn through lands in the heap, which keeps it; a
- * backup then ends tens of MiB above what it ever held at once.
+ * Compressed output arrives in chunks of this size, kept as they are (never concatenated). Just
+ * below glibc's 128 KiB mmap threshold on purpose: freeing a larger buffer raises that threshold
+ * for good, after which every large buffer we churn through lands in the heap, which keeps it; a
+ * backup then ends tens of MiB above what it ever held at once. As large as that allows, since
+ * each chunk costs a thread-pool round trip.
  */
-export const OUTPUT_CHUNK = 64 * 1024;
+export const OUTPUT_CHUNK = 120 * 1024;
 
 /**
  * Runs raw-deflate jobs on libuv's thread pool (where zlib's asynchronous API compresses), at most
