@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { access, open, rename, rm } from 'node:fs/promises';
+import { access, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -14,6 +14,7 @@ import { VERSION } from '../version.js';
 import { writeEntries } from './archive-builder.js';
 import { BackupDiskFullError } from './errors.js';
 import { acquireBackupLock } from './lock.js';
+import { fsyncDirectory } from './restore-fs.js';
 import { MANIFEST_ENTRY, MANIFEST_FORMAT_VERSION, type Manifest } from './manifest.js';
 import { archiveName, isoWithOffset } from './naming.js';
 import { resolveSources } from './sources.js';
@@ -237,14 +238,4 @@ function isDiskFull(error: unknown): boolean {
     if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return true;
   }
   return false;
-}
-
-/** Makes a rename in `dir` durable. */
-export async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
