@@ -3,7 +3,15 @@
 // UpdateService arriving at the emulator, and how many rollbacks each incident caused.
 import path from 'node:path';
 import { latest } from './rollback.mjs';
-import { emulatedUnavailable, emulatorSampler, startDaemon, startEmulator, TOKEN } from './lib/emulated.mjs';
+import {
+  attribution,
+  emulatedUnavailable,
+  emulatorSampler,
+  observeWithPriority,
+  startDaemon,
+  startEmulator,
+  TOKEN,
+} from './lib/emulated.mjs';
 import { percentile } from './lib/stats.mjs';
 import { figure, format } from './lib/table.mjs';
 
@@ -33,9 +41,13 @@ export const alert = {
     const daemon = await startDaemon(path.join(ctx.work, 'alert'), playground, ['shop'], {
       probeMs: 60_000,
       pollMs: 1_000,
+    }).catch(async (error) => {
+      await playground.stop();
+      throw error;
     });
-    const sampler = emulatorSampler(playground);
-    sampler.expectCalls(incidents * DELIVERIES_PER_INCIDENT);
+    const sampler = emulatorSampler(playground, [daemon.pid, process.pid]);
+    let restorePriority = () => {};
+    const windows = [];
     const latency = [];
     const rollbacks = [];
     const statuses = new Map();
@@ -49,6 +61,8 @@ export const alert = {
       statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
     };
     try {
+      restorePriority = observeWithPriority();
+      sampler.expectCalls(incidents * DELIVERIES_PER_INCIDENT);
       let seen = await latest(daemon, 'watch:baseline', () => true, 0);
       for (let incident = 0; incident < incidents; incident++) {
         ctx.log(`alert incident ${incident + 1}/${incidents}`);
@@ -65,9 +79,13 @@ export const alert = {
         await delay(300);
         const calls = sampler.calls.slice(before);
         rollbacks.push(calls.length);
-        if (calls[0] !== undefined) latency.push(calls[0] - sentAt);
+        if (calls[0] !== undefined) {
+          latency.push(calls[0] - sentAt);
+          windows.push({ ms: calls[0] - sentAt, sched: sampler.sched(sentAt, calls[0]) });
+        }
       }
     } finally {
+      restorePriority();
       sampler.stop();
       daemon.history.close();
       await daemon.stop();
@@ -78,7 +96,8 @@ export const alert = {
       BENCH,
       `${incidents} incidents × ${DELIVERIES_PER_INCIDENT} deliveries = ${incidents * DELIVERIES_PER_INCIDENT} (two at once, two after the rollback), bearer auth, each after a fresh deploy; ` +
         `responses by status: ${[...statuses].map(([code, count]) => `${code}: ${count}`).join(', ')}; UpdateService calls per incident: ${rollbacks.join(' ')}. ` +
-        `Latency is from the client sending the first delivery (loopback) to UpdateService arriving at the emulator; per incident: ${latency.map((v) => format(v, 'ms')).join(', ')}.`,
+        `Latency is from the client sending the first delivery (loopback) to UpdateService arriving at the emulator; per incident: ${latency.map((v) => format(v, 'ms')).join(', ')}.` +
+        attribution(windows, 'delivery'),
     );
     const target = (value) => ({ value, baseline: 20, baselineName: 'target', runs: latency.length });
     return [

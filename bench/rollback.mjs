@@ -4,8 +4,10 @@
 // UpdateService arriving at the emulator); the whole ends when the emulator serves 100 % stable.
 import path from 'node:path';
 import {
+  attribution,
   emulatedUnavailable,
   emulatorSampler,
+  observeWithPriority,
   startDaemon,
   startEmulator,
   waitFor,
@@ -39,13 +41,19 @@ export const rollback = {
       probeMs: PROBE_MS,
       pollMs: 1_000,
       rules: [{ name: 'health', signal: 'health', threshold: FAILURES }],
+    }).catch(async (error) => {
+      await playground.stop();
+      throw error;
     });
-    const sampler = emulatorSampler(playground);
+    const sampler = emulatorSampler(playground, [daemon.pid, process.pid]);
+    let restorePriority = () => {};
+    const windows = [];
     const rand = prng('rollback-phase');
     const detection = [];
     const action = [];
     const whole = [];
     try {
+      restorePriority = observeWithPriority();
       let seen = await latest(daemon, 'watch:baseline', () => true, 0);
       for (let trial = 0; trial < trials; trial++) {
         ctx.log(`rollback trial ${trial + 1}/${trials}`);
@@ -71,9 +79,11 @@ export const rollback = {
         if (sentAt === undefined) throw new Error('the rollback reached no UpdateService call');
         detection.push(trippedAt - failingAt);
         action.push(sentAt - trippedAt);
+        windows.push({ ms: sentAt - trippedAt, sched: sampler.sched(trippedAt, sentAt) });
         whole.push(stableAt - failingAt);
       }
     } finally {
+      restorePriority();
       sampler.stop();
       daemon.history.close();
       await daemon.stop();
@@ -83,7 +93,8 @@ export const rollback = {
       BENCH,
       `${trials} trials; probes every ${format(PROBE_MS, 'ms')}, ${FAILURES} failures trip; the emulator and the sampler (1 ms) run in the benchmark process, the daemon in its own. ` +
         `Rule tripped = rollback:completed.at − durationMs from the daemon's history (ms clock); UpdateService sent = its arrival at the emulator. ` +
-        `Detection per trial: ${detection.map((v) => format(v, 'ms')).join(', ')}. Action: ${action.map((v) => format(v, 'ms')).join(', ')}.`,
+        `Detection per trial: ${detection.map((v) => format(v, 'ms')).join(', ')}. Action: ${action.map((v) => format(v, 'ms')).join(', ')}.` +
+        attribution(windows, 'action'),
     );
     const bound = (value, name) => ({ value, baseline: BOUND - 1_000, baselineName: name, runs: trials });
     return [

@@ -5,10 +5,12 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { epochNow } from './measure.mjs';
+import { schedMs } from './proc.mjs';
 import { cliArgs, DIST } from './runwarden.mjs';
 
 export const PROJECT = 'bench-project';
@@ -88,7 +90,7 @@ export async function startDaemon(work, playground, services, { probeMs, pollMs,
   child.stderr.pipe(logs);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(
+  const ready = waitFor(
     async () => {
       if (child.exitCode !== null)
         throw new Error(`daemon exited ${child.exitCode}; see ${path.join(work, 'daemon.log')}`);
@@ -98,6 +100,11 @@ export async function startDaemon(work, playground, services, { probeMs, pollMs,
     30_000,
     'the daemon to be ready',
   );
+  await ready.catch(async (error) => {
+    child.kill('SIGKILL');
+    await exited;
+    throw error;
+  });
   return {
     pid: child.pid,
     base,
@@ -142,13 +149,16 @@ function findStore(stateDir) {
 /**
  * Samples the emulator every millisecond: when each UpdateService call arrives (a 1 ms delay fault
  * is queued per expected call and its consumption is the arrival) and when a service's traffic is
- * all on one revision. `stop()` ends the sampling.
+ * all on one revision. Also samples the scheduler statistics of `pids` (the daemon, this process),
+ * so `sched(from, to)` can say how long each ran and waited for a CPU in a window (the last 30 s).
+ * `stop()` ends the sampling.
  */
-export function emulatorSampler(playground) {
+export function emulatorSampler(playground, pids = []) {
   const calls = [];
   let queued = 0;
   let lastPending = 0;
   const watchers = [];
+  const history = [];
   const timer = setInterval(() => {
     const now = epochNow();
     const pending = playground.pendingFaults().UpdateService ?? 0;
@@ -162,7 +172,21 @@ export function emulatorSampler(playground) {
       if (all === 100) watcher.resolve(now);
       else watchers.push(watcher);
     }
+    if (pids.length > 0) {
+      history.push([now, pids.map((pid) => schedMs(pid))]);
+      if (history.length > 30_000) history.splice(0, 10_000);
+    }
   }, 1);
+  const sampleAt = (time) => {
+    let low = 0;
+    let high = history.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (history[middle][0] <= time) low = middle;
+      else high = middle - 1;
+    }
+    return history[low]?.[1];
+  };
   return {
     /** Queues `count` calls to timestamp. */
     expectCalls(count) {
@@ -175,11 +199,59 @@ export function emulatorSampler(playground) {
     allOn(service, revision) {
       return new Promise((resolve) => watchers.push({ service, revision, resolve }));
     },
+    /** Per pid given, `{ onCpu, waiting }` ms between two epoch-ms times, or undefined if not sampled. */
+    sched(from, to) {
+      const [before, after] = [sampleAt(from), sampleAt(to)];
+      if (!before || !after) return undefined;
+      return after.map((end, index) => ({
+        onCpu: end.onCpu - before[index].onCpu,
+        waiting: end.waiting - before[index].waiting,
+      }));
+    },
     stop() {
       clearInterval(timer);
       return queued;
     },
   };
+}
+
+/**
+ * Raises this process's main thread above the machine's other work (when allowed), so that the
+ * emulator and the 1 ms sampler, which only observe, record arrivals when they happen rather than
+ * when a shared CPU frees up. Call after the daemon is spawned so that it keeps normal priority.
+ * Returns a function restoring the previous priority.
+ */
+export function observeWithPriority() {
+  const before = os.getPriority(0);
+  try {
+    os.setPriority(0, -10);
+  } catch {
+    return () => {};
+  }
+  return () => os.setPriority(0, before);
+}
+
+/**
+ * A sentence on where the slowest windows went: `windows` are `{ ms, sched }` with `sched` from
+ * `sampler.sched` over [daemon pid, this pid].
+ */
+export function attribution(windows, what) {
+  const known = windows.filter((window) => window.sched);
+  if (known.length === 0) return '';
+  const fmt = (value) => `${value.toFixed(1)} ms`;
+  const slowest = [...known].sort((a, b) => b.ms - a.ms).slice(0, 3);
+  const medianCpu = [...known.map((window) => window.sched[0].onCpu)].sort((a, b) => a - b)[
+    known.length >> 1
+  ];
+  return (
+    ` Scheduler statistics (/proc schedstat of the main threads): the daemon ran a median ${fmt(medianCpu)} on a CPU per ${what}; ` +
+    `the slowest: ${slowest
+      .map(
+        ({ ms, sched: [daemon, observer] }) =>
+          `${fmt(ms)} (daemon on a CPU ${fmt(daemon.onCpu)}, waiting for one ${fmt(daemon.waiting)}; emulator waiting for one ${fmt(observer.waiting)})`,
+      )
+      .join(', ')}.`
+  );
 }
 
 /** Polls `check` until it returns a truthy value; rejects naming `what` after `timeoutMs`. */

@@ -18,3 +18,13 @@ export function rssBytes(pid) {
   const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
   return match ? Number(match[1]) * 1024 : Number.NaN;
 }
+
+/**
+ * Scheduler statistics of a process's main thread, in ms: time on a CPU and time runnable but
+ * waiting for one (the run queue). A slow window with a long run-queue wait was the machine's, not
+ * the process's own work.
+ */
+export function schedMs(pid) {
+  const [onCpu, waiting] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+  return { onCpu: onCpu / 1e6, waiting: waiting / 1e6 };
+}
