@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { zipBaseline } from './lib/baselines.mjs';
 import { runwardenBackup, writeBackupConfig } from './lib/runwarden.mjs';
+import { schedMs } from './lib/proc.mjs';
 import { median, percentile } from './lib/stats.mjs';
 import { figure, format } from './lib/table.mjs';
 
@@ -27,6 +28,8 @@ export const writeLoad = {
     const quietMs = Math.min(20_000, Math.max(ctx.quick ? 2_000 : 5_000, ctx.shared.backupWallMs ?? 0));
     const p99 = { quiet: [], runwarden: [], zip: [] };
     const longest = { quiet: [], runwarden: [], zip: [] };
+    // How long the writer was runnable but waiting for a CPU, per second of each window.
+    const cpuWait = { quiet: [], runwarden: [], zip: [] };
     const backupMs = [];
     const aloneMs = [];
     let failedWrites = 0;
@@ -51,9 +54,17 @@ export const writeLoad = {
       const writer = await startWriter(mainDb);
       await delay(1_000);
       const windows = {};
-      const quietFrom = epochNow();
-      await delay(quietMs);
-      windows.quiet = [quietFrom, epochNow()];
+      const waited = (name, work) => async () => {
+        const before = schedMs(writer.pid).waiting;
+        const window = await work();
+        cpuWait[name].push(((schedMs(writer.pid).waiting - before) / (window[1] - window[0])) * 1000);
+        return window;
+      };
+      windows.quiet = await waited('quiet', async () => {
+        const from = epochNow();
+        await delay(quietMs);
+        return [from, epochNow()];
+      })();
       // The zip pipeline under the same writer is the control: what any backup of this size costs
       // the writer on this machine (CPU, page cache, disk), as opposed to what runwarden adds.
       const contenders = {
@@ -71,7 +82,7 @@ export const writeLoad = {
         },
       };
       for (const name of run % 2 === 0 ? ['runwarden', 'zip'] : ['zip', 'runwarden']) {
-        windows[name] = await contenders[name]();
+        windows[name] = await waited(name, contenders[name])();
         await delay(1_000);
       }
       const samples = await writer.stop();
@@ -90,7 +101,8 @@ export const writeLoad = {
       BENCH,
       `writer: ${RATE} tx/s, WAL, synchronous=NORMAL, busy_timeout 10 s, one INSERT per transaction; ${writes} writes, ${failedWrites} failed. ` +
         `Quiet window ${format(quietMs, 'ms')} before each backup. Per-run p99 quiet: ${list(p99.quiet)}; during runwarden: ${list(p99.runwarden)}; ` +
-        `during the zip pipeline: ${list(p99.zip)}. Longest write per run, runwarden: ${list(longest.runwarden)}; zip: ${list(longest.zip)}.` +
+        `during the zip pipeline: ${list(p99.zip)}. Longest write per run, runwarden: ${list(longest.runwarden)}; zip: ${list(longest.zip)}. ` +
+        `The writer's wait for a CPU (/proc schedstat, ms per second, median): quiet ${median(cpuWait.quiet).toFixed(1)}, during runwarden ${median(cpuWait.runwarden).toFixed(1)}, during zip ${median(cpuWait.zip).toFixed(1)}.` +
         ` Backup alone per run: ${list(aloneMs)}; under the writer: ${list(backupMs)}.`,
     );
     const n = ctx.runs;
@@ -139,6 +151,7 @@ function startWriter(file) {
     child.once('message', () => {
       child.removeAllListeners('exit');
       resolve({
+        pid: child.pid,
         stop: () =>
           new Promise((done, fail) => {
             child.once('message', (message) => done(message.samples));
