@@ -4,16 +4,17 @@ import { BackupCorruptError } from './errors.js';
 import type { Digest } from './hashing.js';
 import { entryPathProblem, type ManifestEntry, ZIP_METHOD } from './manifest.js';
 import { hex } from './manifest-read.js';
-import { entryKind, UnsafeEntryError } from './restore-paths.js';
+import { UnsafeEntryError } from './restore-paths.js';
 import type { ZipReader } from './zip-reader.js';
 
 /**
  * Checks the central-directory record of one entry to restore against its (authenticated)
- * manifest entry before any of its bytes are read: a safe name of the right shape for its kind, a
- * regular file (not a symlink or device), and the compression method, uncompressed size and CRC-32
- * the manifest promises (a stored entry's compressed size must equal its size). Returns the ZIP
- * entry. Throws UnsafeEntryError (RW_RESTORE_UNSAFE_ENTRY) for a name or file type that must never
- * be written, BackupCorruptError (RW_BACKUP_CORRUPT) for a record that disagrees with the manifest.
+ * manifest entry before any of its bytes are read: a safe name of the right shape for its kind,
+ * and the compression method, uncompressed size and CRC-32 the manifest promises (a stored entry's
+ * compressed size must equal its size). That it is a regular file openZip already proved, for
+ * every entry of the archive. Returns the ZIP entry. Throws UnsafeEntryError
+ * (RW_RESTORE_UNSAFE_ENTRY) for a name that must never be written, BackupCorruptError
+ * (RW_BACKUP_CORRUPT) for a record that disagrees with the manifest.
  */
 export function checkEntryRecord(zip: ZipReader, expected: ManifestEntry): Entry {
   const corrupt = (problem: string) => new BackupCorruptError(zip.file, expected.path, problem);
@@ -21,8 +22,6 @@ export function checkEntryRecord(zip: ZipReader, expected: ManifestEntry): Entry
   if (unsafe) throw new UnsafeEntryError(expected.path, unsafe);
   const entry = zip.entries.get(expected.path);
   if (!entry) throw corrupt('is listed in the manifest but missing from the archive');
-  if (entryKind(entry.fileName, entry.externalFileAttributes) !== 'file')
-    throw new UnsafeEntryError(expected.path, 'is a symlink or special file, not a regular file');
   if (entry.compressionMethod !== ZIP_METHOD[expected.method])
     throw corrupt(
       `ZIP compression method is ${entry.compressionMethod}, the manifest says ${expected.method}`,

@@ -4,7 +4,7 @@ import { FatalError, wrapError } from '../errors.js';
 import type { Manifest, ManifestEntry } from './manifest.js';
 import type { RestoreProgress } from './restore-db.js';
 import { fsyncDirectory, tempNameBeside, writeNewFile } from './restore-fs.js';
-import { assertNoLinkOnTheWay, entryKind, resolveInside, UnsafeEntryError } from './restore-paths.js';
+import { assertNoLinkOnTheWay, resolveInside, UnsafeEntryError } from './restore-paths.js';
 import { openZip, type ZipReader } from './zip-reader.js';
 
 export interface MediaRestoreRequest {
@@ -30,8 +30,9 @@ export interface MediaRestoreResult {
 /**
  * Writes every `media/...` entry of a verified archive into `target`. Every entry is checked before
  * the first byte is written, so a hostile archive writes nothing: names that would land outside
- * the folder (`..`, absolute, backslash), entries that are symlinks or special files, and folders
- * on disk that are symlinks are refused (UnsafeEntryError, RW_RESTORE_UNSAFE_ENTRY). Each file is
+ * the folder (`..`, absolute, backslash) and folders on disk that are symlinks are refused
+ * (UnsafeEntryError, RW_RESTORE_UNSAFE_ENTRY); an archive holding a symlink or special file entry
+ * never gets this far (openZip refuses it, BackupCorruptError). Each file is
  * then written to a temp file beside its final name, checked against the manifest's SHA-256 and
  * size, fsynced and renamed over it; files the archive lacks are left in place. Without `force`, a
  * target folder that already holds anything is refused (RW_RESTORE_TARGET_EXISTS).
@@ -52,9 +53,6 @@ export async function restoreMedia(request: MediaRestoreRequest): Promise<MediaR
       if (!zipEntry)
         throw new UnsafeEntryError(entry.path, 'is listed in the manifest but not in the archive');
       const file = resolveInside(target, entry.path.slice('media/'.length), entry.path);
-      if (entryKind(zipEntry.fileName, zipEntry.externalFileAttributes) !== 'file') {
-        throw new UnsafeEntryError(entry.path, 'is a symlink or special file, not a regular file');
-      }
       await assertNoLinkOnTheWay(target, file, entry.path);
       planned.push({ entry, file });
     }

@@ -2,7 +2,10 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { FatalError } from '../errors.js';
 
-/** Raised for an archive entry that would land outside the restore target or is not a plain file. */
+/**
+ * Raised for an archive entry that must not be written: its path would land outside the restore
+ * target, directly or through a symlink on disk.
+ */
 export class UnsafeEntryError extends FatalError {
   readonly entry: string;
 
@@ -10,21 +13,6 @@ export class UnsafeEntryError extends FatalError {
     super('RW_RESTORE_UNSAFE_ENTRY', `archive entry ${JSON.stringify(entry)} refused: ${why}`);
     this.entry = entry;
   }
-}
-
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
-
-/**
- * What a ZIP entry is, from its name and the Unix mode kept in the high 16 bits of its external
- * attributes (0 when the archiver recorded none, which means a plain file or, with a trailing
- * slash, a folder). Symlinks, devices and FIFOs are 'other' and never restored.
- */
-export function entryKind(name: string, externalFileAttributes: number): 'file' | 'directory' | 'other' {
-  const type = (externalFileAttributes >>> 16) & S_IFMT;
-  if (name.endsWith('/')) return type === 0 || type === S_IFDIR ? 'directory' : 'other';
-  return type === 0 || type === S_IFREG ? 'file' : 'other';
 }
 
 /**

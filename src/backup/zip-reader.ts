@@ -4,6 +4,7 @@ import { pipeline as streamPipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createInflateRaw, inflateRaw } from 'node:zlib';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
+import { irregularEntryProblem } from '../core/zip-entry-type.js';
 import { errorMessage } from '../errors.js';
 import { BackupCorruptError } from './errors.js';
 import { type Digest, Digester, discard, HashingStream } from './hashing.js';
@@ -14,7 +15,7 @@ import { type Digest, Digester, discard, HashingStream } from './hashing.js';
  */
 export interface ZipReader {
   readonly file: string;
-  /** Every entry by name, in central-directory order. */
+  /** Every entry by name, in central-directory order; each is a regular file (see openZip). */
   readonly entries: ReadonlyMap<string, Entry>;
   /**
    * The uncompressed bytes of `entry`; the stream is destroyed when `signal` aborts. `chunkBytes`
@@ -93,7 +94,9 @@ async function* readRange(handle: FileHandle, start: number, length: number, chu
 
 /**
  * Opens `file` and reads its central directory. Throws BackupCorruptError when it is not a
- * readable ZIP, names an entry twice, or holds encrypted or directory entries.
+ * readable ZIP, names an entry twice, or holds an entry that is not a regular file (a symlink,
+ * device, folder or unknown kind: see zipEntryType), is encrypted or uses a method other than
+ * store or deflate. So every entry of a ZipReader is a regular file.
  */
 export async function openZip(file: string): Promise<ZipReader> {
   let zip: ZipFile;
@@ -115,8 +118,10 @@ export async function openZip(file: string): Promise<ZipReader> {
     const entries = new Map<string, Entry>();
     for await (const entry of zip.eachEntry()) {
       if (entries.has(entry.fileName)) throw new BackupCorruptError(file, entry.fileName, 'appears twice');
-      if (entry.fileName.endsWith('/'))
-        throw new BackupCorruptError(file, entry.fileName, 'is a directory entry');
+      // Every entry, not only those a caller reads: an archive holding one is not one of ours, and
+      // the kind is in the central directory, so judging it costs no read of entry data.
+      const irregular = irregularEntryProblem(entry);
+      if (irregular) throw new BackupCorruptError(file, entry.fileName, irregular);
       if (entry.isEncrypted()) throw new BackupCorruptError(file, entry.fileName, 'is encrypted');
       if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8)
         throw new BackupCorruptError(

@@ -32,6 +32,31 @@ export async function writeFixtureArchive(
   options: { store?: boolean } = {},
 ): Promise<Manifest> {
   const zip = new yazl.ZipFile();
+  const compressed = (entry: FixtureEntry) => !options.store && entry.kind !== 'media';
+  for (const entry of entries) {
+    zip.addBuffer(entry.data, entry.path, {
+      compress: compressed(entry),
+      ...(entry.mode ? { mode: entry.mode } : {}),
+    });
+  }
+  const manifest = fixtureManifest(entries, (entry) => (compressed(entry) ? 'deflate' : 'store'));
+  tamper?.(manifest);
+  zip.addBuffer(Buffer.from(JSON.stringify(manifest, null, 2)), 'manifest.json', {
+    compress: !options.store,
+  });
+  zip.end();
+  await pipeline(zip.outputStream, createWriteStream(file));
+  return manifest;
+}
+
+/**
+ * The manifest runwarden would write for `entries` (sizes, SHA-256, CRC-32), each stored with the
+ * method `methodOf` gives; for archives built by other tools (Info-ZIP `zip`).
+ */
+export function fixtureManifest(
+  entries: FixtureEntry[],
+  methodOf: (entry: FixtureEntry) => 'store' | 'deflate',
+): Manifest {
   const now = new Date().toISOString();
   const manifest: Manifest = {
     format_version: 1,
@@ -45,8 +70,6 @@ export async function writeFixtureArchive(
     entries: [],
   };
   for (const entry of entries) {
-    const compress = !options.store && entry.kind !== 'media';
-    zip.addBuffer(entry.data, entry.path, { compress, ...(entry.mode ? { mode: entry.mode } : {}) });
     manifest.entries.push({
       path: entry.path,
       kind: entry.kind,
@@ -54,7 +77,7 @@ export async function writeFixtureArchive(
       size: entry.data.length,
       sha256: createHash('sha256').update(entry.data).digest('hex'),
       crc32: crc32(entry.data) >>> 0,
-      method: compress ? 'deflate' : 'store',
+      method: methodOf(entry),
     });
     if (entry.kind !== 'media') {
       manifest.databases.push({
@@ -67,12 +90,6 @@ export async function writeFixtureArchive(
       });
     }
   }
-  tamper?.(manifest);
-  zip.addBuffer(Buffer.from(JSON.stringify(manifest, null, 2)), 'manifest.json', {
-    compress: !options.store,
-  });
-  zip.end();
-  await pipeline(zip.outputStream, createWriteStream(file));
   return manifest;
 }
 
@@ -122,4 +139,23 @@ export function renameEntriesInPlace(file: string, from: string, to: string): vo
   }
   if (count === 0) throw new Error(`no entry named ${from}`);
   writeFileSync(file, bytes);
+}
+
+/**
+ * Rewrites, in place, the central-directory record of `entry` in a finished ZIP so it says the
+ * entry is of Unix `mode` (e.g. 0o120777, a symlink): the file keeps its size and its manifest,
+ * as an archive tampered with after it was cataloged would.
+ */
+export function setEntryModeInPlace(file: string, entry: string, mode: number): void {
+  const bytes = readFileSync(file);
+  const name = Buffer.from(entry);
+  for (let at = bytes.indexOf(name); at !== -1; at = bytes.indexOf(name, at + 1)) {
+    const header = at - 46;
+    if (header < 0 || bytes.readUInt32LE(header) !== 0x02014b50) continue;
+    if (bytes.readUInt16LE(header + 28) !== name.length) continue;
+    bytes.writeUInt32LE((mode << 16) >>> 0, header + 38);
+    writeFileSync(file, bytes);
+    return;
+  }
+  throw new Error(`no central-directory record for ${entry}`);
 }
