@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { envNameFor } from './load.js';
+import { envNameFor } from './env-names.js';
 import { configSchema } from './schema.js';
 import { listOptions, type OptionLeaf } from './schema-walk.js';
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { isMap, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, errorMessage } from '../errors.js';
+import { envNameFor, envOptions, envVariableProblem, isRunwardenVariable } from './env-names.js';
 import { formatIssues, formatPath } from './issues.js';
 import { type Config, configSchema } from './schema.js';
 import { resolveBackupPaths } from './schema/backup.js';
@@ -25,12 +26,7 @@ export interface LoadedConfig {
 }
 
 const OPTIONS = listOptions(configSchema);
-const SCALAR_KINDS = new Set<OptionLeaf['kind']>(['string', 'number', 'boolean', 'enum', 'duration']);
-
-/** `RUNWARDEN_BACKUP_RETENTION_KEEP_WITHIN` for `backup.retention.keep_within`. */
-export function envNameFor(optionPath: string): string {
-  return `RUNWARDEN_${optionPath.replaceAll('.', '_').toUpperCase()}`;
-}
+const ENV_OPTIONS = envOptions(OPTIONS);
 
 /**
  * Reads, merges (file < env) and validates the configuration. Throws a ConfigError listing every
@@ -103,11 +99,17 @@ function readYaml(file: string): Record<string, unknown> {
   return document.toJS() as Record<string, unknown>;
 }
 
-/** Sets every scalar option found in `env`; returns which option came from which variable. */
+/**
+ * Sets every scalar option found in `env`; returns which option came from which variable. A
+ * RUNWARDEN_ variable that names no option is a problem, like an unknown key in the file.
+ */
 function applyEnv(raw: Record<string, unknown>, env: Record<string, string | undefined>, problems: string[]) {
+  for (const name of Object.keys(env).filter(isRunwardenVariable).sort()) {
+    const problem = env[name] === undefined ? undefined : envVariableProblem(name);
+    if (problem) problems.push(problem);
+  }
   const fromEnv = new Map<string, string>();
-  for (const leaf of OPTIONS) {
-    if (!SCALAR_KINDS.has(leaf.kind) || leaf.path.includes('[]')) continue;
+  for (const leaf of ENV_OPTIONS) {
     const name = envNameFor(leaf.path);
     let value = env[name];
     if (leaf.meta.secret && value === undefined && env[`${name}_FILE`] !== undefined) {
@@ -209,4 +211,4 @@ function redactSecrets(node: unknown, at: string): unknown {
   );
 }
 
-export { formatPath };
+export { envNameFor, formatPath };
