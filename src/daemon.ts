@@ -16,11 +16,9 @@ import { WorkTracker } from './daemon/work.js';
 import { isStoreError } from './store/store-errors.js';
 import { Store } from './store/store.js';
 import { startDeployWatch } from './watch/daemon-wiring.js';
-// --- issue 6 imports (alert receivers, backup trigger) ---
 import { createAlertEndpoints } from './alerts/alert-endpoints.js';
 import { watchRollbackAdapter } from './alerts/watch-rollback-adapter.js';
 import { backupTriggerAdapter } from './http/routes/backups-adapter.js';
-// --- end issue 6 imports ---
 import type { Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { observeBackups } from './telemetry/metrics-backup.js';
@@ -94,7 +92,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       stopNotifying();
       await notifier.close();
     });
-    // --- backups (issue 3): metrics fed by backup events; the scheduled backup job ---
+    // --- backups: metrics fed by backup events; the scheduled backup job ---
     closers.unshift(observeBackups(events, context.metrics.backup));
     if (config.backup.enabled) {
       const backupJob = createBackupJob({
@@ -114,11 +112,11 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       context.scheduler.cron(config.backup.schedule, backupJob, config.backup.timezone);
     }
     // --- end backups ---
-    // --- deploy watch (issue 5): per-service watch and probe jobs; history and metrics from events ---
+    // --- deploy watch: per-service watch and probe jobs; history and metrics from events ---
     const deployWatch = startDeployWatch(context);
     closers.unshift(deployWatch.close);
     // --- end deploy watch ---
-    // --- alert receivers and backup trigger (issue 6): authenticated POST routes; alerts roll back
+    // --- alert receivers and backup trigger: authenticated POST routes; alerts roll back
     // through the deploy watch's one rollback path ---
     const webhooks = createAlertEndpoints({
       config,

@@ -68,7 +68,7 @@ export interface RunwardenEvents {
   };
   /** Retention ran: how many backups it kept and which archives it deleted. */
   'backups:pruned': { retained: number; deleted: string[]; dryRun: boolean };
-  // Deploy watch (issue 5); payloads and their contracts in src/watch/watch-events.ts.
+  // Deploy watch; payloads and their contracts in src/watch/watch-events.ts.
   /** First sight of a service: the revision serving all of it is taken as the known good one. */
   'watch:baseline': WatchEventBase;
   /** A new revision is being watched (a deploy, or a change of which revision serves). */

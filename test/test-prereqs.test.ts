@@ -58,7 +58,9 @@ describe('npm test checks its own prerequisites first', () => {
   });
 
   it('finds a tool missing from PATH, and an absolute one missing from its place', () => {
-    const commands = (TOOLS as Tool[]).map((tool) => tool.command).filter((command) => !command.startsWith('/'));
+    const commands = (TOOLS as Tool[])
+      .map((tool) => tool.command)
+      .filter((command) => !command.startsWith('/'));
     const bin = binWith(commands.filter((command) => command !== 'restic'));
     const missing = (findMissing(bin) as Tool[]).map((tool) => tool.command);
     expect(missing).toContain('restic');

@@ -4,7 +4,7 @@ import { readdirSync, mkdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { combine, measure } from './measure.mjs';
 
-/** zip -n: suffixes stored without compression, as the baseline command line. */
+/** zip -n: suffixes stored without compression (already compressed media), as a person would run zip. */
 export const ZIP_STORE_SUFFIXES = '.jpg:.jpeg:.png:.gif:.webp:.pdf:.zip:.gz';
 
 /** Databases of a data set as [source file, archive-relative path]. */

@@ -7,7 +7,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { BackupTaken, PreDeployBackup } from './ports.js';
 
 /**
- * The pre-deploy backup through the backup use-case (issue 3): a full, verified, cataloged backup
+ * The pre-deploy backup through the backup use-case: a full, verified, cataloged backup
  * with reason `pre-deploy`; it waits for the shared backup lock like any other backup.
  */
 export class RunBackupPreDeploy implements PreDeployBackup {

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { duration, option } from '../types.js';
 
-// Owned by the alert receivers work (issue 6): authentication of the POST endpoints, how an alert
-// names a service and asks for a rollback, and how repeated deliveries are recognised.
+// The alert receivers: authentication of the POST endpoints, how an alert names a service and asks
+// for a rollback, and how repeated deliveries are recognised.
 // The credentials have no example value on purpose: a copied example file must not enable a
 // publicly known token. They sit directly in `alerts` so that, all unset, the example stays valid.
 

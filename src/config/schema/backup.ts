@@ -3,7 +3,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { describeValue, duration, option } from '../types.js';
 
-// Owned by the backups work (issue 3): sources, schedule, archive naming, retention.
+// Backups: sources, schedule, archive naming, retention.
 
 const required = option(z.boolean().default(true), {
   description:

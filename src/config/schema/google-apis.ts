@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { describeValue, duration, option } from '../types.js';
 
-// Owned by the deploy-watch work (issue 5): where the Cloud Run and Cloud Monitoring APIs are reached.
+// Where the deploy watch reaches the Cloud Run and Cloud Monitoring APIs.
 
 const endpoint = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
   error: (issue) => `expected an endpoint like "127.0.0.1:8085", got ${describeValue(issue.input)}`,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, option } from '../types.js';
 
-// Owned by the deploy-watch work (issue 5): the Cloud Run services to watch, their probes and rules.
+// The Cloud Run services the deploy watch watches, their probes and rules.
 
 const ruleSchema = z
   .strictObject({

@@ -1,7 +1,7 @@
 import type { Migration } from './migration.js';
 
 /**
- * The deploy watch's state (issue 5). Times are ms since the epoch. At most one open watch per
+ * The deploy watch's state. Times are ms since the epoch. At most one open watch per
  * service (partial unique index), so two processes can never both start one; transitions out of
  * `watching` are compare-and-set on the status.
  */

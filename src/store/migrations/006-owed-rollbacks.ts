@@ -1,7 +1,7 @@
 import type { Migration } from './migration.js';
 
 /**
- * Rollbacks decided and sent to Cloud Run but not yet confirmed (issue 7: a SIGTERM during a
+ * Rollbacks decided and sent to Cloud Run but not yet confirmed (a SIGTERM during a
  * rollback must leave it recorded for the next start). At most one per service: written before
  * UpdateService, deleted when trafficStatuses confirm the change or a person's change supersedes
  * it. `id` is AUTOINCREMENT so a row replaced by a newer decision never gets the old id back (rows
