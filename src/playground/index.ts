@@ -23,6 +23,9 @@
  * container/cpu|memory/utilizations (paged; filter, interval and aggregation honoured). Anything else
  * answers UNIMPLEMENTED.
  *
+ * Cloud Storage (see storage-emulator.ts): a JSON API over HTTP at `playground.storage.url` that the
+ * real `@google-cloud/storage` client reaches with `new Storage(storageEmulatorOptions(playground.storage))`.
+ *
  * With the real run client, `(await operation.promise())[0]` is a decoded protobufjs message whose
  * enums are numbers, unlike getService's strings (that is gax, not the emulator): compare through
  * `protos.google.cloud.run.v2.Service.toObject(result, { enums: String })`.
@@ -35,8 +38,8 @@
  */
 export type { Behaviour, BehaviourInput, BehaviourPreset } from './behaviour.js';
 export { BEHAVIOUR_PRESETS } from './behaviour.js';
-export { type EmulatorEndpoint, emulatorClientOptions } from './client-options.js';
-export { describe as describePlayground } from './control-api.js';
+export { type EmulatorEndpoint, emulatorClientOptions, storageEmulatorOptions } from './client-options.js';
+export { describe as describePlayground, describeStorage } from './control-api.js';
 export { EMULATED_METHODS, type EmulatedMethod, FAULT_CODES, type Fault, type FaultCode } from './faults.js';
 export {
   type Playground,
@@ -47,6 +50,14 @@ export {
 } from './playground.js';
 export { PlaygroundError } from './playground-error.js';
 export { REVISION_HEADER } from './revision-app.js';
+export { StorageApiError } from './storage-api-error.js';
+export type { StorageEmulator, StorageObjectView } from './storage-emulator.js';
+export {
+  STORAGE_FAULT_STATUSES,
+  STORAGE_OPERATIONS,
+  type StorageFault,
+  type StorageOperation,
+} from './storage-faults.js';
 export {
   DEFAULT_SCENARIO,
   loadScenarioFile,
