@@ -232,7 +232,7 @@ describe('playground storage: the real @google-cloud/storage client against the 
     const pages: string[][] = [];
     let query: { pageToken?: string } | null = {};
     while (query) {
-      const [files, next] = await bucket.getFiles({
+      const [files, next]: [Array<{ name: string }>, unknown, unknown] = await bucket.getFiles({
         prefix: 'list/',
         maxResults: 2,
         autoPaginate: false,
@@ -324,5 +324,43 @@ describe('playground storage: the real @google-cloud/storage client against the 
     await expect(storage.bucket(BUCKET).file('absent').getMetadata()).rejects.toMatchObject({ code: 404 });
     const [exists] = await storage.bucket(BUCKET).exists();
     expect(exists).toBe(true);
+  });
+
+  it('control API: shows objects, takes faults and corruption, and names bad input', async () => {
+    const control = (route: string, body: object) =>
+      fetch(`${playground.controlUrl}${route}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    await storage.bucket(BUCKET).file('control/c.txt').save('control', { resumable: false });
+    const state = (await (await fetch(`${playground.controlUrl}/storage`)).json()) as {
+      buckets: Array<{ name: string; objects: Array<{ name: string; size: number }> }>;
+    };
+    const objects = state.buckets.find((bucket) => bucket.name === BUCKET)!.objects;
+    expect(objects.find((object) => object.name === 'control/c.txt')).toMatchObject({ size: 7 });
+
+    const bad = await control('/storage/faults', { operation: 'objects.teleport', status: 503 });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('operation');
+    const noEffect = await control('/storage/faults', { operation: 'objects.get', afterBytes: 5 });
+    expect(noEffect.status).toBe(400);
+    expect(await noEffect.text()).toContain('afterBytes needs a status or drop');
+    expect(playground.storage.pendingFaults().faults).toEqual([]);
+
+    const missing = await control('/storage/corrupt', { bucket: BUCKET, object: 'control/absent' });
+    expect(missing.status).toBe(404);
+    const corrupt = await control('/storage/corrupt', { bucket: BUCKET, object: 'control/c.txt', offset: 0 });
+    expect(await corrupt.json()).toEqual({ offset: 0 });
+    const [bytes] = await storage.bucket(BUCKET).file('control/c.txt').download({ validation: false });
+    expect(bytes[0]).toBe('c'.charCodeAt(0) ^ 0xff);
+
+    const fault = await control('/storage/faults', {
+      operation: 'objects.delete',
+      bucket: BUCKET,
+      status: 403,
+    });
+    expect(fault.status).toBe(200);
+    await expect(storage.bucket(BUCKET).file('control/c.txt').delete()).rejects.toMatchObject({ code: 403 });
   });
 });

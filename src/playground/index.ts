@@ -1,6 +1,7 @@
 /**
  * The playground: a local Cloud Run Admin API v2 + Cloud Monitoring v3 emulator that the real
- * `@google-cloud/run` and `@google-cloud/monitoring` clients talk to over gRPC, with every revision a
+ * `@google-cloud/run` and `@google-cloud/monitoring` clients talk to over gRPC (and a Cloud Storage
+ * JSON API for `@google-cloud/storage`, below), with every revision a
  * real HTTP app on loopback and every service URL a real router that follows the traffic split.
  *
  * ```ts

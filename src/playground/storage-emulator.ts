@@ -25,6 +25,24 @@ export interface StorageObjectView {
  * client reaches through `apiEndpoint` (see storageEmulatorOptions), with the bytes of every object
  * in a temporary folder on disk and their metadata in memory. Every method throws StorageApiError
  * (404 unknown bucket or object, 400 bad input) or UsageError (a bad fault).
+ *
+ * Served: buckets insert/get/list; objects get (metadata), list (prefix, delimiter, maxResults,
+ * pageToken), patch (custom metadata, contentType), delete, media download (`alt=media` or
+ * /download/..., `Range: bytes=S-E | S- | -N` as 206, 416 past the end); uploads simple
+ * (`uploadType=media`), multipart, and resumable (session URI, chunks with Content-Range answered 308
+ * with the persisted Range, the status query `bytes *\/N` or `bytes *\/*`, resent overlaps skipped,
+ * DELETE cancels with 499). Generation (a microsecond timestamp, strictly increasing) and
+ * metageneration with ifGenerationMatch (0: only if absent) / ifGenerationNotMatch /
+ * ifMetagenerationMatch / ifMetagenerationNotMatch: 412, or 304 for a failed NotMatch on a read;
+ * on uploads they are checked when the object is finalized. CRC32C and MD5 computed from the stored
+ * bytes, returned base64 in the resource and `x-goog-hash`; hashes the client declares are checked (400).
+ *
+ * Not served: object versioning (one live generation; older generations are gone), copy/rewrite/
+ * compose, ACLs and IAM, bucket metadata updates and lifecycle, retention and soft delete, signed
+ * URLs, the XML API, gzip transcoding, customer-supplied or KMS keys, matchGlob/startOffset/
+ * endOffset on list (400), several ranges in one Range header (whole object), session expiry, and
+ * the 256 KiB granularity of persisted bytes (a dropped chunk keeps every byte that arrived).
+ * Anything else answers 501 naming the method and path.
  */
 export interface StorageEmulator {
   /** Base URL, e.g. http://127.0.0.1:PORT: the client's `apiEndpoint`. */
