@@ -161,7 +161,18 @@ describe('runwarden playground (the built CLI)', () => {
         '',
       ].join('\n'),
     );
-    const cli = spawnCli(['playground', '--scenario', file, '--port', '0', '--control-port', '0', '--json']);
+    const cli = spawnCli([
+      'playground',
+      '--scenario',
+      file,
+      '--port',
+      '0',
+      '--control-port',
+      '0',
+      '--storage-port',
+      '0',
+      '--json',
+    ]);
     try {
       const state = await waitFor(() => {
         try {
@@ -194,7 +205,17 @@ describe('runwarden playground (the built CLI)', () => {
   it('exits 2 on a scenario file with a mistake, naming it', () => {
     const file = path.join(tempDir(), 'bad.yaml');
     writeFileSync(file, 'services:\n  - name: shop\n    revisions: [{ behaviour: sluggish }]\n');
-    const result = runCli(['playground', '--scenario', file, '--port', '0', '--control-port', '0']);
+    const result = runCli([
+      'playground',
+      '--scenario',
+      file,
+      '--port',
+      '0',
+      '--control-port',
+      '0',
+      '--storage-port',
+      '0',
+    ]);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain(`${file}.services.0.revisions.0.behaviour`);
   });

@@ -89,7 +89,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'playground',
-    summary: 'run the local Cloud Run + Cloud Monitoring emulator alone',
+    summary: 'run the local Cloud Run + Cloud Monitoring + Cloud Storage emulator alone',
     load: async () => (await import('./commands/playground.js')).registerPlayground,
   },
 ];

@@ -25,3 +25,16 @@ export function emulatorClientOptions(endpoint: EmulatorEndpoint): {
     universeDomain: 'googleapis.com',
   };
 }
+
+/**
+ * Constructor options for the real `Storage` client of @google-cloud/storage so it talks to the
+ * playground's Cloud Storage emulator: plain HTTP to `url`. A custom endpoint makes the client send
+ * no credentials at all (unless `useAuthWithCustomEndpoint`), so no Application Default Credentials
+ * are looked for.
+ */
+export function storageEmulatorOptions(storage: { url: string; project: string }): {
+  apiEndpoint: string;
+  projectId: string;
+} {
+  return { apiEndpoint: storage.url, projectId: storage.project };
+}

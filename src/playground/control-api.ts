@@ -7,6 +7,8 @@ import { behaviourInputSchema } from './behaviour.js';
 import { FAULT_CODES } from './faults.js';
 import type { Playground } from './playground.js';
 import { PlaygroundError } from './playground-error.js';
+import { StorageApiError } from './storage-api-error.js';
+import { STORAGE_FAULT_STATUSES, STORAGE_OPERATIONS } from './storage-faults.js';
 
 const deployBody = z.strictObject({
   service: z.string().min(1),
@@ -36,6 +38,30 @@ const faultBody = z.strictObject({
   message: z.string().optional(),
 });
 const clearBody = z.strictObject({ method: z.string().optional() });
+const bucketBody = z.strictObject({ name: z.string().min(1) });
+const storageFaultBody = z.strictObject({
+  operation: z.enum([...STORAGE_OPERATIONS, '*']),
+  bucket: z.string().min(1).optional(),
+  object: z.string().min(1).optional(),
+  status: z
+    .number()
+    .int()
+    .refine((status) => (STORAGE_FAULT_STATUSES as readonly number[]).includes(status), {
+      message: `one of ${STORAGE_FAULT_STATUSES.join(', ')}`,
+    })
+    .optional(),
+  drop: z.boolean().optional(),
+  afterBytes: z.number().int().min(0).optional(),
+  delayMs: z.number().min(0).optional(),
+  times: z.number().int().min(1).optional(),
+  message: z.string().optional(),
+});
+const slowBody = z.strictObject({ bucket: z.string().min(1), delayMs: z.number().min(0).max(600_000) });
+const corruptBody = z.strictObject({
+  bucket: z.string().min(1),
+  object: z.string().min(1),
+  offset: z.number().int().min(0).optional(),
+});
 const driveBody = z.strictObject({
   service: z.string().min(1),
   rps: z.number().positive().max(5_000),
@@ -57,6 +83,14 @@ const driveBody = z.strictObject({
  *   POST /faults    {method, code?, delayMs?, times?, message?}
  *   POST /faults/clear {method?}
  *   POST /drive     {service, rps, durationMs, path?, tag?}      -> summary, when all are answered
+ *
+ * Cloud Storage (the JSON API itself is served at `storage.url`):
+ *   GET  /storage                     buckets, their objects, pending storage faults, slow buckets
+ *   POST /storage/buckets  {name}
+ *   POST /storage/faults   {operation, bucket?, object?, status? | drop?, afterBytes?, delayMs?, times?, message?}
+ *   POST /storage/faults/clear {}     also ends every slow bucket
+ *   POST /storage/slow     {bucket, delayMs}                      (0 ends it)
+ *   POST /storage/corrupt  {bucket, object, offset?}              -> {offset}
  */
 export async function startControlApi(
   playground: Playground,
@@ -104,6 +138,26 @@ export async function startControlApi(
       return { pending: playground.pendingFaults() };
     }),
     post('/drive', driveBody, async ({ service, ...options }) => playground.driveTraffic(service, options)),
+    { method: 'GET', path: '/storage', handler: () => json(200, describeStorage(playground)) },
+    post('/storage/buckets', bucketBody, async ({ name }) => {
+      playground.storage.createBucket(name);
+      return { buckets: playground.storage.buckets() };
+    }),
+    post('/storage/faults', storageFaultBody, async (fault) => {
+      playground.storage.injectFault(fault as Parameters<Playground['storage']['injectFault']>[0]);
+      return playground.storage.pendingFaults();
+    }),
+    post('/storage/faults/clear', z.strictObject({}), async () => {
+      playground.storage.clearFaults();
+      return playground.storage.pendingFaults();
+    }),
+    post('/storage/slow', slowBody, async ({ bucket, delayMs }) => {
+      playground.storage.slowBucket(bucket, delayMs);
+      return playground.storage.pendingFaults();
+    }),
+    post('/storage/corrupt', corruptBody, async ({ bucket, object, offset }) => ({
+      offset: playground.storage.corrupt(bucket, object, offset),
+    })),
   ];
   const server = new HttpServer({
     address: `${options.host}:${options.port}`,
@@ -131,6 +185,18 @@ export function describe(playground: Playground): object {
       revisions: playground.revisions(service),
     })),
     faults: playground.pendingFaults(),
+    storage: { url: playground.storage.url, buckets: playground.storage.buckets() },
+  };
+}
+
+/** The Cloud Storage emulator's buckets and objects, and its pending faults. */
+export function describeStorage(playground: Playground): object {
+  const storage = playground.storage;
+  return {
+    url: storage.url,
+    project: storage.project,
+    buckets: storage.buckets().map((name) => ({ name, objects: storage.objects(name) })),
+    ...storage.pendingFaults(),
   };
 }
 
@@ -174,6 +240,8 @@ function guarded(handler: Route['handler']): Route['handler'] {
       }
       if (error instanceof UsageError)
         return json(400, { error: { code: error.code, message: error.message } });
+      if (error instanceof StorageApiError)
+        return json(error.status, { error: { code: error.code, message: error.message } });
       throw error;
     }
   };

@@ -1,6 +1,7 @@
 /**
  * The playground: a local Cloud Run Admin API v2 + Cloud Monitoring v3 emulator that the real
- * `@google-cloud/run` and `@google-cloud/monitoring` clients talk to over gRPC, with every revision a
+ * `@google-cloud/run` and `@google-cloud/monitoring` clients talk to over gRPC (and a Cloud Storage
+ * JSON API for `@google-cloud/storage`, below), with every revision a
  * real HTTP app on loopback and every service URL a real router that follows the traffic split.
  *
  * ```ts
@@ -23,6 +24,9 @@
  * container/cpu|memory/utilizations (paged; filter, interval and aggregation honoured). Anything else
  * answers UNIMPLEMENTED.
  *
+ * Cloud Storage (see storage-emulator.ts): a JSON API over HTTP at `playground.storage.url` that the
+ * real `@google-cloud/storage` client reaches with `new Storage(storageEmulatorOptions(playground.storage))`.
+ *
  * With the real run client, `(await operation.promise())[0]` is a decoded protobufjs message whose
  * enums are numbers, unlike getService's strings (that is gax, not the emulator): compare through
  * `protos.google.cloud.run.v2.Service.toObject(result, { enums: String })`.
@@ -35,8 +39,8 @@
  */
 export type { Behaviour, BehaviourInput, BehaviourPreset } from './behaviour.js';
 export { BEHAVIOUR_PRESETS } from './behaviour.js';
-export { type EmulatorEndpoint, emulatorClientOptions } from './client-options.js';
-export { describe as describePlayground } from './control-api.js';
+export { type EmulatorEndpoint, emulatorClientOptions, storageEmulatorOptions } from './client-options.js';
+export { describe as describePlayground, describeStorage } from './control-api.js';
 export { EMULATED_METHODS, type EmulatedMethod, FAULT_CODES, type Fault, type FaultCode } from './faults.js';
 export {
   type Playground,
@@ -47,6 +51,14 @@ export {
 } from './playground.js';
 export { PlaygroundError } from './playground-error.js';
 export { REVISION_HEADER } from './revision-app.js';
+export { StorageApiError } from './storage-api-error.js';
+export type { StorageEmulator, StorageObjectView } from './storage-emulator.js';
+export {
+  STORAGE_FAULT_STATUSES,
+  STORAGE_OPERATIONS,
+  type StorageFault,
+  type StorageOperation,
+} from './storage-faults.js';
 export {
   DEFAULT_SCENARIO,
   loadScenarioFile,

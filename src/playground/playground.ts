@@ -13,6 +13,7 @@ import { runHandlers } from './run-service.js';
 import { loadScenarioFile, parseScenario, type Scenario, type ScenarioInput } from './scenario.js';
 import { type DriveOptions, type DriveSummary, driveTraffic } from './traffic-driver.js';
 import type { TrafficStatus, TrafficTarget } from './traffic-spec.js';
+import { type StorageEmulator, startStorageEmulator } from './storage-emulator.js';
 import { type ServedCount, World } from './world.js';
 
 export interface PlaygroundOptions {
@@ -22,6 +23,10 @@ export interface PlaygroundOptions {
   grpcPort?: number;
   /** Control API port; 0 (default) picks a free one. */
   controlPort?: number;
+  /** Cloud Storage JSON API port; 0 (default) picks a free one. */
+  storagePort?: number;
+  /** Parent of the temporary folder holding stored objects' bytes; the OS temp folder by default. */
+  storageDir?: string;
   /** Monitoring sample period, ms; 60 000 (Cloud Run's) by default; tests use ~1 000. */
   samplePeriodMs?: number;
   /** Delay before a finished sample period is visible in Monitoring, ms; 150 000 by default. */
@@ -55,6 +60,8 @@ export interface Playground {
   readonly endpoint: EmulatorEndpoint;
   /** Base URL of the HTTP control API. */
   readonly controlUrl: string;
+  /** The Cloud Storage emulator; give it to storageEmulatorOptions(). */
+  readonly storage: StorageEmulator;
   /** Names of the emulated services. */
   services(): string[];
   /** projects/P/locations/L/services/S */
@@ -94,7 +101,7 @@ export interface Playground {
 
 /**
  * Starts the emulator: the revision apps and service routers of `scenario` (an object, or the path
- * of a YAML/JSON file), the gRPC server and the control API, all on loopback.
+ * of a YAML/JSON file), the gRPC server, the Cloud Storage JSON API and the control API, all on loopback.
  */
 export async function startPlayground(
   scenario: ScenarioInput | string,
@@ -136,7 +143,17 @@ export async function startPlayground(
       },
     });
     stops.push(grpc.stop);
-    const playground = createPlayground(world, faults, { host, port: grpc.port }, stopAll);
+    const storage = await startStorageEmulator({
+      host,
+      port: options.storagePort ?? 0,
+      project: valid.project,
+      buckets: valid.buckets,
+      ...(options.storageDir ? { dir: options.storageDir } : {}),
+      clock,
+      logger,
+    });
+    stops.push(storage.stop);
+    const playground = createPlayground(world, faults, storage, { host, port: grpc.port }, stopAll);
     const control = await startControlApi(playground, { host, port: options.controlPort ?? 0, logger });
     stops.push(control.close);
     (playground as { controlUrl: string }).controlUrl = control.url;
@@ -174,6 +191,7 @@ async function buildScenario(world: World, scenario: Scenario): Promise<void> {
 function createPlayground(
   world: World,
   faults: FaultInjector,
+  storage: StorageEmulator,
   endpoint: EmulatorEndpoint,
   stop: () => Promise<void>,
 ): Playground {
@@ -182,6 +200,7 @@ function createPlayground(
     region: world.options.region,
     endpoint,
     controlUrl: '',
+    storage,
     services: () => [...world.services.keys()],
     serviceName: (service) => serviceResourceName(world, world.service(service).name),
     serviceUrl: (service) => world.service(service).router.url,

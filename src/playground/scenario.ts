@@ -18,7 +18,7 @@ const trafficTargetSchema = z
   });
 
 /**
- * A playground scenario: the project, region and services to emulate. Each service deploys its
+ * A playground scenario: the project, region, services and Cloud Storage buckets to emulate. Each service deploys its
  * revisions in order (the last one is the latest) and then takes `traffic`, or all traffic on the
  * latest revision when `traffic` is omitted.
  */
@@ -49,6 +49,14 @@ export const scenarioSchema = z.strictObject({
       }),
     )
     .min(1),
+  buckets: z
+    .array(
+      z
+        .string()
+        .regex(/^[a-z0-9][-_.a-z0-9]{1,61}[a-z0-9]$/, 'a Cloud Storage bucket name')
+        .describe('a bucket of the Cloud Storage emulator, empty at start'),
+    )
+    .default([]),
 });
 
 export type Scenario = z.output<typeof scenarioSchema>;
@@ -59,6 +67,7 @@ export const DEFAULT_SCENARIO: ScenarioInput = {
   project: 'playground-project',
   region: 'europe-west1',
   services: [{ name: 'demo', revisions: [{ behaviour: 'healthy' }] }],
+  buckets: ['playground-backups'],
 };
 
 /** Validates a scenario object; ConfigError lists every problem with its path. */
@@ -74,6 +83,9 @@ export function parseScenario(input: unknown, source = 'scenario'): Scenario {
   for (const service of parsed.data.services) {
     if (names.has(service.name)) throw new ConfigError(`${source}: service ${service.name} is listed twice`);
     names.add(service.name);
+  }
+  if (new Set(parsed.data.buckets).size !== parsed.data.buckets.length) {
+    throw new ConfigError(`${source}: a bucket is listed twice`);
   }
   return parsed.data;
 }

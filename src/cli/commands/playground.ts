@@ -15,6 +15,7 @@ interface PlaygroundOptions {
   scenario?: string;
   port: string;
   controlPort: string;
+  storagePort: string;
   samplePeriod: string;
   ingestionDelay: string;
   json?: boolean;
@@ -23,17 +24,19 @@ interface PlaygroundOptions {
 export function registerPlayground(program: Command): void {
   withJsonOption(program.command('playground'))
     .description(
-      'run a local Cloud Run + Cloud Monitoring emulator (gRPC) with real revision apps, until SIGINT/SIGTERM',
+      'run a local Cloud Run + Cloud Monitoring (gRPC) + Cloud Storage (JSON API) emulator with real revision apps, until SIGINT/SIGTERM',
     )
     .option('--scenario <file>', 'YAML or JSON scenario: project, region, services, revisions, traffic')
     .option('--port <n>', 'gRPC port (0: any free port)', '8085')
     .option('--control-port <n>', 'control API port (0: any free port)', '8086')
+    .option('--storage-port <n>', 'Cloud Storage JSON API port (0: any free port)', '8087')
     .option('--sample-period <duration>', 'Monitoring sample period', '60s')
     .option('--ingestion-delay <duration>', 'delay before a sample period shows in Monitoring', '150s')
     .action(async (options: PlaygroundOptions) => {
       const playground = await startPlayground(options.scenario ?? DEFAULT_SCENARIO, {
         grpcPort: port(options.port, '--port'),
         controlPort: port(options.controlPort, '--control-port'),
+        storagePort: port(options.storagePort, '--storage-port'),
         samplePeriodMs: durationFlag(options.samplePeriod, '--sample-period'),
         ingestionDelayMs: durationFlag(options.ingestionDelay, '--ingestion-delay'),
         logger: createLogger({ level: 'warn', format: 'json', destination: process.stderr as never }),
@@ -52,6 +55,8 @@ function human(playground: Playground, samplePeriod: string): string {
     `playground running: project ${playground.project}, region ${playground.region}`,
     `  gRPC endpoint (Cloud Run v2 + Monitoring v3): ${endpoint}`,
     `  control API: ${playground.controlUrl}  (GET /state, POST /deploy /behaviour /traffic /faults /drive)`,
+    `  Cloud Storage JSON API: ${playground.storage.url}  (apiEndpoint; buckets: ${playground.storage.buckets().join(', ') || 'none'})`,
+    `    control: GET /storage, POST /storage/buckets /storage/faults /storage/slow /storage/corrupt`,
   ];
   for (const service of playground.services()) {
     lines.push(`  service ${service}: ${playground.serviceUrl(service)}`);
