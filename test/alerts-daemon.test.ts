@@ -7,8 +7,9 @@ import { type RunningDaemon, startDaemon } from '../src/daemon.js';
 import { type Playground, startPlayground } from '../src/playground/index.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { alertmanagerPayload, BEARER, post, sample, TOKEN } from './helpers/alerts-harness.js';
-import { waitFor } from './helpers/cli.js';
+import { pollDeadline } from './helpers/deadlines.js';
 import { useTempDir } from './helpers/temp.js';
+import { waitFor } from './helpers/wait.js';
 
 // The receivers inside the real daemon, rolling back through the deploy watch's one rollback path
 // and the real Cloud Run client over gRPC to the emulator.
@@ -66,7 +67,7 @@ async function start(mode: 'enforce' | 'dry-run' = 'enforce') {
   await waitFor(
     () => (daemon.context.events && stableOf(daemon) === good ? true : undefined),
     'the baseline to be adopted',
-    30_000,
+    pollDeadline(config),
   );
   const bad = await playground.deploy('shop', { behaviour: 'errors' });
   return { playground, daemon, base: `http://${daemon.address}`, good, bad, rollbacks };

@@ -8,7 +8,7 @@ import { BACKUP_LOCK_FILE } from '../src/backup/lock.js';
 import { isArchiveName } from '../src/backup/naming.js';
 import { verifyArchive } from '../src/backup/verify.js';
 import { makeDataDir, writeBackupConfigFile } from './helpers/backup.js';
-import { runCli, spawnCli, waitFor } from './helpers/cli.js';
+import { runCli, spawnCli, waitForPoint } from './helpers/cli.js';
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir('runwarden-backup-cli-');
@@ -101,7 +101,8 @@ describe('runwarden backup / backups (CLI)', () => {
 
     const impatient = writeBackupConfigFile(dir, { lock_wait: '0s' });
     const holder = spawnCli(['backup', '-c', config]);
-    await waitFor(
+    await waitForPoint(
+      holder,
       () => (existsSync(path.join(dir, 'backups', BACKUP_LOCK_FILE)) ? true : undefined),
       'the lock',
     );
@@ -118,7 +119,11 @@ describe('runwarden backup / backups (CLI)', () => {
     const backups = path.join(dir, 'backups');
     for (const point of ['snapshot started', 'database archived', 'verifying archive']) {
       const run = spawnCli(['backup', '-c', config]);
-      await waitFor(() => (run.output.stderr.includes(`"message":"${point}"`) ? true : undefined), point);
+      await waitForPoint(
+        run,
+        () => (run.output.stderr.includes(`"message":"${point}"`) ? true : undefined),
+        point,
+      );
       run.child.kill('SIGKILL');
       expect((await run.exited).signal).toBe('SIGKILL');
 

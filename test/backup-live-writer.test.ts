@@ -11,7 +11,9 @@ import { EventBus } from '../src/events.js';
 import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
+import { PROCESS_START } from './helpers/deadlines.js';
 import { useTempDir } from './helpers/temp.js';
+import { waitFor } from './helpers/wait.js';
 
 const tempDir = useTempDir('runwarden-backup-writer-');
 
@@ -84,7 +86,14 @@ describe('backup while another process writes', () => {
       output += chunk;
     });
     const exited = new Promise<void>((resolve) => writer.once('exit', () => resolve()));
-    await waitFor(() => output.includes('ready'));
+    await waitFor(
+      () => {
+        if (writer.exitCode !== null) throw new Error('the writer exited before it was ready');
+        return output.includes('ready') ? true : undefined;
+      },
+      'the writer to be ready',
+      PROCESS_START,
+    );
 
     const config = backupConfigFor(dir, { snapshot: { step_pages: 64 } });
     const store = Store.open(path.join(dir, 'state'));
@@ -142,11 +151,3 @@ describe('backup while another process writes', () => {
     }
   });
 });
-
-async function waitFor(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for the writer');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -18,6 +18,7 @@ import { createLogger } from '../src/telemetry/logger.js';
 import { backupMetrics, observeBackups } from '../src/telemetry/metrics-backup.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
 import { useTempDir } from './helpers/temp.js';
+import { waitFor } from './helpers/wait.js';
 
 const tempDir = useTempDir('runwarden-backup-');
 
@@ -184,7 +185,12 @@ describe('backup run', () => {
         }),
       });
       const patient = runBackup({ reason: 'manual', trigger: 'cli' }, { config, catalog, events, logger });
-      await waitFor(() => lines.some((line) => line.includes('another backup is running; waiting')));
+      // The run says it waits as it starts waiting, and gives up only after lock_wait.
+      await waitFor(
+        () => (lines.some((line) => line.includes('another backup is running; waiting')) ? true : undefined),
+        'the second run to wait for the lock',
+        { ms: config.lock_wait, basis: 'backup.lock_wait' },
+      );
       const releasedAt = Date.now();
       held.release();
       const waited = await patient;
@@ -224,12 +230,4 @@ function jpeg(size: number): Buffer {
   const bytes = Buffer.alloc(size, 0x55);
   bytes.set([0xff, 0xd8, 0xff, 0xe0], 0);
   return bytes;
-}
-
-async function waitFor(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { DAEMON_LOCK_FILE, type RunningDaemon, startDaemon } from '../src/daemon.js';
 import { createLogger } from '../src/telemetry/logger.js';
-import { spawnCli, waitFor } from './helpers/cli.js';
+import { daemonReady, exitWithin, spawnCli } from './helpers/cli.js';
+import { PROCESS_START, stopDeadline } from './helpers/deadlines.js';
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir();
@@ -25,14 +26,9 @@ function writeConfig(dir: string, extra = ''): string {
   return file;
 }
 
-/** The address the daemon logged as ready, read from its JSON log lines. */
-function readyAddress(stdout: string): string | undefined {
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line) as { message?: string; address?: string };
-    if (entry.message === 'runwarden daemon ready') return entry.address;
-  }
-  return undefined;
+/** How long a daemon started with `file` may take to stop once signalled (its grace period). */
+function stopOf(file: string) {
+  return stopDeadline(loadConfig({ path: file, env: {} }).config);
 }
 
 describe('daemon in-process', () => {
@@ -137,14 +133,15 @@ describe('daemon in-process', () => {
 describe('daemon as a process', () => {
   it('serves /metrics and exits 0 on SIGTERM, releasing its lock', async () => {
     const dir = tempDir();
-    const daemon = spawnCli(['daemon', '--config', writeConfig(dir)]);
-    const address = await waitFor(() => readyAddress(daemon.output.stdout), 'the daemon to be ready');
+    const file = writeConfig(dir);
+    const daemon = spawnCli(['daemon', '--config', file]);
+    const address = await daemonReady(daemon);
     const metrics = await fetch(`http://${address}/metrics`);
     expect(await metrics.text()).toContain('runwarden_build_info{');
     const lockFile = path.join(dir, 'state', DAEMON_LOCK_FILE);
     expect(JSON.parse(readFileSync(lockFile, 'utf8')).pid).toBe(daemon.child.pid);
     daemon.child.kill('SIGTERM');
-    expect(await daemon.exited).toEqual({ code: 0, signal: null });
+    expect(await exitWithin(daemon, stopOf(file))).toEqual({ code: 0, signal: null });
     expect(existsSync(lockFile)).toBe(false);
     const lines = daemon.output.stdout
       .trim()
@@ -160,13 +157,13 @@ describe('daemon as a process', () => {
     const dir = tempDir();
     const config = writeConfig(dir);
     const first = spawnCli(['daemon', '--config', config]);
-    await waitFor(() => readyAddress(first.output.stdout), 'the first daemon to be ready');
+    await daemonReady(first);
     const second = spawnCli(['daemon', '--config', config]);
-    const result = await second.exited;
+    const result = await exitWithin(second, PROCESS_START);
     expect(result.code).toBe(1);
     expect(second.output.stderr).toContain(`already running (pid ${first.child.pid} holds`);
     first.child.kill('SIGTERM');
-    expect((await first.exited).code).toBe(0);
+    expect((await exitWithin(first, stopOf(config))).code).toBe(0);
   });
 
   it('takes over a stale lock left by a dead process', async () => {
@@ -183,18 +180,18 @@ describe('daemon as a process', () => {
       JSON.stringify({ pid: deadPid, host: hostname(), since: 'earlier' }),
     );
     const daemon = spawnCli(['daemon', '--config', config]);
-    await waitFor(() => readyAddress(daemon.output.stdout), 'the daemon to take over the stale lock');
+    await daemonReady(daemon);
     expect(JSON.parse(readFileSync(path.join(stateDir, DAEMON_LOCK_FILE), 'utf8')).pid).toBe(
       daemon.child.pid,
     );
     daemon.child.kill('SIGTERM');
-    expect((await daemon.exited).code).toBe(0);
+    expect((await exitWithin(daemon, stopOf(config))).code).toBe(0);
   });
 
   it('exits 2 naming the problem when the config is invalid', async () => {
     const dir = tempDir();
     const daemon = spawnCli(['daemon', '--config', writeConfig(dir, 'bogus: 1\n')]);
-    expect((await daemon.exited).code).toBe(2);
+    expect((await exitWithin(daemon, PROCESS_START)).code).toBe(2);
     expect(daemon.output.stderr).toContain('bogus: unknown key');
   });
 });

@@ -1,18 +1,32 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, spawnCli } from './helpers/cli.js';
+import { demoConfig } from '../src/demo/demo-config.js';
+import { exitWithin, runCli, spawnCli } from './helpers/cli.js';
+import { PROCESS_START, parsed, stopDeadline, WORK_BACKSTOP, watchDeadline } from './helpers/deadlines.js';
 import { useTempDir } from './helpers/temp.js';
+import { plus } from './helpers/wait.js';
 
 const tempDir = useTempDir('runwarden-demo-');
 
+/**
+ * The whole story, derived from the config the demo writes: its daemon starts, a backup is taken,
+ * two deploys are watched to their end (a promotion, then a rollback), and the daemon stops.
+ */
+function demoDeadline() {
+  const config = parsed(
+    demoConfig({ endpoint: '127.0.0.1:1', project: 'demo', region: 'europe-west1', service: 'shop' }),
+  );
+  const watch = watchDeadline(config);
+  return plus(PROCESS_START, WORK_BACKSTOP, watch, watch, stopDeadline(config));
+}
+
 describe('runwarden demo --once', () => {
-  // The story runs in well under a minute; the margin is for a loaded CI machine.
   it('tells the whole story, every step, and leaves a config that status and history read', async () => {
     const dir = path.join(tempDir(), 'demo');
     // METADATA_SERVER_DETECTION unset, as on a newcomer's machine (the demo sets it for itself).
     const demo = spawnCli(['demo', '--once', '--dir', dir], { env: { METADATA_SERVER_DETECTION: '' } });
-    const exit = await demo.exited;
+    const exit = await exitWithin(demo, demoDeadline(), 'the demo to finish');
     const out = demo.output.stdout;
     expect(exit, `stdout:\n${out}\nstderr:\n${demo.output.stderr}`).toEqual({ code: 0, signal: null });
 
@@ -64,7 +78,7 @@ describe('runwarden demo --once', () => {
     expect(history.stdout).toContain('rollback:completed');
     const backups = runCli(['backups', 'list', '--json', '--config', config]);
     expect(backups.status, backups.stderr).toBe(0);
-  }, 120_000);
+  });
 
   it('refuses a folder it did not make, and leaves it untouched', () => {
     const dir = tempDir();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { v2 } from '@google-cloud/run';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorClientOptions, type Playground, startPlayground } from '../src/playground/index.js';
-import { runCli, spawnCli, waitFor } from './helpers/cli.js';
+import { runCli, spawnCli, waitForPoint } from './helpers/cli.js';
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir();
@@ -174,13 +174,20 @@ describe('runwarden playground (the built CLI)', () => {
       '--json',
     ]);
     try {
-      const state = await waitFor(() => {
-        try {
-          return JSON.parse(cli.output.stdout) as { grpcEndpoint: string; services: Array<{ url: string }> };
-        } catch {
-          return undefined;
-        }
-      }, 'the JSON description');
+      const state = await waitForPoint(
+        cli,
+        () => {
+          try {
+            return JSON.parse(cli.output.stdout) as {
+              grpcEndpoint: string;
+              services: Array<{ url: string }>;
+            };
+          } catch {
+            return undefined;
+          }
+        },
+        'the JSON description',
+      );
       const [host, port] = state.grpcEndpoint.split(':');
       const services = new v2.ServicesClient(emulatorClientOptions({ host: host!, port: Number(port) }));
       try {

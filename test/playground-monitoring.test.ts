@@ -1,20 +1,36 @@
 import { MetricServiceClient } from '@google-cloud/monitoring';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorClientOptions, type Playground, startPlayground } from '../src/playground/index.js';
+import { SLOWDOWN } from './helpers/deadlines.js';
+import { type Deadline, waitFor } from './helpers/wait.js';
 
 const REQUEST_COUNT = 'metric.type = "run.googleapis.com/request_count"';
 
-/** Polls `read` until `done` accepts its value, failing with the last value after `ms`. */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: T = await read();
-  while (!done(last)) {
-    if (Date.now() > deadline)
-      throw new Error(`condition not met in ${ms} ms; last: ${JSON.stringify(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    last = await read();
+/** The emulator's sampling: 1 s buckets, visible 200 ms after they end. */
+const SAMPLING = { samplePeriodMs: 1_000, ingestionDelayMs: 200 };
+
+/** A sample is listed once its bucket has ended and been ingested; derived from the sampling. */
+const VISIBLE: Deadline = {
+  ms: SLOWDOWN * (SAMPLING.samplePeriodMs + SAMPLING.ingestionDelayMs),
+  basis: `${SLOWDOWN} x (samplePeriodMs + ingestionDelayMs)`,
+};
+
+/** Reads until `done` accepts the value; a timeout names the last value read. */
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  let last: T | undefined;
+  try {
+    return await waitFor(
+      async () => {
+        last = await read();
+        return done(last) ? last : undefined;
+      },
+      'the samples to be listed',
+      VISIBLE,
+      { every: 100 },
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; last: ${JSON.stringify(last)}`);
   }
-  return last;
 }
 
 function seconds(ms: number) {
@@ -39,7 +55,7 @@ describe('playground: Cloud Monitoring ListTimeSeries through the real client', 
           { name: 'idle', revisions: [{}] },
         ],
       },
-      { samplePeriodMs: 1_000, ingestionDelayMs: 200 },
+      SAMPLING,
     );
     stable = playground.revisions('shop')[0]!.name;
     candidate = await playground.deploy('shop', {

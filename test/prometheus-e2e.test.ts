@@ -8,9 +8,11 @@ import { type Playground, startPlayground } from '../src/playground/index.js';
 import { ServicesRepo } from '../src/store/watch/services-repo.js';
 import { STORE_FILE } from '../src/store/store.js';
 import { sample } from './helpers/alerts-harness.js';
-import { spawnCli, waitFor } from './helpers/cli.js';
+import { daemonReady, spawnCli } from './helpers/cli.js';
+import { actionDeadline, configOfFile, pollDeadline, SLOWDOWN } from './helpers/deadlines.js';
 import { query, startAlertmanager, startPrometheus, useTools } from './helpers/prometheus.js';
 import { useTempDir } from './helpers/temp.js';
+import { type Deadline, plus, waitFor } from './helpers/wait.js';
 
 // The whole chain with real parts: the emulated Cloud Run service serves errors on a bad revision;
 // Prometheus scrapes the emulated app's counters and the runwarden daemon; an alert rule fires;
@@ -26,16 +28,27 @@ afterEach(async () => {
 });
 
 const TOKEN = 'e2e-token-0123456789abcdef';
-const DEADLINE = 60_000;
 
-function readyAddress(stdout: string): string | undefined {
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line) as { message?: string; address?: string };
-    if (entry.message === 'runwarden daemon ready') return entry.address;
-  }
-  return undefined;
-}
+/** Prometheus and Alertmanager timing, given to both tools and used for the deadlines below (ms). */
+const SCRAPE_MS = 1_000;
+const EVALUATION_MS = 1_000;
+const RATE_WINDOW_MS = 5_000;
+const GROUP_WAIT_MS = 1_000;
+const GROUP_INTERVAL_MS = 1_000;
+const seconds = (ms: number) => `${ms / 1000}s`;
+
+/** A series of the daemon's /metrics shows in a query: a scrape or a few. */
+const SCRAPED: Deadline = { ms: SLOWDOWN * SCRAPE_MS, basis: `${SLOWDOWN} x scrape_interval` };
+/** The alert rule's rate window fills or empties, then the rule is evaluated over fresh scrapes. */
+const RULE_FLIPS: Deadline = {
+  ms: RATE_WINDOW_MS + SLOWDOWN * (SCRAPE_MS + EVALUATION_MS),
+  basis: `rate window + ${SLOWDOWN} x (scrape_interval + evaluation_interval)`,
+};
+/** Alertmanager sends a group: its first wait, or the next interval for a change. */
+const DELIVERED: Deadline = {
+  ms: SLOWDOWN * (GROUP_WAIT_MS + GROUP_INTERVAL_MS),
+  basis: `${SLOWDOWN} x (group_wait + group_interval)`,
+};
 
 /** Reads the daemon's last known good revision of `service` from its store (read-only; WAL). */
 function stableRevision(stateDir: string, service: string): string | null | undefined {
@@ -67,50 +80,50 @@ async function startDaemonProcess(dir: string, playground: Playground) {
   writeFileSync(tokenFile, `${TOKEN}\n`);
   const configFile = path.join(dir, 'runwarden.yaml');
   const endpoint = `${playground.endpoint.host}:${playground.endpoint.port}`;
-  writeFileSync(
-    configFile,
-    stringify({
-      state_dir: './state',
-      server: { address: '127.0.0.1:0' },
-      log: { format: 'json', level: 'info' },
-      shutdown: { grace_period: '5s' },
-      backup: { enabled: false },
-      cloud_run: { endpoint, insecure: true },
-      monitoring: { endpoint, insecure: true },
-      services: [
-        {
-          name: 'shop',
-          project: playground.project,
-          region: playground.region,
-          service: 'shop',
-          poll_interval: '1s',
-          probe_interval: '1s',
-          pre_deploy_backup: false,
-          // The watch adopts the serving revision as the last known good one, but has no rule that
-          // could roll back: only the alert can.
-          rules: [],
-        },
-      ],
-      alerts: { bearer_token_file: tokenFile },
-    }),
-  );
+  const input = {
+    state_dir: './state',
+    server: { address: '127.0.0.1:0' },
+    log: { format: 'json', level: 'info' },
+    shutdown: { grace_period: '5s' },
+    backup: { enabled: false },
+    // Bounds on each Cloud Run call, its retries and its operation: the rollback deadline below.
+    cloud_run: {
+      endpoint,
+      insecure: true,
+      call_timeout: '10s',
+      retry_deadline: '5s',
+      operation_timeout: '10s',
+    },
+    monitoring: { endpoint, insecure: true },
+    services: [
+      {
+        name: 'shop',
+        project: playground.project,
+        region: playground.region,
+        service: 'shop',
+        poll_interval: '1s',
+        probe_interval: '1s',
+        pre_deploy_backup: false,
+        // The watch adopts the serving revision as the last known good one, but has no rule that
+        // could roll back: only the alert can.
+        rules: [],
+      },
+    ],
+    alerts: { bearer_token_file: tokenFile },
+  };
+  writeFileSync(configFile, stringify(input));
   const daemon = spawnCli(['daemon', '--config', configFile], { cwd: dir });
   cleanups.push(async () => {
     if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill('SIGTERM');
     await daemon.exited;
   });
-  const address = await waitFor(
-    () => {
-      if (daemon.child.exitCode !== null)
-        throw new Error(
-          `daemon exited ${daemon.child.exitCode}: ${daemon.output.stderr}${daemon.output.stdout}`,
-        );
-      return readyAddress(daemon.output.stdout);
-    },
-    'the daemon to be ready',
-    DEADLINE,
-  );
-  return { address, stateDir: path.join(dir, 'state'), output: daemon.output };
+  const address = await daemonReady(daemon);
+  return {
+    address,
+    stateDir: path.join(dir, 'state'),
+    output: daemon.output,
+    config: configOfFile(configFile),
+  };
 }
 
 async function daemonMetrics(address: string): Promise<string> {
@@ -118,9 +131,7 @@ async function daemonMetrics(address: string): Promise<string> {
 }
 
 describe('alert-triggered rollback through real Prometheus and Alertmanager', () => {
-  it('rolls the emulated service back when an alert rule over its errors fires', {
-    timeout: 180_000,
-  }, async () => {
+  it('rolls the emulated service back when an alert rule over its errors fires', async () => {
     const dir = tempDir();
     const playground = await startPlayground(
       {
@@ -137,7 +148,7 @@ describe('alert-triggered rollback through real Prometheus and Alertmanager', ()
     await waitFor(
       () => (stableRevision(daemon.stateDir, 'shop') === good ? true : undefined),
       `the daemon to adopt ${good} as the last known good revision`,
-      DEADLINE,
+      pollDeadline(daemon.config),
     );
 
     const alertmanager = await tool(
@@ -147,8 +158,8 @@ describe('alert-triggered rollback through real Prometheus and Alertmanager', ()
           route: {
             receiver: 'runwarden',
             group_by: ['alertname', 'service'],
-            group_wait: '1s',
-            group_interval: '1s',
+            group_wait: seconds(GROUP_WAIT_MS),
+            group_interval: seconds(GROUP_INTERVAL_MS),
             repeat_interval: '1h',
           },
           receivers: [
@@ -174,7 +185,7 @@ describe('alert-triggered rollback through real Prometheus and Alertmanager', ()
       startPrometheus(
         path.join(dir, 'prometheus'),
         stringify({
-          global: { scrape_interval: '1s', evaluation_interval: '1s' },
+          global: { scrape_interval: seconds(SCRAPE_MS), evaluation_interval: seconds(EVALUATION_MS) },
           rule_files: ['rules.yml'],
           alerting: { alertmanagers: [{ static_configs: [{ targets: [new URL(alertmanager.url).host] }] }] },
           scrape_configs: [
@@ -194,7 +205,7 @@ describe('alert-triggered rollback through real Prometheus and Alertmanager', ()
                 rules: [
                   {
                     alert: 'ShopServerErrors',
-                    expr: 'sum by (service) (rate(emulated_requests_total{job="shop-app", code=~"5.."}[5s])) > 1',
+                    expr: `sum by (service) (rate(emulated_requests_total{job="shop-app", code=~"5.."}[${seconds(RATE_WINDOW_MS)}])) > 1`,
                     labels: { severity: 'critical', runwarden_action: 'rollback' },
                     annotations: { summary: 'shop answers 5xx' },
                   },
@@ -213,7 +224,7 @@ describe('alert-triggered rollback through real Prometheus and Alertmanager', ()
         return result.data?.result.length ? result.data.result : undefined;
       },
       'runwarden_build_info in Prometheus',
-      DEADLINE,
+      SCRAPED,
     );
     expect(buildInfo[0]?.metric.instance).toBe(daemon.address);
 
@@ -232,7 +243,7 @@ describe('alert-triggered rollback through real Prometheus and Alertmanager', ()
         return result.data?.result.length ? true : undefined;
       },
       'the ShopServerErrors alert to fire',
-      DEADLINE,
+      RULE_FLIPS,
     );
 
     // Alertmanager delivers; the daemon rolls back to the last known good revision.
@@ -244,7 +255,7 @@ describe('alert-triggered rollback through real Prometheus and Alertmanager', ()
           : undefined;
       },
       `traffic to go back to ${good}`,
-      DEADLINE,
+      plus(DELIVERED, actionDeadline(daemon.config)),
     );
     // The traffic change lands a moment before the receiver records its outcome: wait for it.
     const text = await waitFor(
@@ -257,7 +268,7 @@ describe('alert-triggered rollback through real Prometheus and Alertmanager', ()
         return outcome === 1 ? metrics : undefined;
       },
       'the receiver to record the rollback',
-      DEADLINE,
+      actionDeadline(daemon.config),
     );
     expect(
       sample(text, 'runwarden_alerts_received_total', { source: 'alertmanager', outcome: 'rolled_back' }),
@@ -282,7 +293,7 @@ describe('alert-triggered rollback through real Prometheus and Alertmanager', ()
           : undefined;
       },
       'the resolved alert to be delivered',
-      DEADLINE,
+      plus(RULE_FLIPS, DELIVERED),
     );
     const after = await daemonMetrics(daemon.address);
     expect(
@@ -303,7 +314,7 @@ describe('alert-triggered rollback through real Prometheus and Alertmanager', ()
         return result.data?.result[0]?.value[1] === '1' ? true : undefined;
       },
       'the rollback counter in Prometheus',
-      DEADLINE,
+      SCRAPED,
     );
     const check = spawnSync('promtool', ['check', 'metrics'], { input: after, encoding: 'utf8' });
     expect(`${check.stdout}${check.stderr}`).toBe('');

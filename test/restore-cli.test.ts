@@ -6,7 +6,7 @@ import { PAUSE_ENV, RESTORE_STEPS } from '../src/backup/restore-pause.js';
 import { checkDatabase } from '../src/backup/safety-copy.js';
 import { RestoresRepo } from '../src/store/restores-repo.js';
 import { Store } from '../src/store/store.js';
-import { runCli, spawnCli, waitFor } from './helpers/cli.js';
+import { runCli, spawnCli, waitForPoint } from './helpers/cli.js';
 import { createDatabase, labelsIn } from './helpers/restore-archive.js';
 import { useTempDir } from './helpers/temp.js';
 
@@ -172,7 +172,8 @@ describe('runwarden restore (CLI)', () => {
           env: { [PAUSE_ENV]: step },
         },
       );
-      await waitFor(
+      await waitForPoint(
+        run,
         () => (run.output.stderr.includes(`restore paused at ${step}`) ? true : undefined),
         `the restore to pause at ${step}`,
       );

@@ -4,11 +4,23 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import type { Config } from '../src/config/schema.js';
 import { writeSampleData } from '../src/demo/sample-data.js';
 import { type Playground, startPlayground } from '../src/playground/index.js';
 import { STORE_FILE } from '../src/store/store.js';
-import { runCli, spawnCli, waitFor } from './helpers/cli.js';
+import { daemonReady, exitWithin, runCli, spawnCli } from './helpers/cli.js';
+import {
+  actionDeadline,
+  agedOutAt,
+  configOfFile,
+  pollDeadline,
+  SLOWDOWN,
+  stopDeadline,
+  WORK_BACKSTOP,
+  watchDeadline,
+} from './helpers/deadlines.js';
 import { useTempDir } from './helpers/temp.js';
+import { untilTime, plus, waitFor } from './helpers/wait.js';
 import { FAST_SERVICE, keepTraffic } from './helpers/watch-harness.js';
 
 const tempDir = useTempDir('runwarden-shutdown-');
@@ -58,6 +70,9 @@ function bigAppData(dir: string): string {
   return data;
 }
 
+/** The schedule of backupDaemonConfig: a backup every second. */
+const EVERY_SECOND = { cron: '* * * * * *', periodMs: 1_000 };
+
 /** A daemon config taking a backup every second, with the given grace period. */
 function backupDaemonConfig(dir: string, gracePeriod: string): string {
   const file = path.join(dir, 'runwarden.yaml');
@@ -68,7 +83,7 @@ function backupDaemonConfig(dir: string, gracePeriod: string): string {
       server: { address: '127.0.0.1:0' },
       shutdown: { grace_period: gracePeriod },
       log: { format: 'json', level: 'info' },
-      backup: { dir: './backups', schedule: '* * * * * *', sources: { data_dir: './data' } },
+      backup: { dir: './backups', schedule: EVERY_SECOND.cron, sources: { data_dir: './data' } },
     }),
   );
   return file;
@@ -82,6 +97,9 @@ function backupDirFiles(dir: string): string[] {
 async function sigtermMidBackup(dir: string, config: string) {
   const daemon = spawnCli(['daemon', '--config', config]);
   running.push(daemon);
+  await daemonReady(daemon);
+  // The first scheduled backup starts within a period; its .partial appears once the database is
+  // snapshotted, which takes as long as the data and the CPU make it.
   const partial = await waitFor(
     () => {
       if (daemon.child.exitCode !== null) throw new Error(`daemon exited early:\n${daemon.output.stderr}`);
@@ -92,7 +110,10 @@ async function sigtermMidBackup(dir: string, config: string) {
       }
     },
     'a backup to be in progress (a .zip.partial in the backup folder)',
-    30_000,
+    plus(
+      { ms: SLOWDOWN * EVERY_SECOND.periodMs, basis: `${SLOWDOWN} x the backup schedule's period` },
+      WORK_BACKSTOP,
+    ),
   );
   daemon.child.kill('SIGTERM');
   return { daemon, partial };
@@ -106,11 +127,7 @@ describe('SIGTERM during a backup', () => {
     const { daemon, partial } = await sigtermMidBackup(dir, config);
 
     // The deadline is the grace period: the daemon must be gone by then.
-    const exit = await waitFor(
-      () => (daemon.child.exitCode === null ? undefined : daemon.exited),
-      'the daemon to exit within its grace period',
-      120_000,
-    );
+    const exit = await exitWithin(daemon, stopDeadline(configOfFile(config)), 'the daemon to exit');
     expect(exit).toEqual({ code: 0, signal: null });
 
     // The signal came while the backup ran, and the backup went on after it.
@@ -138,11 +155,7 @@ describe('SIGTERM during a backup', () => {
     const { daemon } = await sigtermMidBackup(dir, config);
 
     // Grace period, then at most the work tracker's 5 s for aborted work to unwind.
-    const exit = await waitFor(
-      () => (daemon.child.exitCode === null ? undefined : daemon.exited),
-      'the daemon to exit once the grace period is over',
-      30_000,
-    );
+    const exit = await exitWithin(daemon, stopDeadline(configOfFile(config)), 'the daemon to exit');
     expect(exit).toEqual({ code: 0, signal: null });
 
     const lines = logLines(daemon.output);
@@ -233,49 +246,52 @@ async function watchedShop(gracePeriod: string) {
     { samplePeriodMs: 1_000, ingestionDelayMs: 200 },
   );
   cleanups.push(() => playground.stop());
-  const config = watchDaemonConfig(dir, playground, gracePeriod);
-  const start = () => {
-    const daemon = spawnCli(['daemon', '--config', config]);
+  const file = watchDaemonConfig(dir, playground, gracePeriod);
+  const config = configOfFile(file);
+  const start = async () => {
+    const daemon = spawnCli(['daemon', '--config', file]);
     running.push(daemon);
+    await daemonReady(daemon);
     return daemon;
   };
-  const daemon = start();
+  const daemon = await start();
   const stable = await waitFor(
     () => stableRevision(dir),
     'the daemon to take the serving revision as known good',
+    pollDeadline(config),
   );
   const stopUsers = keepTraffic(playground);
   cleanups.unshift(stopUsers);
-  return { dir, playground, daemon, stable, start, stopUsers };
+  return { dir, playground, daemon, stable, start, stopUsers, config };
 }
 
 /**
  * Deploys a revision answering half its requests with 500 and holds the rollback's UpdateService
  * call for `holdMs`; resolves once that call is in flight (the emulator took the injected delay).
  */
-async function badDeployWithHeldRollback(playground: Playground, holdMs: number): Promise<string> {
+async function badDeployWithHeldRollback(
+  playground: Playground,
+  config: Config,
+  holdMs: number,
+): Promise<string> {
   const bad = await playground.deploy('shop', { behaviour: 'errors' });
   playground.injectFault('UpdateService', { delayMs: holdMs });
   await waitFor(
     () => (playground.pendingFaults().UpdateService === undefined ? true : undefined),
     "the rollback's UpdateService call to be in flight",
-    30_000,
+    watchDeadline(config),
   );
   return bad;
 }
 
 describe('SIGTERM during a rollback', () => {
   it('lets the traffic update finish within the grace period', async () => {
-    const { dir, playground, daemon, stable } = await watchedShop('30s');
-    const bad = await badDeployWithHeldRollback(playground, 2_000);
+    const { dir, playground, daemon, stable, config } = await watchedShop('30s');
+    const bad = await badDeployWithHeldRollback(playground, config, 2_000);
     expect(servesAllOf(playground, bad)).toBe(true);
     daemon.child.kill('SIGTERM');
 
-    const exit = await waitFor(
-      () => (daemon.child.exitCode === null ? undefined : daemon.exited),
-      'the daemon to exit within its grace period',
-      30_000,
-    );
+    const exit = await exitWithin(daemon, stopDeadline(config), 'the daemon to exit');
     expect(exit).toEqual({ code: 0, signal: null });
     expect(servesAllOf(playground, stable)).toBe(true);
     const lines = logLines(daemon.output);
@@ -287,14 +303,10 @@ describe('SIGTERM during a rollback', () => {
   });
 
   it('past the grace period leaves the tripped watch in the store, and the next start rolls back', async () => {
-    const { dir, playground, daemon, stable, start } = await watchedShop('300ms');
-    const bad = await badDeployWithHeldRollback(playground, 10_000);
+    const { dir, playground, daemon, stable, start, config } = await watchedShop('300ms');
+    const bad = await badDeployWithHeldRollback(playground, config, 10_000);
     daemon.child.kill('SIGTERM');
-    const exit = await waitFor(
-      () => (daemon.child.exitCode === null ? undefined : daemon.exited),
-      'the daemon to exit once the grace period is over',
-      30_000,
-    );
+    const exit = await exitWithin(daemon, stopDeadline(config), 'the daemon to exit');
     expect(exit).toEqual({ code: 0, signal: null });
     const aborted = logLines(daemon.output).find(
       (line) => line.message === 'work did not finish within the grace period and was aborted',
@@ -305,18 +317,19 @@ describe('SIGTERM during a rollback', () => {
     expect(servesAllOf(playground, bad)).toBe(true);
     expect(watchOf(dir, bad)).toEqual({ status: 'watching', tripped: JSON.stringify(['http_5xx']) });
 
-    const next = start();
+    const next = await start();
     await waitFor(
       () => (servesAllOf(playground, stable) ? true : undefined),
       'the next start to roll back',
-      30_000,
+      watchDeadline(config),
     );
     await waitFor(
       () => (watchOf(dir, bad)?.status === 'rolled_back' ? true : undefined),
       'the watch to be recorded as rolled back',
+      actionDeadline(config),
     );
     next.child.kill('SIGTERM');
-    expect(await next.exited).toEqual({ code: 0, signal: null });
+    expect(await exitWithin(next, stopDeadline(config))).toEqual({ code: 0, signal: null });
   });
 });
 
@@ -329,7 +342,8 @@ function owedRollback(dir: string) {
   ) as { to_revision: string; from_revisions: string; trigger: string } | undefined;
 }
 
-function watchDeadline(dir: string, candidate: string): number {
+/** The deadline the daemon stored for the watch of `candidate` (ms since epoch). */
+function storedWatchDeadline(dir: string, candidate: string): number {
   const row = readStore(dir, (db) =>
     db.prepare('SELECT deadline FROM watches WHERE candidate = ?').get(candidate),
   ) as { deadline: number };
@@ -338,8 +352,8 @@ function watchDeadline(dir: string, candidate: string): number {
 
 describe('SIGTERM during a rollback, then a quiet restart', () => {
   it('records the rollback as owed; once the errors aged out and the window passed, the next start still rolls back', async () => {
-    const { dir, playground, daemon, stable, start, stopUsers } = await watchedShop('300ms');
-    const bad = await badDeployWithHeldRollback(playground, 10_000);
+    const { dir, playground, daemon, stable, start, stopUsers, config } = await watchedShop('300ms');
+    const bad = await badDeployWithHeldRollback(playground, config, 10_000);
     // Decided and sent: before UpdateService the store already says a rollback is owed.
     expect(owedRollback(dir)).toEqual({
       to_revision: stable,
@@ -347,11 +361,7 @@ describe('SIGTERM during a rollback, then a quiet restart', () => {
       trigger: 'watch',
     });
     daemon.child.kill('SIGTERM');
-    await waitFor(
-      () => (daemon.child.exitCode === null ? undefined : daemon.exited),
-      'the daemon to exit once the grace period is over',
-      30_000,
-    );
+    await exitWithin(daemon, stopDeadline(config), 'the daemon to exit');
     const aborted = logLines(daemon.output).find(
       (line) => line.message === 'work did not finish within the grace period and was aborted',
     );
@@ -361,39 +371,35 @@ describe('SIGTERM during a rollback, then a quiet restart', () => {
     expect(owedRollback(dir)?.to_revision).toBe(stable);
 
     // `runwarden status` (daemon down: it reads the store) shows what is owed.
-    const config = path.join(dir, 'runwarden.yaml');
-    const shown = runCli(['status', '--json', '--config', config]);
+    const file = path.join(dir, 'runwarden.yaml');
+    const shown = runCli(['status', '--json', '--config', file]);
     expect(shown.status).toBe(0);
     const service = (JSON.parse(shown.stdout) as { services: Array<Record<string, unknown>> }).services[0];
     expect(service?.owed_rollback).toMatchObject({ to: stable, from: [bad], trigger: 'watch' });
-    expect(runCli(['status', '--config', config]).stdout).toContain(`owed:      rollback to ${stable}`);
+    expect(runCli(['status', '--config', file]).stdout).toContain(`owed:      rollback to ${stable}`);
 
     // The users leave: no more errors. Wait until the last ones are older than the rule window (3 s,
     // read 1 s late, 1 s buckets) and the watch window is over, so fresh metrics alone would end the
     // watch failed and leave the bad revision serving.
     await stopUsers();
-    const quietSince = Date.now();
-    const agedOut = Math.max(watchDeadline(dir, bad), quietSince + 6_000);
-    await waitFor(
-      () => (Date.now() > agedOut ? true : undefined),
-      'the errors to age out of the rule window and the watch deadline to pass',
-      30_000,
-    );
+    await untilTime(Math.max(storedWatchDeadline(dir, bad), agedOutAt(config, Date.now())));
 
-    const next = start();
+    const next = await start();
     await waitFor(
       () => (servesAllOf(playground, stable) ? true : undefined),
       'the next start to carry out the owed rollback',
-      30_000,
+      plus(pollDeadline(config), actionDeadline(config)),
     );
     await waitFor(
       () => (watchOf(dir, bad)?.status === 'rolled_back' ? true : undefined),
       'the watch to be recorded as rolled back',
+      actionDeadline(config),
     );
     expect(owedRollback(dir)).toBeUndefined();
     await waitFor(
       () => (logLines(next.output).some((line) => line.message === 'rolled back') ? true : undefined),
       'the rollback to be logged',
+      actionDeadline(config),
     );
     expect(messages(next.output)).toContain('carrying out an owed rollback');
 
@@ -403,8 +409,8 @@ describe('SIGTERM during a rollback, then a quiet restart', () => {
     expect(visit.byCode).toEqual({ '200': visit.sent });
 
     next.child.kill('SIGTERM');
-    expect(await next.exited).toEqual({ code: 0, signal: null });
-    const after = runCli(['status', '--json', '--config', config]);
+    expect(await exitWithin(next, stopDeadline(config))).toEqual({ code: 0, signal: null });
+    const after = runCli(['status', '--json', '--config', file]);
     const afterService = (JSON.parse(after.stdout) as { services: Array<Record<string, unknown>> })
       .services[0];
     expect(afterService).toMatchObject({ owed_rollback: null, bad_revisions: [bad] });

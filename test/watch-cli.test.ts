@@ -1,12 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import type { Config, ConfigInput } from '../src/config/schema.js';
 import { type Playground, startPlayground } from '../src/playground/index.js';
-import { spawnCli, waitFor } from './helpers/cli.js';
-import { FAST_SERVICE } from './helpers/watch-harness.js';
+import { STORE_FILE } from '../src/store/store.js';
+import { daemonReady, exitWithin, spawnCli } from './helpers/cli.js';
+import { PROCESS_START, parsed, pollDeadline, stopDeadline, watchDeadline } from './helpers/deadlines.js';
+import { FAST_SERVICE, keepTraffic } from './helpers/watch-harness.js';
+import { waitFor } from './helpers/wait.js';
 
 interface HistoryRow {
   kind: string;
@@ -24,6 +28,8 @@ describe('the deploy watch as processes', () => {
   let playground: Playground;
   let dir: string;
   let configFile: string;
+  /** The daemon's configuration, parsed: every deadline below is derived from its intervals. */
+  let config: Config;
   const daemons: Array<ReturnType<typeof spawnCli>> = [];
 
   beforeAll(async () => {
@@ -52,10 +58,36 @@ describe('the deploy watch as processes', () => {
     return JSON.parse(result.stdout);
   };
   const status = async () => (await json('status')).services[0];
+  /**
+   * Reads the daemon's store (WAL: a reader never blocks it). The waits poll it rather than spawn
+   * `status` each time, which on a loaded machine takes seconds; the CLI then tells the story.
+   */
+  const fromStore = <T>(sql: string, ...params: unknown[]): T | undefined => {
+    const file = path.join(dir, 'state', STORE_FILE);
+    if (!existsSync(file)) return undefined;
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare(sql).get(...params) as T | undefined;
+    } catch {
+      return undefined; // the daemon is still creating its tables
+    } finally {
+      db.close();
+    }
+  };
+  const stableRevision = () =>
+    fromStore<{ stable_revision: string | null }>(
+      "SELECT stable_revision FROM watch_services WHERE service = 'shop'",
+    )?.stable_revision;
+  const watchOf = (candidate: string) =>
+    fromStore<{ id: number; status: string }>(
+      'SELECT id, status FROM watches WHERE candidate = ? ORDER BY id DESC',
+      candidate,
+    );
   const history = async (...args: string[]) => (await json('history', ...args)).entries as HistoryRow[];
-  const startDaemon = () => {
+  const startDaemon = async () => {
     const daemon = spawnCli(['daemon', '--config', configFile]);
     daemons.push(daemon);
+    await daemonReady(daemon);
     return daemon;
   };
   const served = () =>
@@ -69,42 +101,47 @@ describe('the deploy watch as processes', () => {
     db.close();
     const endpoint = `${playground.endpoint.host}:${playground.endpoint.port}`;
     configFile = path.join(dir, 'runwarden.yaml');
-    writeFileSync(
-      configFile,
-      stringify({
-        state_dir: './state',
-        server: { address: '127.0.0.1:0' },
-        log: { level: 'warn', format: 'json' },
-        backup: {
-          enabled: false,
-          dir: './backups',
-          sources: { data_dir: '.', tenants: { required: false }, media: { required: false } },
-        },
-        cloud_run: { endpoint, insecure: true, retry_deadline: '5s', operation_timeout: '10s' },
-        monitoring: { endpoint, insecure: true, alignment_period: '1s', reporting_delay: '1s' },
-        services: [
-          { project: playground.project, region: playground.region, service: 'shop', ...FAST_SERVICE },
-        ],
-      }),
-    );
+    const input: ConfigInput = {
+      state_dir: './state',
+      server: { address: '127.0.0.1:0' },
+      // info: the daemon says when it is ready, and the deadlines start from there.
+      log: { level: 'info', format: 'json' },
+      backup: {
+        enabled: false,
+        dir: './backups',
+        sources: { data_dir: '.', tenants: { required: false }, media: { required: false } },
+      },
+      cloud_run: { endpoint, insecure: true, retry_deadline: '5s', operation_timeout: '10s' },
+      monitoring: { endpoint, insecure: true, alignment_period: '1s', reporting_delay: '1s' },
+      services: [
+        {
+          project: playground.project,
+          region: playground.region,
+          service: 'shop',
+          ...FAST_SERVICE,
+          // A candidate nothing reaches keeps its watch open (waiting for data) until the test
+          // sends users to it, so the watch below is interrupted mid-way however slow the machine.
+          insufficient_data: 'keep_waiting',
+        } as never,
+      ],
+    };
+    writeFileSync(configFile, stringify(input));
+    config = parsed(input);
     const v1 = playground.revisions('shop')[0]!.name;
-    const daemon = startDaemon();
-    await waitFor(async () => ((await status())?.stable?.revision === v1 ? true : undefined), 'the baseline');
+    const daemon = await startDaemon();
+    await waitFor(() => (stableRevision() === v1 ? true : undefined), 'the baseline', pollDeadline(config));
 
     const predeploy = await json('predeploy', '--service', 'shop');
     expect(predeploy).toMatchObject({ service: 'shop', stable: v1 });
     expect(predeploy.backup).toMatch(/\.zip$/);
 
     const v2 = await playground.deploy('shop', { behaviour: 'failing-health' });
-    const ended = await waitFor(
-      async () => {
-        const last = (await status())?.last_watch;
-        return last?.candidate === v2 ? last : undefined;
-      },
-      'the rollback',
-      30_000,
+    await waitFor(
+      () => (watchOf(v2) && watchOf(v2)?.status !== 'watching' ? true : undefined),
+      'the watch of the bad deploy to end',
+      watchDeadline(config),
     );
-    expect(ended.status).toBe('rolled_back');
+    expect((await status()).last_watch).toMatchObject({ candidate: v2, status: 'rolled_back' });
     expect(served()).toEqual({ [v1]: 100 });
 
     const human = await cli('status');
@@ -135,31 +172,33 @@ describe('the deploy watch as processes', () => {
     );
     expect((await cli('history', '--watch', String(completed.watchId))).stdout).toContain('-> rollback');
     daemon.child.kill('SIGTERM');
-    await daemon.exited;
+    await exitWithin(daemon, stopDeadline(config), 'the daemon to stop');
   });
 
   it('a daemon killed mid-watch resumes it after a restart, and promotes', async () => {
-    const first = startDaemon();
-    const v3 = await playground.deploy('shop', { behaviour: 'healthy' });
-    const watch = await waitFor(async () => {
-      const now = await status();
-      return now?.watch?.candidate === v3 ? now.watch : undefined;
-    }, 'the watch');
+    const first = await startDaemon();
+    // Deployed without traffic: its watch waits for data (keep_waiting), so it is still open when
+    // the daemon is killed, whenever that happens.
+    const v3 = await playground.deploy('shop', { behaviour: 'healthy', noTraffic: true });
+    const watch = await waitFor(() => watchOf(v3), 'the watch', pollDeadline(config));
     first.child.kill('SIGKILL');
-    await first.exited;
+    await exitWithin(first, PROCESS_START, 'the killed daemon to be gone');
     expect((await status()).watch).toMatchObject({ id: watch.id, candidate: v3 });
-    const traffic = playground.driveTraffic('shop', { rps: 20, durationMs: 9_000 });
-    startDaemon();
-    const promoted = await waitFor(
-      async () => {
-        const now = await status();
-        return now?.stable?.revision === v3 ? now : undefined;
-      },
-      'the promotion',
-      30_000,
-    );
-    await traffic;
-    expect(promoted.last_watch).toMatchObject({ id: watch.id, status: 'promoted' });
+    expect(watch.status).toBe('watching');
+    // While no daemon runs, v3 takes the traffic and users reach it: the data the watch waits for.
+    await playground.setTraffic('shop', [{ type: 'REVISION', revision: v3, percent: 100 }]);
+    const stopTraffic = keepTraffic(playground);
+    try {
+      await startDaemon();
+      await waitFor(
+        () => (stableRevision() === v3 ? true : undefined),
+        'the promotion',
+        watchDeadline(config),
+      );
+    } finally {
+      await stopTraffic();
+    }
+    expect((await status()).last_watch).toMatchObject({ id: watch.id, status: 'promoted' });
     const started = (await history('--service', 'shop')).filter(
       (entry) => entry.kind === 'watch:started' && entry.revision === v3,
     );

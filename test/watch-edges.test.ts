@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requestRollback } from '../src/watch/rollback.js';
-import { waitFor } from './helpers/cli.js';
+import { actionDeadline } from './helpers/deadlines.js';
 import { type Harness, keepTraffic, startHarness } from './helpers/watch-harness.js';
 import { useTempDir } from './helpers/temp.js';
+import { untilTime } from './helpers/wait.js';
 
 const tempDir = useTempDir('runwarden-watch-');
 let harness: Harness | undefined;
@@ -23,7 +24,8 @@ function servedBy(h: Harness) {
   return Object.fromEntries(h.playground.traffic('shop').map((entry) => [entry.revision, entry.percent]));
 }
 
-const signal = () => AbortSignal.timeout(20_000);
+/** A bound on one rollback or read made by hand: the Cloud Run bounds of the harness's config. */
+const signal = () => AbortSignal.timeout(actionDeadline(harness!.config).ms);
 
 describe('the watch at its edges', () => {
   it('insufficient data: a candidate nothing reaches gets no verdict; the watch ends unpromoted and says why', async () => {
@@ -112,10 +114,7 @@ describe('the watch at its edges', () => {
       const started = await h.runUntilEvent('watch:started', (event) => event.candidate === v2);
       await h.closeRuntime();
       // Down past the deadline: the probes the old process took are gone with it.
-      await waitFor(
-        () => (Date.now() > started.deadline + 1_000 ? true : undefined),
-        'the watch deadline to pass while the daemon is down',
-      );
+      await untilTime(started.deadline + h.config.monitoring.alignment_period);
       await h.reopen();
       const promoted = await h.runUntilEvent('watch:promoted');
       expect(promoted).toMatchObject({ watchId: started.watchId, candidate: v2, previous: v1 });

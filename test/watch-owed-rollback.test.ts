@@ -1,11 +1,13 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { manualPromote } from '../src/watch/manual-promote.js';
 import { probeJob } from '../src/watch/probe-job.js';
 import { requestRollback } from '../src/watch/rollback.js';
 import { serviceStatuses } from '../src/watch/status.js';
 import { tickService } from '../src/watch/watch-tick.js';
-import { waitFor } from './helpers/cli.js';
+import { actionDeadline, watchDeadline } from './helpers/deadlines.js';
 import { useTempDir } from './helpers/temp.js';
+import { waitFor } from './helpers/wait.js';
 import { type Harness, startHarness } from './helpers/watch-harness.js';
 
 /**
@@ -31,7 +33,8 @@ function servedBy(h: Harness) {
   return Object.fromEntries(h.playground.traffic('shop').map((entry) => [entry.revision, entry.percent]));
 }
 
-const signal = () => AbortSignal.timeout(20_000);
+/** A bound on one rollback or tick made by hand: the Cloud Run bounds of the harness's config. */
+const signal = () => AbortSignal.timeout(actionDeadline(harness!.config).ms);
 
 /**
  * Deploys a revision whose /health fails, lets the watch decide to roll it back with UpdateService
@@ -50,12 +53,13 @@ async function strandRollback(h: Harness): Promise<string> {
         .runOnce(stop.signal)
         .catch(() => undefined);
       await tickService(h.runtime, service, stop.signal).catch(() => undefined);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await delay(service.config.poll_interval);
     }
   })();
   await waitFor(
     () => (h.playground.pendingFaults().UpdateService === undefined ? true : undefined),
     "the rollback's UpdateService call to be in flight",
+    watchDeadline(h.config),
   );
   expect(h.runtime.store.owed.get('shop')).toMatchObject({ trigger: 'watch', from: [v2], rule: 'health' });
   stop.abort();
@@ -175,6 +179,7 @@ describe('an owed rollback on the next start', () => {
     await waitFor(
       () => (h.playground.pendingFaults().UpdateService === undefined ? true : undefined),
       "the alert rollback's UpdateService call to be in flight",
+      actionDeadline(h.config),
     );
     stop.abort();
     await expect(attempt).rejects.toThrow();
@@ -205,6 +210,7 @@ describe('an owed rollback on the next start', () => {
     await waitFor(
       () => (h.playground.pendingFaults().UpdateService === undefined ? true : undefined),
       "the alert rollback's UpdateService call to be in flight",
+      actionDeadline(h.config),
     );
     // The watch ticks meanwhile: the debt is there, but so is the rollback paying it.
     expect(h.runtime.store.owed.get('shop')?.trigger).toBe('alert');

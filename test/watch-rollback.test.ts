@@ -1,8 +1,10 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { predeploy } from '../src/watch/predeploy.js';
-import { type Harness, keepTraffic, startHarness } from './helpers/watch-harness.js';
+import { pollDeadline, WORK_BACKSTOP } from './helpers/deadlines.js';
 import { useTempDir } from './helpers/temp.js';
+import { plus } from './helpers/wait.js';
+import { type Harness, keepTraffic, startHarness } from './helpers/watch-harness.js';
 
 const tempDir = useTempDir('runwarden-watch-');
 let harness: Harness | undefined;
@@ -112,7 +114,13 @@ describe('rolling back a bad deploy', () => {
 
   it('names the predeploy backup as the restore point and says the schema changed since', async () => {
     const { h, v1 } = await ready();
-    const taken = await predeploy(h.runtime, 'shop', AbortSignal.timeout(20_000));
+    // A backup (waiting at most lock_wait for the lock, then the test's small data) and a poll.
+    const bound = plus(
+      { ms: h.config.backup.lock_wait, basis: 'backup.lock_wait' },
+      WORK_BACKSTOP,
+      pollDeadline(h.config),
+    );
+    const taken = await predeploy(h.runtime, 'shop', AbortSignal.timeout(bound.ms));
     expect(taken).toMatchObject({ service: 'shop', stable: v1 });
     expect(taken.record.backupFile).toMatch(/backup_completo_\d{8}_\d{6}\.zip$/);
     // The new revision migrates the database, then fails.

@@ -3,7 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterEach } from 'vitest';
-import { waitFor } from './cli.js';
+import { PROCESS_START } from './deadlines.js';
+import { waitFor } from './wait.js';
 
 // Debian's `prometheus` and `prometheus-alertmanager` packages, started on loopback ports with
 // temp folders; never the system services.
@@ -50,6 +51,7 @@ async function startTool(
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null || spawnError) return;
     child.kill('SIGTERM');
+    // Not a deadline of the test: a tool that ignores SIGTERM is killed rather than left behind.
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(timer);
@@ -69,7 +71,7 @@ async function startTool(
         }
       },
       `${binary} to be ready on ${url}`,
-      30_000,
+      PROCESS_START,
     );
   } catch (error) {
     await stop();

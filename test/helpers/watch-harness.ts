@@ -14,6 +14,8 @@ import { recordHistory } from '../../src/watch/history-recorder.js';
 import { probeJob } from '../../src/watch/probe-job.js';
 import type { WatchRuntime } from '../../src/watch/watch-runtime.js';
 import { tickService } from '../../src/watch/watch-tick.js';
+import { passDeadline, watchDeadline } from './deadlines.js';
+import { type Deadline, waitFor } from './wait.js';
 
 /** Short windows so a whole watch fits in seconds: 1 s buckets, visible after 200 ms, read after 1 s. */
 export const FAST_SERVICE = {
@@ -41,13 +43,17 @@ export interface Harness {
   runtime: WatchRuntime;
   /** Every event emitted, in order, for assertions. */
   seen: Array<{ name: string; payload: unknown }>;
-  /** Runs probe + tick passes until `done` returns something truthy, or fails after `timeoutMs`. */
-  runUntil<T>(done: () => T | undefined | false, timeoutMs?: number): Promise<T>;
+  /**
+   * Runs probe + tick passes, one per poll interval as the daemon does, until `done` returns
+   * something truthy; fails past `within` (by default the whole watch of one deploy, derived from
+   * the service's configuration).
+   */
+  runUntil<T>(done: () => T | undefined | false, within?: Deadline): Promise<T>;
   /** Runs passes until the event `name` (matching `match`) has been emitted; returns its payload. */
   runUntilEvent<K extends keyof RunwardenEvents & string>(
     name: K,
     match?: (payload: RunwardenEvents[K]) => boolean,
-    timeoutMs?: number,
+    within?: Deadline,
   ): Promise<RunwardenEvents[K]>;
   /** Closes the runtime and the store (as a killed daemon would leave them: state on disk). */
   closeRuntime(): Promise<void>;
@@ -144,22 +150,28 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   };
 
   const pass = async () => {
-    const signal = AbortSignal.timeout(20_000);
+    const signal = AbortSignal.timeout(passDeadline(config).ms);
     const service = runtime.services[0]!;
     await probeJob(runtime, service, () => {}).runOnce(signal);
     await tickService(runtime, service, signal);
   };
 
-  const runUntil = async <T>(done: () => T | undefined | false, timeoutMs = 30_000): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const result = done();
-      if (result) return result;
-      if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-      await pass();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
+  const runUntil = <T>(
+    done: () => T | undefined | false,
+    within = watchDeadline(config),
+    what = 'the condition',
+  ): Promise<T> =>
+    waitFor(
+      async () => {
+        const result = done();
+        if (result) return result;
+        await pass();
+        return undefined;
+      },
+      what,
+      within,
+      { every: config.services[0]!.poll_interval },
+    );
 
   const harness: Harness = {
     playground,
@@ -175,10 +187,11 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     },
     seen,
     runUntil,
-    runUntilEvent: (name, match = () => true, timeoutMs) =>
+    runUntilEvent: (name, match = () => true, within) =>
       runUntil(
         () => seen.find((entry) => entry.name === name && match(entry.payload as never))?.payload as never,
-        timeoutMs,
+        within,
+        `the event ${name}`,
       ),
     closeRuntime: async () => {
       await Promise.allSettled([...background]);
