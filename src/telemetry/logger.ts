@@ -35,6 +35,12 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
+/** Where a logger keeps its bindings; children inherit them through their prototype. */
+const BINDINGS = Symbol('runwarden.bindings');
+
+/** A logger seen as the holder of its bindings. */
+type Bound = { [BINDINGS]?: Record<string, unknown> };
+
 /**
  * The root logger. Every line is JSON with `severity`; children name their component:
  * `logger.child({ component: 'backup' })`. Pretty output only when asked or on a terminal.
@@ -45,7 +51,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     (options.format !== 'json' && !options.destination && process.stdout.isTTY);
   const base = {
     level: options.level ?? 'info',
-    base: { component: 'runwarden' },
+    base: {},
+    // pino writes a child's bindings after its parent's and the call's fields after both, so a
+    // key bound twice (`component` at every level) would appear twice on one line. Bindings are
+    // kept here instead and merged under the call's fields: one key, once, the nearest value.
+    mixin: (_object: object, _level: number, logger: object) => ({ ...(logger as Bound)[BINDINGS] }),
     messageKey: 'message',
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
@@ -53,14 +63,37 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level: (label: string) => ({ level: label, severity: SEVERITY[label] ?? 'DEFAULT' }),
     },
   };
-  if (pretty) {
-    return pino({
-      ...base,
-      transport: {
-        target: 'pino-pretty',
-        options: { messageKey: 'message', ignore: 'pid,hostname,severity' },
-      },
-    });
-  }
-  return pino(base, options.destination ?? pino.destination({ dest: 1, sync: true }));
+  return withMergedBindings(pretty ? prettyLogger(base) : jsonLogger(base, options.destination));
+}
+
+function prettyLogger(base: pino.LoggerOptions): Logger {
+  return pino({
+    ...base,
+    transport: {
+      target: 'pino-pretty',
+      options: { messageKey: 'message', ignore: 'pid,hostname,severity' },
+    },
+  });
+}
+
+function jsonLogger(base: pino.LoggerOptions, destination: DestinationStream | undefined): Logger {
+  return pino(base, destination ?? pino.destination({ dest: 1, sync: true }));
+}
+
+/**
+ * Makes `child(bindings)` merge its bindings over its parent's instead of appending them. The
+ * override is set on the root only: pino builds each child on its parent's prototype, so every
+ * descendant inherits both the override and its parent's bindings.
+ */
+function withMergedBindings(root: Logger): Logger {
+  type Child = (this: Logger, bindings: pino.Bindings, options?: pino.ChildLoggerOptions) => Logger;
+  const pinoChild = root.child as unknown as Child;
+  (root as Bound)[BINDINGS] = { component: 'runwarden' };
+  const child: Child = function (bindings, childOptions) {
+    const made = pinoChild.call(this, {}, childOptions);
+    (made as Bound)[BINDINGS] = { ...(this as Bound)[BINDINGS], ...bindings };
+    return made;
+  };
+  root.child = child as unknown as Logger['child'];
+  return root;
 }
