@@ -31,8 +31,10 @@ export const REDACT_PATHS = [
 export interface LoggerOptions {
   level?: string;
   format?: 'auto' | 'json' | 'pretty';
-  /** Where lines go; stdout by default. Tests pass a stream to read them back. */
+  /** Where lines go; tests pass a stream to read them back. Without one, to `fd`. */
   destination?: DestinationStream;
+  /** The file descriptor lines go to without a destination: stdout (1, the daemon) by default. */
+  fd?: 1 | 2;
 }
 
 /** Where a logger keeps its bindings; children inherit them through their prototype. */
@@ -48,7 +50,7 @@ type Bound = { [BINDINGS]?: Record<string, unknown> };
 export function createLogger(options: LoggerOptions = {}): Logger {
   const pretty =
     options.format === 'pretty' ||
-    (options.format !== 'json' && !options.destination && process.stdout.isTTY);
+    (options.format !== 'json' && !options.destination && isTerminal(options.fd ?? 1));
   const base = {
     level: options.level ?? 'info',
     base: {},
@@ -63,21 +65,26 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level: (label: string) => ({ level: label, severity: SEVERITY[label] ?? 'DEFAULT' }),
     },
   };
-  return withMergedBindings(pretty ? prettyLogger(base) : jsonLogger(base, options.destination));
+  const fd = options.fd ?? 1;
+  return withMergedBindings(
+    pretty
+      ? prettyLogger(base, fd)
+      : pino(base, options.destination ?? pino.destination({ dest: fd, sync: true })),
+  );
 }
 
-function prettyLogger(base: pino.LoggerOptions): Logger {
+function isTerminal(fd: 1 | 2): boolean {
+  return (fd === 1 ? process.stdout : process.stderr).isTTY === true;
+}
+
+function prettyLogger(base: pino.LoggerOptions, fd: 1 | 2): Logger {
   return pino({
     ...base,
     transport: {
       target: 'pino-pretty',
-      options: { messageKey: 'message', ignore: 'pid,hostname,severity' },
+      options: { messageKey: 'message', ignore: 'pid,hostname,severity', destination: fd },
     },
   });
-}
-
-function jsonLogger(base: pino.LoggerOptions, destination: DestinationStream | undefined): Logger {
-  return pino(base, destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
 /**
