@@ -9,6 +9,7 @@ import { healthRoutes, metricsRoute } from './http/routes/health.js';
 import type { Route } from './http/router.js';
 import { HttpServer } from './http/server.js';
 import { acquirePidLock, type PidLock } from './lock/pid-lock.js';
+import { scheduleConfigChecks } from './daemon/config-check.js';
 import { Scheduler } from './daemon/scheduler.js';
 import { NotificationDispatcher } from './notify/dispatcher.js';
 import { notifyOnEvents, targetsFromConfig } from './notify/from-events.js';
@@ -150,6 +151,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     const address = await server.listen();
     closers.unshift(() => server.close());
     events.emit('daemon:ready', { address });
+    scheduleConfigChecks(context, deployWatch.runtime);
     logger.info({ address, state_dir: config.state_dir }, 'runwarden daemon ready');
 
     let stopping: Promise<{ aborted: string[] }> | undefined;

@@ -21,6 +21,8 @@ import type {
 export interface RunwardenEvents {
   'daemon:ready': { address: string };
   'daemon:stopping': { signal: string };
+  /** A configuration check finished (at start, then hourly): every problem it found, none when healthy. */
+  'config:checked': { problems: Array<{ kind: string; subject: string; message: string }> };
   /** A backup run began (before it waits for the backup lock); `completed` or `failed` follows. */
   'backup:started': { reason: string; trigger: string };
   /** A backup was written, verified, renamed into place and cataloged. Sizes in bytes. */

@@ -118,7 +118,7 @@ describe('runwarden backup / backups (CLI)', () => {
     const config = writeBackupConfigFile(dir, {}, 'debug');
     const backups = path.join(dir, 'backups');
     for (const point of ['snapshot started', 'database archived', 'verifying archive']) {
-      const run = spawnCli(['backup', '-c', config]);
+      const run = spawnCli(['backup', '--verbose', '-c', config]);
       await waitForPoint(
         run,
         () => (run.output.stderr.includes(`"message":"${point}"`) ? true : undefined),

@@ -71,7 +71,11 @@ export async function resolveSources(sources: BackupSourcesConfig): Promise<Reso
 /** Files SQLite keeps beside a database; never databases of their own. */
 const SQLITE_SIDECAR = /-(wal|shm|journal)$/;
 
-async function listTenants(pattern: string, warnings: string[]): Promise<DatabaseSource[] | undefined> {
+/** The tenant databases `pattern` matches; undefined when the folder before `{tenant}` does not exist. */
+export async function listTenants(
+  pattern: string,
+  warnings: string[],
+): Promise<DatabaseSource[] | undefined> {
   const segments = pattern.split('/');
   const at = segments.findIndex((segment) => segment.includes('{tenant}'));
   const dir = segments.slice(0, at).join('/') || '/';

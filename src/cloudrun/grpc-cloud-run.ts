@@ -4,6 +4,7 @@ import type { TrafficTarget } from '../core/rollback-plan.js';
 import type { ServiceObservation } from '../core/watch-types.js';
 import { FatalError, RunwardenError } from '../errors.js';
 import { googleClientOptions } from '../google/client-options.js';
+import { LazyClient } from '../google/lazy-client.js';
 import { mapGoogleError } from '../google/grpc-errors.js';
 import { abortable, sleep, withRetry } from '../google/retry.js';
 import {
@@ -23,15 +24,16 @@ const REVISION = 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' as const;
  * (backoff within `retry_deadline`) and is mapped to runwarden's errors here, at the boundary.
  */
 export class GrpcCloudRun implements CloudRunApi {
-  readonly #services: ServicesClient;
-  readonly #revisions: RevisionsClient;
+  readonly #services: LazyClient<ServicesClient>;
+  readonly #revisions: LazyClient<RevisionsClient>;
   readonly #config: CloudRunConfig;
   readonly #call: { timeout: number; retry: null };
 
   constructor(config: CloudRunConfig) {
     const options = googleClientOptions(config);
-    this.#services = new ServicesClient(options);
-    this.#revisions = new RevisionsClient(options);
+    // Built on first call: a process that never calls Cloud Run never starts Google auth.
+    this.#services = new LazyClient('Cloud Run services', () => new ServicesClient(options));
+    this.#revisions = new LazyClient('Cloud Run revisions', () => new RevisionsClient(options));
     this.#config = config;
     this.#call = { timeout: config.call_timeout, retry: null };
   }
@@ -39,7 +41,7 @@ export class GrpcCloudRun implements CloudRunApi {
   getService(ref: ServiceRef, signal: AbortSignal): Promise<ServiceObservation> {
     const name = serviceResourceName(ref);
     return this.#retrying(`get service ${name}`, signal, async () => {
-      const [service] = await this.#services.getService({ name }, this.#call);
+      const [service] = await this.#services.get().getService({ name }, this.#call);
       return toObservation(service);
     });
   }
@@ -47,10 +49,9 @@ export class GrpcCloudRun implements CloudRunApi {
   listRevisions(ref: ServiceRef, signal: AbortSignal): Promise<RevisionInfo[]> {
     const parent = serviceResourceName(ref);
     return this.#retrying(`list revisions of ${parent}`, signal, async () => {
-      const [revisions] = await this.#revisions.listRevisions(
-        { parent },
-        { ...this.#call, autoPaginate: true },
-      );
+      const [revisions] = await this.#revisions
+        .get()
+        .listRevisions({ parent }, { ...this.#call, autoPaginate: true });
       return revisions.map(toRevisionInfo).sort((a, b) => b.createdAt - a.createdAt);
     });
   }
@@ -80,7 +81,7 @@ export class GrpcCloudRun implements CloudRunApi {
     // Safe to retry: with the etag precondition, a repeat of an update that did land is refused
     // (RW_CLOUDRUN_CONFLICT) instead of being applied twice.
     const operationName = await this.#retrying(`update traffic of ${name}`, signal, async () => {
-      const [operation] = await this.#services.updateService(request, this.#call);
+      const [operation] = await this.#services.get().updateService(request, this.#call);
       return operation.name ?? '';
     });
     onAccepted?.();
@@ -97,7 +98,7 @@ export class GrpcCloudRun implements CloudRunApi {
     const deadline = Date.now() + this.#config.operation_timeout;
     for (let poll = 0; ; poll += 1) {
       const operation = await this.#retrying(doing, signal, () =>
-        this.#services.checkUpdateServiceProgress(operationName),
+        this.#services.get().checkUpdateServiceProgress(operationName),
       );
       if (operation.error) {
         const failure = mapGoogleError(doing, operation.error, 'CLOUDRUN');

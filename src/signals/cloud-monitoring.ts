@@ -4,6 +4,7 @@ import type { MonitoringConfig } from '../config/schema/google-apis.js';
 import type { RequestBucket, TimeWindow, UtilizationPoint } from '../core/rules.js';
 import { FatalError, RunwardenError } from '../errors.js';
 import { googleClientOptions } from '../google/client-options.js';
+import { LazyClient } from '../google/lazy-client.js';
 import { mapGoogleError } from '../google/grpc-errors.js';
 import { abortable, withRetry } from '../google/retry.js';
 import type { MetricRead, MetricSource, RevisionTarget } from './metric-source.js';
@@ -36,14 +37,16 @@ const series = z.object({
  * CPU and memory utilizations are distributions: aligned with a percentile aligner.
  */
 export class CloudMonitoring implements MetricSource {
-  readonly #client: MetricServiceClient;
+  readonly #client: LazyClient<MetricServiceClient>;
 
   constructor(
     config: MonitoringConfig,
     private readonly retryDeadlineMs = 30_000,
     private readonly callTimeoutMs = 15_000,
   ) {
-    this.#client = new MetricServiceClient(googleClientOptions(config));
+    // Built on first query: a process that never reads metrics never starts Google auth.
+    const options = googleClientOptions(config);
+    this.#client = new LazyClient('Cloud Monitoring', () => new MetricServiceClient(options));
   }
 
   async requestCounts(target: RevisionTarget, window: TimeWindow, alignmentMs: number, signal: AbortSignal) {
@@ -114,7 +117,7 @@ export class CloudMonitoring implements MetricSource {
     return withRetry(
       () =>
         abortable(
-          this.#client.listTimeSeries(request as never, {
+          this.#client.get().listTimeSeries(request as never, {
             timeout: this.callTimeoutMs,
             retry: null,
             autoPaginate: true,

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { FatalError, wrapError } from '../errors.js';
@@ -29,16 +29,7 @@ export class Store {
    */
   static open(stateDir: string, migrations: readonly Migration[] = MIGRATIONS): Store {
     const file = path.join(stateDir, STORE_FILE);
-    let db: Db;
-    try {
-      mkdirSync(stateDir, { recursive: true });
-      db = new Database(file, { timeout: 5_000 });
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma('foreign_keys = ON');
-    } catch (error) {
-      throw wrapError(`open state store ${file}`, error, 'RW_STORE_OPEN');
-    }
+    const db = connect(file, () => mkdirSync(stateDir, { recursive: true }), {});
     try {
       migrate(db, migrations, file);
     } catch (error) {
@@ -48,12 +39,52 @@ export class Store {
     return new Store(db, file);
   }
 
+  /**
+   * For commands that only read: the store if `stateDir` holds one, else undefined, and nothing is
+   * created either way (no folder, no file). A store of the current schema is not written to; an
+   * older one is migrated as any command would; a newer one is refused as by `open`.
+   */
+  static openExisting(stateDir: string, migrations: readonly Migration[] = MIGRATIONS): Store | undefined {
+    const file = path.join(stateDir, STORE_FILE);
+    if (!existsSync(file)) return undefined;
+    const db = connect(file, () => {}, { fileMustExist: true });
+    try {
+      const current = db.pragma('user_version', { simple: true }) as number;
+      if (current !== (migrations.at(-1)?.version ?? 0)) migrate(db, migrations, file);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return new Store(db, file);
+  }
+
+  /** An empty store in memory, for a command that reads when no state exists yet. */
+  static empty(migrations: readonly Migration[] = MIGRATIONS): Store {
+    const db = new Database(':memory:');
+    db.pragma('foreign_keys = ON');
+    migrate(db, migrations, ':memory:');
+    return new Store(db, ':memory:');
+  }
+
   get isOpen(): boolean {
     return this.db.open;
   }
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+}
+
+function connect(file: string, prepare: () => void, options: Database.Options): Db {
+  try {
+    prepare();
+    const db = new Database(file, { timeout: 5_000, ...options });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    return db;
+  } catch (error) {
+    throw wrapError(`open state store ${file}`, error, 'RW_STORE_OPEN');
   }
 }
 

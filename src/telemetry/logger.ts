@@ -31,9 +31,17 @@ export const REDACT_PATHS = [
 export interface LoggerOptions {
   level?: string;
   format?: 'auto' | 'json' | 'pretty';
-  /** Where lines go; stdout by default. Tests pass a stream to read them back. */
+  /** Where lines go; tests pass a stream to read them back. Without one, to `fd`. */
   destination?: DestinationStream;
+  /** The file descriptor lines go to without a destination: stdout (1, the daemon) by default. */
+  fd?: 1 | 2;
 }
+
+/** Where a logger keeps its bindings; children inherit them through their prototype. */
+const BINDINGS = Symbol('runwarden.bindings');
+
+/** A logger seen as the holder of its bindings. */
+type Bound = { [BINDINGS]?: Record<string, unknown> };
 
 /**
  * The root logger. Every line is JSON with `severity`; children name their component:
@@ -42,10 +50,14 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const pretty =
     options.format === 'pretty' ||
-    (options.format !== 'json' && !options.destination && process.stdout.isTTY);
+    (options.format !== 'json' && !options.destination && isTerminal(options.fd ?? 1));
   const base = {
     level: options.level ?? 'info',
-    base: { component: 'runwarden' },
+    base: {},
+    // pino writes a child's bindings after its parent's and the call's fields after both, so a
+    // key bound twice (`component` at every level) would appear twice on one line. Bindings are
+    // kept here instead and merged under the call's fields: one key, once, the nearest value.
+    mixin: (_object: object, _level: number, logger: object) => ({ ...(logger as Bound)[BINDINGS] }),
     messageKey: 'message',
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
@@ -53,14 +65,42 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level: (label: string) => ({ level: label, severity: SEVERITY[label] ?? 'DEFAULT' }),
     },
   };
-  if (pretty) {
-    return pino({
-      ...base,
-      transport: {
-        target: 'pino-pretty',
-        options: { messageKey: 'message', ignore: 'pid,hostname,severity' },
-      },
-    });
-  }
-  return pino(base, options.destination ?? pino.destination({ dest: 1, sync: true }));
+  const fd = options.fd ?? 1;
+  return withMergedBindings(
+    pretty
+      ? prettyLogger(base, fd)
+      : pino(base, options.destination ?? pino.destination({ dest: fd, sync: true })),
+  );
+}
+
+function isTerminal(fd: 1 | 2): boolean {
+  return (fd === 1 ? process.stdout : process.stderr).isTTY === true;
+}
+
+function prettyLogger(base: pino.LoggerOptions, fd: 1 | 2): Logger {
+  return pino({
+    ...base,
+    transport: {
+      target: 'pino-pretty',
+      options: { messageKey: 'message', ignore: 'pid,hostname,severity', destination: fd },
+    },
+  });
+}
+
+/**
+ * Makes `child(bindings)` merge its bindings over its parent's instead of appending them. The
+ * override is set on the root only: pino builds each child on its parent's prototype, so every
+ * descendant inherits both the override and its parent's bindings.
+ */
+function withMergedBindings(root: Logger): Logger {
+  type Child = (this: Logger, bindings: pino.Bindings, options?: pino.ChildLoggerOptions) => Logger;
+  const pinoChild = root.child as unknown as Child;
+  (root as Bound)[BINDINGS] = { component: 'runwarden' };
+  const child: Child = function (bindings, childOptions) {
+    const made = pinoChild.call(this, {}, childOptions);
+    (made as Bound)[BINDINGS] = { ...(this as Bound)[BINDINGS], ...bindings };
+    return made;
+  };
+  root.child = child as unknown as Logger['child'];
+  return root;
 }

@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { VERSION } from '../version.js';
 import { createAlertMetrics } from './metrics-alerts.js';
 import { backupMetrics } from './metrics-backup.js';
+import { configMetrics } from './metrics-config.js';
 import { watchMetrics } from './metrics-watch.js';
 
 /**
@@ -45,6 +46,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     backup: backupMetrics(registry),
     alerts: createAlertMetrics(registry),
     watch: watchMetrics(registry),
+    config: configMetrics(registry),
   };
 }
 

@@ -31,11 +31,15 @@ export function registerPrune(backups: Command): void {
     .action(async (options: GlobalOptions & { dryRun?: boolean }) => {
       const loaded = loadFromOptions(options);
       const { config } = loaded;
-      const store = Store.open(config.state_dir);
+      const dryRun = options.dryRun === true;
+      // A dry run reads only: it creates no state folder where there is none.
+      const store = dryRun
+        ? (Store.openExisting(config.state_dir) ?? Store.empty())
+        : Store.open(config.state_dir);
       try {
         const outcome = await runPrune(
           { config: config.backup, store, logger: commandLogger(loaded) },
-          { dryRun: options.dryRun === true, signal: new AbortController().signal },
+          { dryRun, signal: new AbortController().signal },
         );
         if (outcome.decisions.some((decision) => decision.error !== undefined)) process.exitCode = 1;
         printResult(

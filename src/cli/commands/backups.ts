@@ -11,6 +11,7 @@ import { BackupsRepo } from '../../store/backups-repo.js';
 import { Store } from '../../store/store.js';
 import { type GlobalOptions, loadFromOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printResult } from '../output.js';
+import { withReadOnlyStore } from '../read-state.js';
 
 /**
  * The `backups` command group, created on first use. Other files add subcommands through it
@@ -33,8 +34,9 @@ export function registerBackups(program: Command): void {
     )
     .action(async (options: GlobalOptions) => {
       const { config } = loadFromOptions(options);
-      const items = await withCatalog(config, (catalog) =>
-        listInventory(config.backup.dir, config.backup.prefix, catalog),
+      // Reads only: creates no state folder where there is none.
+      const items = await withReadOnlyStore(config.state_dir, (store) =>
+        listInventory(config.backup.dir, config.backup.prefix, new BackupsRepo(store.db)),
       );
       printResult(
         { dir: config.backup.dir, backups: items.map(listRow) },

@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import { startDaemon } from '../../daemon.js';
 import { errorMessage } from '../../errors.js';
 import { createLogger } from '../../telemetry/logger.js';
-import { type GlobalOptions, loadFromOptions, withConfigOption } from '../common.js';
+import { type GlobalOptions, loadFromOptions, withConfigPathOption } from '../common.js';
 
 export function registerDaemon(program: Command): void {
-  withConfigOption(program.command('daemon'))
+  withConfigPathOption(program.command('daemon'))
     .description('run the watchdog until SIGTERM/SIGINT (first signal: drain gracefully; second: exit now)')
     .action(async (options: GlobalOptions) => {
       const loaded = loadFromOptions(options);

@@ -5,7 +5,7 @@ import type { HistoryEntry } from '../../store/watch/history-repo.js';
 import { findService } from '../../watch/watched-service.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printResult } from '../output.js';
-import { withWatchRuntime } from '../watch-command.js';
+import { withStateView } from '../read-state.js';
 
 interface HistoryOptions extends GlobalOptions {
   service?: string;
@@ -24,7 +24,7 @@ export function registerHistory(program: Command): void {
       positiveInt,
     )
     .action(async (options: HistoryOptions) => {
-      const result = await withWatchRuntime(options, async (runtime): Promise<HistoryResult> => {
+      const result = await withStateView(options, (runtime): HistoryResult => {
         if (options.service !== undefined) findService(runtime.services, options.service);
         if (options.watch !== undefined) {
           const watch = runtime.store.watches.get(options.watch);

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { BackupsRepo } from '../../store/backups-repo.js';
 import { serviceStatuses, type ServiceStatus } from '../../watch/status.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printResult } from '../output.js';
-import { withWatchRuntime } from '../watch-command.js';
+import { withStateView } from '../read-state.js';
 
 export function registerStatus(program: Command): void {
   withJsonOption(withConfigOption(program.command('status')))
@@ -11,25 +10,31 @@ export function registerStatus(program: Command): void {
       'show each watched service: stable and candidate revisions, watch state, last rollback and backup',
     )
     .action(async (options: GlobalOptions) => {
-      const result = await withWatchRuntime(options, async (runtime) => {
-        const latest = new BackupsRepo(runtime.store.db).list()[0];
+      // Reads only: works offline, and creates no state folder where there is none.
+      let stateDir: string | undefined;
+      const result = await withStateView(options, (view) => {
+        if (!view.exists) stateDir = view.config.state_dir;
+        const latest = view.backups.list()[0];
         return {
-          services: serviceStatuses(runtime.services, runtime.store),
+          services: serviceStatuses(view.services, view.store),
           last_backup: latest
             ? { file: latest.file, at: latest.startedAt, reason: latest.reason, status: latest.status }
             : null,
         };
       });
-      printResult(result, options.json === true, describe);
+      printResult(result, options.json === true, (data) => describe(data, stateDir));
     });
 }
 
-function describe(result: {
-  services: ServiceStatus[];
-  last_backup: { file: string; at: string } | null;
-}): string {
-  if (result.services.length === 0) return 'no services are configured (services: in the config)';
+/** `noStateIn`: the state folder, when it holds no store yet. */
+function describe(
+  result: { services: ServiceStatus[]; last_backup: { file: string; at: string } | null },
+  noStateIn: string | undefined,
+): string {
   const lines: string[] = [];
+  if (noStateIn !== undefined)
+    lines.push(`no state yet in ${noStateIn} (the daemon or a first backup creates it)`);
+  if (result.services.length === 0) lines.push('no services are configured (services: in the config)');
   for (const status of result.services) {
     const flags = [
       status.mode === 'dry-run' ? 'dry-run' : '',
