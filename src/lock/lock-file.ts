@@ -110,8 +110,7 @@ function writeComplete(file: string, content: string): void {
 
 function writeAll(fd: number, content: string): void {
   const bytes = Buffer.from(content);
-  for (let offset = 0; offset < bytes.length; )
-    offset += writeSync(fd, bytes, offset, bytes.length - offset);
+  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
 }
 
 function linkCount(file: string): number {

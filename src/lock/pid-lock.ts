@@ -84,7 +84,8 @@ export function acquirePidLock(file: string, purpose: string, options: PidLockOp
     last = seen;
     const stale = staleness(seen);
     if (stale === undefined) break;
-    if (takeOver(file, seen.raw)) options.logger?.warn({ file, reason: stale, ...holderFields(seen) }, TAKE_OVER);
+    if (takeOver(file, seen.raw))
+      options.logger?.warn({ file, reason: stale, ...holderFields(seen) }, TAKE_OVER);
   }
   throw heldError(file, purpose, last);
 }
@@ -112,9 +113,13 @@ function create(file: string, content: string, options: PidLockOptions): boolean
 export function notWritable(folderName: string, dir: string, cause: unknown): FatalError {
   const uid = typeof process.getuid === 'function' ? process.getuid() : 'unknown';
   const code = (cause as NodeJS.ErrnoException).code ?? 'error';
-  return new FatalError('RW_DIR_NOT_WRITABLE', `${folderName} ${dir} is not writable by uid ${uid} (${code})`, {
-    cause,
-  });
+  return new FatalError(
+    'RW_DIR_NOT_WRITABLE',
+    `${folderName} ${dir} is not writable by uid ${uid} (${code})`,
+    {
+      cause,
+    },
+  );
 }
 
 function readLock(file: string): Seen | undefined {
@@ -150,7 +155,11 @@ function parse(raw: string): LockContent | undefined {
 function staleness(seen: Seen): 'unreadable' | 'holder gone' | undefined {
   const { holder } = seen;
   if (!holder) return Date.now() - seen.mtimeMs >= UNREADABLE_GRACE_MS ? 'unreadable' : undefined;
-  const ref = { pid: holder.pid, hostKey: hostKeyOf(holder.host), ...(holder.start ? { start: holder.start } : {}) };
+  const ref = {
+    pid: holder.pid,
+    hostKey: hostKeyOf(holder.host),
+    ...(holder.start ? { start: holder.start } : {}),
+  };
   return processLiveness(ref) === 'gone' ? 'holder gone' : undefined;
 }
 
