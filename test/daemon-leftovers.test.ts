@@ -159,7 +159,7 @@ describe('daemon start-up cleanup', () => {
     const cleanup = lines().find(
       (line) => line.message === 'removed files left by killed backups and restores',
     );
-    expect((cleanup?.removed as string[]).sort()).toEqual(
+    expect([...((cleanup?.removed as string[] | undefined) ?? [])].sort()).toEqual(
       [
         ...killedInBackups.map((name) => path.join(backups, name)),
         ...leftByRestore.map((name) => path.join(data, name)),
