@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { hostKeyOf, processTag, thisProcess } from '../src/lock/liveness.js';
 import { acquirePidLock, LockHeldError } from '../src/lock/pid-lock.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { fillDisk, skipSmallDisk, useSmallDisks } from './helpers/small-disk.js';
@@ -119,6 +120,23 @@ describe('pid lock', () => {
         'a lock of another host is never taken over: remove the file if nothing runs there)',
     );
     expect(readFileSync(file).equals(before)).toBe(true);
+  });
+
+  it("removes temp copies of the lock that a killed process left, and keeps a live one's", async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'x.lock');
+    const dead = processTag({ pid: await deadPid(), hostKey: thisProcess().hostKey });
+    const elsewhere = processTag({ pid: await deadPid(), hostKey: hostKeyOf('other-host.example') });
+    const names = [
+      `x.lock.tmp-${dead}-0badc0de`,
+      `x.lock.stale-${dead}-0badc0de`,
+      `x.lock.tmp-${processTag()}-0badc0de`,
+      `x.lock.tmp-${elsewhere}-0badc0de`,
+    ];
+    for (const name of names) writeFileSync(path.join(dir, name), '{}');
+    const lock = acquirePidLock(file, 'a test');
+    expect(readdirSync(dir).sort()).toEqual(['x.lock', ...names.slice(2)].sort());
+    lock.release();
   });
 
   it('lets exactly one of several processes racing for a stale lock have it', async () => {
