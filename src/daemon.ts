@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createBackupJob } from './backup/backup-job.js';
+import { removeLeftovers } from './backup/leftovers.js';
 import { pruneAfterBackup, pruneMetrics } from './backup/prune-run.js';
 import type { Config } from './config/schema.js';
 import { errorMessage } from './errors.js';
@@ -54,9 +55,11 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
   const lock: PidLock = acquirePidLock(
     path.join(config.state_dir, DAEMON_LOCK_FILE),
     'a runwarden daemon for this state_dir',
+    { folderName: 'state_dir', logger },
   );
   const closers: Array<() => Promise<void> | void> = [() => lock.release()];
   try {
+    await removeLeftovers(config.backup, logger.child({ component: 'backup' }));
     const store = Store.open(config.state_dir);
     closers.unshift(() => store.close());
     const events = new EventBus();

@@ -1,84 +1,170 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { createBackupJob } from '../src/backup/backup-job.js';
 import { BackupDiskFullError } from '../src/backup/errors.js';
-import { runBackup } from '../src/backup/run-backup.js';
+import { type BackupProgress, runBackup } from '../src/backup/run-backup.js';
 import { EventBus } from '../src/events.js';
 import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
+import { spawnCli, waitFor } from './helpers/cli.js';
+import { fillDisk, skipSmallDisk, useSmallDisks } from './helpers/small-disk.js';
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir('runwarden-disk-full-');
+const disks = useSmallDisks();
 
-/** Mounts a 2 MiB tmpfs at `dir`; false when this environment does not permit mounting. */
-function mountSmallDisk(dir: string): boolean {
-  mkdirSync(dir, { recursive: true });
-  const result = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { encoding: 'utf8' });
-  return result.status === 0;
-}
+// CI runs as root and must mount (a failed mount fails there); elsewhere these are skipped.
+describe.skipIf(skipSmallDisk)('backup on a full disk', () => {
+  it('fails clearly, removes its partial file, leaves older backups untouched, and does not prune', async () => {
+    const dir = tempDir();
+    const data = makeDataDir(dir, { media: { 'small.txt': 'small' } });
+    const config = backupConfigFor(dir);
+    disks.mount(config.dir, '2m');
+    const store = Store.open(path.join(dir, 'state'));
+    const catalog = new BackupsRepo(store.db);
+    const events = new EventBus();
+    try {
+      const older = await runBackup(
+        { reason: 'manual', trigger: 'cli' },
+        { config, catalog, events, logger: silentLogger },
+      );
+      const olderBytes = readFileSync(older.file);
+      const olderMtime = statSync(older.file).mtimeMs;
 
-const probe = path.join(process.env.TMPDIR ?? '/tmp', `runwarden-mount-probe-${process.pid}`);
-const canMount = mountSmallDisk(probe);
-if (canMount) execFileSync('umount', [probe]);
+      // 3 MiB of incompressible media cannot fit on the 2 MiB disk.
+      writeFileSync(path.join(data, 'media', 'big.bin'), randomBytes(3 * 1024 * 1024));
+      let pruned = 0;
+      const job = createBackupJob({
+        config,
+        store,
+        events,
+        logger: silentLogger,
+        afterSuccess: async () => {
+          pruned++;
+        },
+      });
+      const failed = events.next('backup:failed');
+      const error = await job.runOnce(new AbortController().signal).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(BackupDiskFullError);
+      expect(error).toMatchObject({ code: 'RW_BACKUP_DISK_FULL' });
+      expect((error as Error).message).toContain(`backup folder ${config.dir} is full (ENOSPC)`);
+      expect((error as Error).message).toContain('the partial archive was removed');
+      expect(await failed).toMatchObject({ code: 'RW_BACKUP_DISK_FULL' });
+      expect(pruned).toBe(0);
 
-describe('backup on a full disk', () => {
-  const mounts: string[] = [];
-  afterEach(() => {
-    for (const mount of mounts.splice(0)) spawnSync('umount', [mount]);
+      expect(readdirSync(config.dir)).toEqual([path.basename(older.file)]);
+      expect(readFileSync(older.file).equals(olderBytes)).toBe(true);
+      expect(statSync(older.file).mtimeMs).toBe(olderMtime);
+      expect(catalog.list().map((row) => row.file)).toEqual([older.file]);
+    } finally {
+      store.close();
+    }
   });
+});
 
-  // CI runs as root and can mount; elsewhere (no CAP_SYS_ADMIN) this one test is skipped.
-  it.skipIf(!canMount)(
-    'fails clearly, removes its partial file, leaves older backups untouched, and does not prune',
-    async () => {
+/** Where the disk fills: before the backup starts, while its archive is written, or while it is verified. */
+type FullAt = 'start' | 'archive' | 'verify';
+
+describe.skipIf(skipSmallDisk)('a backup after a full disk', () => {
+  it.each<[string, FullAt]>([
+    ['with 0 bytes free from the start', 'start'],
+    ['when the disk fills while the archive is written', 'archive'],
+    ['when the disk fills while the archive is verified', 'verify'],
+  ])(
+    '%s, the failed backup leaves nothing behind and the next one succeeds once space is freed',
+    async (_what, at) => {
       const dir = tempDir();
-      const data = makeDataDir(dir, { media: { 'small.txt': 'small' } });
-      const config = backupConfigFor(dir);
-      expect(mountSmallDisk(config.dir)).toBe(true);
-      mounts.push(config.dir);
+      makeDataDir(dir, { media: { 'photo.bin': randomBytes(256 * 1024) } });
+      // The backup folder is on a small disk, beside a filler that stands for everything else on it.
+      const disk = path.join(dir, 'disk');
+      disks.mount(disk, '8m');
+      const config = backupConfigFor(dir, { dir: path.join(disk, 'backups') });
       const store = Store.open(path.join(dir, 'state'));
       const catalog = new BackupsRepo(store.db);
       const events = new EventBus();
-      try {
-        const older = await runBackup(
+      const run = (onProgress?: (progress: BackupProgress) => void) =>
+        runBackup(
           { reason: 'manual', trigger: 'cli' },
-          { config, catalog, events, logger: silentLogger },
+          { config, catalog, events, logger: silentLogger, ...(onProgress ? { onProgress } : {}) },
         );
-        const olderBytes = readFileSync(older.file);
-        const olderMtime = statSync(older.file).mtimeMs;
-
-        // 3 MiB of incompressible media cannot fit on the 2 MiB disk.
-        writeFileSync(path.join(data, 'media', 'big.bin'), randomBytes(3 * 1024 * 1024));
-        let pruned = 0;
-        const job = createBackupJob({
-          config,
-          store,
-          events,
-          logger: silentLogger,
-          afterSuccess: async () => {
-            pruned++;
-          },
-        });
-        const failed = events.next('backup:failed');
-        const error = await job.runOnce(new AbortController().signal).catch((caught: unknown) => caught);
+      try {
+        let filler: string | undefined;
+        if (at === 'start') filler = fillDisk(disk);
+        const error = await run((progress) => {
+          if (progress.phase === at && filler === undefined) filler = fillDisk(disk);
+        }).catch((caught: unknown) => caught);
+        expect(filler, 'the disk was filled').toBeDefined();
         expect(error).toBeInstanceOf(BackupDiskFullError);
-        expect(error).toMatchObject({ code: 'RW_BACKUP_DISK_FULL' });
-        expect((error as Error).message).toContain(`backup folder ${config.dir} is full (ENOSPC)`);
-        expect((error as Error).message).toContain('the partial archive was removed');
-        expect(await failed).toMatchObject({ code: 'RW_BACKUP_DISK_FULL' });
-        expect(pruned).toBe(0);
+        // No lock, no partial archive, no temp file: nothing that a later run must step over.
+        expect(readdirSync(config.dir)).toEqual([]);
+        expect(catalog.list()).toEqual([]);
 
-        expect(readdirSync(config.dir)).toEqual([path.basename(older.file)]);
-        expect(readFileSync(older.file).equals(olderBytes)).toBe(true);
-        expect(statSync(older.file).mtimeMs).toBe(olderMtime);
-        expect(catalog.list().map((row) => row.file)).toEqual([older.file]);
+        rmSync(filler as string);
+        const next = await run();
+        expect(readdirSync(config.dir)).toEqual([path.basename(next.file)]);
+        expect(catalog.list().map((row) => row.file)).toEqual([next.file]);
       } finally {
         store.close();
       }
     },
   );
+
+  it("the daemon's scheduled backup succeeds again once space is freed, with nobody touching the folder", async () => {
+    const dir = tempDir();
+    makeDataDir(dir);
+    const disk = path.join(dir, 'disk');
+    disks.mount(disk, '8m');
+    const backups = path.join(disk, 'backups');
+    mkdirSync(backups);
+    const filler = fillDisk(disk);
+    const configFile = path.join(dir, 'runwarden.yaml');
+    // A backup every second; a run that finds the lock held gives up after 1 s.
+    const scheduleMs = 1_000;
+    const lockWaitMs = 1_000;
+    writeFileSync(
+      configFile,
+      stringify({
+        state_dir: './state',
+        server: { address: '127.0.0.1:0' },
+        log: { format: 'json', level: 'info' },
+        backup: {
+          dir: backups,
+          schedule: '* * * * * *',
+          lock_wait: `${lockWaitMs / 1000}s`,
+          sources: { data_dir: './data' },
+        },
+      }),
+    );
+    const daemon = spawnCli(['daemon', '--config', configFile]);
+    try {
+      const logged = (message: string) => () =>
+        daemon.output.stdout
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as { message: string; code?: string })
+          .find((line) => line.message === message);
+      // Several scheduled runs must fit in each deadline, each at most a lock wait plus a backup.
+      const deadline = 20 * (scheduleMs + lockWaitMs);
+      const failed = await waitFor(logged('backup failed'), 'a scheduled backup to fail', deadline);
+      expect(failed.code).toBe('RW_BACKUP_DISK_FULL');
+      rmSync(filler);
+      await waitFor(
+        logged('backup completed'),
+        'a scheduled backup to succeed after space was freed',
+        deadline,
+      );
+      daemon.child.kill('SIGTERM');
+      expect((await daemon.exited).code).toBe(0);
+      const left = readdirSync(backups);
+      expect(left.length).toBeGreaterThan(0);
+      expect(left.every((name) => /^backup_completo_\d{8}_\d{6}\.zip$/.test(name))).toBe(true);
+    } finally {
+      if (daemon.child.exitCode === null) daemon.child.kill('SIGKILL');
+      await daemon.exited;
+    }
+  });
 });

@@ -1,27 +1,18 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runRestore } from '../src/backup/restore.js';
 import type { BackupSourcesConfig } from '../src/config/schema/backup.js';
 import { RunwardenError } from '../src/errors.js';
 import { createDatabase, writeFixtureArchive } from './helpers/restore-archive.js';
+import { skipSmallDisk, useSmallDisks } from './helpers/small-disk.js';
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir('runwarden-restore-disk-full-');
 
-/** Mounts a 2 MiB tmpfs at `dir`; false when this environment does not permit mounting. */
-function mountSmallDisk(dir: string): boolean {
-  mkdirSync(dir, { recursive: true });
-  return spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir]).status === 0;
-}
-
-const probe = path.join(process.env.TMPDIR ?? '/tmp', `runwarden-restore-mount-probe-${process.pid}`);
-const canMount = mountSmallDisk(probe);
-if (canMount) execFileSync('umount', [probe]);
-rmSync(probe, { recursive: true, force: true });
+const disks = useSmallDisks();
 
 /** The bytes of a database of about `mib` MiB of incompressible rows. */
 function bigDatabase(dir: string, mib: number): Buffer {
@@ -38,18 +29,12 @@ function bigDatabase(dir: string, mib: number): Buffer {
   return bytes;
 }
 
-describe('restore on a full disk', () => {
-  const mounts: string[] = [];
-  afterEach(() => {
-    for (const mount of mounts.splice(0)) spawnSync('umount', [mount]);
-  });
-
-  // CI runs as root and can mount; elsewhere (no CAP_SYS_ADMIN) this one test is skipped.
-  it.skipIf(!canMount)('fails clearly with the target untouched and no temp file left', async () => {
+// CI runs as root and must mount (a failed mount fails there); elsewhere this is skipped.
+describe.skipIf(skipSmallDisk)('restore on a full disk', () => {
+  it('fails clearly with the target untouched and no temp file left', async () => {
     const root = tempDir();
     const tenants = path.join(root, 'data', 'tenants');
-    expect(mountSmallDisk(tenants)).toBe(true);
-    mounts.push(tenants);
+    disks.mount(tenants, '2m');
     const sources: BackupSourcesConfig = {
       data_dir: path.join(root, 'data'),
       main_db: { path: path.join(root, 'data', 'db.sqlite3'), required: true },

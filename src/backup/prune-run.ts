@@ -29,6 +29,7 @@ export async function runPrune(
     ? undefined
     : await acquireBackupLock(config.dir, {
         waitMs: config.lock_wait,
+        logger,
         signal: options.signal,
         onWait: (holderPid) =>
           logger.info({ holder_pid: holderPid }, 'waiting for a running backup to finish'),

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { FatalError, wrapError } from '../errors.js';
+import { parseProcessTag, processLiveness, processTag } from '../lock/liveness.js';
 
 /**
  * What streaming an entry to disk produced: the SHA-256 (hex), CRC-32 (unsigned) and length of
@@ -174,46 +175,57 @@ export async function exists(file: string): Promise<boolean> {
   }
 }
 
-/** Temp files a restore writes beside its target: `.<name>.restore-<pid>-<random>.tmp`. */
+/** Temp files a restore writes beside its target: `.<name>.restore-<process tag>-<random>.tmp`. */
 export function tempNameBeside(target: string): string {
   const random = Math.random().toString(36).slice(2, 10);
-  return path.join(path.dirname(target), `.${path.basename(target)}.restore-${process.pid}-${random}.tmp`);
+  return path.join(path.dirname(target), `.${path.basename(target)}.restore-${processTag()}-${random}.tmp`);
+}
+
+/**
+ * `<file>.<process tag>.partial`: where `file` is written before it is renamed into place. The
+ * writer's tag in the name lets a cleanup tell a killed writer's leftover from a live one's.
+ */
+export function partialNameOf(file: string): string {
+  return `${file}.${processTag()}.partial`;
+}
+
+/** A restore's temp file (tempNameBeside) or its SQLite sidecar; group 1 is the writer's tag. */
+const RESTORE_TEMP = /\.restore-([0-9a-fx.]+)-[a-z0-9]+\.tmp(?:-wal|-shm|-journal)?$/;
+/** A safety copy being written (partialNameOf of `<db>.pre-restore-<stamp>`, safety-copy.ts). */
+const SAFETY_COPY_PARTIAL =
+  /\.pre-restore-\d{8}_\d{6}(?:-\d+)?(?:-wal|-journal)?\.(\d+\.(?:[0-9a-f]{8}|x)\.[0-9a-f]{8})\.partial(?:-wal|-shm|-journal)?$/;
+
+/**
+ * Of the file `names` in one folder, those that restores left when they were killed: temp files
+ * and safety copies being written, whose writer ran on this host and is gone. Files of a restore
+ * that is still running, or of another host, are not listed.
+ */
+export function staleRestoreFiles(names: readonly string[]): string[] {
+  return names.filter((name) => {
+    const tag = RESTORE_TEMP.exec(name)?.[1] ?? SAFETY_COPY_PARTIAL.exec(name)?.[1];
+    const writer = tag === undefined ? undefined : parseProcessTag(tag);
+    return writer !== undefined && processLiveness(writer) === 'gone';
+  });
 }
 
 /**
  * Removes temp files (and their SQLite sidecars) that an earlier restore of `target` left behind
- * when it was killed; files of a restore that is still running (its pid alive) are left alone.
+ * when it was killed; files of a restore that is still running, or of another host, are left alone.
  * Returns the names removed.
  */
 export async function removeStaleTemps(target: string): Promise<string[]> {
   const dir = path.dirname(target);
   const prefix = `.${path.basename(target)}.restore-`;
-  const removed: string[] = [];
   let names: string[];
   try {
     names = await readdir(dir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return removed;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const match = /^(\d+)-[a-z0-9]+\.tmp(?:-wal|-shm|-journal)?$/.exec(name.slice(prefix.length));
-    if (!match || isAlive(Number(match[1]))) continue;
-    await rm(path.join(dir, name), { force: true });
-    removed.push(name);
-  }
-  return removed;
-}
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  const stale = staleRestoreFiles(names.filter((name) => name.startsWith(prefix) && RESTORE_TEMP.test(name)));
+  for (const name of stale) await rm(path.join(dir, name), { force: true });
+  return stale;
 }
 
 export const SQLITE_SIDECARS = ['-wal', '-shm', '-journal'] as const;

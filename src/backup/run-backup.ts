@@ -79,6 +79,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
     lock = await acquireBackupLock(config.dir, {
       waitMs: config.lock_wait,
       signal: deps.signal,
+      logger,
       onWait: (pid) =>
         logger.info({ holder_pid: pid, wait_ms: config.lock_wait }, 'another backup is running; waiting'),
     });

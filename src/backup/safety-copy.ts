@@ -3,7 +3,7 @@ import { copyFile, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { FatalError, wrapError } from '../errors.js';
-import { exists, fsyncDirectory, SQLITE_SIDECARS } from './restore-fs.js';
+import { exists, fsyncDirectory, partialNameOf, SQLITE_SIDECARS } from './restore-fs.js';
 
 /**
  * The copy of a database taken just before a restore overwrites it. `snapshot` is a consistent
@@ -28,7 +28,7 @@ export async function safetyCopyName(db: string, now: Date): Promise<string> {
   const base = `${db}.pre-restore-${stamp}`;
   for (let n = 1; ; n++) {
     const candidate = n === 1 ? base : `${base}-${n}`;
-    if (!(await exists(candidate)) && !(await exists(`${candidate}.partial`))) return candidate;
+    if (!(await exists(candidate)) && !(await exists(partialNameOf(candidate)))) return candidate;
   }
 }
 
@@ -37,18 +37,20 @@ export async function safetyCopyName(db: string, now: Date): Promise<string> {
  * 1. checkpoints its WAL into the main file (TRUNCATE), so deleting the -wal later loses nothing;
  *    refuses with RW_RESTORE_DB_BUSY when another process keeps the checkpoint from completing
  *    (the app is still running: stop it first);
- * 2. writes a consistent snapshot to `<copy>.partial` with VACUUM INTO, checks it, fsyncs it and
- *    renames it to `<copy>` (a crash never leaves a half copy under the final name).
+ * 2. writes a consistent snapshot to `<copy>.<writer>.partial` (partialNameOf) with VACUUM INTO,
+ *    checks it, fsyncs it and renames it to `<copy>` (a crash never leaves a half copy under the
+ *    final name; the daemon removes a killed writer's partial at start).
  * When SQLite cannot read `db` at all, copies its files byte for byte instead (method raw-copy).
  */
 export async function takeSafetyCopy(db: string, now: Date): Promise<SafetyCopy> {
   const file = await safetyCopyName(db, now);
+  const partial = partialNameOf(file);
   // Not even a SQLite header: copy the bytes before SQLite opens it and perhaps drops its journal.
   if (!(await hasSqliteHeader(db))) return rawCopy(db, file);
   try {
-    snapshotInto(db, `${file}.partial`);
+    snapshotInto(db, partial);
   } catch (error) {
-    await rm(`${file}.partial`, { force: true });
+    await rm(partial, { force: true });
     if (!isUnreadableDatabase(error)) {
       throw error instanceof FatalError
         ? error
@@ -57,12 +59,12 @@ export async function takeSafetyCopy(db: string, now: Date): Promise<SafetyCopy>
     return rawCopy(db, file);
   }
   try {
-    checkDatabase(`${file}.partial`);
-    await syncFile(`${file}.partial`);
-    await rename(`${file}.partial`, file);
+    checkDatabase(partial);
+    await syncFile(partial);
+    await rename(partial, file);
     await fsyncDirectory(path.dirname(file));
   } catch (error) {
-    await rm(`${file}.partial`, { force: true });
+    await rm(partial, { force: true });
     throw wrapError(`take a safety copy of ${db}`, error, 'RW_RESTORE_SAFETY_COPY');
   }
   return { file, method: 'snapshot', sidecars: [] };
@@ -157,9 +159,15 @@ async function rawCopy(db: string, file: string): Promise<SafetyCopy> {
 }
 
 async function copyDurably(from: string, to: string): Promise<void> {
-  await copyFile(from, `${to}.partial`, constants.COPYFILE_EXCL);
-  await syncFile(`${to}.partial`);
-  await rename(`${to}.partial`, to);
+  const partial = partialNameOf(to);
+  try {
+    await copyFile(from, partial, constants.COPYFILE_EXCL);
+    await syncFile(partial);
+    await rename(partial, to);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
 }
 
 async function syncFile(file: string): Promise<void> {

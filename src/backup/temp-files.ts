@@ -1,17 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { parseProcessTag, processLiveness, processTag } from '../lock/liveness.js';
 
 /**
  * Temporary files of a backup or a verification live beside the archives (same filesystem, so a
- * 300 MB snapshot does not land in a small /tmp) under names that carry the owner's pid. A run that
- * was killed leaves them behind; `removeStaleTemps` deletes those whose owner is gone.
+ * 300 MB snapshot does not land in a small /tmp) under names that carry the owner process (pid,
+ * start and host: see processTag). A run that was killed leaves them behind; `removeStaleTemps`
+ * deletes those whose owner is gone.
  */
 const TEMP_PREFIX = '.runwarden-tmp-';
 
-/** A fresh temp path in `dir`: `.runwarden-tmp-<pid>-<random>-<label>`. Nothing is created. */
+/** A fresh temp path in `dir`: `.runwarden-tmp-<process tag>-<random>-<label>`. Nothing is created. */
 export function tempPath(dir: string, label: string): string {
-  return path.join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}-${label}`);
+  return path.join(dir, `${TEMP_PREFIX}${processTag()}-${randomBytes(4).toString('hex')}-${label}`);
 }
 
 /** Deletes a SQLite file and the `-wal`, `-shm` and `-journal` files beside it; missing ones are fine. */
@@ -25,7 +27,8 @@ export async function removeDatabaseFiles(file: string): Promise<void> {
 
 /**
  * Removes temp files in `dir` left by processes of this host that no longer run, and (when `partials`
- * is true: the caller holds the backup lock, so no archive is being written) every `*.zip.partial`.
+ * is true: the caller holds the backup lock, and only its holder writes archives, so the writer of
+ * any `*.zip.partial` is gone) every `*.zip.partial`. Files of other hosts are left alone.
  * Returns the names removed.
  */
 export async function removeStaleTemps(dir: string, partials: boolean): Promise<string[]> {
@@ -40,7 +43,7 @@ export async function removeStaleTemps(dir: string, partials: boolean): Promise<
   for (const name of names) {
     const stale =
       (partials && name.endsWith(`.zip${PARTIAL_SUFFIX}`)) ||
-      (name.startsWith(TEMP_PREFIX) && !isAlive(Number(name.slice(TEMP_PREFIX.length).split('-')[0])));
+      (name.startsWith(TEMP_PREFIX) && writerGone(name.slice(TEMP_PREFIX.length).split('-')[0] as string));
     if (!stale) continue;
     await rm(path.join(dir, name), { force: true, recursive: true });
     removed.push(name);
@@ -51,13 +54,8 @@ export async function removeStaleTemps(dir: string, partials: boolean): Promise<
 /** Appended to an archive's name while it is written (`<name>.zip.partial`); never a backup. */
 export const PARTIAL_SUFFIX = '.partial';
 
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Whether the process named by `tag` ran on this host and is gone; an unreadable tag is kept. */
+export function writerGone(tag: string): boolean {
+  const writer = parseProcessTag(tag);
+  return writer !== undefined && processLiveness(writer) === 'gone';
 }

@@ -1,3 +1,4 @@
+import { parseProcessTag, processLiveness } from '../lock/liveness.js';
 import type { WatchRuntime } from './watch-runtime.js';
 
 /**
@@ -40,14 +41,8 @@ export function actionInProgress(rt: WatchRuntime, service: string): boolean {
   return (row.actionUntil ?? 0) >= rt.clock() && holderAlive(row.actionOwner);
 }
 
+/** A holder is `<kind>:<pid>` (this host's store); only one whose process is gone is not alive. */
 function holderAlive(holder: string): boolean {
-  const pid = Number(holder.slice(holder.lastIndexOf(':') + 1));
-  if (!Number.isInteger(pid) || pid <= 0) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to another user; only ESRCH means it is gone.
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+  const process = parseProcessTag(holder.slice(holder.lastIndexOf(':') + 1));
+  return process === undefined || processLiveness(process) !== 'gone';
 }

@@ -146,6 +146,7 @@ async function restoreLocked(
         return acquireBackupLock(config.backup.dir, {
           waitMs: config.backup.lock_wait,
           signal,
+          logger,
           onWait: (holderPid) =>
             logger.info({ holder_pid: holderPid }, 'waiting for a running backup to finish'),
         });
