@@ -1,3 +1,4 @@
+import { PROCESS_START } from './helpers/deadlines.js';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -54,14 +55,18 @@ describe('Google auth is not touched when nothing needs it', () => {
       'state_dir: ./state\nserver: { address: "127.0.0.1:0" }\nlog: { format: json }\nbackup: { enabled: false }\n',
     );
     const daemon = spawnCli(['daemon', '--config', config], { env });
-    const address = await waitFor(() => {
-      const ready = daemon.output.stdout
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as { message: string; address?: string })
-        .find((line) => line.message === 'runwarden daemon ready');
-      return ready?.address;
-    }, 'the daemon to be ready');
+    const address = await waitFor(
+      () => {
+        const ready = daemon.output.stdout
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as { message: string; address?: string })
+          .find((line) => line.message === 'runwarden daemon ready');
+        return ready?.address;
+      },
+      'the daemon to be ready',
+      PROCESS_START,
+    );
     expect((await fetch(`http://${address}/metrics`)).status).toBe(200);
     daemon.child.kill('SIGTERM');
     expect((await daemon.exited).code, daemon.output.stderr).toBe(0);

@@ -1,3 +1,4 @@
+import { PROCESS_START } from './helpers/deadlines.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -67,6 +68,7 @@ describe('log lines', () => {
       await waitFor(
         () => (daemon.output.stdout.includes('runwarden daemon ready') ? true : undefined),
         'the daemon to be ready',
+        PROCESS_START,
       );
     } finally {
       daemon.child.kill('SIGTERM');
