@@ -1,3 +1,5 @@
+import { PROCESS_START, SLOWDOWN } from './helpers/deadlines.js';
+import { plus } from './helpers/wait.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -148,7 +150,10 @@ describe.skipIf(skipSmallDisk)('a backup after a full disk', () => {
           .map((line) => JSON.parse(line) as { message: string; code?: string })
           .find((line) => line.message === message);
       // Several scheduled runs must fit in each deadline, each at most a lock wait plus a backup.
-      const deadline = 20 * (scheduleMs + lockWaitMs);
+      const deadline = plus(PROCESS_START, {
+        ms: SLOWDOWN * (scheduleMs + lockWaitMs),
+        basis: `${SLOWDOWN} x (backup schedule ${scheduleMs} ms + lock wait ${lockWaitMs} ms)`,
+      });
       const failed = await waitFor(logged('backup failed'), 'a scheduled backup to fail', deadline);
       expect(failed.code).toBe('RW_BACKUP_DISK_FULL');
       rmSync(filler);

@@ -7,7 +7,9 @@ import { stringify } from 'yaml';
 import { PAUSE_ENV } from '../src/backup/restore-pause.js';
 import { makeDataDir } from './helpers/backup.js';
 import { runCli, spawnCli, waitFor } from './helpers/cli.js';
+import { PROCESS_START, WORK_BACKSTOP } from './helpers/deadlines.js';
 import { useTempDir } from './helpers/temp.js';
+import { plus } from './helpers/wait.js';
 
 const tempDir = useTempDir('runwarden-leftovers-');
 const children: ChildProcess[] = [];
@@ -49,11 +51,15 @@ function site() {
 async function backupCaughtMidArchive(dir: string, config: string) {
   const run = spawnCli(['backup', '--config', config]);
   children.push(run.child);
-  await waitFor(() => {
-    if (run.child.exitCode !== null) throw new Error(`backup exited early:\n${run.output.stderr}`);
-    const names = existsSync(path.join(dir, 'backups')) ? readdirSync(path.join(dir, 'backups')) : [];
-    return names.some((name) => name.endsWith('.zip.partial')) ? true : undefined;
-  }, 'the backup to be writing its archive');
+  await waitFor(
+    () => {
+      if (run.child.exitCode !== null) throw new Error(`backup exited early:\n${run.output.stderr}`);
+      const names = existsSync(path.join(dir, 'backups')) ? readdirSync(path.join(dir, 'backups')) : [];
+      return names.some((name) => name.endsWith('.zip.partial')) ? true : undefined;
+    },
+    'the backup to be writing its archive',
+    plus(PROCESS_START, WORK_BACKSTOP),
+  );
   run.child.kill('SIGSTOP');
   return run;
 }
@@ -87,6 +93,7 @@ async function writerOfTemps(backups: string, db: string) {
   const files = await waitFor(
     () => (out.endsWith('\n') ? (JSON.parse(out) as string[]) : undefined),
     'the writer',
+    PROCESS_START,
   );
   return { child, files };
 }
@@ -106,10 +113,14 @@ async function startDaemon(config: string) {
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-  await waitFor(() => {
-    if (daemon.child.exitCode !== null) throw new Error(`daemon exited:\n${daemon.output.stderr}`);
-    return lines().some((line) => line.message === 'runwarden daemon ready') ? true : undefined;
-  }, 'the daemon to be ready');
+  await waitFor(
+    () => {
+      if (daemon.child.exitCode !== null) throw new Error(`daemon exited:\n${daemon.output.stderr}`);
+      return lines().some((line) => line.message === 'runwarden daemon ready') ? true : undefined;
+    },
+    'the daemon to be ready',
+    PROCESS_START,
+  );
   return { daemon, lines };
 }
 
@@ -137,6 +148,7 @@ describe('daemon start-up cleanup', () => {
     await waitFor(
       () => (restore.output.stderr.includes('restore paused at temp-checked') ? true : undefined),
       'the restore to pause',
+      plus(PROCESS_START, WORK_BACKSTOP),
     );
     await killHard(restore.child);
     const leftByRestore = readdirSync(data).filter((name) => name.includes('.restore-'));
