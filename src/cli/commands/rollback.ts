@@ -10,6 +10,7 @@ interface RollbackOptions extends GlobalOptions {
   to?: string;
   dryRun?: boolean;
   reason?: string;
+  force?: boolean;
 }
 
 export function registerRollback(program: Command): void {
@@ -21,6 +22,7 @@ export function registerRollback(program: Command): void {
     .option('--to <revision>', 'a specific ready revision instead of the last known good one')
     .option('--dry-run', 'say what would be done, change nothing')
     .option('--reason <text>', 'why, for the history and notifications')
+    .option('--force', 'roll back to a revision marked bad (refused without it, naming the mark)')
     .action(async (options: RollbackOptions) => {
       const outcome = await withWatchRuntime(options, (runtime, signal) =>
         manualRollback(
@@ -30,6 +32,7 @@ export function registerRollback(program: Command): void {
             to: options.to,
             dryRun: options.dryRun === true,
             reason: options.reason,
+            force: options.force === true,
           },
           signal,
         ),
