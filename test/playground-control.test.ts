@@ -165,12 +165,12 @@ describe('runwarden playground (the built CLI)', () => {
     try {
       const state = await waitFor(() => {
         try {
-          return JSON.parse(cli.output.stdout) as { grpcEndpoint: string; services: Array<{ url: string }> };
+          return JSON.parse(cli.output.stdout) as { grpc_endpoint: string; services: Array<{ url: string }> };
         } catch {
           return undefined;
         }
       }, 'the JSON description');
-      const [host, port] = state.grpcEndpoint.split(':');
+      const [host, port] = state.grpc_endpoint.split(':');
       const services = new v2.ServicesClient(emulatorClientOptions({ host: host!, port: Number(port) }));
       try {
         const [service] = await services.getService({

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { manualRollback } from '../../watch/manual-rollback.js';
 import type { RollbackOutcome } from '../../watch/rollback-request.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
-import { printResult } from '../output.js';
+import { type Failure, printFailedResult, printResult } from '../output.js';
 import { SERVICE_FLAG, withWatchRuntime } from '../watch-command.js';
 
 interface RollbackOptions extends GlobalOptions {
@@ -37,10 +37,19 @@ export function registerRollback(program: Command): void {
           signal,
         ),
       );
-      printResult({ service: options.service, ...outcome }, options.json === true, describe);
-      if (outcome.kind === 'refused' || (outcome.kind === 'rolled_back' && !outcome.confirmed))
-        process.exitCode = 1;
+      const result = { service: options.service, ...outcome };
+      const failure = failureOf(result);
+      if (failure === null) printResult(result, options.json === true, describe);
+      else printFailedResult(result, failure, options.json === true, describe);
     });
+}
+
+/** Exit 1: refused, or sent but not seen serving 100 % (the message is the human line). */
+function failureOf(outcome: RollbackOutcome & { service: string }): Failure | null {
+  if (outcome.kind === 'refused') return { code: 'RW_ROLLBACK_REFUSED', message: describe(outcome) };
+  if (outcome.kind === 'rolled_back' && !outcome.confirmed)
+    return { code: 'RW_ROLLBACK_UNCONFIRMED', message: describe(outcome) };
+  return null;
 }
 
 function describe(outcome: RollbackOutcome & { service: string }): string {

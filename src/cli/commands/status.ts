@@ -14,7 +14,7 @@ export function registerStatus(program: Command): void {
       const result = await withWatchRuntime(options, async (runtime) => {
         const latest = new BackupsRepo(runtime.store.db).list()[0];
         return {
-          services: serviceStatuses(runtime.services, runtime.store),
+          services: serviceStatuses(runtime.services, runtime.store).map(servingAsList),
           last_backup: latest
             ? { file: latest.file, at: latest.startedAt, reason: latest.reason, status: latest.status }
             : null,
@@ -24,8 +24,21 @@ export function registerStatus(program: Command): void {
     });
 }
 
+type StatusRow = Omit<ServiceStatus, 'serving'> & {
+  serving: Array<{ revision: string; percent: number }> | null;
+};
+
+/** Revision names are data, not field names: JSON output lists them instead of keying by them. */
+function servingAsList(status: ServiceStatus): StatusRow {
+  const serving = status.serving;
+  return {
+    ...status,
+    serving: serving && Object.entries(serving).map(([revision, percent]) => ({ revision, percent })),
+  };
+}
+
 function describe(result: {
-  services: ServiceStatus[];
+  services: StatusRow[];
   last_backup: { file: string; at: string } | null;
 }): string {
   if (result.services.length === 0) return 'no services are configured (services: in the config)';
@@ -42,9 +55,7 @@ function describe(result: {
       `  stable:    ${status.stable ? `${status.stable.revision} (${status.stable.reason}, since ${status.stable.since})` : 'none known'}`,
     );
     const serving = status.serving
-      ? Object.entries(status.serving)
-          .map(([revision, percent]) => `${revision} ${percent}%`)
-          .join(', ')
+      ? status.serving.map(({ revision, percent }) => `${revision} ${percent}%`).join(', ')
       : 'not polled yet';
     lines.push(`  serving:   ${serving}${status.polled_at ? ` (polled ${status.polled_at})` : ''}`);
     if (status.watch) {
