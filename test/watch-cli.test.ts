@@ -193,7 +193,12 @@ describe('the deploy watch as processes', () => {
       confirmed: true,
     });
     expect(served()).toEqual({ [v1]: 100 });
-    expect(await json('promote', '--service', 'shop', '--revision', v3)).toMatchObject({
+    // The rollback marked v3 bad: promoting it back names the mark and needs --force.
+    const unforced = await cli('promote', '--service', 'shop', '--revision', v3);
+    expect(unforced.status).toBe(1);
+    expect(unforced.stderr).toContain(`${v3} is marked bad (rolled back from`);
+    expect(served()).toEqual({ [v1]: 100 });
+    expect(await json('promote', '--service', 'shop', '--revision', v3, '--force')).toMatchObject({
       revision: v3,
       traffic_changed: true,
     });
