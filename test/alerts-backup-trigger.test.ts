@@ -24,13 +24,15 @@ async function startWithBackups(dir: string, lockWait = '5s') {
 }
 
 describe('POST /v1/backups', () => {
-  it('takes a verified backup with the given reason and answers 201 with it', async () => {
+  it('takes a verified backup with the given reason and answers 201 with it, keys in snake_case', async () => {
     const dir = tempDir();
     const { harness, catalog, close } = await startWithBackups(dir);
     try {
       const response = await post(harness.base, '/v1/backups', { reason: 'pre-deploy' }, BEARER);
       expect(response.status).toBe(201);
       const backup = response.body.backup as { file: string; size: number; sha256: string };
+      // The keys CI scripts read, in snake_case like every JSON runwarden writes.
+      expect(Object.keys(backup).sort()).toEqual(['file', 'finished_at', 'sha256', 'size', 'started_at']);
       expect(existsSync(backup.file)).toBe(true);
       expect(backup.sha256).toMatch(/^[0-9a-f]{64}$/);
       const [record] = catalog.list();

@@ -142,7 +142,7 @@ describe('alert receivers in the daemon', () => {
     const payload = alertmanagerPayload([{ labels: { service: 'shop', runwarden_action: 'rollback' } }]);
     const response = await post(base, '/v1/alerts/alertmanager', payload, BEARER);
     expect(response.status).toBe(200);
-    expect(response.body.alerts).toMatchObject([{ outcome: 'dry_run', toRevision: good }]);
+    expect(response.body.alerts).toMatchObject([{ outcome: 'dry_run', to_revision: good }]);
     expect(rollbacks).toEqual([`alert:${good} (dry run)`]);
     expect(serving(playground)).toMatchObject([{ revision: bad, percent: 100 }]);
   });

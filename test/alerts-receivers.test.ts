@@ -36,7 +36,7 @@ describe('Alertmanager receiver', () => {
         fingerprint: 'c6eadffa33fcdf37',
         service: 'shop',
         outcome: 'rolled_back',
-        toRevision: 'shop-00001-good',
+        to_revision: 'shop-00001-good',
         detail: 'from shop-00002-bad',
       },
     ]);
@@ -179,7 +179,7 @@ describe('Alertmanager receiver', () => {
       BEARER,
     );
     expect(third.body.alerts).toMatchObject([
-      { outcome: 'already_on_target', toRevision: 'shop-00001-good' },
+      { outcome: 'already_on_target', to_revision: 'shop-00001-good' },
     ]);
     // None of these rolled back, so none started the receivers' cooldown.
     expect(harness.rollback.calls).toHaveLength(3);

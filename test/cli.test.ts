@@ -35,14 +35,17 @@ describe('cli', () => {
     expect(result.stderr).toContain('log.level: expected one of');
   });
 
-  it('config check --json reports problems as data', () => {
+  it('config check --json reports problems as data, in the error document', () => {
     const file = path.join(tempDir(), 'bad.yaml');
     writeFileSync(file, 'log: { level: loud }\n');
     const result = runCli(['config', 'check', '--config', file, '--json']);
     expect(result.status).toBe(2);
-    expect(JSON.parse(result.stdout)).toMatchObject({
-      ok: false,
-      problems: [expect.stringMatching(/^log\.level: /)],
+    expect(JSON.parse(result.stdout)).toEqual({
+      error: {
+        code: 'RW_CONFIG',
+        message: expect.stringContaining('1 problem(s)'),
+        problems: [expect.stringMatching(/^log\.level: /)],
+      },
     });
   });
 

@@ -179,7 +179,7 @@ describe('runwarden playground (the built CLI)', () => {
         () => {
           try {
             return JSON.parse(cli.output.stdout) as {
-              grpcEndpoint: string;
+              grpc_endpoint: string;
               services: Array<{ url: string }>;
             };
           } catch {
@@ -188,7 +188,7 @@ describe('runwarden playground (the built CLI)', () => {
         },
         'the JSON description',
       );
-      const [host, port] = state.grpcEndpoint.split(':');
+      const [host, port] = state.grpc_endpoint.split(':');
       const services = new v2.ServicesClient(emulatorClientOptions({ host: host!, port: Number(port) }));
       try {
         const [service] = await services.getService({

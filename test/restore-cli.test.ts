@@ -70,21 +70,21 @@ describe('runwarden restore (CLI)', () => {
       kind: 'tenant',
       name: 'acme',
       target: acme,
-      safetyCopyMethod: 'snapshot',
+      safety_copy_method: 'snapshot',
     });
     expect(labelsIn(acme)).toEqual(NEW);
     expect(labelsIn(path.join(data, 'tenants', 'beta.sqlite3'))).toEqual(['b1']);
-    expect(outcome.safetyCopy).toMatch(/acme\.sqlite3\.pre-restore-\d{8}_\d{6}$/);
-    expect(labelsIn(outcome.safetyCopy)).toEqual(OLD);
-    expect(() => checkDatabase(outcome.safetyCopy)).not.toThrow();
+    expect(outcome.safety_copy).toMatch(/acme\.sqlite3\.pre-restore-\d{8}_\d{6}$/);
+    expect(labelsIn(outcome.safety_copy)).toEqual(OLD);
+    expect(() => checkDatabase(outcome.safety_copy)).not.toThrow();
     // The pre-restore backup holds the state before the restore.
-    expect(outcome.preRestoreBackup).toMatch(/backup_completo_\d{8}_\d{6}\.zip$/);
-    expect(existsSync(outcome.preRestoreBackup)).toBe(true);
+    expect(outcome.pre_restore_backup).toMatch(/backup_completo_\d{8}_\d{6}\.zip$/);
+    expect(existsSync(outcome.pre_restore_backup)).toBe(true);
     const store = Store.open(path.join(root, 'state'));
     expect(new RestoresRepo(store.db).list()[0]).toMatchObject({
       result: 'completed',
-      safetyCopy: outcome.safetyCopy,
-      preRestoreBackup: outcome.preRestoreBackup,
+      safetyCopy: outcome.safety_copy,
+      preRestoreBackup: outcome.pre_restore_backup,
     });
     store.close();
   });
@@ -216,7 +216,7 @@ describe('runwarden backups prune (CLI)', () => {
     const real = cli(['backups', 'prune', '--json']);
     expect(real.status).toBe(0);
     const outcome = JSON.parse(real.stdout);
-    expect(outcome).toMatchObject({ dryRun: false, retained: 1, deleted: [archive] });
+    expect(outcome).toMatchObject({ dry_run: false, retained: 1, deleted: [archive] });
     expect(readdirSync(dir).filter((name) => name.endsWith('.zip'))).toEqual([path.basename(newest)]);
   });
 });

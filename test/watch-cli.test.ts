@@ -15,8 +15,8 @@ import { waitFor } from './helpers/wait.js';
 interface HistoryRow {
   kind: string;
   revision: string | null;
-  watchId: number | null;
-  detail: { restorePoint?: unknown };
+  watch_id: number | null;
+  detail: { restore_point?: unknown };
 }
 
 /**
@@ -159,18 +159,18 @@ describe('the deploy watch as processes', () => {
       ]),
     );
     const completed = entries.find((entry) => entry.kind === 'rollback:completed')!;
-    expect(completed.detail.restorePoint).toMatchObject({
+    expect(completed.detail.restore_point).toMatchObject({
       source: 'predeploy',
       backup: predeploy.backup,
-      schemaChanged: false,
+      schema_changed: false,
     });
-    const evaluations = (await json('history', '--watch', String(completed.watchId))).evaluations as Array<
+    const evaluations = (await json('history', '--watch', String(completed.watch_id))).evaluations as Array<
       Record<string, unknown>
     >;
     expect(evaluations.some((entry) => entry.taken === 'rollback' && entry.verdict === 'unhealthy')).toBe(
       true,
     );
-    expect((await cli('history', '--watch', String(completed.watchId))).stdout).toContain('-> rollback');
+    expect((await cli('history', '--watch', String(completed.watch_id))).stdout).toContain('-> rollback');
     daemon.child.kill('SIGTERM');
     await exitWithin(daemon, stopDeadline(config), 'the daemon to stop');
   });
@@ -232,9 +232,14 @@ describe('the deploy watch as processes', () => {
       confirmed: true,
     });
     expect(served()).toEqual({ [v1]: 100 });
-    expect(await json('promote', '--service', 'shop', '--revision', v3)).toMatchObject({
+    // The rollback marked v3 bad: promoting it back names the mark and needs --force.
+    const unforced = await cli('promote', '--service', 'shop', '--revision', v3);
+    expect(unforced.status).toBe(1);
+    expect(unforced.stderr).toContain(`${v3} is marked bad (rolled back from`);
+    expect(served()).toEqual({ [v1]: 100 });
+    expect(await json('promote', '--service', 'shop', '--revision', v3, '--force')).toMatchObject({
       revision: v3,
-      trafficChanged: true,
+      traffic_changed: true,
     });
     expect(served()).toEqual({ [v3]: 100 });
     const after = await status();

@@ -2,6 +2,7 @@ import { trafficTo } from '../core/rollback-plan.js';
 import { servingOf, snapshotOf } from '../core/watch-types.js';
 import { FatalError, RunwardenError, UsageError } from '../errors.js';
 import { releaseActionLease, takeActionLease } from './action-lease.js';
+import { badMarkNotice } from './bad-mark.js';
 import { watchEventBase } from './event-base.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import { findService } from './watched-service.js';
@@ -17,15 +18,17 @@ export interface ManualPromoteResult {
 /**
  * `runwarden promote --revision R`, the guide's blue-green switch: 100 % of traffic to a tested
  * revision (tags kept), conditional on the etag read just before (a concurrent change is reported,
- * never overwritten), then R becomes the last known good revision (a bad mark is lifted: a person
- * decided). An open watch of R ends promoted; a watch of another revision ends cancelled; an
- * automatic rollback still owed is dropped (the person's choice stands).
+ * never overwritten), then R becomes the last known good revision. A revision marked bad is refused
+ * (RW_REVISION_BAD, naming the mark) unless `force`; with it the mark is lifted: a person decided.
+ * An open watch of R ends promoted; a watch of another revision ends cancelled; an automatic
+ * rollback still owed is dropped (the person's choice stands).
  */
 export async function manualPromote(
   rt: WatchRuntime,
   key: string,
   revision: string,
   signal: AbortSignal,
+  options: { force?: boolean } = {},
 ): Promise<ManualPromoteResult> {
   const service = findService(rt.services, key);
   const revisions = await rt.cloudRun.listRevisions(service.ref, signal);
@@ -38,6 +41,8 @@ export async function manualPromote(
   }
   if (!target.ready)
     throw new UsageError(`revision ${revision} is not ready; only a ready revision can take traffic`);
+  const bad = options.force === true ? null : badMarkNotice(rt, service.key, revision);
+  if (bad !== null) throw new FatalError('RW_REVISION_BAD', `${bad}; pass --force to promote it anyway`);
   const owner = takeActionLease(rt, service.key);
   if (owner !== null)
     throw new FatalError(

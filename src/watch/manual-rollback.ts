@@ -1,17 +1,25 @@
 import { UsageError } from '../errors.js';
+import { badMarkNotice } from './bad-mark.js';
 import { requestRollback } from './rollback.js';
 import type { RollbackOutcome } from './rollback-request.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import { findService } from './watched-service.js';
 
 /**
- * `runwarden rollback`: a person's rollback, through the same path as the watch's. Frozen services,
- * the cooldown and bad marks do not stop it (a person decides); the etag precondition and the
- * action lease still apply. `--to` must name a ready revision of the service.
+ * `runwarden rollback`: a person's rollback, through the same path as the watch's. Frozen services
+ * and the cooldown do not stop it (a person decides); the etag precondition and the action lease
+ * still apply. `--to` must name a ready revision of the service. A target marked bad is refused
+ * (`target_bad`, naming the mark) unless `force`: the person is told before going back to it.
  */
 export async function manualRollback(
   rt: WatchRuntime,
-  options: { service: string; to?: string | undefined; dryRun: boolean; reason?: string | undefined },
+  options: {
+    service: string;
+    to?: string | undefined;
+    dryRun: boolean;
+    reason?: string | undefined;
+    force?: boolean | undefined;
+  },
   signal: AbortSignal,
 ): Promise<RollbackOutcome> {
   const service = findService(rt.services, options.service);
@@ -27,6 +35,15 @@ export async function manualRollback(
     if (!target.ready)
       throw new UsageError(`--to ${options.to}: the revision is not ready and cannot take traffic`);
   }
+  const to = options.to ?? rt.store.services.get(service.key)?.stableRevision ?? null;
+  const bad = to === null || options.force === true ? null : badMarkNotice(rt, service.key, to);
+  if (bad !== null)
+    return {
+      kind: 'refused',
+      reason: 'target_bad',
+      to,
+      detail: `${bad}; pass --force to send all traffic to it anyway`,
+    };
   return requestRollback(
     rt,
     {

@@ -12,7 +12,7 @@ import {
   withConfigOption,
   withJsonOption,
 } from '../common.js';
-import { printResult } from '../output.js';
+import { printFailedResult, printResult } from '../output.js';
 import { backupsCommand } from './backups.js';
 
 /** `runwarden backups prune`, added to the `backups` group whatever the order of COMMANDS. */
@@ -41,12 +41,23 @@ export function registerPrune(backups: Command): void {
           { config: config.backup, store, logger: commandLogger(loaded) },
           { dryRun, signal: new AbortController().signal },
         );
-        if (outcome.decisions.some((decision) => decision.error !== undefined)) process.exitCode = 1;
-        printResult(
-          { policy: describePolicy(config.backup.retention, config.backup.timezone), ...outcome },
-          options.json === true,
-          (data) => describe(data, data.policy),
-        );
+        const result = {
+          policy: describePolicy(config.backup.retention, config.backup.timezone),
+          ...outcome,
+        };
+        const human = (data: typeof result) => describe(data, data.policy);
+        const failed = outcome.decisions.filter((decision) => decision.error !== undefined);
+        if (failed.length === 0) printResult(result, options.json === true, human);
+        else
+          printFailedResult(
+            result,
+            {
+              code: 'RW_PRUNE_FAILED',
+              message: `${failed.length} archives could not be deleted: ${failed.map((decision) => `${path.basename(decision.file)}: ${decision.error}`).join('; ')}`,
+            },
+            options.json === true,
+            human,
+          );
       } finally {
         store.close();
       }

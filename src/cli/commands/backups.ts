@@ -10,7 +10,7 @@ import { UsageError } from '../../errors.js';
 import { BackupsRepo } from '../../store/backups-repo.js';
 import { Store } from '../../store/store.js';
 import { type GlobalOptions, loadFromOptions, withConfigOption, withJsonOption } from '../common.js';
-import { printResult } from '../output.js';
+import { printFailedResult, printResult } from '../output.js';
 import { withReadOnlyStore } from '../read-state.js';
 
 /**
@@ -66,16 +66,26 @@ export function registerBackups(program: Command): void {
         for (const each of files) out.push(await verifyCataloged(each, catalog));
         return out;
       });
-      if (results.some((result) => !result.ok)) process.exitCode = 1;
-      printResult({ results }, options.json === true, (data) =>
+      const human = (data: { results: typeof results }) =>
         data.results.length === 0
           ? 'no archives to verify'
           : data.results
               .map((result) =>
                 result.ok ? `ok      ${result.file}` : `FAILED  ${result.file}\n        ${result.error}`,
               )
-              .join('\n'),
-      );
+              .join('\n');
+      const failed = results.filter((result) => !result.ok);
+      if (failed.length === 0) printResult({ results }, options.json === true, human);
+      else
+        printFailedResult(
+          { results },
+          {
+            code: 'RW_VERIFY_FAILED',
+            message: `${failed.length} of ${results.length} archives failed verification: ${failed.map((result) => path.basename(result.file)).join(', ')}`,
+          },
+          options.json === true,
+          human,
+        );
     });
 
   withJsonOption(withConfigOption(backups.command('import')))

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { printableConfig } from '../../config/load.js';
-import { ConfigError } from '../../errors.js';
 import { type GlobalOptions, loadFromOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printResult, toYaml } from '../output.js';
 
@@ -10,18 +9,13 @@ export function registerConfig(program: Command): void {
   withJsonOption(withConfigOption(config.command('check')))
     .description('validate the configuration; prints every problem with its path (exit 2 if any)')
     .action((options: GlobalOptions) => {
-      try {
-        const loaded = loadFromOptions(options);
-        printResult(
-          { ok: true, source: loaded.source ?? null, problems: [] },
-          options.json === true,
-          (result) => `config ok (${result.source ?? 'no file found: defaults only'})`,
-        );
-      } catch (error) {
-        if (!(error instanceof ConfigError) || !options.json) throw error;
-        printResult({ ok: false, problems: error.problems, message: error.message }, true, () => '');
-        process.exitCode = 2;
-      }
+      // An invalid config throws ConfigError: exit 2, every problem listed (in error.problems with --json).
+      const loaded = loadFromOptions(options);
+      printResult(
+        { ok: true, source: loaded.source ?? null, problems: [] },
+        options.json === true,
+        (result) => `config ok (${result.source ?? 'no file found: defaults only'})`,
+      );
     });
 
   withJsonOption(withConfigOption(config.command('print')))

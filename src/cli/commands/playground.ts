@@ -41,7 +41,9 @@ export function registerPlayground(program: Command): void {
         ingestionDelayMs: durationFlag(options.ingestionDelay, '--ingestion-delay'),
         logger: createLogger({ level: 'warn', format: 'json', destination: process.stderr as never }),
       });
-      printResult(describePlayground(playground), options.json === true, () =>
+      // Pending faults are keyed by method name (data): listed, so JSON keys stay field names.
+      const faults = Object.entries(playground.pendingFaults()).map(([method, calls]) => ({ method, calls }));
+      printResult({ ...describePlayground(playground), faults }, options.json === true, () =>
         human(playground, options.samplePeriod),
       );
       await untilSignal();

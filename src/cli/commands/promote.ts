@@ -7,6 +7,7 @@ import { SERVICE_FLAG, withWatchRuntime } from '../watch-command.js';
 interface PromoteOptions extends GlobalOptions {
   service: string;
   revision: string;
+  force?: boolean;
 }
 
 export function registerPromote(program: Command): void {
@@ -16,9 +17,10 @@ export function registerPromote(program: Command): void {
     )
     .requiredOption(...SERVICE_FLAG)
     .requiredOption('-r, --revision <name>', 'the revision to promote (short name, e.g. shop-00012-abc)')
+    .option('--force', 'promote a revision marked bad (refused without it, naming the mark)')
     .action(async (options: PromoteOptions) => {
       const result = await withWatchRuntime(options, (runtime, signal) =>
-        manualPromote(runtime, options.service, options.revision, signal),
+        manualPromote(runtime, options.service, options.revision, signal, { force: options.force === true }),
       );
       printResult(result, options.json === true, (data) =>
         data.trafficChanged

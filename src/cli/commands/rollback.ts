@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { manualRollback } from '../../watch/manual-rollback.js';
 import type { RollbackOutcome } from '../../watch/rollback-request.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
-import { printResult } from '../output.js';
+import { type Failure, printFailedResult, printResult } from '../output.js';
 import { SERVICE_FLAG, withWatchRuntime } from '../watch-command.js';
 
 interface RollbackOptions extends GlobalOptions {
@@ -10,6 +10,7 @@ interface RollbackOptions extends GlobalOptions {
   to?: string;
   dryRun?: boolean;
   reason?: string;
+  force?: boolean;
 }
 
 export function registerRollback(program: Command): void {
@@ -21,6 +22,7 @@ export function registerRollback(program: Command): void {
     .option('--to <revision>', 'a specific ready revision instead of the last known good one')
     .option('--dry-run', 'say what would be done, change nothing')
     .option('--reason <text>', 'why, for the history and notifications')
+    .option('--force', 'roll back to a revision marked bad (refused without it, naming the mark)')
     .action(async (options: RollbackOptions) => {
       const outcome = await withWatchRuntime(options, (runtime, signal) =>
         manualRollback(
@@ -30,14 +32,24 @@ export function registerRollback(program: Command): void {
             to: options.to,
             dryRun: options.dryRun === true,
             reason: options.reason,
+            force: options.force === true,
           },
           signal,
         ),
       );
-      printResult({ service: options.service, ...outcome }, options.json === true, describe);
-      if (outcome.kind === 'refused' || (outcome.kind === 'rolled_back' && !outcome.confirmed))
-        process.exitCode = 1;
+      const result = { service: options.service, ...outcome };
+      const failure = failureOf(result);
+      if (failure === null) printResult(result, options.json === true, describe);
+      else printFailedResult(result, failure, options.json === true, describe);
     });
+}
+
+/** Exit 1: refused, or sent but not seen serving 100 % (the message is the human line). */
+function failureOf(outcome: RollbackOutcome & { service: string }): Failure | null {
+  if (outcome.kind === 'refused') return { code: 'RW_ROLLBACK_REFUSED', message: describe(outcome) };
+  if (outcome.kind === 'rolled_back' && !outcome.confirmed)
+    return { code: 'RW_ROLLBACK_UNCONFIRMED', message: describe(outcome) };
+  return null;
 }
 
 function describe(outcome: RollbackOutcome & { service: string }): string {

@@ -16,7 +16,7 @@ export function registerStatus(program: Command): void {
         if (!view.exists) stateDir = view.config.state_dir;
         const latest = view.backups.list()[0];
         return {
-          services: serviceStatuses(view.services, view.store),
+          services: serviceStatuses(view.services, view.store).map(servingAsList),
           last_backup: latest
             ? { file: latest.file, at: latest.startedAt, reason: latest.reason, status: latest.status }
             : null,
@@ -26,9 +26,22 @@ export function registerStatus(program: Command): void {
     });
 }
 
+type StatusRow = Omit<ServiceStatus, 'serving'> & {
+  serving: Array<{ revision: string; percent: number }> | null;
+};
+
+/** Revision names are data, not field names: JSON output lists them instead of keying by them. */
+function servingAsList(status: ServiceStatus): StatusRow {
+  const serving = status.serving;
+  return {
+    ...status,
+    serving: serving && Object.entries(serving).map(([revision, percent]) => ({ revision, percent })),
+  };
+}
+
 /** `noStateIn`: the state folder, when it holds no store yet. */
 function describe(
-  result: { services: ServiceStatus[]; last_backup: { file: string; at: string } | null },
+  result: { services: StatusRow[]; last_backup: { file: string; at: string } | null },
   noStateIn: string | undefined,
 ): string {
   const lines: string[] = [];
@@ -47,9 +60,7 @@ function describe(
       `  stable:    ${status.stable ? `${status.stable.revision} (${status.stable.reason}, since ${status.stable.since})` : 'none known'}`,
     );
     const serving = status.serving
-      ? Object.entries(status.serving)
-          .map(([revision, percent]) => `${revision} ${percent}%`)
-          .join(', ')
+      ? status.serving.map(({ revision, percent }) => `${revision} ${percent}%`).join(', ')
       : 'not polled yet';
     lines.push(`  serving:   ${serving}${status.polled_at ? ` (polled ${status.polled_at})` : ''}`);
     if (status.watch) {

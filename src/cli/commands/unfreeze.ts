@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { setFrozen } from '../../watch/freeze.js';
+import { unfreezeService } from '../../watch/freeze.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printResult } from '../output.js';
 import { SERVICE_FLAG, withWatchRuntime } from '../watch-command.js';
@@ -10,7 +10,7 @@ export function registerUnfreeze(program: Command): void {
     .requiredOption(...SERVICE_FLAG)
     .action(async (options: GlobalOptions & { service: string }) => {
       const result = await withWatchRuntime(options, async (runtime) =>
-        setFrozen(runtime, options.service, false, null),
+        unfreezeService(runtime, options.service),
       );
       printResult(result, options.json === true, (data) =>
         data.changed

@@ -5,6 +5,7 @@ import {
   alertFromCloudMonitoring,
   cloudMonitoringPayloadSchema,
 } from '../../alerts/cloud-monitoring-payload.js';
+import { snakeKeys } from '../../core/snake-keys.js';
 import type { WebhookRoute } from '../../telemetry/metrics-alerts.js';
 import { json, type RequestContext, type Route } from '../router.js';
 import { refuse, vetJson, type WebhookGuard } from './alerts-request.js';
@@ -64,7 +65,8 @@ async function deliver(
   try {
     const reports = await deps.receiver.receive(alerts);
     const failed = reports.some((report) => report.outcome === 'failed');
-    return json(failed ? 503 : 200, { alerts: reports });
+    // snake_case keys (`to_revision`), as in every JSON runwarden writes.
+    return json(failed ? 503 : 200, snakeKeys({ alerts: reports }));
   } catch (error) {
     if (!(error instanceof UnknownServiceError)) throw error;
     const problems = error.problems.map(

@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { snakeKeys } from '../../core/snake-keys.js';
 import { errorMessage, RetryableError, RunwardenError } from '../../errors.js';
 import { json, type Route } from '../router.js';
 import { vetJson, type WebhookGuard } from './alerts-request.js';
 
-/** A backup as the endpoint reports it. */
+/** A backup as the endpoint reports it (its JSON keys are snake_case: `started_at`, `finished_at`). */
 export interface TriggeredBackup {
   file: string;
   size: number;
@@ -40,8 +41,9 @@ export interface BackupRouteDeps extends WebhookGuard {
 
 /**
  * `POST /v1/backups` with `{"reason": "pre-deploy"}`: for CI pipelines, before a deploy. Answers 201
- * with the backup once it is verified; 409 when another backup is running, 503 when it may be
- * retried, 500 when it failed; 401/413/400 when refused.
+ * with the backup once it is verified (`{"backup": {file, size, sha256, started_at, finished_at}}`);
+ * 409 when another backup is running, 503 when it may be retried, 500 when it failed; 401/413/400
+ * when refused.
  */
 export function backupRoute(deps: BackupRouteDeps): Route {
   return {
@@ -56,7 +58,8 @@ export function backupRoute(deps: BackupRouteDeps): Route {
         const backup = await deps.runWork('backup (http)', (signal) =>
           deps.backups.backup({ reason }, signal),
         );
-        return json(201, { backup });
+        // Keys in snake_case, as in every JSON runwarden writes (`started_at`, not `startedAt`).
+        return json(201, snakeKeys({ backup }));
       } catch (error) {
         const code = error instanceof RunwardenError ? error.code : 'RW_FAILED';
         deps.logger.error({ reason, code, err: errorMessage(error) }, 'backup requested over HTTP failed');

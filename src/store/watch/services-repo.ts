@@ -69,13 +69,18 @@ export class ServicesRepo {
       .run(revision, now, reason, now, service);
   }
 
+  /**
+   * Freezes (with `reason`, stored as given) or unfreezes a service. `frozenAt` is the time it was
+   * first frozen: freezing a frozen service keeps it.
+   */
   setFrozen(service: string, frozen: boolean, reason: string | null, now: number): void {
     this.ensure(service, now);
     this.db
       .prepare(
-        'UPDATE watch_services SET frozen = ?, frozen_at = ?, frozen_reason = ?, updated_at = ? WHERE service = ?',
+        `UPDATE watch_services SET frozen = ?, frozen_at = CASE WHEN ? THEN COALESCE(frozen_at, ?) END,
+           frozen_reason = ?, updated_at = ? WHERE service = ?`,
       )
-      .run(frozen ? 1 : 0, frozen ? now : null, frozen ? reason : null, now, service);
+      .run(frozen ? 1 : 0, frozen ? 1 : 0, now, frozen ? reason : null, now, service);
   }
 
   saveSnapshot(service: string, snapshot: Snapshot, now: number): void {
