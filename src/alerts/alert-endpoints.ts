@@ -6,6 +6,7 @@ import type { Route } from '../http/router.js';
 import { alertRoutes } from '../http/routes/alerts.js';
 import { type BackupTrigger, backupRoute } from '../http/routes/backups.js';
 import type { Store } from '../store/store.js';
+import { WatchesRepo } from '../store/watch/watches-repo.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AlertMetrics } from '../telemetry/metrics-alerts.js';
 import { AlertReceiver } from './alert-receiver.js';
@@ -36,6 +37,7 @@ export function createAlertEndpoints(deps: AlertEndpointsDeps): { routes: Route[
       'no webhook credentials configured (alerts.bearer_token, alerts.basic_username/basic_password): the alert receivers and /v1/backups refuse every request',
     );
   const repo = new AlertsRepo(deps.store.db);
+  const watches = new WatchesRepo(deps.store.db);
   const released = repo.releasePending();
   if (released > 0) logger.warn({ released }, 'released alert claims left pending by a previous run');
   const rules = (serviceLabel: string) => ({
@@ -58,6 +60,7 @@ export function createAlertEndpoints(deps: AlertEndpointsDeps): { routes: Route[
       cloud_monitoring: rules(config.alerts.cloud_monitoring_service_label),
     },
     dedupeWindowMs: config.alerts.dedupe_window,
+    watchedSince: (service) => watches.open(service)?.startedAt,
     dryRun: config.alerts.dry_run,
     repo,
     rollback: deps.rollback,

@@ -48,7 +48,7 @@ export const alertsSchema = z
     }),
     dedupe_window: option(duration.prefault('7d'), {
       description:
-        'How long a delivered alert (Alertmanager fingerprint and start time, Cloud Monitoring incident id) is remembered, so a repeated delivery acts once.',
+        'How long a delivered alert (Alertmanager fingerprint and start time, Cloud Monitoring incident id) is remembered, so a repeated delivery acts once. A repeat of an alert that was refused (cooldown, frozen, busy, no known good revision) is decided again.',
     }),
     dry_run: option(z.boolean().default(false), {
       description:
