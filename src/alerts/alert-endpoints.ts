@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { serviceKey } from '../config/schema/services.js';
 import type { WorkTracker } from '../daemon/work.js';
 import { createWebhookAuthenticator } from '../http/auth.js';
+import { InFlightLimit } from '../http/in-flight-limit.js';
 import type { Route } from '../http/router.js';
 import { alertRoutes } from '../http/routes/alerts.js';
 import { type BackupTrigger, backupRoute } from '../http/routes/backups.js';
@@ -69,7 +70,9 @@ export function createAlertEndpoints(deps: AlertEndpointsDeps): { routes: Route[
     runWork,
     now: deps.now,
   });
-  const guard = { auth, metrics: deps.metrics, logger };
+  // One limit for every webhook route: together they may hold this many bodies in memory at once.
+  const limit = new InFlightLimit(config.alerts.max_concurrent_requests);
+  const guard = { auth, metrics: deps.metrics, logger, limit };
   const routes = alertRoutes({ ...guard, receiver });
   if (deps.backups) routes.push(backupRoute({ ...guard, backups: deps.backups, runWork }));
   return { routes, receiver };

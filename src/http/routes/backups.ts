@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { errorMessage, RetryableError, RunwardenError } from '../../errors.js';
 import { json, type Route } from '../router.js';
-import { vetJson, type WebhookGuard } from './alerts-request.js';
+import { limited, vetJson, type WebhookGuard } from './alerts-request.js';
 
 /** A backup as the endpoint reports it. */
 export interface TriggeredBackup {
@@ -41,13 +41,13 @@ export interface BackupRouteDeps extends WebhookGuard {
 /**
  * `POST /v1/backups` with `{"reason": "pre-deploy"}`: for CI pipelines, before a deploy. Answers 201
  * with the backup once it is verified; 409 when another backup is running, 503 when it may be
- * retried, 500 when it failed; 401/413/400 when refused.
+ * retried, 500 when it failed; 401/413/400 when refused; 503 with Retry-After past the in-flight limit.
  */
 export function backupRoute(deps: BackupRouteDeps): Route {
   return {
     method: 'POST',
     path: '/v1/backups',
-    handler: async (context) => {
+    handler: limited(deps, 'backups', async (context) => {
       const vetted = await vetJson(deps, context, 'backups', backupRequestSchema);
       if (!vetted.ok) return vetted.response;
       const { reason } = vetted.value;
@@ -63,6 +63,6 @@ export function backupRoute(deps: BackupRouteDeps): Route {
         const status = code === 'RW_LOCK_HELD' ? 409 : error instanceof RetryableError ? 503 : 500;
         return json(status, { error: errorMessage(error), code });
       }
-    },
+    }),
   };
 }
