@@ -1,5 +1,8 @@
 import { type ClientRequest, request } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { alertmanagerPayloadSchema } from '../src/alerts/alertmanager-payload.js';
+import { MAX_BAD_ELEMENTS } from '../src/alerts/bounded-schemas.js';
+import { cloudMonitoringPayloadSchema } from '../src/alerts/cloud-monitoring-payload.js';
 import { JsonDepthScan } from '../src/http/json-depth.js';
 import {
   alertmanagerPayload,
@@ -105,6 +108,47 @@ describe('bodies nested too deep', () => {
     });
     expect(status).toBe(400);
     expect(JSON.parse(body).error).toBe('body nests deeper than 64 levels');
+  });
+});
+
+describe('wide malformed bodies', () => {
+  const malformed = { status: 'firing', labels: { a: 1 }, startsAt: 'x' };
+  const wide = {
+    version: '4',
+    status: 'firing',
+    receiver: 'r',
+    groupKey: 'k',
+    alerts: Array.from({ length: 20_000 }, () => malformed),
+  };
+
+  it('stop being checked after a few bad elements (arrays and label sets)', () => {
+    // Every one of the 20,000 alerts has two problems; only the first few alerts are looked at.
+    const issues = alertmanagerPayloadSchema.safeParse(wide).error?.issues ?? [];
+    expect(issues.length).toBe(2 * MAX_BAD_ELEMENTS);
+    expect(issues[0]?.path).toEqual(['alerts', 0, 'labels', 'a']);
+    const manyLabels = Object.fromEntries(
+      Array.from({ length: 50_000 }, (_, index) => [`l${index}`, [index]]),
+    );
+    const incident = incidentPayload({ id: 'wide' });
+    const wideIncident = { ...incident, incident: { ...incident.incident, policy_user_labels: manyLabels } };
+    expect(cloudMonitoringPayloadSchema.safeParse(wideIncident).error?.issues).toHaveLength(MAX_BAD_ELEMENTS);
+    const goodAlerts = {
+      ...wide,
+      alerts: wide.alerts.map(() => ({ ...malformed, labels: { a: 'x' }, startsAt: '2025-01-02T03:04:05Z' })),
+    };
+    expect(alertmanagerPayloadSchema.safeParse(goodAlerts).data?.alerts).toHaveLength(20_000);
+  });
+
+  it('are refused with 400 listing the first problems', async () => {
+    const harness = await start(tempDir(), { bodyLimitBytes: 2 * 1024 * 1024 });
+    const response = await post(harness.base, AM, wide, BEARER);
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe('body has the wrong shape');
+    expect((response.body.problems as string[]).slice(0, 2)).toEqual([
+      'alerts[0].labels.a: expected string, got 1',
+      expect.stringMatching(/^alerts\[0\]\.startsAt: /),
+    ]);
+    expect(response.body.problems).toHaveLength(20);
   });
 });
 

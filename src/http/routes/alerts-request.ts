@@ -167,7 +167,8 @@ export async function vetJson<S extends z.ZodType>(
         route,
         'bad_request',
         'body has the wrong shape',
-        formatIssues(result.error.issues),
+        // Only the problems shown are formatted: one unknown-key issue can name thousands of keys.
+        formatIssues(result.error.issues.slice(0, MAX_PROBLEMS)),
       ),
     };
   }
