@@ -22,6 +22,7 @@ describe('alerts config', () => {
       action_label: 'runwarden_action',
       action_value: 'rollback',
       dedupe_window: 7 * 24 * 3_600_000,
+      max_concurrent_requests: 16,
       dry_run: false,
     });
   });

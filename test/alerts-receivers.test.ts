@@ -244,7 +244,8 @@ describe('Alertmanager receiver', () => {
   });
 
   it('turns a flood of 1,000 concurrent firing alerts for one service into exactly one rollback', async () => {
-    const harness = await start(tempDir());
+    // About single flight: every request is handled at once (the in-flight cap has its own test).
+    const harness = await start(tempDir(), { alerts: { max_concurrent_requests: 1024 } });
     const agent = new Agent({ connections: 200 });
     try {
       const responses = await Promise.all(

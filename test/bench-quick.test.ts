@@ -60,6 +60,7 @@ const BENCHMARKS = [
   '5. Time to rollback',
   '6. Alert to action',
   '7. Idle footprint',
+  '8. Hostile webhook bodies',
 ];
 
 describe('npm run bench -- --quick', () => {

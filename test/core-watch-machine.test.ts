@@ -304,6 +304,11 @@ describe('planning a rollback', () => {
     });
     expect(planRollback({ ...recent, candidateSeenAt: T0 - 2 * MIN })).toMatchObject({ reason: 'cooldown' });
     expect(planRollback({ ...recent, candidateSeenAt: T0 - 30_000 }).kind).toBe('update');
+    // An alert during the watch of a deploy newer than the last rollback is a new incident too.
+    expect(planRollback({ ...recent, trigger: 'alert', candidateSeenAt: T0 - 30_000 }).kind).toBe('update');
+    expect(planRollback({ ...recent, trigger: 'alert', candidateSeenAt: T0 - 2 * MIN })).toMatchObject({
+      reason: 'cooldown',
+    });
     expect(planRollback({ ...recent, trigger: 'manual' }).kind).toBe('update');
     expect(planRollback({ ...base, lastAutoRollbackAt: T0 - 10 * MIN, trigger: 'alert' }).kind).toBe(
       'update',

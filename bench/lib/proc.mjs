@@ -1,6 +1,6 @@
 // CPU and memory of a running process from /proc (Linux): what `ps` and `top` read.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
@@ -17,6 +17,22 @@ export function rssBytes(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
   return match ? Number(match[1]) * 1024 : Number.NaN;
+}
+
+/** Peak resident set size since start or since `resetHighWater` (VmHWM), in bytes. */
+export function highWaterBytes(pid) {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) * 1024 : Number.NaN;
+}
+
+/** Resets the process's peak RSS (Linux >= 4.0, same user); false where the kernel does not allow it. */
+export function resetHighWater(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

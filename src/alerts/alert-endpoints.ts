@@ -2,10 +2,12 @@ import type { Config } from '../config/schema.js';
 import { serviceKey } from '../config/schema/services.js';
 import type { WorkTracker } from '../daemon/work.js';
 import { createWebhookAuthenticator } from '../http/auth.js';
+import { InFlightLimit } from '../http/in-flight-limit.js';
 import type { Route } from '../http/router.js';
 import { alertRoutes } from '../http/routes/alerts.js';
 import { type BackupTrigger, backupRoute } from '../http/routes/backups.js';
 import type { Store } from '../store/store.js';
+import { WatchesRepo } from '../store/watch/watches-repo.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AlertMetrics } from '../telemetry/metrics-alerts.js';
 import { AlertReceiver } from './alert-receiver.js';
@@ -36,6 +38,7 @@ export function createAlertEndpoints(deps: AlertEndpointsDeps): { routes: Route[
       'no webhook credentials configured (alerts.bearer_token, alerts.basic_username/basic_password): the alert receivers and /v1/backups refuse every request',
     );
   const repo = new AlertsRepo(deps.store.db);
+  const watches = new WatchesRepo(deps.store.db);
   const released = repo.releasePending();
   if (released > 0) logger.warn({ released }, 'released alert claims left pending by a previous run');
   const rules = (serviceLabel: string) => ({
@@ -58,6 +61,7 @@ export function createAlertEndpoints(deps: AlertEndpointsDeps): { routes: Route[
       cloud_monitoring: rules(config.alerts.cloud_monitoring_service_label),
     },
     dedupeWindowMs: config.alerts.dedupe_window,
+    watchedSince: (service) => watches.open(service)?.startedAt,
     dryRun: config.alerts.dry_run,
     repo,
     rollback: deps.rollback,
@@ -66,7 +70,9 @@ export function createAlertEndpoints(deps: AlertEndpointsDeps): { routes: Route[
     runWork,
     now: deps.now,
   });
-  const guard = { auth, metrics: deps.metrics, logger };
+  // One limit for every webhook route: together they may hold this many bodies in memory at once.
+  const limit = new InFlightLimit(config.alerts.max_concurrent_requests);
+  const guard = { auth, metrics: deps.metrics, logger, limit };
   const routes = alertRoutes({ ...guard, receiver });
   if (deps.backups) routes.push(backupRoute({ ...guard, backups: deps.backups, runWork }));
   return { routes, receiver };

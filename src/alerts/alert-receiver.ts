@@ -1,14 +1,18 @@
+import { cooldownHolds } from '../core/rollback-plan.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AlertMetrics, AlertOutcome } from '../telemetry/metrics-alerts.js';
 import type { ReceivedAlert } from './alert.js';
-import type { AlertsRepo } from './alerts-repo.js';
+import type { AlertsRepo, DeliveryOutcome } from './alerts-repo.js';
 import { type AlertMatch, type MatchableService, type MatchRules, matchAlert } from './match.js';
 import type { AlertRollbackPort, AlertRollbackResult } from './rollback-port.js';
 
 /** A service the receivers may roll back, with the knobs that apply to alerts. */
 export interface AlertableService extends MatchableService {
-  /** After an alert made this service roll back, further alerts are refused for this long (ms). */
+  /**
+   * After an alert made this service roll back, further alerts are refused for this long (ms),
+   * unless a deploy newer than that rollback is being watched.
+   */
   cooldownMs: number;
   dryRun: boolean;
 }
@@ -19,6 +23,8 @@ export interface AlertReceiverOptions {
   rules: Record<ReceivedAlert['source'], MatchRules>;
   /** A delivered alert is remembered this long (ms). */
   dedupeWindowMs: number;
+  /** When the deploy the service's open watch is watching was first seen (ms), if one is watched. */
+  watchedSince?: (service: string) => number | undefined;
   /** Every alert-triggered rollback is a dry run. */
   dryRun: boolean;
   repo: AlertsRepo;
@@ -55,7 +61,8 @@ type Settled = { result: AlertRollbackResult } | { error: unknown };
 /**
  * Turns alerts into at most one rollback per service: resolved and unaddressed alerts do nothing,
  * a repeated delivery acts once, an alert arriving while its service's rollback runs joins it, and
- * after an alert-triggered rollback the service's cooldown refuses further alerts.
+ * after an alert-triggered rollback the service's cooldown refuses further alerts (unless a newer
+ * deploy is being watched). A refused alert is not remembered as handled: its repeat is decided again.
  */
 export class AlertReceiver {
   readonly #options: AlertReceiverOptions;
@@ -103,7 +110,15 @@ export class AlertReceiver {
     const running = this.#inFlight.get(service.key);
     if (running) return this.#join(alert, running, reportBase);
     const last = repo.lastActedAt(service.key);
-    if (last !== undefined && now.getTime() - last < service.cooldownMs) {
+    if (
+      last !== undefined &&
+      cooldownHolds({
+        now: now.getTime(),
+        cooldownMs: service.cooldownMs,
+        lastActedAt: last,
+        watchedSince: this.#options.watchedSince?.(service.key),
+      })
+    ) {
       const detail = `an alert rolled ${service.key} back at ${new Date(last).toISOString()}, within the cooldown`;
       repo.settle(alert.dedupeKey, 'cooldown', undefined, detail);
       this.#options.logger.info(
@@ -173,12 +188,7 @@ export class AlertReceiver {
       return { ...base, outcome: 'failed', detail: errorMessage(settled.error) };
     }
     const report = reportFor(settled.result, joined);
-    repo.settle(
-      alert.dedupeKey,
-      joined ? 'coalesced' : deliveryOutcome(report.outcome),
-      report.toRevision,
-      report.detail,
-    );
+    repo.settle(alert.dedupeKey, deliveryOutcome(report.outcome), report.toRevision, report.detail);
     return { ...base, ...report };
   }
 
@@ -191,6 +201,12 @@ function reportFor(
   result: AlertRollbackResult,
   joined: boolean,
 ): Pick<AlertReport, 'outcome' | 'toRevision' | 'detail'> {
+  // Joining a rollback that was refused is a refusal too, so this alert's repeat is decided again.
+  if (joined && result.kind === 'refused')
+    return {
+      outcome: result.reason === 'cooldown' ? 'cooldown' : 'refused',
+      detail: `joined the rollback already under way, which was refused: ${result.reason}: ${result.detail}`,
+    };
   if (joined) {
     const toRevision = 'to' in result ? result.to : undefined;
     return {
@@ -223,5 +239,5 @@ function reportFor(
 }
 
 function deliveryOutcome(outcome: AlertOutcome) {
-  return outcome as 'rolled_back' | 'dry_run' | 'already_on_target' | 'refused' | 'cooldown';
+  return outcome as Exclude<DeliveryOutcome, 'pending'>;
 }

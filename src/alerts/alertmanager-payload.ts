@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ReceivedAlert } from './alert.js';
+import { boundedArray, boundedRecord } from './bounded-schemas.js';
 
 // Alertmanager's webhook body, version 4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config).
 // Objects are not strict: Alertmanager (and Grafana, which speaks the same format) add fields over time.
 
-const labelSet = z.record(z.string(), z.string());
+const labelSet = boundedRecord(z.string());
 
 const timestamp = z.string().refine((text) => !Number.isNaN(Date.parse(text)), {
   error: 'expected an RFC 3339 time like "2024-01-02T03:04:05Z"',
@@ -32,7 +33,7 @@ export const alertmanagerPayloadSchema = z.object({
   commonLabels: labelSet.default({}),
   commonAnnotations: labelSet.default({}),
   externalURL: z.string().optional(),
-  alerts: z.array(alertSchema),
+  alerts: boundedArray(alertSchema),
 });
 
 export type AlertmanagerPayload = z.output<typeof alertmanagerPayloadSchema>;

@@ -1,7 +1,11 @@
 import type { Db } from '../store/store.js';
 import type { ReceivedAlert } from './alert.js';
 
-/** How an alert that asked for a rollback ended; 'pending' while its rollback runs. */
+/**
+ * How an alert that asked for a rollback ended; 'pending' while its rollback runs. 'refused' and
+ * 'cooldown' did not act; the others acted, joined an action ('coalesced') or found nothing to do
+ * ('already_on_target': traffic already on the last known good revision).
+ */
 export type DeliveryOutcome =
   | 'pending'
   | 'rolled_back'
@@ -24,6 +28,9 @@ export interface DeliveryRecord {
   toRevision: string | null;
   detail: string | null;
 }
+
+/** Outcomes that did not act: a repeat of such an alert is decided again instead of swallowed. */
+export const DECIDED_AGAIN: readonly DeliveryOutcome[] = ['refused', 'cooldown'];
 
 interface Row {
   dedupe_key: string;
@@ -50,14 +57,19 @@ export class AlertsRepo {
   }
 
   /**
-   * Claims an alert's dedupe key for `service`. True: this is the first delivery and the caller
-   * acts; false: the alert was seen before (and not released), so it must not act again.
+   * Claims an alert's dedupe key for `service`. True: the caller decides (and maybe acts): this is
+   * the first delivery, or every earlier one was refused (a refusal's reason may be gone by the
+   * repeat). False: the alert was acted on or is being acted on, so it must not act again.
    */
   claim(alert: ReceivedAlert, service: string, now: Date): boolean {
     const result = this.#db
       .prepare(
         `INSERT INTO alert_deliveries (dedupe_key, source, fingerprint, alert_name, service, labels, received_at, outcome)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (dedupe_key) DO NOTHING`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')
+         ON CONFLICT (dedupe_key) DO UPDATE SET
+           service = excluded.service, labels = excluded.labels, received_at = excluded.received_at,
+           outcome = 'pending', to_revision = NULL, detail = NULL
+         WHERE alert_deliveries.outcome IN (${DECIDED_AGAIN.map((outcome) => `'${outcome}'`).join(', ')})`,
       )
       .run(
         alert.dedupeKey,

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import type { ReceivedAlert } from './alert.js';
+import { boundedRecord } from './bounded-schemas.js';
 
 // Cloud Monitoring's webhook notification (schema version 1.2): `{version, incident: {...}}`.
 // Only the fields runwarden reads are checked; the rest (documentation, condition, ...) pass through.
 
-const labelSet = z.record(z.string(), z.string());
+const labelSet = boundedRecord(z.string());
 
 /** Cloud Monitoring writes label values as strings, but some (booleans, numbers) arrive unquoted. */
-const looseLabelSet = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+const looseLabelSet = boundedRecord(z.union([z.string(), z.number(), z.boolean()]));
 
 const incidentSchema = z.object({
   incident_id: z.string().min(1).max(256),

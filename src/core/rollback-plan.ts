@@ -24,7 +24,10 @@ export interface RollbackPlanInput {
   trigger: RollbackTrigger;
   /** A specific revision to go to; otherwise the stable revision. */
   toRevision?: string | undefined;
-  /** For a watch: when the candidate was first seen. A deploy newer than the last rollback is a new incident. */
+  /**
+   * When the deploy being watched now was first seen (for the watch's own trigger and for alerts):
+   * a deploy newer than the last rollback is a new incident, so the cooldown does not hold it back.
+   */
   candidateSeenAt?: number | undefined;
   /** Finishing an owed rollback (decided earlier, never confirmed): the same incident, so no cooldown. */
   owed?: boolean | undefined;
@@ -72,14 +75,28 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
 
 function inCooldown(input: RollbackPlanInput): boolean {
   if (input.owed === true) return false;
-  if (input.lastAutoRollbackAt === null || input.now - input.lastAutoRollbackAt >= input.cooldownMs)
-    return false;
-  // A deploy made after the last rollback is a new incident, not the same one flapping.
-  return !(
-    input.trigger === 'watch' &&
-    input.candidateSeenAt !== undefined &&
-    input.candidateSeenAt > input.lastAutoRollbackAt
-  );
+  return cooldownHolds({
+    now: input.now,
+    cooldownMs: input.cooldownMs,
+    lastActedAt: input.lastAutoRollbackAt,
+    watchedSince: input.candidateSeenAt,
+  });
+}
+
+/**
+ * The cooldown rule, shared by the rollback plan and the alert receivers' own flood guard: after an
+ * automatic rollback at `lastActedAt`, further automatic ones wait `cooldownMs`, unless a deploy
+ * first seen after that rollback (`watchedSince`) is being watched: that is a new incident, not
+ * the same one flapping. Times in ms since the epoch.
+ */
+export function cooldownHolds(input: {
+  now: number;
+  cooldownMs: number;
+  lastActedAt: number | null;
+  watchedSince?: number | undefined;
+}): boolean {
+  if (input.lastActedAt === null || input.now - input.lastActedAt >= input.cooldownMs) return false;
+  return !(input.watchedSince !== undefined && input.watchedSince > input.lastActedAt);
 }
 
 /** 100 % to `to`; every tag is kept (at 0 %) so tag URLs people rely on keep working. */

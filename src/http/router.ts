@@ -10,8 +10,11 @@ export interface HttpResponse {
 export interface RequestContext {
   req: IncomingMessage;
   url: URL;
-  /** Reads the whole body, refusing (413) past the configured limit. */
-  readBody(): Promise<Buffer>;
+  /**
+   * Reads the whole body, refusing (413) past the configured limit. `inspect` sees each chunk as it
+   * arrives, before it is kept; when it throws, reading stops and the error is the result.
+   */
+  readBody(inspect?: (chunk: Buffer) => void): Promise<Buffer>;
   signal: AbortSignal;
 }
 

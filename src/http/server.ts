@@ -71,7 +71,7 @@ export class HttpServer {
           req,
           url,
           signal: controller.signal,
-          readBody: () => readBody(req, this.#options.bodyLimitBytes),
+          readBody: (inspect) => readBody(req, this.#options.bodyLimitBytes, inspect),
         });
       }
     } catch (error) {
@@ -95,22 +95,46 @@ function splitAddress(address: string): { host: string; port: number } {
   return { host, port: Number(address.slice(colon + 1)) };
 }
 
-/** Reads a request body, failing with 413 as soon as it passes `limit` (not after buffering it all). */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads a request body, failing with 413 as soon as it passes `limit` (not after buffering it all).
+ * `inspect` sees each chunk before it is kept; an error it throws stops the reading and is rethrown.
+ * A refused body is drained, not kept, and the socket stays open so the refusal can be answered
+ * (leaving a `for await` would destroy the request and its socket with it).
+ */
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  inspect?: (chunk: Buffer) => void,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
-    throw new HttpError(413, `body larger than ${limit} bytes`);
+    return Promise.reject(new HttpError(413, `body larger than ${limit} bytes`));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (error: unknown) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
       req.resume();
-      throw new HttpError(413, `body larger than ${limit} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) return stop(new HttpError(413, `body larger than ${limit} bytes`));
+      try {
+        inspect?.(chunk);
+      } catch (error) {
+        return stop(error);
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    // Stays attached once settled: an error event with no listener would crash the process.
+    req.on('error', (error) => stop(error));
+    req.once('close', () => stop(new HttpError(400, 'the body ended before it was complete')));
+  });
 }

@@ -5,7 +5,14 @@ export const WEBHOOK_ROUTES = ['alertmanager', 'cloud_monitoring', 'backups'] as
 export type WebhookRoute = (typeof WEBHOOK_ROUTES)[number];
 
 /** Why a webhook request was refused before anything acted. */
-export const REFUSAL_REASONS = ['unauthorized', 'body_too_large', 'bad_request', 'unknown_service'] as const;
+export const REFUSAL_REASONS = [
+  'unauthorized',
+  'body_too_large',
+  'too_deep',
+  'bad_request',
+  'unknown_service',
+  'too_many_requests',
+] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 /** What became of one received alert. */

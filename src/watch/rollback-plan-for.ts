@@ -16,7 +16,8 @@ export function planFor(
   return planRollback({
     trigger: request.trigger,
     toRevision: request.toRevision,
-    candidateSeenAt: request.trigger === 'watch' ? watch?.startedAt : undefined,
+    // An alert during the watch of a deploy newer than the last rollback is a new incident too.
+    candidateSeenAt: request.trigger === 'manual' ? undefined : watch?.startedAt,
     owed: request.owed !== undefined,
     now: rt.clock(),
     cooldownMs: service.config.cooldown,

@@ -48,7 +48,11 @@ export const alertsSchema = z
     }),
     dedupe_window: option(duration.prefault('7d'), {
       description:
-        'How long a delivered alert (Alertmanager fingerprint and start time, Cloud Monitoring incident id) is remembered, so a repeated delivery acts once.',
+        'How long a delivered alert (Alertmanager fingerprint and start time, Cloud Monitoring incident id) is remembered, so a repeated delivery acts once. A repeat of an alert that was refused (cooldown, frozen, busy, no known good revision) is decided again.',
+    }),
+    max_concurrent_requests: option(z.number().int().min(1).max(1024).default(16), {
+      description:
+        'Most webhook requests (alert receivers and /v1/backups together) handled at once; beyond it a request gets 503 with `Retry-After` before its body is read. A request waiting for its rollback or backup holds its place.',
     }),
     dry_run: option(z.boolean().default(false), {
       description:

@@ -4,21 +4,33 @@ import { formatIssues } from '../../config/issues.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { AlertMetrics, RefusalReason, WebhookRoute } from '../../telemetry/metrics-alerts.js';
 import type { WebhookAuthenticator } from '../auth.js';
-import { HttpError, type HttpResponse, json, type RequestContext } from '../router.js';
+import type { InFlightLimit } from '../in-flight-limit.js';
+import { JsonDepthScan, MAX_JSON_DEPTH } from '../json-depth.js';
+import { HttpError, type HttpResponse, json, type RequestContext, type RouteHandler } from '../router.js';
 
 /** What every authenticated JSON webhook needs to vet a request. */
 export interface WebhookGuard {
   auth: WebhookAuthenticator;
   metrics: AlertMetrics;
   logger: Logger;
+  /** Webhook requests handled at once, shared by every webhook route. */
+  limit: InFlightLimit;
 }
 
 const STATUS: Record<RefusalReason, number> = {
   unauthorized: 401,
   body_too_large: 413,
+  too_deep: 400,
   bad_request: 400,
   unknown_service: 422,
+  too_many_requests: 503,
 };
+
+/** Refusals answered before the body was read to its end: the connection is closed, not kept alive. */
+const CLOSES: ReadonlySet<RefusalReason> = new Set(['body_too_large', 'too_deep', 'too_many_requests']);
+
+/** Seconds a sender refused for `too_many_requests` is asked to wait. */
+const RETRY_AFTER_SECONDS = 1;
 
 /** Problems listed in a response are cut short: a refusal must stay small whatever was sent. */
 const MAX_PROBLEMS = 20;
@@ -53,8 +65,47 @@ export function refuse(
     };
   }
   const response = json(STATUS[reason], { error, ...(shown.length > 0 ? { problems: shown } : {}) });
-  if (reason === 'body_too_large') response.headers = { ...response.headers, connection: 'close' };
+  if (CLOSES.has(reason)) response.headers = { ...response.headers, connection: 'close' };
+  if (reason === 'too_many_requests')
+    response.headers = { ...response.headers, 'retry-after': String(RETRY_AFTER_SECONDS) };
   return response;
+}
+
+/**
+ * Runs `handler` in one of the guard's in-flight slots: past the limit the request is refused with
+ * 503 and Retry-After before a byte of its body is read, so concurrency cannot grow memory either.
+ * The slot is held until the handler has answered (or failed).
+ */
+export function limited(guard: WebhookGuard, route: WebhookRoute, handler: RouteHandler): RouteHandler {
+  return async (context) => {
+    const release = guard.limit.tryAcquire();
+    if (!release) {
+      remotes.set(context.req, context.req.socket?.remoteAddress);
+      context.req.resume();
+      return refuse(
+        guard,
+        context,
+        route,
+        'too_many_requests',
+        `more than ${guard.limit.max} webhook requests at once (alerts.max_concurrent_requests); retry later`,
+      );
+    }
+    try {
+      return await handler(context);
+    } finally {
+      release();
+    }
+  };
+}
+
+/** A body nesting deeper than the limit, found while it streamed in (before JSON.parse). */
+class TooDeepError extends Error {
+  readonly limit: number;
+
+  constructor(limit: number) {
+    super(`body nests deeper than ${limit} levels`);
+    this.limit = limit;
+  }
 }
 
 /** The sender's address, noted on arrival: a refused body stream can take the socket with it. */
@@ -79,11 +130,21 @@ export async function vetJson<S extends z.ZodType>(
     return { ok: false, response: refuse(guard, context, route, 'unauthorized') };
   }
   let body: Buffer;
+  const depth = new JsonDepthScan(MAX_JSON_DEPTH);
   try {
-    body = await context.readBody();
+    body = await context.readBody((chunk) => {
+      if (!depth.push(chunk)) throw new TooDeepError(depth.limit);
+    });
   } catch (error) {
     if (error instanceof HttpError && error.status === 413)
       return { ok: false, response: refuse(guard, context, route, 'body_too_large', error.message) };
+    if (error instanceof TooDeepError)
+      return {
+        ok: false,
+        response: refuse(guard, context, route, 'too_deep', error.message, [
+          `(body): arrays and objects nest more than ${error.limit} levels deep`,
+        ]),
+      };
     throw error;
   }
   let parsed: unknown;
@@ -106,7 +167,8 @@ export async function vetJson<S extends z.ZodType>(
         route,
         'bad_request',
         'body has the wrong shape',
-        formatIssues(result.error.issues),
+        // Only the problems shown are formatted: one unknown-key issue can name thousands of keys.
+        formatIssues(result.error.issues.slice(0, MAX_PROBLEMS)),
       ),
     };
   }

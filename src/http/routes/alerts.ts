@@ -8,7 +8,7 @@ import {
 import { snakeKeys } from '../../core/snake-keys.js';
 import type { WebhookRoute } from '../../telemetry/metrics-alerts.js';
 import { json, type RequestContext, type Route } from '../router.js';
-import { refuse, vetJson, type WebhookGuard } from './alerts-request.js';
+import { limited, refuse, vetJson, type WebhookGuard } from './alerts-request.js';
 
 export interface AlertRoutesDeps extends WebhookGuard {
   receiver: AlertReceiver;
@@ -18,14 +18,15 @@ export interface AlertRoutesDeps extends WebhookGuard {
  * `POST /v1/alerts/alertmanager` (Alertmanager webhook, payload version 4) and
  * `POST /v1/alerts/cloud-monitoring` (Cloud Monitoring webhook incident). Answers 200 with one
  * report per alert; 503 when a rollback failed (the sender retries, and only the failed alert acts
- * again); 401, 413, 400 or 422 when refused, in which case nothing acted.
+ * again); 401, 413, 400 or 422 when refused, and 503 with Retry-After past
+ * `alerts.max_concurrent_requests`, in which cases nothing acted.
  */
 export function alertRoutes(deps: AlertRoutesDeps): Route[] {
   return [
     {
       method: 'POST',
       path: '/v1/alerts/alertmanager',
-      handler: async (context) => {
+      handler: limited(deps, 'alertmanager', async (context) => {
         const vetted = await vetJson(deps, context, 'alertmanager', alertmanagerPayloadSchema);
         if (!vetted.ok) return vetted.response;
         return deliver(
@@ -35,12 +36,12 @@ export function alertRoutes(deps: AlertRoutesDeps): Route[] {
           alertsFromAlertmanager(vetted.value),
           (index, label) => `alerts[${index}].labels.${label}`,
         );
-      },
+      }),
     },
     {
       method: 'POST',
       path: '/v1/alerts/cloud-monitoring',
-      handler: async (context) => {
+      handler: limited(deps, 'cloud_monitoring', async (context) => {
         const vetted = await vetJson(deps, context, 'cloud_monitoring', cloudMonitoringPayloadSchema);
         if (!vetted.ok) return vetted.response;
         return deliver(
@@ -50,7 +51,7 @@ export function alertRoutes(deps: AlertRoutesDeps): Route[] {
           [alertFromCloudMonitoring(vetted.value)],
           (_index, label) => `incident labels.${label}`,
         );
-      },
+      }),
     },
   ];
 }

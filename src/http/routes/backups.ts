@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { snakeKeys } from '../../core/snake-keys.js';
 import { errorMessage, RetryableError, RunwardenError } from '../../errors.js';
 import { json, type Route } from '../router.js';
-import { vetJson, type WebhookGuard } from './alerts-request.js';
+import { limited, vetJson, type WebhookGuard } from './alerts-request.js';
 
 /** A backup as the endpoint reports it (its JSON keys are snake_case: `started_at`, `finished_at`). */
 export interface TriggeredBackup {
@@ -43,13 +43,13 @@ export interface BackupRouteDeps extends WebhookGuard {
  * `POST /v1/backups` with `{"reason": "pre-deploy"}`: for CI pipelines, before a deploy. Answers 201
  * with the backup once it is verified (`{"backup": {file, size, sha256, started_at, finished_at}}`);
  * 409 when another backup is running, 503 when it may be retried, 500 when it failed; 401/413/400
- * when refused.
+ * when refused; 503 with Retry-After past the in-flight limit.
  */
 export function backupRoute(deps: BackupRouteDeps): Route {
   return {
     method: 'POST',
     path: '/v1/backups',
-    handler: async (context) => {
+    handler: limited(deps, 'backups', async (context) => {
       const vetted = await vetJson(deps, context, 'backups', backupRequestSchema);
       if (!vetted.ok) return vetted.response;
       const { reason } = vetted.value;
@@ -66,6 +66,6 @@ export function backupRoute(deps: BackupRouteDeps): Route {
         const status = code === 'RW_LOCK_HELD' ? 409 : error instanceof RetryableError ? 503 : 500;
         return json(status, { error: errorMessage(error), code });
       }
-    },
+    }),
   };
 }
