@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EventBus } from '../src/events.js';
-import { backupTriggerAdapter } from '../src/http/routes/backups-adapter.js';
+import { EventBus } from '../src/events/event-bus.js';
+import { backupTriggerAdapter } from '../src/app/backup-trigger.js';
 import { acquireBackupLock } from '../src/backup/lock.js';
 import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config/schema.js';
-import { type RunningDaemon, startDaemon } from '../src/daemon.js';
+import { type RunningDaemon, startDaemon } from '../src/app/daemon.js';
 import { type Playground, startPlayground } from '../src/playground/index.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { alertmanagerPayload, BEARER, post, sample, TOKEN } from './helpers/alerts-harness.js';

@@ -1,6 +1,6 @@
 import { Agent, fetch as undiciFetch } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { AlertsRepo } from '../src/alerts/alerts-repo.js';
+import { AlertsRepo } from '../src/store/alerts-repo.js';
 import {
   alertmanagerPayload,
   BASIC,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AlertsRepo } from '../src/alerts/alerts-repo.js';
+import { AlertsRepo } from '../src/store/alerts-repo.js';
 import type { AlertRollbackResult } from '../src/alerts/rollback-port.js';
 import { WatchesRepo } from '../src/store/watch/watches-repo.js';
 import {

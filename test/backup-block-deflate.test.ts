@@ -6,11 +6,11 @@ import path from 'node:path';
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
-import { ArchivePipeline, BLOCK_BYTES } from '../src/backup/archive-pipeline.js';
-import { AsyncQueue, ByteBudget } from '../src/backup/async-queue.js';
-import { BlockDeflater, DeflatePool, OUTPUT_CHUNK } from '../src/backup/deflate-pool.js';
-import type { CompressionMethod } from '../src/backup/manifest.js';
-import { type WrittenEntry, ZipWriter } from '../src/backup/zip-writer.js';
+import { ArchivePipeline, BLOCK_BYTES } from '../src/archive/archive-pipeline.js';
+import { AsyncQueue, ByteBudget } from '../src/archive/async-queue.js';
+import { BlockDeflater, DeflatePool, OUTPUT_CHUNK } from '../src/archive/deflate-pool.js';
+import type { CompressionMethod } from '../src/archive/manifest.js';
+import { type WrittenEntry, ZipWriter } from '../src/archive/zip-writer.js';
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir('runwarden-block-deflate-');

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { BACKUP_LOCK_FILE } from '../src/backup/lock.js';
 import { isArchiveName } from '../src/backup/naming.js';
-import { verifyArchive } from '../src/backup/verify.js';
+import { verifyArchive } from '../src/archive/verify.js';
 import { makeDataDir, writeBackupConfigFile } from './helpers/backup.js';
 import { runCli, spawnCli, waitForPoint } from './helpers/cli.js';
 import { useTempDir } from './helpers/temp.js';

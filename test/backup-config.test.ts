@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { progressReporter } from '../src/backup/progress.js';
 import { loadConfig } from '../src/config/load.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/core/errors.js';
 import { silentLogger } from './helpers/backup.js';
 import { useTempDir } from './helpers/temp.js';
 

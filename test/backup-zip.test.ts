@@ -6,9 +6,9 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
 import { globMatcher } from '../src/backup/glob.js';
-import { chooseMethod } from '../src/backup/media-type.js';
+import { chooseMethod } from '../src/archive/media-type.js';
 import { archiveName, isArchiveName, isoWithOffset } from '../src/backup/naming.js';
-import { ZipWriter } from '../src/backup/zip-writer.js';
+import { ZipWriter } from '../src/archive/zip-writer.js';
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir('runwarden-zip-');

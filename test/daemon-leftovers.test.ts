@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { PAUSE_ENV } from '../src/backup/restore-pause.js';
+import { PAUSE_ENV } from '../src/restore/restore-pause.js';
 import { makeDataDir } from './helpers/backup.js';
 import { runCli, spawnCli, waitFor } from './helpers/cli.js';
 import { PROCESS_START, WORK_BACKSTOP } from './helpers/deadlines.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
-import { DAEMON_LOCK_FILE, type RunningDaemon, startDaemon } from '../src/daemon.js';
+import { DAEMON_LOCK_FILE, type RunningDaemon, startDaemon } from '../src/app/daemon.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { daemonReady, exitWithin, spawnCli } from './helpers/cli.js';
 import { PROCESS_START, stopDeadline } from './helpers/deadlines.js';

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventBus } from '../src/events.js';
+import { EventBus } from '../src/events/event-bus.js';
 import { NotificationDispatcher } from '../src/notify/dispatcher.js';
 import { notifyOnEvents } from '../src/notify/from-events.js';
 import type { Notification } from '../src/notify/notification.js';

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { hostKeyOf, processTag, thisProcess } from '../src/lock/liveness.js';
+import { hostKeyOf, processTag, thisProcess } from '../src/util/liveness.js';
 import { acquirePidLock, LockHeldError } from '../src/lock/pid-lock.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { fillDisk, skipSmallDisk, useSmallDisks } from './helpers/small-disk.js';

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../src/config/load.js';
-import { startDaemon } from '../src/daemon.js';
+import { startDaemon } from '../src/app/daemon.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { query, startPrometheus, useTools } from './helpers/prometheus.js';
 import { useTempDir } from './helpers/temp.js';

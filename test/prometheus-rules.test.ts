@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
-import { startDaemon } from '../src/daemon.js';
+import { startDaemon } from '../src/app/daemon.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { useTempDir } from './helpers/temp.js';
 import { writeFileSync } from 'node:fs';

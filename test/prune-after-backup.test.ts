@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createBackupJob } from '../src/backup/backup-job.js';
 import { pruneAfterBackup, pruneMetrics } from '../src/backup/prune-run.js';
-import { EventBus } from '../src/events.js';
+import { EventBus } from '../src/events/event-bus.js';
 import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { createMetrics } from '../src/telemetry/metrics.js';

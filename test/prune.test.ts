@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pruneBackups } from '../src/backup/prune.js';
 import type { RetentionConfig } from '../src/config/schema/backup.js';
-import { EventBus } from '../src/events.js';
+import { EventBus } from '../src/events/event-bus.js';
 import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { useTempDir } from './helpers/temp.js';

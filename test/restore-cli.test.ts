@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { PAUSE_ENV, RESTORE_STEPS } from '../src/backup/restore-pause.js';
-import { checkDatabase } from '../src/backup/safety-copy.js';
+import { PAUSE_ENV, RESTORE_STEPS } from '../src/restore/restore-pause.js';
+import { checkDatabase } from '../src/restore/safety-copy.js';
 import { RestoresRepo } from '../src/store/restores-repo.js';
 import { Store } from '../src/store/store.js';
 import { runCli, spawnCli, waitForPoint } from './helpers/cli.js';

@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveInside, UnsafeEntryError } from '../src/backup/restore-paths.js';
-import { runRestore } from '../src/backup/restore.js';
+import { resolveInside, UnsafeEntryError } from '../src/restore/restore-paths.js';
+import { runRestore } from '../src/restore/restore.js';
 import type { BackupSourcesConfig } from '../src/config/schema/backup.js';
-import { RunwardenError } from '../src/errors.js';
+import { RunwardenError } from '../src/core/errors.js';
 import { renameEntriesInPlace, writeFixtureArchive } from './helpers/restore-archive.js';
 import { useTempDir } from './helpers/temp.js';
 

@@ -3,10 +3,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importArchive } from '../src/backup/catalog.js';
-import { type RestoreRequest, runRestore } from '../src/backup/restore.js';
-import { openZip } from '../src/backup/zip-reader.js';
+import { type RestoreRequest, runRestore } from '../src/restore/restore.js';
+import { openZip } from '../src/archive/zip-reader.js';
 import type { BackupSourcesConfig } from '../src/config/schema/backup.js';
-import { RunwardenError } from '../src/errors.js';
+import { RunwardenError } from '../src/core/errors.js';
 import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import {

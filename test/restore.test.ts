@@ -12,11 +12,11 @@ import {
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { runRestore } from '../src/backup/restore.js';
-import { checkDatabase } from '../src/backup/safety-copy.js';
+import { runRestore } from '../src/restore/restore.js';
+import { checkDatabase } from '../src/restore/safety-copy.js';
 import type { BackupSourcesConfig } from '../src/config/schema/backup.js';
-import { RunwardenError } from '../src/errors.js';
-import { EventBus } from '../src/events.js';
+import { RunwardenError } from '../src/core/errors.js';
+import { EventBus } from '../src/events/event-bus.js';
 import { RestoresRepo } from '../src/store/restores-repo.js';
 import { Store } from '../src/store/store.js';
 import { createDatabase, databaseBytes, labelsIn, writeFixtureArchive } from './helpers/restore-archive.js';

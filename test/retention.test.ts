@@ -6,7 +6,7 @@ import {
   planRetention,
   type RetentionPolicy,
 } from '../src/core/retention.js';
-import { RunwardenError } from '../src/errors.js';
+import { RunwardenError } from '../src/core/errors.js';
 
 const DAY = 86_400_000;
 

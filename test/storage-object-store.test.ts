@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/core/errors.js';
 import { type Playground, startPlayground } from '../src/playground/index.js';
 import type { ObjectStoreOptions } from '../src/storage/client-options.js';
 import { openGcsObjectStore } from '../src/storage/gcs-object-store.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { wrapError } from '../src/errors.js';
+import { wrapError } from '../src/core/errors.js';
 import { isStoreError } from '../src/store/store-errors.js';
 
 describe('isStoreError', () => {

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toObservation, toRevisionInfo } from '../src/cloudrun/service-schema.js';
 import { compareSchema } from '../src/core/schema-change.js';
-import { FatalError, RetryableError } from '../src/errors.js';
+import { FatalError, RetryableError } from '../src/core/errors.js';
 import { mapGoogleError } from '../src/google/grpc-errors.js';
 import { backoffDelay, withRetry } from '../src/google/retry.js';
 import { UndiciHealthProber } from '../src/signals/health-probe.js';

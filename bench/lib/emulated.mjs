@@ -25,9 +25,9 @@ export async function emulatedUnavailable(needs) {
     needs.includes('watch') &&
     !/startDeployWatch|scheduleWatches|buildWatchRuntime/.test(await daemonSource())
   )
-    return 'the daemon does not run the deploy watch yet (src/daemon.ts)';
+    return 'the daemon does not run the deploy watch yet (src/app/daemon.ts)';
   if (needs.includes('alerts') && !/createAlertEndpoints|alertRoutes/.test(await daemonSource()))
-    return 'the daemon does not serve the alert webhook yet (src/daemon.ts)';
+    return 'the daemon does not serve the alert webhook yet (src/app/daemon.ts)';
   return undefined;
 }
 

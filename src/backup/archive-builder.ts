@@ -3,15 +3,15 @@ import { type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupConfig } from '../config/schema/backup.js';
 import type { Logger } from '../telemetry/logger.js';
-import { ArchivePipeline } from './archive-pipeline.js';
-import { DeflatePool, OUTPUT_CHUNK } from './deflate-pool.js';
-import type { CompressionMethod, ManifestDatabase, ManifestEntry } from './manifest.js';
-import { chooseMethod, MAGIC_BYTES } from './media-type.js';
+import { ArchivePipeline } from '../archive/archive-pipeline.js';
+import { DeflatePool, OUTPUT_CHUNK } from '../archive/deflate-pool.js';
+import type { CompressionMethod, ManifestDatabase, ManifestEntry } from '../archive/manifest.js';
+import { chooseMethod, MAGIC_BYTES } from '../archive/media-type.js';
 import { isoWithOffset } from './naming.js';
 import { snapshotDatabase } from './snapshot.js';
 import type { DatabaseSource, MediaSource, ResolvedSources } from './sources.js';
-import { removeDatabaseFiles, tempPath } from './temp-files.js';
-import type { WrittenEntry, ZipWriter } from './zip-writer.js';
+import { removeDatabaseFiles, tempPath } from '../util/temp-files.js';
+import type { WrittenEntry, ZipWriter } from '../archive/zip-writer.js';
 
 export interface BuildOptions {
   config: BackupConfig;

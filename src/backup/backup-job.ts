@@ -1,6 +1,6 @@
 import type { BackupConfig } from '../config/schema/backup.js';
 import type { Job } from '../daemon/scheduler.js';
-import type { EventBus } from '../events.js';
+import type { EventBus } from '../events/event-bus.js';
 import { BackupsRepo } from '../store/backups-repo.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';

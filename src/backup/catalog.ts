@@ -1,8 +1,8 @@
-import { errorMessage, RunwardenError } from '../errors.js';
+import { errorMessage, RunwardenError } from '../core/errors.js';
 import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
-import type { Manifest } from './manifest.js';
-import { readManifestDigest } from './manifest-read.js';
-import { verifyArchive } from './verify.js';
+import type { Manifest } from '../archive/manifest.js';
+import { readManifestDigest } from '../archive/manifest-read.js';
+import { verifyArchive } from '../archive/verify.js';
 
 /** The outcome of re-verifying one archive. */
 export interface VerifyOutcome {

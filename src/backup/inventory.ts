@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
 import { isArchiveName } from './naming.js';
-import { PARTIAL_SUFFIX } from './temp-files.js';
+import { PARTIAL_SUFFIX } from '../util/temp-files.js';
 
 /**
  * What `backups list` shows for one archive:

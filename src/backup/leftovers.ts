@@ -1,12 +1,12 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupConfig } from '../config/schema/backup.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import { LockHeldError, type PidLock } from '../lock/pid-lock.js';
 import type { Logger } from '../telemetry/logger.js';
 import { acquireBackupLock } from './lock.js';
-import { staleRestoreFiles } from './restore-fs.js';
-import { removeStaleTemps } from './temp-files.js';
+import { staleRestoreFiles } from '../util/durable-fs.js';
+import { removeStaleTemps } from '../util/temp-files.js';
 
 /**
  * What killed runs left behind, removed when the daemon starts rather than at the next backup or

@@ -2,10 +2,10 @@ import { lstat, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { RetentionConfig } from '../config/schema/backup.js';
 import { type BackupStatus, isEmptyPolicy, planRetention } from '../core/retention.js';
-import { errorMessage } from '../errors.js';
-import type { EventBus } from '../events.js';
+import { errorMessage } from '../core/errors.js';
+import type { EventBus } from '../events/event-bus.js';
 import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
-import { fsyncDirectory } from './restore-fs.js';
+import { fsyncDirectory } from '../util/durable-fs.js';
 
 /** The two prune metrics; the backup recorder implements it (tests may pass their own). */
 export interface PruneMetrics {

@@ -5,22 +5,22 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupConfig } from '../config/schema/backup.js';
-import { errorMessage, RunwardenError, wrapError } from '../errors.js';
-import type { EventBus } from '../events.js';
+import { errorMessage, RunwardenError, wrapError } from '../core/errors.js';
+import type { EventBus } from '../events/event-bus.js';
 import type { PidLock } from '../lock/pid-lock.js';
 import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
 import type { Logger } from '../telemetry/logger.js';
 import { VERSION } from '../version.js';
 import { writeEntries } from './archive-builder.js';
-import { BackupDiskFullError } from './errors.js';
+import { BackupDiskFullError } from '../archive/errors.js';
 import { acquireBackupLock } from './lock.js';
-import { fsyncDirectory } from './restore-fs.js';
-import { MANIFEST_ENTRY, MANIFEST_FORMAT_VERSION, type Manifest } from './manifest.js';
+import { fsyncDirectory } from '../util/durable-fs.js';
+import { MANIFEST_ENTRY, MANIFEST_FORMAT_VERSION, type Manifest } from '../archive/manifest.js';
 import { archiveName, isoWithOffset } from './naming.js';
 import { resolveSources } from './sources.js';
-import { PARTIAL_SUFFIX, removeStaleTemps } from './temp-files.js';
-import { verifyArchive } from './verify.js';
-import { ZipWriter } from './zip-writer.js';
+import { PARTIAL_SUFFIX, removeStaleTemps } from '../util/temp-files.js';
+import { verifyArchive } from '../archive/verify.js';
+import { ZipWriter } from '../archive/zip-writer.js';
 
 /** Why and by what a backup was started. */
 export interface BackupRequest {

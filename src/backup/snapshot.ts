@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
 import Database from 'better-sqlite3';
-import { RunwardenError, wrapError } from '../errors.js';
-import { SnapshotBoundError } from './errors.js';
-import { removeDatabaseFiles } from './temp-files.js';
+import { RunwardenError, wrapError } from '../core/errors.js';
+import { SnapshotBoundError } from '../archive/errors.js';
+import { removeDatabaseFiles } from '../util/temp-files.js';
 
 export interface SnapshotOptions {
   /** Longest the copy may take, in ms. */

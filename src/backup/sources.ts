@@ -2,10 +2,10 @@ import { type Dirent, statSync } from 'node:fs';
 import { opendir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupSourcesConfig } from '../config/schema/backup.js';
-import { ConfigError, errorMessage } from '../errors.js';
-import { BackupSourceMissingError } from './errors.js';
+import { ConfigError, errorMessage } from '../core/errors.js';
+import { BackupSourceMissingError } from '../archive/errors.js';
 import { globMatcher } from './glob.js';
-import { entryPathProblem, TENANT_ID_PATTERN } from './manifest.js';
+import { entryPathProblem, TENANT_ID_PATTERN } from '../archive/manifest.js';
 
 /** A database to snapshot and the archive entry it becomes. */
 export interface DatabaseSource {

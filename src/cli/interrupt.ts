@@ -1,4 +1,4 @@
-import { FatalError } from '../errors.js';
+import { FatalError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 
 /**

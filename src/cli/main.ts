@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 import { CommanderError } from 'commander';
-import { ConfigError, ExitCode, errorMessage, exitCodeFor } from '../errors.js';
+import { ConfigError, ExitCode, errorMessage, exitCodeFor } from '../core/errors.js';
 import { printErrorJson } from './output.js';
 import { buildProgram } from './program.js';
 

@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import { snakeKeys } from '../core/snake-keys.js';
-import { ConfigError, errorMessage, ExitCode, RunwardenError } from '../errors.js';
+import { ConfigError, errorMessage, ExitCode, RunwardenError } from '../core/errors.js';
 
 /**
  * How a command's outcome reaches stdout. Human text for people; with --json one JSON document

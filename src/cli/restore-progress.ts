@@ -1,5 +1,5 @@
 import { progressReporter } from '../backup/progress.js';
-import type { RestoreProgress } from '../backup/restore-db.js';
+import type { RestoreProgress } from '../restore/restore-db.js';
 import type { Logger } from '../telemetry/logger.js';
 
 type Progress = RestoreProgress | { kind: 'verify' | 'backup'; done: number; total: number };

@@ -1,12 +1,12 @@
 import { Registry } from 'prom-client';
-import { FatalError } from '../errors.js';
-import { EventBus } from '../events.js';
+import { FatalError } from '../core/errors.js';
+import { EventBus } from '../events/event-bus.js';
 import { NotificationDispatcher } from '../notify/dispatcher.js';
 import { notifyOnEvents, targetsFromConfig } from '../notify/from-events.js';
 import { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { watchMetrics } from '../telemetry/metrics-watch.js';
-import { buildWatchRuntime } from '../watch/build-runtime.js';
+import { buildWatchRuntime } from '../app/watch-runtime.js';
 import { recordHistory } from '../watch/history-recorder.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
 import { commandLogger, type GlobalOptions, loadFromOptions } from './common.js';

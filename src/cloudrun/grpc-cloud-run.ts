@@ -2,7 +2,7 @@ import { RevisionsClient, ServicesClient } from '@google-cloud/run';
 import type { CloudRunConfig } from '../config/schema/google-apis.js';
 import type { TrafficTarget } from '../core/rollback-plan.js';
 import type { ServiceObservation } from '../core/watch-types.js';
-import { FatalError, RunwardenError } from '../errors.js';
+import { FatalError, RunwardenError } from '../core/errors.js';
 import { googleClientOptions } from '../google/client-options.js';
 import { LazyClient } from '../google/lazy-client.js';
 import { mapGoogleError } from '../google/grpc-errors.js';

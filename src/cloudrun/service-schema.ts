@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FatalError } from '../errors.js';
+import { FatalError } from '../core/errors.js';
 import type { ServiceObservation, TrafficEntry } from '../core/watch-types.js';
 import type { RevisionInfo } from './cloud-run-api.js';
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, errorMessage } from '../errors.js';
+import { ConfigError, errorMessage } from '../core/errors.js';
 import { envNameFor, envOptions, envVariableProblem, isRunwardenVariable } from './env-names.js';
 import { formatIssues, formatPath } from './issues.js';
 import { type Config, configSchema } from './schema.js';

@@ -1,4 +1,4 @@
-import { FatalError } from '../errors.js';
+import { FatalError } from './errors.js';
 
 /** A calendar period retention buckets by; weeks are ISO weeks (Monday to Sunday). */
 export type CalendarPeriod = 'hour' | 'day' | 'week' | 'month' | 'year';

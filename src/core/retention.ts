@@ -1,4 +1,4 @@
-import { FatalError } from '../errors.js';
+import { FatalError } from './errors.js';
 import { formatDuration } from './duration.js';
 import { type CalendarPeriod, calendarBucketer } from './calendar.js';
 

@@ -1,5 +1,5 @@
-import type { DaemonContext } from '../daemon.js';
-import { errorMessage, FatalError } from '../errors.js';
+import type { DaemonContext } from '../app/daemon.js';
+import { errorMessage, FatalError } from '../core/errors.js';
 import { CONFIG_PROBLEM_KINDS } from '../telemetry/metrics-config.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
 import type { Job } from './scheduler.js';

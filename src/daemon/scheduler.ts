@@ -1,5 +1,5 @@
 import cron from 'node-cron';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { WorkTracker } from './work.js';
 

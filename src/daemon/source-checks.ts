@@ -3,7 +3,7 @@ import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { listTenants } from '../backup/sources.js';
 import type { BackupConfig } from '../config/schema/backup.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { ConfigProblemKind } from '../telemetry/metrics-config.js';
 
 /** One thing the daemon found wrong with its configuration, in words a person can act on. */

@@ -1,4 +1,4 @@
-import { FatalError } from '../errors.js';
+import { FatalError } from '../core/errors.js';
 
 export class ShuttingDownError extends FatalError {
   constructor(what: string) {

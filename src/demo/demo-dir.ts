@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DAEMON_LOCK_FILE } from '../daemon.js';
-import { UsageError } from '../errors.js';
+import { DAEMON_LOCK_FILE } from '../app/daemon.js';
+import { UsageError } from '../core/errors.js';
 import { acquirePidLock, LockHeldError } from '../lock/pid-lock.js';
 
 /** The file that marks a folder as the demo's own, so a rerun may wipe it and nothing else. */

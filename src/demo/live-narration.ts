@@ -1,4 +1,4 @@
-import type { EventBus } from '../events.js';
+import type { EventBus } from '../events/event-bus.js';
 import type { Narrator } from './narrator.js';
 
 /**

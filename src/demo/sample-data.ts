@@ -37,8 +37,10 @@ export function writeSampleData(dataDir: string): SampleData {
   const migration = main.prepare('INSERT INTO django_migrations (app, name, applied) VALUES (?, ?, ?)');
   const order = main.prepare('INSERT INTO orders (tenant, total_cents, created) VALUES (?, ?, ?)');
   main.transaction(() => {
-    for (const name of ['0001_initial', '0002_orders', '0003_order_totals']) migration.run('shop', name, '2026-11-01T00:00:00Z');
-    for (let i = 0; i < 500; i++) order.run(TENANTS[i % TENANTS.length], 100 + ((i * 7919) % 10_000), '2026-11-27T12:00:00Z');
+    for (const name of ['0001_initial', '0002_orders', '0003_order_totals'])
+      migration.run('shop', name, '2026-11-01T00:00:00Z');
+    for (let i = 0; i < 500; i++)
+      order.run(TENANTS[i % TENANTS.length], 100 + ((i * 7919) % 10_000), '2026-11-27T12:00:00Z');
   })();
   main.close();
 
@@ -46,10 +48,13 @@ export function writeSampleData(dataDir: string): SampleData {
     const file = path.join(dataDir, 'tenants', `${tenant}.sqlite3`);
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE IF NOT EXISTS customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL)');
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL)',
+    );
     const insert = db.prepare('INSERT INTO customers (name, email) VALUES (?, ?)');
     db.transaction(() => {
-      for (let i = 0; i < 50 * (index + 1); i++) insert.run(`${tenant} customer ${i}`, `c${i}@${tenant}.example`);
+      for (let i = 0; i < 50 * (index + 1); i++)
+        insert.run(`${tenant} customer ${i}`, `c${i}@${tenant}.example`);
     })();
     db.close();
     return file;
@@ -58,7 +63,10 @@ export function writeSampleData(dataDir: string): SampleData {
   let mediaFiles = 0;
   for (let i = 0; i < 6; i++) {
     writeFileSync(path.join(dataDir, 'media', 'products', `product-${i}.png`), PNG);
-    writeFileSync(path.join(dataDir, 'media', 'products', `photo-${i}.jpg`), Buffer.concat([JPEG_HEADER, Buffer.alloc(2048, i)]));
+    writeFileSync(
+      path.join(dataDir, 'media', 'products', `photo-${i}.jpg`),
+      Buffer.concat([JPEG_HEADER, Buffer.alloc(2048, i)]),
+    );
     mediaFiles += 2;
   }
   writeFileSync(path.join(dataDir, 'media', 'terms.txt'), 'Terms of service\n'.repeat(200));

@@ -1,4 +1,4 @@
-import type { EventBus, RunwardenEvents } from '../events.js';
+import type { EventBus, RunwardenEvents } from '../events/event-bus.js';
 
 type Name = keyof RunwardenEvents & string;
 

@@ -1,9 +1,9 @@
-import type { RunningDaemon } from '../daemon.js';
+import type { RunningDaemon } from '../app/daemon.js';
 import type { Playground, ServedTraffic } from '../playground/index.js';
 import { ServicesRepo } from '../store/watch/services-repo.js';
 import { WatchesRepo } from '../store/watch/watches-repo.js';
-import type { RestorePointReport } from '../watch/restore-point.js';
-import type { RollbackCompletedEvent } from '../watch/watch-events.js';
+import type { RestorePointReport } from '../core/restore-point.js';
+import type { RollbackCompletedEvent } from '../events/watch-events.js';
 import { formatBytes, formatSeconds, type Narrator } from './narrator.js';
 import { startSimulatedUsers, type SimulatedUsers } from './simulated-users.js';
 import { pollUntil, StepMissedError, type StoryEvents } from './story-events.js';

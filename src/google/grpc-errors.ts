@@ -1,4 +1,4 @@
-import { FatalError, RetryableError, type RunwardenError, errorMessage } from '../errors.js';
+import { FatalError, RetryableError, type RunwardenError, errorMessage } from '../core/errors.js';
 
 /** gRPC status codes (google.rpc.Code) the adapters branch on. */
 const GRPC = {

@@ -1,4 +1,4 @@
-import { FatalError } from '../errors.js';
+import { FatalError } from '../core/errors.js';
 
 /** What every Google client library's client has: a `close()` that releases its channel. */
 export interface Closable {

@@ -1,4 +1,4 @@
-import { RetryableError, type RunwardenError, wrapError } from '../errors.js';
+import { RetryableError, type RunwardenError, wrapError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 
 /** How transient failures are retried: exponential backoff with jitter, bounded by a deadline. */

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { wrapError } from '../errors.js';
+import { wrapError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { HttpError, type HttpResponse, type Route, text } from './router.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { parseProcessTag, processLiveness, processTag } from './liveness.js';
+import { parseProcessTag, processLiveness, processTag } from '../util/liveness.js';
 
 /**
  * How a lock file comes into being: complete or not at all. A lock file that exists but is empty

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { FatalError, wrapError } from '../errors.js';
-import { hostKeyOf, processLiveness, thisProcess } from './liveness.js';
+import { FatalError, wrapError } from '../core/errors.js';
+import { hostKeyOf, processLiveness, thisProcess } from '../util/liveness.js';
 import { createLockFile, removeOrphans, siblingName } from './lock-file.js';
 
 export class LockHeldError extends FatalError {

@@ -1,5 +1,5 @@
 import type { NotifyTarget } from '../config/schema/notify.js';
-import { errorMessage, RetryableError } from '../errors.js';
+import { errorMessage, RetryableError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ChatTarget, JsonWebhookTarget } from './http-targets.js';
 import type { Notification, NotifierTarget } from './notification.js';

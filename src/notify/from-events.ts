@@ -1,5 +1,5 @@
-import type { EventBus } from '../events.js';
-import type { RollbackEventBase, WatchEventBase } from '../watch/watch-events.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { RollbackEventBase, WatchEventBase } from '../events/watch-events.js';
 import type { NotificationDispatcher } from './dispatcher.js';
 import type { Notification } from './notification.js';
 

@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { RetryableError, FatalError } from '../errors.js';
+import { RetryableError, FatalError } from '../core/errors.js';
 import type { Notification, NotifierTarget } from './notification.js';
 
 /** POSTs a JSON document per notification: `{ kind, service, title, text, details, at, source }`. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 import { HttpError, type HttpResponse, json, type Route } from '../http/router.js';
 import { HttpServer } from '../http/server.js';
 import type { Logger } from '../telemetry/logger.js';

@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 
 /** The gRPC methods the emulator serves, by their short names; faults are injected per method. */
 export const EMULATED_METHODS = [

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { EmulatedMethod, FaultInjector } from './faults.js';
 import { PlaygroundError } from './playground-error.js';

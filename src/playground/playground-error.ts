@@ -1,4 +1,4 @@
-import { RunwardenError } from '../errors.js';
+import { RunwardenError } from '../core/errors.js';
 
 /** The failures the emulator reports, named as gRPC status codes so both front ends can map them. */
 export type PlaygroundErrorStatus = 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'ABORTED' | 'FAILED_PRECONDITION';

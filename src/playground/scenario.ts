@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, errorMessage } from '../errors.js';
+import { ConfigError, errorMessage } from '../core/errors.js';
 import { behaviourInputSchema } from './behaviour.js';
 
 const NAME = /^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/;

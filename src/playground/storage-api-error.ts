@@ -1,4 +1,4 @@
-import { RunwardenError } from '../errors.js';
+import { RunwardenError } from '../core/errors.js';
 
 /**
  * A request the storage emulator refuses, as Cloud Storage's JSON API would: an HTTP status and a

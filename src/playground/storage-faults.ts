@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 
 /** The storage emulator's operations, by the JSON API method names; faults are injected per operation. */
 export const STORAGE_OPERATIONS = [

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { badRequest, reasonFor, StorageApiError } from './storage-api-error.js';
 import type { StorageBuckets } from './storage-buckets.js';

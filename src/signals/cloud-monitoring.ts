@@ -2,7 +2,7 @@ import { MetricServiceClient } from '@google-cloud/monitoring';
 import { z } from 'zod';
 import type { MonitoringConfig } from '../config/schema/google-apis.js';
 import type { RequestBucket, TimeWindow, UtilizationPoint } from '../core/rules.js';
-import { FatalError, RunwardenError } from '../errors.js';
+import { FatalError, RunwardenError } from '../core/errors.js';
 import { googleClientOptions } from '../google/client-options.js';
 import { LazyClient } from '../google/lazy-client.js';
 import { mapGoogleError } from '../google/grpc-errors.js';

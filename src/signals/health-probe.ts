@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 
 /** One probe: a GET of a health URL, healthy on any 2xx within the timeout. */

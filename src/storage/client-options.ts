@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 
 /** Where the bucket is and how calls to it are retried: the shape a config section will carry. */
 export interface ObjectStoreOptions {

@@ -3,7 +3,7 @@ import { rename, rm, stat as statFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Bucket, File, FileMetadata, Storage } from '@google-cloud/storage';
-import { FatalError, RunwardenError, UsageError } from '../errors.js';
+import { FatalError, RunwardenError, UsageError } from '../core/errors.js';
 import { abortable } from '../google/retry.js';
 import {
   type ObjectStoreOptions,

@@ -1,4 +1,4 @@
-import { errorMessage, FatalError, RetryableError, type RunwardenError } from '../errors.js';
+import { errorMessage, FatalError, RetryableError, type RunwardenError } from '../core/errors.js';
 
 const RETRYABLE_NETWORK = new Set([
   'ECONNRESET',

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { FatalError, wrapError } from '../errors.js';
+import { FatalError, wrapError } from '../core/errors.js';
 import { VERSION } from '../version.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Migration } from './migrations/migration.js';

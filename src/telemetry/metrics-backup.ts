@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { EventBus } from '../events.js';
+import type { EventBus } from '../events/event-bus.js';
 
 /**
  * The backup job's metrics, composed into createMetrics. Runs, duration, size and snapshot

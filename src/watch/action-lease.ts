@@ -1,4 +1,4 @@
-import { parseProcessTag, processLiveness } from '../lock/liveness.js';
+import { parseProcessTag, processLiveness } from '../util/liveness.js';
 import type { WatchRuntime } from './watch-runtime.js';
 
 /**

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { SchemaFingerprint } from '../core/schema-change.js';
-import { wrapError } from '../errors.js';
+import { wrapError } from '../core/errors.js';
 import type { SchemaInspector } from './ports.js';
 
 /**

@@ -2,12 +2,12 @@ import type { RollbackRefusal } from '../core/rollback-plan.js';
 import type { RuleEvaluation } from '../core/rules.js';
 import type { ServiceObservation } from '../core/watch-types.js';
 import { alertKey, FROZEN_KEY, INSUFFICIENT_KEY, type Judgement } from '../core/watch-machine.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
 import { watchEventBase } from './event-base.js';
 import { promoteWatch } from './promote.js';
 import { requestRollback } from './rollback.js';
-import { summarize } from './watch-events.js';
+import { summarize } from '../events/watch-events.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import type { WatchedService } from './watched-service.js';
 

@@ -1,5 +1,5 @@
 import type { WatchRecord } from '../store/watch/watches-repo.js';
-import type { WatchEventBase } from './watch-events.js';
+import type { WatchEventBase } from '../events/watch-events.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import type { WatchedService } from './watched-service.js';
 

@@ -9,7 +9,7 @@ import {
   utilizationQueryWindow,
 } from '../core/rules.js';
 import { type ServiceObservation, servingOf, tagUrlOf } from '../core/watch-types.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { MetricRead, RevisionTarget } from '../signals/metric-source.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
 import type { WatchRuntime } from './watch-runtime.js';

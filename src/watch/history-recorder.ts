@@ -1,6 +1,6 @@
-import type { EventBus, RunwardenEvents } from '../events.js';
+import type { EventBus, RunwardenEvents } from '../events/event-bus.js';
 import type { HistoryRepo } from '../store/watch/history-repo.js';
-import type { WatchEventBase } from './watch-events.js';
+import type { WatchEventBase } from '../events/watch-events.js';
 
 const RECORDED = [
   'watch:baseline',

@@ -1,6 +1,6 @@
 import { trafficTo } from '../core/rollback-plan.js';
 import { servingOf, snapshotOf } from '../core/watch-types.js';
-import { FatalError, RunwardenError, UsageError } from '../errors.js';
+import { FatalError, RunwardenError, UsageError } from '../core/errors.js';
 import { releaseActionLease, takeActionLease } from './action-lease.js';
 import { badMarkNotice } from './bad-mark.js';
 import { watchEventBase } from './event-base.js';

@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 import { badMarkNotice } from './bad-mark.js';
 import { requestRollback } from './rollback.js';
 import type { RollbackOutcome } from './rollback-request.js';

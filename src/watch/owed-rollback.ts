@@ -1,7 +1,7 @@
 import { decideOwedRollback } from '../core/owed-rollback.js';
 import type { ServiceObservation } from '../core/watch-types.js';
 import { FROZEN_KEY } from '../core/watch-machine.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { OwedRollbackRecord } from '../store/watch/owed-rollbacks-repo.js';
 import { actionInProgress } from './action-lease.js';
 import { watchEventBase } from './event-base.js';

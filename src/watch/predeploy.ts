@@ -1,5 +1,5 @@
 import { servingOf } from '../core/watch-types.js';
-import { errorMessage, FatalError } from '../errors.js';
+import { errorMessage, FatalError } from '../core/errors.js';
 import type { PredeployRecord } from '../store/watch/predeploys-repo.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import { findService } from './watched-service.js';

@@ -1,7 +1,7 @@
 import { compareSchema, type SchemaFingerprint } from '../core/schema-change.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
-import { NO_RESTORE_POINT, type RestorePoint, type RestorePointReport } from './restore-point.js';
+import { NO_RESTORE_POINT, type RestorePoint, type RestorePointReport } from '../core/restore-point.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import type { WatchedService } from './watched-service.js';
 

@@ -1,10 +1,10 @@
 import type { OwedRollback } from '../core/owed-rollback.js';
 import { type RollbackPlan, trafficTo } from '../core/rollback-plan.js';
 import { type ServiceObservation, servingOf, snapshotOf } from '../core/watch-types.js';
-import { errorMessage, RunwardenError } from '../errors.js';
+import { errorMessage, RunwardenError } from '../core/errors.js';
 import { sleep } from '../google/retry.js';
-import type { RollbackCompletedEvent, RollbackEventBase } from './watch-events.js';
-import type { RestorePointReport } from './restore-point.js';
+import type { RollbackCompletedEvent, RollbackEventBase } from '../events/watch-events.js';
+import type { RestorePointReport } from '../core/restore-point.js';
 import { restoreReport } from './restore-points.js';
 import type { RollbackOutcome, RollbackRequest } from './rollback-request.js';
 import { planFor } from './rollback-plan-for.js';

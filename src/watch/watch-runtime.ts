@@ -1,7 +1,7 @@
 import type { CloudRunApi } from '../cloudrun/cloud-run-api.js';
 import type { Clock } from '../core/clock.js';
 import type { WindowOptions } from '../core/rules.js';
-import type { EventBus } from '../events.js';
+import type { EventBus } from '../events/event-bus.js';
 import type { HealthProber } from '../signals/health-probe.js';
 import type { MetricSource } from '../signals/metric-source.js';
 import type { WatchStore } from '../store/watch/watch-store.js';

@@ -2,7 +2,7 @@ import { onObservation } from '../core/deploy-detect.js';
 import { evaluateRules } from '../core/rules.js';
 import { judge } from '../core/watch-machine.js';
 import { type ServiceObservation, snapshotOf } from '../core/watch-types.js';
-import { errorMessage, RunwardenError } from '../errors.js';
+import { errorMessage, RunwardenError } from '../core/errors.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
 import { applyJudgement } from './apply-judgement.js';
 import { watchEventBase } from './event-base.js';

@@ -2,7 +2,7 @@ import type { RuleConfig, ServiceConfig } from '../config/schema/services.js';
 import { serviceKey } from '../config/schema/services.js';
 import type { Rule } from '../core/rules.js';
 import type { ServiceRef } from '../cloudrun/cloud-run-api.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 
 /** A configured service, ready for the watch: its key, where it lives, and its rules for the core. */
 export interface WatchedService {

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { afterEach } from 'vitest';
-import { createAlertEndpoints } from '../../src/alerts/alert-endpoints.js';
+import { createAlertEndpoints } from '../../src/app/webhooks.js';
 import type {
   AlertRollbackPort,
   AlertRollbackRequest,

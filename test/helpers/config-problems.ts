@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/core/errors.js';
 
 /** The problems a config load reports; fails the test when it throws anything but a ConfigError, or nothing. */
 export function problemsOf(load: () => unknown): string[] {

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { crc32 } from 'node:zlib';
 import Database from 'better-sqlite3';
 import yazl from 'yazl';
-import type { EntryKind, Manifest } from '../../src/backup/manifest.js';
+import type { EntryKind, Manifest } from '../../src/archive/manifest.js';
 
 /** One entry of a hand-built test archive. */
 export interface FixtureEntry {

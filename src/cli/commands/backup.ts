@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { formatBytes, progressReporter } from '../../backup/progress.js';
 import { type BackupResult, runBackup } from '../../backup/run-backup.js';
-import { EventBus } from '../../events.js';
+import { EventBus } from '../../events/event-bus.js';
 import { BackupsRepo } from '../../store/backups-repo.js';
 import { Store } from '../../store/store.js';
 import {

@@ -6,7 +6,7 @@ import { importArchive, verifyCataloged } from '../../backup/catalog.js';
 import { type InventoryItem, listInventory } from '../../backup/inventory.js';
 import { formatBytes } from '../../backup/progress.js';
 import type { Config } from '../../config/schema.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../core/errors.js';
 import { BackupsRepo } from '../../store/backups-repo.js';
 import { Store } from '../../store/store.js';
 import { type GlobalOptions, loadFromOptions, withConfigOption, withJsonOption } from '../common.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { startDaemon } from '../../daemon.js';
-import { errorMessage } from '../../errors.js';
+import { startDaemon } from '../../app/daemon.js';
+import { errorMessage } from '../../core/errors.js';
 import { createLogger } from '../../telemetry/logger.js';
 import { type GlobalOptions, loadFromOptions, withConfigPathOption } from '../common.js';
 

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../core/errors.js';
 import type { EvaluationRecord } from '../../store/watch/evaluations-repo.js';
 import type { HistoryEntry } from '../../store/watch/history-repo.js';
 import { findService } from '../../watch/watched-service.js';

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { type RestoreOutcome, runRestore } from '../../backup/restore.js';
-import { type RestoreSelection, resolveTarget } from '../../backup/restore-targets.js';
+import { type RestoreOutcome, runRestore } from '../../restore/restore.js';
+import { type RestoreSelection, resolveTarget } from '../../restore/restore-targets.js';
 import type { Config } from '../../config/schema.js';
-import { FatalError, UsageError } from '../../errors.js';
-import { EventBus } from '../../events.js';
+import { FatalError, UsageError } from '../../core/errors.js';
+import { EventBus } from '../../events/event-bus.js';
 import { BackupsRepo } from '../../store/backups-repo.js';
 import { RestoresRepo } from '../../store/restores-repo.js';
 import { Store } from '../../store/store.js';

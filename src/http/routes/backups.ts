@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { snakeKeys } from '../../core/snake-keys.js';
-import { errorMessage, RetryableError, RunwardenError } from '../../errors.js';
+import { errorMessage, RetryableError, RunwardenError } from '../../core/errors.js';
 import { json, type Route } from '../router.js';
 import { limited, vetJson, type WebhookGuard } from './alerts-request.js';
 

@@ -1,4 +1,4 @@
-import type { SchemaFingerprint } from '../core/schema-change.js';
+import type { SchemaFingerprint } from './schema-change.js';
 
 /** The backup a rollback names so a person can restore data if the schema changed since it. */
 export interface RestorePoint {

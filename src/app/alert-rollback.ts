@@ -1,5 +1,9 @@
 import type { RollbackOutcome, RollbackRequest } from '../watch/rollback-request.js';
-import type { AlertRollbackPort, AlertRollbackRequest, AlertRollbackResult } from './rollback-port.js';
+import type {
+  AlertRollbackPort,
+  AlertRollbackRequest,
+  AlertRollbackResult,
+} from '../alerts/rollback-port.js';
 
 /** The deploy watch's rollback entry point, as the composition root binds it to its runtime. */
 export type RequestRollback = (request: RollbackRequest, signal: AbortSignal) => Promise<RollbackOutcome>;

@@ -1,8 +1,8 @@
 import type { BackupSourcesConfig } from '../config/schema/backup.js';
-import { errorMessage, wrapError } from '../errors.js';
-import type { EventBus } from '../events.js';
+import { errorMessage, wrapError } from '../core/errors.js';
+import type { EventBus } from '../events/event-bus.js';
 import type { RestoreKind, RestoresRepo } from '../store/restores-repo.js';
-import type { ManifestEntry } from './manifest.js';
+import type { ManifestEntry } from '../archive/manifest.js';
 import {
   assertDatabaseTargetReplaceable,
   commitDatabase,

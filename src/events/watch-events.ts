@@ -1,7 +1,7 @@
 import type { RollbackRefusal, RollbackTrigger } from '../core/rollback-plan.js';
 import type { RuleEvaluation } from '../core/rules.js';
 import type { InsufficientDataPolicy, WatchStatus } from '../core/watch-types.js';
-import type { RestorePoint, RestorePointReport } from './restore-point.js';
+import type { RestorePoint, RestorePointReport } from '../core/restore-point.js';
 
 /**
  * Payloads of the deploy watch's events (names in src/events.ts). Every payload says which service,

@@ -2,8 +2,8 @@ import { constants } from 'node:fs';
 import { copyFile, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { FatalError, wrapError } from '../errors.js';
-import { exists, fsyncDirectory, partialNameOf, SQLITE_SIDECARS } from './restore-fs.js';
+import { FatalError, wrapError } from '../core/errors.js';
+import { exists, fsyncDirectory, partialNameOf, SQLITE_SIDECARS } from '../util/durable-fs.js';
 
 /**
  * The copy of a database taken just before a restore overwrites it. `snapshot` is a consistent

@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { FatalError } from '../errors.js';
+import { FatalError } from '../core/errors.js';
 
 /**
  * Raised for an archive entry that must not be written: its path would land outside the restore

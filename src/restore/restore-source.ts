@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { FatalError, wrapError } from '../errors.js';
+import { FatalError, wrapError } from '../core/errors.js';
 import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
-import { READ_CHUNK } from './hashing.js';
-import type { Manifest } from './manifest.js';
-import { readManifestWithDigest } from './manifest-read.js';
-import { verifyArchive } from './verify.js';
-import { openZip, type ZipReader } from './zip-reader.js';
+import { READ_CHUNK } from '../archive/hashing.js';
+import type { Manifest } from '../archive/manifest.js';
+import { readManifestWithDigest } from '../archive/manifest-read.js';
+import { verifyArchive } from '../archive/verify.js';
+import { openZip, type ZipReader } from '../archive/zip-reader.js';
 
 /**
  * What a restore needs of the catalog: the row of an archive, and (optionally) a way to record the

@@ -1,18 +1,18 @@
 import { GrpcCloudRun } from '../cloudrun/grpc-cloud-run.js';
 import type { Config } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
-import type { EventBus } from '../events.js';
+import type { EventBus } from '../events/event-bus.js';
 import { CloudMonitoring } from '../signals/cloud-monitoring.js';
 import { UndiciHealthProber } from '../signals/health-probe.js';
 import type { Store } from '../store/store.js';
 import { WatchStore } from '../store/watch/watch-store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { WatchMetrics } from '../telemetry/metrics-watch.js';
-import { SqliteSchemaInspector } from './app-schema.js';
-import { RunBackupPreDeploy } from './backup-adapter.js';
-import { LiveState } from './live-state.js';
-import type { WatchRuntime } from './watch-runtime.js';
-import { watchedService } from './watched-service.js';
+import { SqliteSchemaInspector } from '../watch/app-schema.js';
+import { RunBackupPreDeploy } from './pre-deploy-backup.js';
+import { LiveState } from '../watch/live-state.js';
+import type { WatchRuntime } from '../watch/watch-runtime.js';
+import { watchedService } from '../watch/watched-service.js';
 
 export interface BuildRuntimeOptions {
   config: Config;

@@ -1,10 +1,10 @@
 import { runBackup } from '../backup/run-backup.js';
 import type { BackupConfig } from '../config/schema/backup.js';
-import type { EventBus } from '../events.js';
+import type { EventBus } from '../events/event-bus.js';
 import { BackupsRepo } from '../store/backups-repo.js';
 import type { Db } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { BackupTaken, PreDeployBackup } from './ports.js';
+import type { BackupTaken, PreDeployBackup } from '../watch/ports.js';
 
 /**
  * The pre-deploy backup through the backup use-case: a full, verified, cataloged backup

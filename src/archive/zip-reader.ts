@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { createInflateRaw, inflateRaw } from 'node:zlib';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { irregularEntryProblem } from '../core/zip-entry-type.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import { BackupCorruptError } from './errors.js';
 import { type Digest, Digester, discard, HashingStream } from './hashing.js';
 

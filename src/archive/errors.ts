@@ -1,4 +1,4 @@
-import { FatalError, RetryableError } from '../errors.js';
+import { FatalError, RetryableError } from '../core/errors.js';
 
 /**
  * The archive is damaged, tampered with or not one of ours: an entry's bytes do not match the

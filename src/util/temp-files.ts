@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { parseProcessTag, processLiveness, processTag } from '../lock/liveness.js';
+import { parseProcessTag, processLiveness, processTag } from './liveness.js';
 
 /**
  * Temporary files of a backup or a verification live beside the archives (same filesystem, so a

@@ -1,10 +1,10 @@
-import { runBackup } from '../../backup/run-backup.js';
-import type { BackupConfig } from '../../config/schema/backup.js';
-import type { EventBus } from '../../events.js';
-import { BackupsRepo } from '../../store/backups-repo.js';
-import type { Store } from '../../store/store.js';
-import type { Logger } from '../../telemetry/logger.js';
-import type { BackupTrigger } from './backups.js';
+import { runBackup } from '../backup/run-backup.js';
+import type { BackupConfig } from '../config/schema/backup.js';
+import type { EventBus } from '../events/event-bus.js';
+import { BackupsRepo } from '../store/backups-repo.js';
+import type { Store } from '../store/store.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { BackupTrigger } from '../http/routes/backups.js';
 
 /** `POST /v1/backups` over the backup use-case: one verified, cataloged backup, trigger "http". */
 export function backupTriggerAdapter(deps: {

@@ -1,11 +1,11 @@
 import type { Entry } from 'yauzl';
-import { errorMessage, wrapError } from '../errors.js';
-import { BackupCorruptError } from './errors.js';
-import type { Digest } from './hashing.js';
-import { entryPathProblem, type ManifestEntry, ZIP_METHOD } from './manifest.js';
-import { hex } from './manifest-read.js';
+import { errorMessage, wrapError } from '../core/errors.js';
+import { BackupCorruptError } from '../archive/errors.js';
+import type { Digest } from '../archive/hashing.js';
+import { entryPathProblem, type ManifestEntry, ZIP_METHOD } from '../archive/manifest.js';
+import { hex } from '../archive/manifest-read.js';
 import { UnsafeEntryError } from './restore-paths.js';
-import type { ZipReader } from './zip-reader.js';
+import type { ZipReader } from '../archive/zip-reader.js';
 
 /**
  * Checks the central-directory record of one entry to restore against its (authenticated)

@@ -1,11 +1,11 @@
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { FatalError, wrapError } from '../errors.js';
-import type { Manifest, ManifestEntry } from './manifest.js';
+import { FatalError, wrapError } from '../core/errors.js';
+import type { Manifest, ManifestEntry } from '../archive/manifest.js';
 import type { RestoreProgress } from './restore-db.js';
-import { fsyncDirectory, tempNameBeside, writeNewFile } from './restore-fs.js';
+import { fsyncDirectory, tempNameBeside, writeNewFile } from '../util/durable-fs.js';
 import { assertNoLinkOnTheWay, resolveInside, UnsafeEntryError } from './restore-paths.js';
-import { openZip, type ZipReader } from './zip-reader.js';
+import { openZip, type ZipReader } from '../archive/zip-reader.js';
 
 export interface MediaRestoreRequest {
   /** The verified archive. */

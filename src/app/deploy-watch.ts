@@ -1,12 +1,12 @@
-import type { DaemonContext } from '../daemon.js';
-import { errorMessage } from '../errors.js';
+import type { DaemonContext } from './daemon.js';
+import { errorMessage } from '../core/errors.js';
 import { observeWatch } from '../telemetry/metrics-watch.js';
-import { buildWatchRuntime } from './build-runtime.js';
-import { recordHistory } from './history-recorder.js';
-import { requestRollback } from './rollback.js';
-import type { RollbackOutcome, RollbackRequest } from './rollback-request.js';
-import { scheduleWatches } from './watch-job.js';
-import type { WatchRuntime } from './watch-runtime.js';
+import { buildWatchRuntime } from './watch-runtime.js';
+import { recordHistory } from '../watch/history-recorder.js';
+import { requestRollback } from '../watch/rollback.js';
+import type { RollbackOutcome, RollbackRequest } from '../watch/rollback-request.js';
+import { scheduleWatches } from '../watch/watch-job.js';
+import type { WatchRuntime } from '../watch/watch-runtime.js';
 
 export interface DeployWatch {
   runtime: WatchRuntime;

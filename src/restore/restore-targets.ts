@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { BackupSourcesConfig } from '../config/schema/backup.js';
-import { FatalError, UsageError } from '../errors.js';
-import { type Manifest, TENANT_ID_PATTERN } from './manifest.js';
+import { FatalError, UsageError } from '../core/errors.js';
+import { type Manifest, TENANT_ID_PATTERN } from '../archive/manifest.js';
 
 /** What to restore: the main database, one tenant's database, or the media folder. */
 export type RestoreSelection =

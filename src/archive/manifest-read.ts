@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import { BackupCorruptError, BackupFormatError } from './errors.js';
 import { HashingStream } from './hashing.js';
 import {

@@ -10,9 +10,9 @@ import type { Store } from '../store/store.js';
 import { WatchesRepo } from '../store/watch/watches-repo.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AlertMetrics } from '../telemetry/metrics-alerts.js';
-import { AlertReceiver } from './alert-receiver.js';
-import { AlertsRepo } from './alerts-repo.js';
-import type { AlertRollbackPort } from './rollback-port.js';
+import { AlertReceiver } from '../alerts/alert-receiver.js';
+import { AlertsRepo } from '../store/alerts-repo.js';
+import type { AlertRollbackPort } from '../alerts/rollback-port.js';
 
 export interface AlertEndpointsDeps {
   config: Pick<Config, 'alerts' | 'services'>;

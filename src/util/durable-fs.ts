@@ -4,8 +4,8 @@ import { chown, type FileHandle, lstat, open, readdir, rm } from 'node:fs/promis
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import { FatalError, wrapError } from '../errors.js';
-import { parseProcessTag, processLiveness, processTag } from '../lock/liveness.js';
+import { FatalError, wrapError } from '../core/errors.js';
+import { parseProcessTag, processLiveness, processTag } from './liveness.js';
 
 /**
  * What streaming an entry to disk produced: the SHA-256 (hex), CRC-32 (unsigned) and length of

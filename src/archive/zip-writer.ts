@@ -4,7 +4,7 @@ import { type Readable, type Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { crc32, createDeflateRaw, deflateRaw, deflateRawSync } from 'node:zlib';
-import { FatalError } from '../errors.js';
+import { FatalError } from '../core/errors.js';
 import { type Digest, HashingStream } from './hashing.js';
 import { type CompressionMethod, ZIP_METHOD } from './manifest.js';
 import {

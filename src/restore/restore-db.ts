@@ -1,7 +1,7 @@
 import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { FatalError, wrapError } from '../errors.js';
-import type { ManifestEntry } from './manifest.js';
+import { FatalError, wrapError } from '../core/errors.js';
+import type { ManifestEntry } from '../archive/manifest.js';
 import { checkEntryDigest, unreadableEntry } from './restore-entries.js';
 import {
   copyOwnership,
@@ -13,10 +13,10 @@ import {
   tempNameBeside,
   type WrittenFile,
   writeNewFile,
-} from './restore-fs.js';
+} from '../util/durable-fs.js';
 import { pausePoint, type RestoreStep } from './restore-pause.js';
 import { type SafetyCopy, takeSafetyCopy } from './safety-copy.js';
-import { integrityProblem } from './sqlite-check.js';
+import { integrityProblem } from '../archive/sqlite-check.js';
 
 /** Progress of one restore, for a progress bar or log lines. */
 export type RestoreProgress =

@@ -12,7 +12,7 @@ import type {
   WatchFailureEvent,
   WatchHeldEvent,
   WatchStartedEvent,
-} from './watch/watch-events.js';
+} from './watch-events.js';
 
 /**
  * Everything runwarden does is announced as a typed event; metrics, notifications, the audit history

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { errorMessage, FatalError, wrapError } from '../errors.js';
+import { errorMessage, FatalError, wrapError } from '../core/errors.js';
 
 /** Databases up to this size are checked on the calling thread; a few milliseconds at most. */
 const INLINE_CHECK_BYTES = 8 * 1024 * 1024;

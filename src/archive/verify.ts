@@ -4,13 +4,13 @@ import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Entry } from 'yauzl';
-import { errorMessage, FatalError, wrapError } from '../errors.js';
+import { errorMessage, FatalError, wrapError } from '../core/errors.js';
 import { BackupCorruptError } from './errors.js';
 import { type Digest, HashingStream, READ_CHUNK, sha256File } from './hashing.js';
 import { MANIFEST_ENTRY, type Manifest, type ManifestEntry, ZIP_METHOD } from './manifest.js';
 import { readManifestWithDigest } from './manifest-read.js';
 import { integrityProblem } from './sqlite-check.js';
-import { removeDatabaseFiles, tempPath } from './temp-files.js';
+import { removeDatabaseFiles, tempPath } from '../util/temp-files.js';
 import { openZip, type ZipReader } from './zip-reader.js';
 
 export { BackupCorruptError } from './errors.js';
