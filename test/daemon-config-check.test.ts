@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { GrpcCloudRun } from '../src/cloudrun/grpc-cloud-run.js';
 import { loadConfig } from '../src/config/load.js';
 import { type RunningDaemon, startDaemon } from '../src/app/daemon.js';
-import { configCheckJob } from '../src/daemon/config-check.js';
+import { configCheckJob } from '../src/app/config-check.js';
 import { EventBus } from '../src/events/event-bus.js';
 import { type Playground, startPlayground } from '../src/playground/index.js';
 import { createLogger } from '../src/telemetry/logger.js';

@@ -2,7 +2,7 @@ import { cooldownHolds } from '../core/rollback-plan.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AlertMetrics, AlertOutcome } from '../telemetry/metrics-alerts.js';
-import type { ReceivedAlert } from './alert.js';
+import type { ReceivedAlert } from '../core/alert.js';
 import type { AlertsRepo, DeliveryOutcome } from '../store/alerts-repo.js';
 import { type AlertMatch, type MatchableService, type MatchRules, matchAlert } from './match.js';
 import type { AlertRollbackPort, AlertRollbackResult } from './rollback-port.js';

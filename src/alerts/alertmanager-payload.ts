@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { ReceivedAlert } from './alert.js';
+import type { ReceivedAlert } from '../core/alert.js';
 import { boundedArray, boundedRecord } from './bounded-schemas.js';
 
 // Alertmanager's webhook body, version 4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config).

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ReceivedAlert } from './alert.js';
+import type { ReceivedAlert } from '../core/alert.js';
 import { boundedRecord } from './bounded-schemas.js';
 
 // Cloud Monitoring's webhook notification (schema version 1.2): `{version, incident: {...}}`.

@@ -1,4 +1,4 @@
-import type { ReceivedAlert } from './alert.js';
+import type { ReceivedAlert } from '../core/alert.js';
 
 /** A watched service as the matcher knows it. */
 export interface MatchableService {

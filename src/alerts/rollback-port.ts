@@ -1,4 +1,4 @@
-import type { AlertSource } from './alert.js';
+import type { AlertSource } from '../core/alert.js';
 
 /** What the receivers ask of the daemon's one rollback path. */
 export interface AlertRollbackRequest {

@@ -10,7 +10,7 @@ import { healthRoutes, metricsRoute } from '../http/routes/health.js';
 import type { Route } from '../http/router.js';
 import { HttpServer } from '../http/server.js';
 import { acquirePidLock, type PidLock } from '../lock/pid-lock.js';
-import { scheduleConfigChecks } from '../daemon/config-check.js';
+import { scheduleConfigChecks } from './config-check.js';
 import { Scheduler } from '../daemon/scheduler.js';
 import { NotificationDispatcher } from '../notify/dispatcher.js';
 import { notifyOnEvents, targetsFromConfig } from '../notify/from-events.js';

@@ -4,7 +4,7 @@ import type { WorkTracker } from '../daemon/work.js';
 import { createWebhookAuthenticator } from '../http/auth.js';
 import { InFlightLimit } from '../http/in-flight-limit.js';
 import type { Route } from '../http/router.js';
-import { alertRoutes } from '../http/routes/alerts.js';
+import { alertRoutes } from '../alerts/alert-routes.js';
 import { type BackupTrigger, backupRoute } from '../http/routes/backups.js';
 import type { Store } from '../store/store.js';
 import { WatchesRepo } from '../store/watch/watches-repo.js';

@@ -1,4 +1,4 @@
-import type { Rule } from './rules.js';
+import type { Rule } from './rule-types.js';
 
 /**
  * Metric windows: only complete buckets old enough to have been reported are evaluated (Cloud Run

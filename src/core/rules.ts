@@ -5,6 +5,15 @@
  * decision can be explained later.
  */
 import { formatDuration } from './duration.js';
+import type {
+  HealthRule,
+  RequestRule,
+  Rule,
+  RuleAction,
+  RuleSignal,
+  UtilizationRule,
+  Verdict,
+} from './rule-types.js';
 import { metricWindow, type TimeWindow, utilizationKey, type WindowOptions } from './rule-windows.js';
 
 export {
@@ -16,46 +25,15 @@ export {
   type WindowOptions,
 } from './rule-windows.js';
 
-export type RuleAction = 'rollback' | 'alert';
-export type Verdict = 'healthy' | 'unhealthy' | 'insufficient_data';
-export type RuleSignal = 'requests' | 'health' | 'cpu' | 'memory';
-
-/** Requests answered with a matching response code, per window: a count or a share of all requests. */
-export interface RequestRule {
-  name: string;
-  signal: 'requests';
-  /** e.g. "5xx"; matches Cloud Monitoring's `response_code_class` label. */
-  responseCodeClass?: string | undefined;
-  /** e.g. "503"; matches the `response_code` label. */
-  responseCode?: string | undefined;
-  /** count: matching requests > threshold. ratio: matching / all > threshold (0..1). */
-  measure: 'count' | 'ratio';
-  threshold: number;
-  windowMs: number;
-  /** ratio only: fewer requests than this in the window is insufficient data, not a verdict. */
-  minRequests: number;
-  action: RuleAction;
-}
-
-/** The health probe failing `threshold` times in a row (the newest probes) trips the rule. */
-export interface HealthRule {
-  name: string;
-  signal: 'health';
-  threshold: number;
-  action: RuleAction;
-}
-
-/** A percentile of CPU or memory utilization (0..1) above `threshold` within the window. */
-export interface UtilizationRule {
-  name: string;
-  signal: 'cpu' | 'memory';
-  percentile: 50 | 95 | 99;
-  threshold: number;
-  windowMs: number;
-  action: RuleAction;
-}
-
-export type Rule = RequestRule | HealthRule | UtilizationRule;
+export type {
+  HealthRule,
+  RequestRule,
+  Rule,
+  RuleAction,
+  RuleSignal,
+  UtilizationRule,
+  Verdict,
+} from './rule-types.js';
 
 /** Requests of one response code counted over one aligned bucket [start, end) (ms since epoch). */
 export interface RequestBucket {

@@ -5,7 +5,7 @@ import { HttpServer } from '../http/server.js';
 import type { Logger } from '../telemetry/logger.js';
 import { behaviourInputSchema } from './behaviour.js';
 import { FAULT_CODES } from './faults.js';
-import type { Playground } from './playground.js';
+import type { Playground } from './playground-types.js';
 import { PlaygroundError } from './playground-error.js';
 import { StorageApiError } from './storage-api-error.js';
 import { STORAGE_FAULT_STATUSES, STORAGE_OPERATIONS } from './storage-faults.js';

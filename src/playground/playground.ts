@@ -1,8 +1,8 @@
-import { createLogger, type Logger } from '../telemetry/logger.js';
-import { type BehaviourInput, resolveBehaviour } from './behaviour.js';
+import { createLogger } from '../telemetry/logger.js';
+import { resolveBehaviour } from './behaviour.js';
 import type { EmulatorEndpoint } from './client-options.js';
 import { startControlApi } from './control-api.js';
-import { type Fault, FaultInjector } from './faults.js';
+import { FaultInjector } from './faults.js';
 import { startGrpcServer } from './grpc-server.js';
 import { monitoringHandlers } from './monitoring-service.js';
 import { OperationStore } from './operations.js';
@@ -11,93 +11,13 @@ import { loadProtos } from './protos.js';
 import { revisionResourceName, serviceResourceName } from './run-resources.js';
 import { runHandlers } from './run-service.js';
 import { loadScenarioFile, parseScenario, type Scenario, type ScenarioInput } from './scenario.js';
-import { type DriveOptions, type DriveSummary, driveTraffic } from './traffic-driver.js';
-import type { TrafficStatus, TrafficTarget } from './traffic-spec.js';
+import { driveTraffic } from './traffic-driver.js';
 import { type StorageEmulator, startStorageEmulator } from './storage-emulator.js';
-import { type ServedCount, World } from './world.js';
+import { World } from './world.js';
 
-export interface PlaygroundOptions {
-  /** Loopback address every listener binds; 127.0.0.1 by default. */
-  host?: string;
-  /** gRPC port; 0 (default) picks a free one. */
-  grpcPort?: number;
-  /** Control API port; 0 (default) picks a free one. */
-  controlPort?: number;
-  /** Cloud Storage JSON API port; 0 (default) picks a free one. */
-  storagePort?: number;
-  /** Parent of the temporary folder holding stored objects' bytes; the OS temp folder by default. */
-  storageDir?: string;
-  /** Monitoring sample period, ms; 60 000 (Cloud Run's) by default; tests use ~1 000. */
-  samplePeriodMs?: number;
-  /** Delay before a finished sample period is visible in Monitoring, ms; 150 000 by default. */
-  ingestionDelayMs?: number;
-  /** GetOperation polls before an UpdateService operation is done (and applied); 1 by default. */
-  operationPolls?: number;
-  logger?: Logger;
-  /** Epoch ms; Date.now by default. */
-  clock?: () => number;
-}
+import type { Playground, PlaygroundOptions } from './playground-types.js';
 
-/** A revision as the playground shows it. */
-export interface RevisionView {
-  /** Short name, as in traffic targets. */
-  name: string;
-  /** projects/P/locations/L/services/S/revisions/R */
-  resourceName: string;
-  /** The revision's own server (bypasses the traffic split). */
-  url: string;
-  behaviour: ReturnType<typeof resolveBehaviour>;
-}
-
-/** Traffic a service is serving now; `uri` is the tag URL for tagged targets. */
-export type ServedTraffic = TrafficStatus & { uri?: string };
-
-/** A running emulator. Every method throws PlaygroundError/UsageError naming what was wrong. */
-export interface Playground {
-  readonly project: string;
-  readonly region: string;
-  /** The gRPC endpoint; give it to emulatorClientOptions(). */
-  readonly endpoint: EmulatorEndpoint;
-  /** Base URL of the HTTP control API. */
-  readonly controlUrl: string;
-  /** The Cloud Storage emulator; give it to storageEmulatorOptions(). */
-  readonly storage: StorageEmulator;
-  /** Names of the emulated services. */
-  services(): string[];
-  /** projects/P/locations/L/services/S */
-  serviceName(service: string): string;
-  /** The service URL: routes each request by the traffic split. */
-  serviceUrl(service: string): string;
-  /** The URL of a traffic tag, if the service has that tag. */
-  tagUrl(service: string, tag: string): string | undefined;
-  /** Revisions of a service, newest first. */
-  revisions(service: string): RevisionView[];
-  /**
-   * Deploys a new revision (creating the service if needed) and returns its short name. Like
-   * `gcloud run deploy`: it takes 100 % through LATEST, unless `noTraffic` (then only `tag` reaches it).
-   */
-  deploy(
-    service: string,
-    options?: { behaviour?: BehaviourInput; noTraffic?: boolean; tag?: string },
-  ): Promise<string>;
-  /** Changes what a revision (short or full name) does from its next request on. */
-  setBehaviour(revision: string, behaviour: BehaviourInput): void;
-  /** What the service serves now. */
-  traffic(service: string): ServedTraffic[];
-  /** Sets the traffic at once (as an operator would outside the watched API; no operation). */
-  setTraffic(service: string, targets: TrafficTarget[]): Promise<void>;
-  /** Sends simulated users to the service URL (or a tag URL) and reports what they got. */
-  driveTraffic(service: string, options: DriveOptions & { tag?: string }): Promise<DriveSummary>;
-  /** Makes the next calls of a gRPC method (short name, e.g. UpdateService) fail or wait. */
-  injectFault(method: string, fault: Fault): void;
-  clearFaults(method?: string): void;
-  /** Pending injected faults: calls still affected, per method. */
-  pendingFaults(): Record<string, number>;
-  /** Requests the revisions really served, per revision and status code. */
-  servedRequests(filter?: { service?: string; revision?: string }): ServedCount[];
-  /** Stops every listener; idempotent. */
-  stop(): Promise<void>;
-}
+export type { Playground, PlaygroundOptions, RevisionView, ServedTraffic } from './playground-types.js';
 
 /**
  * Starts the emulator: the revision apps and service routers of `scenario` (an object, or the path

@@ -1,5 +1,5 @@
 import type { Db } from './store.js';
-import type { ReceivedAlert } from '../alerts/alert.js';
+import type { ReceivedAlert } from '../core/alert.js';
 
 /**
  * How an alert that asked for a rollback ended; 'pending' while its rollback runs. 'refused' and

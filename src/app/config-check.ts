@@ -1,8 +1,8 @@
-import type { DaemonContext } from '../app/daemon.js';
+import type { DaemonContext } from './daemon.js';
 import { errorMessage, FatalError } from '../core/errors.js';
 import { CONFIG_PROBLEM_KINDS } from '../telemetry/metrics-config.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
-import type { Job } from './scheduler.js';
+import type { Job } from '../daemon/scheduler.js';
 import { backupProblems, type ConfigProblem } from './source-checks.js';
 
 /** How often the checks run again after the one at start, so a fix (or a new fault) shows. */

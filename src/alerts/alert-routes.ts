@@ -1,14 +1,11 @@
-import { type AlertReceiver, UnknownServiceError } from '../../alerts/alert-receiver.js';
-import { alertmanagerPayloadSchema, alertsFromAlertmanager } from '../../alerts/alertmanager-payload.js';
-import type { ReceivedAlert } from '../../alerts/alert.js';
-import {
-  alertFromCloudMonitoring,
-  cloudMonitoringPayloadSchema,
-} from '../../alerts/cloud-monitoring-payload.js';
-import { snakeKeys } from '../../core/snake-keys.js';
-import type { WebhookRoute } from '../../telemetry/metrics-alerts.js';
-import { json, type RequestContext, type Route } from '../router.js';
-import { limited, refuse, vetJson, type WebhookGuard } from './alerts-request.js';
+import { type AlertReceiver, UnknownServiceError } from './alert-receiver.js';
+import { alertmanagerPayloadSchema, alertsFromAlertmanager } from './alertmanager-payload.js';
+import type { ReceivedAlert } from '../core/alert.js';
+import { alertFromCloudMonitoring, cloudMonitoringPayloadSchema } from './cloud-monitoring-payload.js';
+import { snakeKeys } from '../core/snake-keys.js';
+import type { WebhookRoute } from '../telemetry/metrics-alerts.js';
+import { json, type RequestContext, type Route } from '../http/router.js';
+import { limited, refuse, vetJson, type WebhookGuard } from '../http/routes/alerts-request.js';
 
 export interface AlertRoutesDeps extends WebhookGuard {
   receiver: AlertReceiver;
