@@ -40,7 +40,6 @@ const prefix = z
       abort: true,
     },
   )
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
   .refine((text) => !/[\u0000-\u001f\u007f#[\]*?]/.test(text), {
     error: (issue) =>
       `expected a prefix without control characters or any of # [ ] * ? (they break gcloud storage wildcards), got ${describeValue(issue.input)}`,
