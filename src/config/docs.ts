@@ -23,12 +23,18 @@ export function renderExampleConfig(): string {
   for (const leaf of OPTIONS) {
     const segments = leaf.path.split('.');
     const inList = segments.findIndex((segment) => segment.endsWith('[]'));
+    // An optional section (off when absent) is shown commented out: set, it would turn the feature on.
+    const sections = inList === -1 ? (leaf.optionalSections ?? []) : [];
+    const outermost = sections[0];
+    const off = (depth: number) => outermost !== undefined && depth >= outermost.path.split('.').length - 1;
     for (let depth = 0; depth < segments.length - 1; depth++) {
       const parent = segments.slice(0, depth + 1).join('.');
       if (opened.has(parent) || (inList !== -1 && depth > inList)) continue;
       opened.add(parent);
       if (parent.endsWith('[]')) continue; // the list's own line was written with its leaf
-      lines.push(`${indent(depth)}${segments[depth]}:`);
+      const section = sections.find((candidate) => candidate.path === parent);
+      if (section?.meta.description) lines.push(...comment(depth, section.meta.description));
+      lines.push(`${indent(depth)}${off(depth) ? '# ' : ''}${segments[depth]}:`);
     }
     const depth = segments.length - 1;
     const key = segments[depth] as string;
@@ -37,7 +43,8 @@ export function renderExampleConfig(): string {
       continue;
     }
     if (leaf.meta.description) lines.push(...comment(depth, describe(leaf)));
-    lines.push(...renderValue(depth, key, leaf));
+    const value = renderValue(depth, key, leaf);
+    lines.push(...(off(depth) ? value.map((line) => commentOut(line, depth)) : value));
   }
   return `${lines.join('\n')}\n`;
 }
@@ -72,6 +79,12 @@ function renderListItemOption(leaf: OptionLeaf, key: string, depth: number, list
 
 function firstLeafUnder(listPath: string): OptionLeaf | undefined {
   return OPTIONS.find((candidate) => candidate.path.startsWith(`${listPath}.`));
+}
+
+/** `  key: value` as `  # key: value`; a line that is already a comment stays as it is. */
+function commentOut(line: string, depth: number): string {
+  const body = line.slice(indent(depth).length);
+  return body.startsWith('#') ? line : `${indent(depth)}# ${body}`;
 }
 
 function describe(leaf: OptionLeaf): string {

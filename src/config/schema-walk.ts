@@ -11,6 +11,12 @@ export interface OptionLeaf {
   defaultValue: unknown;
   enumValues?: readonly string[];
   meta: OptionMeta;
+  /**
+   * The optional sections this option sits in, outermost first (e.g. `backup.offsite`, then
+   * `backup.offsite.retention`): an absent section means its feature is off (or takes its value from
+   * elsewhere), so the example file shows it commented out.
+   */
+  optionalSections?: { path: string; meta: OptionMeta }[];
 }
 
 type AnySchema = z.ZodType & { _zod: { def: Record<string, unknown> & { type: string } } };
@@ -20,6 +26,14 @@ export function listOptions(schema: z.ZodType, prefix = ''): OptionLeaf[] {
   const leaves: OptionLeaf[] = [];
   visit(schema as AnySchema, prefix, {}, undefined, leaves);
   return leaves;
+}
+
+/** The schema inside any default, prefault, optional or nullable wrappers. */
+function unwrap(schema: AnySchema): AnySchema {
+  const def = schema._zod.def;
+  return ['default', 'prefault', 'optional', 'nullable'].includes(def.type)
+    ? unwrap(def.innerType as AnySchema)
+    : schema;
 }
 
 function visit(
@@ -38,9 +52,19 @@ function visit(
       return;
     }
     case 'optional':
-    case 'nullable':
-      visit(def.innerType as AnySchema, path, merged, defaultValue, out);
+    case 'nullable': {
+      const inner = def.innerType as AnySchema;
+      if (unwrap(inner)._zod.def.type === 'object' && defaultValue === undefined) {
+        const from = out.length;
+        visit(inner, path, merged, defaultValue, out);
+        for (const leaf of out.slice(from)) {
+          leaf.optionalSections = [{ path, meta: merged }, ...(leaf.optionalSections ?? [])];
+        }
+        return;
+      }
+      visit(inner, path, merged, defaultValue, out);
       return;
+    }
     case 'object': {
       for (const [key, child] of Object.entries(def.shape as Record<string, AnySchema>)) {
         visit(child, path ? `${path}.${key}` : key, {}, undefined, out);

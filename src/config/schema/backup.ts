@@ -2,8 +2,10 @@ import path from 'node:path';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { describeValue, duration, option } from '../types.js';
+import { offsiteSchema } from './offsite.js';
+import { retentionSchema } from './retention.js';
 
-// Backups: sources, schedule, archive naming, retention.
+// Backups: sources, schedule, archive naming, retention, off-site copies.
 
 const required = option(z.boolean().default(true), {
   description:
@@ -17,28 +19,6 @@ const timezone = z.string().refine(isTimeZone, {
   error: (issue) =>
     `expected an IANA time zone like "UTC" or "America/Sao_Paulo", got ${describeValue(issue.input)}`,
 });
-
-const keepCount = (period: string) =>
-  option(z.number().int().min(-1).default(0), {
-    description: `Keep the newest backup of each of the last N ${period}; 0: rule off, -1: unlimited.`,
-  });
-
-export const retentionSchema = z
-  .strictObject({
-    keep_within: option(duration.prefault('7d'), {
-      description:
-        'Keep every backup taken within this long of the newest verified backup (not of the wall clock); 0s: rule off.',
-    }),
-    keep_last: option(z.number().int().min(-1).default(0), {
-      description: 'Keep the N newest verified backups; 0: rule off, -1: unlimited.',
-    }),
-    keep_hourly: keepCount('hours'),
-    keep_daily: keepCount('days'),
-    keep_weekly: keepCount('weeks'),
-    keep_monthly: keepCount('months'),
-    keep_yearly: keepCount('years'),
-  })
-  .prefault({});
 
 export const backupSourcesSchema = z
   .strictObject({
@@ -150,12 +130,18 @@ export const backupSchema = z
       .prefault({}),
     sources: backupSourcesSchema,
     retention: retentionSchema,
+    offsite: option(offsiteSchema.optional(), {
+      description:
+        'Copies of every verified archive in a Cloud Storage bucket, so a backup survives losing the machine. Off when absent.',
+    }),
   })
   .prefault({});
 
 export type BackupConfig = z.output<typeof backupSchema>;
 export type BackupSourcesConfig = z.output<typeof backupSourcesSchema>;
-export type RetentionConfig = z.output<typeof retentionSchema>;
+export type { OffsiteConfig } from './offsite.js';
+export type { RetentionConfig } from './retention.js';
+export { retentionSchema };
 
 /**
  * Makes the backup paths absolute: `dir` and `sources.data_dir` against `baseDir` (the config file's

@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { describeValue, duration, option } from '../types.js';
+import { retentionRulesSchema } from './retention.js';
+
+// Off-site copies of the archives in a Cloud Storage bucket. Off when the block is absent.
+
+/** Cloud Storage's rule for bucket names without dots' extra rules: 3-63 of a-z 0-9 - _ . */
+const BUCKET = /^[a-z0-9][-_.a-z0-9]{1,61}[a-z0-9]$/;
+
+const bucket = z.string().regex(BUCKET, {
+  error: (issue) =>
+    `expected a Cloud Storage bucket name (3-63 characters: lowercase letters, digits, "-", "_", "."), got ${describeValue(issue.input)}`,
+});
+
+/**
+ * A folder-like prefix every object name starts with. Never derived from the host name: a new
+ * machine (a replaced VM, a new container) must find the archives the old one left.
+ */
+const prefix = z
+  .string()
+  .refine((text) => !text.startsWith('/'), {
+    error: (issue) =>
+      `expected a prefix without a leading "/" (like "runwarden/"), got ${describeValue(issue.input)}`,
+    abort: true,
+  })
+  .refine((text) => text.endsWith('/'), {
+    error: (issue) =>
+      `expected a prefix ending with "/" (like "runwarden/"), got ${describeValue(issue.input)}`,
+    abort: true,
+  })
+  .refine(
+    (text) =>
+      text
+        .split('/')
+        .slice(0, -1)
+        .every((segment) => segment !== '' && segment !== '.' && segment !== '..'),
+    {
+      error: (issue) =>
+        `expected a prefix of "/"-separated names without empty, "." or ".." parts, got ${describeValue(issue.input)}`,
+      abort: true,
+    },
+  )
+  .refine((text) => !/[\u0000-\u001f\u007f#[\]*?]/.test(text), {
+    error: (issue) =>
+      `expected a prefix without control characters or any of # [ ] * ? (they break gcloud storage wildcards), got ${describeValue(issue.input)}`,
+  });
+
+const apiEndpoint = z.string().regex(/^https?:\/\/[^/\s]+\/?$/, {
+  error: (issue) => `expected http(s)://host[:port], got ${describeValue(issue.input)}`,
+});
+
+export const STORAGE_CLASSES = ['STANDARD', 'NEARLINE', 'COLDLINE', 'ARCHIVE'] as const;
+
+export const offsiteSchema = z.strictObject({
+  bucket: option(bucket, {
+    description: 'The Cloud Storage bucket archives are copied to (required when `offsite` is set).',
+    example: 'my-app-backups',
+  }),
+  prefix: option(prefix.default('runwarden/'), {
+    description:
+      'Object names start with this. Never derived from the host name, so a new machine finds the archives of the old one; apps sharing a bucket each set their own.',
+  }),
+  storage_class: option(z.enum(STORAGE_CLASSES).optional(), {
+    description:
+      "Storage class of the copies; unset: the bucket's default. NEARLINE, COLDLINE and ARCHIVE bill early deletion (30, 90, 365 days): keep the off-site retention at least that long.",
+  }),
+  retention: option(retentionRulesSchema.optional(), {
+    description:
+      'Retention of the copies in the bucket, with the same rules as `backup.retention`; unset: the local policy. The newest confirmed copy is always kept, and copies not yet confirmed are never deleted.',
+  }),
+  upload_timeout: option(duration.prefault('1h'), {
+    description: 'Longest one copy may take (upload and read-back); it then fails and is tried again later.',
+  }),
+  concurrency: option(z.number().int().min(1).max(16).default(1), {
+    description: 'Archives uploaded at once when several wait; they are taken oldest first.',
+  }),
+  read_back: option(z.enum(['metadata', 'full']).default('metadata'), {
+    description:
+      "How a copy is confirmed: metadata compares the object's size and CRC32C with the local file; full also downloads it again and compares its SHA-256 (twice the traffic).",
+  }),
+  api_endpoint: option(apiEndpoint.optional(), {
+    description:
+      "Cloud Storage JSON API endpoint; unset: Google's. An http:// URL is an emulator (no credentials sent); an https:// one a private endpoint (Application Default Credentials sent).",
+  }),
+});
+
+export type OffsiteConfig = z.output<typeof offsiteSchema>;

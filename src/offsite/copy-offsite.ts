@@ -1,0 +1,276 @@
+import { stat } from 'node:fs/promises';
+import { formatDuration } from '../core/duration.js';
+import { errorMessage, FatalError, RetryableError, wrapError } from '../errors.js';
+import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
+import { VERSION } from '../version.js';
+import { type Crc32cFactory, crc32cOfFile, loadCrc32c } from './crc32c.js';
+import { OffsiteCode, OffsiteMetadata } from './offsite-errors.js';
+import { readBackObject } from './read-back.js';
+
+/** A verified local archive, as the catalog knows it. */
+export interface LocalArchive {
+  file: string;
+  /** Bytes. */
+  size: number;
+  /** SHA-256 (hex) of the whole file. */
+  sha256: string;
+  /** SHA-256 (hex) of its manifest.json. */
+  manifestSha256: string;
+  /** CRC32C (base64) when the writer computed it as the bytes passed; else computed here. */
+  crc32c?: string;
+}
+
+/** A confirmed copy: what the catalog records. */
+export interface OffsiteCopy {
+  objectName: string;
+  generation: number;
+  size: number;
+  /** CRC32C (base64), equal to the local file's. */
+  crc32c: string;
+  /** ms since the epoch. */
+  confirmedAt: number;
+  /** `uploaded` by this call; `found`: already there (an earlier attempt landed) and matching. */
+  outcome: 'uploaded' | 'found';
+}
+
+export type CopyStage = 'uploading' | 'uploaded' | 'found' | 'reading-back';
+
+export interface CopyOffsiteOptions {
+  /** `metadata` (default): size and CRC32C read back; `full`: also every byte, by SHA-256. */
+  readBack?: 'metadata' | 'full';
+  /** The whole copy (upload and read-back) fails with RW_OFFSITE_TIMEOUT past this; none by default. */
+  timeoutMs?: number;
+  /** CRC32C of the local file; @google-cloud/storage's by default. */
+  crc32c?: Crc32cFactory;
+  clock?: () => number;
+  /** Written as `runwarden_version` metadata; this runwarden's by default. */
+  version?: string;
+  /** Told as each step starts (for logs and progress). */
+  onStage?: (stage: CopyStage) => void;
+}
+
+/**
+ * Copies a verified archive to `objectName` and confirms it. Never overwrites: the upload is made
+ * with ifGenerationMatch 0. It counts as confirmed only when the object's size and CRC32C read back
+ * from the bucket equal the local file's (and, with readBack `full`, the SHA-256 of its bytes).
+ * When the name is already taken (a retry whose first attempt landed, seen before uploading or as a
+ * 412), the object there is confirmed if its size, CRC32C and `archive_sha256` metadata match the
+ * local archive, and refused otherwise, untouched. Idempotent: calling it again after any failure
+ * is safe. A copy of this call that reads back wrong is deleted (its own generation only) so a
+ * retry can upload again.
+ *
+ * Errors: FatalError RW_OFFSITE_CONFLICT (another object has the name), RW_OFFSITE_MISMATCH (the
+ * read-back differs), RW_OFFSITE_LOCAL_CHANGED / RW_OFFSITE_LOCAL_IO (the local file); RetryableError
+ * RW_OFFSITE_TIMEOUT, RW_OFFSITE_RACED; and the store's RW_STORAGE_* errors with their classes. An
+ * abort of `signal` rejects with its reason.
+ */
+export async function copyOffsite(
+  store: ObjectStore,
+  archive: LocalArchive,
+  objectName: string,
+  signal: AbortSignal,
+  options: CopyOffsiteOptions = {},
+): Promise<OffsiteCopy> {
+  const timeout = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
+  const bounded = timeout ? AbortSignal.any([signal, timeout]) : signal;
+  // The local CRC32C is computed beside the upload; stopped when the copy ends either way.
+  const local = new AbortController();
+  const localSignal = AbortSignal.any([bounded, local.signal]);
+  try {
+    return await new Copy(store, archive, objectName, localSignal, options).run();
+  } catch (error) {
+    if (timeout?.aborted && !signal.aborted) {
+      throw new RetryableError(
+        OffsiteCode.timeout,
+        `copy ${archive.file} to ${objectName}: not done within ${formatDuration(options.timeoutMs ?? 0)}`,
+        { cause: error },
+      );
+    }
+    throw error;
+  } finally {
+    local.abort();
+  }
+}
+
+class Copy {
+  #localCrc32c: Promise<string> | undefined;
+
+  constructor(
+    readonly store: ObjectStore,
+    readonly archive: LocalArchive,
+    readonly name: string,
+    readonly signal: AbortSignal,
+    readonly options: CopyOffsiteOptions,
+  ) {}
+
+  async run(): Promise<OffsiteCopy> {
+    await this.#checkLocal();
+    const existing = await this.store.stat(this.name, this.signal);
+    if (existing) return this.#confirmFound(existing);
+    this.options.onStage?.('uploading');
+    this.#startLocalCrc32c();
+    let uploaded: ObjectInfo;
+    try {
+      uploaded = await this.store.put(
+        this.archive.file,
+        this.name,
+        { ifAbsent: true, contentType: 'application/zip', metadata: this.#metadata() },
+        this.signal,
+      );
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'RW_STORAGE_PRECONDITION') throw error;
+      // Someone (an earlier attempt whose answer was lost, another runwarden) created it meanwhile.
+      const found = await this.store.stat(this.name, this.signal);
+      if (!found) throw this.#raced('refused as existing, then gone', error);
+      return this.#confirmFound(found);
+    }
+    this.options.onStage?.('uploaded');
+    const back = await this.store.stat(this.name, this.signal);
+    if (!back) throw this.#raced(`deleted right after its upload (generation ${uploaded.generation})`);
+    if (back.generation !== uploaded.generation) {
+      throw this.#raced(
+        `replaced right after its upload: generation ${back.generation}, not ${uploaded.generation}`,
+      );
+    }
+    try {
+      return await this.#confirm(back, 'uploaded');
+    } catch (error) {
+      if (!(error instanceof FatalError) || error.code !== OffsiteCode.mismatch) throw error;
+      throw await this.#removeOwn(back, error);
+    }
+  }
+
+  async #checkLocal(): Promise<void> {
+    let size: number;
+    try {
+      size = (await stat(this.archive.file)).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new FatalError(OffsiteCode.localChanged, `copy ${this.archive.file}: no such file`, {
+          cause: error,
+        });
+      throw wrapError(`copy ${this.archive.file}`, error, OffsiteCode.localIo);
+    }
+    if (size !== this.archive.size) {
+      throw new FatalError(
+        OffsiteCode.localChanged,
+        `copy ${this.archive.file}: it is ${size} bytes, the catalog says ${this.archive.size}; not copied`,
+      );
+    }
+  }
+
+  #startLocalCrc32c(): Promise<string> {
+    if (!this.#localCrc32c) {
+      const known = this.archive.crc32c;
+      this.#localCrc32c = known
+        ? Promise.resolve(known)
+        : (async () =>
+            crc32cOfFile(this.archive.file, this.options.crc32c ?? (await loadCrc32c()), this.signal))();
+      // Awaited later; an upload failing first must not leave it an unhandled rejection.
+      this.#localCrc32c.catch(() => {});
+    }
+    return this.#localCrc32c;
+  }
+
+  #metadata(): Record<string, string> {
+    return {
+      [OffsiteMetadata.archiveSha256]: this.archive.sha256,
+      [OffsiteMetadata.manifestSha256]: this.archive.manifestSha256,
+      [OffsiteMetadata.version]: this.options.version ?? VERSION,
+    };
+  }
+
+  /** An object already at the name: this archive's copy, or a conflict left untouched. */
+  async #confirmFound(found: ObjectInfo): Promise<OffsiteCopy> {
+    this.options.onStage?.('found');
+    const differences = await this.#differences(found, true);
+    if (differences.length > 0) {
+      throw new FatalError(
+        OffsiteCode.conflict,
+        `copy ${this.archive.file}: ${this.name} already holds another object (generation ${found.generation}): ` +
+          `${differences.join('; ')}. It was left as it is and nothing was uploaded; move it away or change the prefix`,
+      );
+    }
+    return this.#confirm(found, 'found');
+  }
+
+  async #confirm(info: ObjectInfo, outcome: OffsiteCopy['outcome']): Promise<OffsiteCopy> {
+    const differences = outcome === 'uploaded' ? await this.#differences(info, false) : [];
+    if (differences.length > 0) {
+      throw new FatalError(
+        OffsiteCode.mismatch,
+        `copy ${this.archive.file}: ${this.name} read back differs from the file: ${differences.join('; ')}`,
+      );
+    }
+    if (this.options.readBack === 'full') {
+      this.options.onStage?.('reading-back');
+      await readBackObject(
+        this.store,
+        this.name,
+        { generation: info.generation, size: info.size, sha256: this.archive.sha256 },
+        this.signal,
+      );
+    }
+    return {
+      objectName: this.name,
+      generation: info.generation,
+      size: info.size,
+      crc32c: info.crc32c,
+      confirmedAt: (this.options.clock ?? Date.now)(),
+      outcome,
+    };
+  }
+
+  /** How the object differs from the local archive (size, CRC32C, and for a found one its digests). */
+  async #differences(info: ObjectInfo, withDigests: boolean): Promise<string[]> {
+    const out: string[] = [];
+    if (info.size !== this.archive.size)
+      out.push(`it is ${info.size} bytes, the archive ${this.archive.size}`);
+    const crc32c = await this.#startLocalCrc32c();
+    if (info.crc32c !== crc32c)
+      out.push(`its CRC32C is ${info.crc32c || 'unknown'}, the archive's ${crc32c}`);
+    if (withDigests) {
+      for (const [key, want] of [
+        [OffsiteMetadata.archiveSha256, this.archive.sha256],
+        [OffsiteMetadata.manifestSha256, this.archive.manifestSha256],
+      ] as const) {
+        const have = info.metadata[key];
+        if (have !== want)
+          out.push(
+            have === undefined ? `it has no ${key} metadata` : `its ${key} is ${have}, the archive's ${want}`,
+          );
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Deletes the bad copy this call made (that generation only: a newer one is someone else's), so
+   * a retry uploads again; returns the error to throw, saying what became of it.
+   */
+  async #removeOwn(info: ObjectInfo, mismatch: FatalError): Promise<FatalError> {
+    const copy = `the bad copy (generation ${info.generation})`;
+    try {
+      await this.store.delete(this.name, { ifGenerationMatch: info.generation }, this.signal);
+      return new FatalError(mismatch.code, `${mismatch.message}; ${copy} was removed`, { cause: mismatch });
+    } catch (error) {
+      return new FatalError(
+        mismatch.code,
+        `${mismatch.message}; removing ${copy} failed: ${errorMessage(error)}`,
+        {
+          cause: mismatch,
+        },
+      );
+    }
+  }
+
+  #raced(what: string, cause?: unknown): RetryableError {
+    return new RetryableError(
+      OffsiteCode.raced,
+      `copy ${this.archive.file}: ${this.name} was ${what}; try again`,
+      {
+        cause,
+      },
+    );
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * Codes of the errors off-site copies raise, besides the RW_STORAGE_* codes of the store (which keep
+ * their class: a RetryableError from the store is worth trying again later).
+ */
+export const OffsiteCode = {
+  /** FatalError: another object already has the name and is not this archive; it was left untouched. */
+  conflict: 'RW_OFFSITE_CONFLICT',
+  /** FatalError: what the bucket holds after the upload is not the local file. */
+  mismatch: 'RW_OFFSITE_MISMATCH',
+  /** FatalError: the local archive is gone or not the size the catalog says. */
+  localChanged: 'RW_OFFSITE_LOCAL_CHANGED',
+  /** FatalError: reading the local archive failed. */
+  localIo: 'RW_OFFSITE_LOCAL_IO',
+  /** RetryableError: the copy took longer than upload_timeout. */
+  timeout: 'RW_OFFSITE_TIMEOUT',
+  /** RetryableError: the object changed under the copy (deleted or replaced between two requests). */
+  raced: 'RW_OFFSITE_RACED',
+  /** UsageError message names it: a gs:// URL that is not gs://bucket/object. */
+  url: 'RW_USAGE',
+} as const;
+
+/** Custom metadata set on every copy: what a later check (or a person) compares it with. */
+export const OffsiteMetadata = {
+  archiveSha256: 'archive_sha256',
+  manifestSha256: 'manifest_sha256',
+  version: 'runwarden_version',
+} as const;
