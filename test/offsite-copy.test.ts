@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RetryableError } from '../src/errors.js';
+import { RetryableError } from '../src/core/errors.js';
 import { type CopyStage, copyOffsite, type LocalArchive } from '../src/offsite/copy-offsite.js';
 import { OffsiteCode } from '../src/offsite/offsite-errors.js';
 import { offsiteStoreOptions } from '../src/offsite/offsite-options.js';

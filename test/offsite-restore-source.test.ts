@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../src/errors.js';
+import { UsageError } from '../src/core/errors.js';
 import { copyOffsite } from '../src/offsite/copy-offsite.js';
 import { parseGsUrl, restoreSource } from '../src/offsite/restore-source.js';
 import { type Playground, startPlayground } from '../src/playground/index.js';

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { formatDuration } from '../core/duration.js';
-import { errorMessage, FatalError, RetryableError, wrapError } from '../errors.js';
+import { errorMessage, FatalError, RetryableError, wrapError } from '../core/errors.js';
 import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
 import { VERSION } from '../version.js';
 import { type Crc32cFactory, crc32cOfFile, loadCrc32c } from './crc32c.js';

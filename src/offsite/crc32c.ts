@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { wrapError } from '../errors.js';
+import { wrapError } from '../core/errors.js';
 
 /** A running CRC32C: the shape of @google-cloud/storage's `CRC32C` class (toString is base64). */
 export interface Crc32cHasher {

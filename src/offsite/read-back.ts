@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { FatalError, RetryableError } from '../errors.js';
+import { FatalError, RetryableError } from '../core/errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { OffsiteCode } from './offsite-errors.js';
 

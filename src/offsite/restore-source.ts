@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
 import { OffsiteMetadata } from './offsite-errors.js';
 
