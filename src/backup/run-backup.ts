@@ -3,13 +3,13 @@ import { access, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupConfig } from '../config/schema/backup.js';
 import { errorMessage, RunwardenError, wrapError } from '../core/errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { PidLock } from '../lock/pid-lock.js';
 import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
 import type { Logger } from '../telemetry/logger.js';
+import { sleep } from '../util/sleep.js';
 import { VERSION } from '../version.js';
 import { writeEntries } from './archive-builder.js';
 import { BackupDiskFullError } from '../archive/errors.js';
@@ -89,7 +89,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
     for (const warning of sources.warnings) logger.warn({ warning }, 'backup source warning');
 
     const startedAt = new Date();
-    const { file, partial, zip } = await createArchive(config, startedAt);
+    const { file, partial, zip } = await createArchive(config, startedAt, deps.signal);
     writer = zip;
     logger.info({ file: partial, reason: request.reason, trigger: request.trigger }, 'backup started');
     const total = [...sources.databases, ...sources.media].reduce((sum, source) => sum + source.size, 0);
@@ -195,7 +195,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
  * previous run (we hold the lock, so it finished) already took this second's name, wait for the
  * next second rather than overwrite or rename.
  */
-async function createArchive(config: BackupConfig, startedAt: Date) {
+async function createArchive(config: BackupConfig, startedAt: Date, signal: AbortSignal | undefined) {
   for (let attempt = 0; ; attempt++) {
     const name = archiveName(config.prefix, attempt === 0 ? startedAt : new Date(), config.timezone);
     const file = path.join(config.dir, name);
@@ -209,7 +209,7 @@ async function createArchive(config: BackupConfig, startedAt: Date) {
     }
     if (attempt >= 3)
       throw wrapError(`name a new archive in ${config.dir}`, new Error(`${name} exists`), 'RW_BACKUP_NAME');
-    await sleep(1000 - (Date.now() % 1000) + 5);
+    await sleep(1000 - (Date.now() % 1000) + 5, signal);
   }
 }
 

@@ -2,7 +2,7 @@ import type { OwedRollback } from '../core/owed-rollback.js';
 import { type RollbackPlan, trafficTo } from '../core/rollback-plan.js';
 import { type ServiceObservation, servingOf, snapshotOf } from '../core/watch-types.js';
 import { errorMessage, RunwardenError } from '../core/errors.js';
-import { sleep } from '../google/retry.js';
+import { sleep } from '../util/sleep.js';
 import type { RollbackCompletedEvent, RollbackEventBase } from '../events/watch-events.js';
 import type { RestorePointReport } from '../core/restore-point.js';
 import { restoreReport } from './restore-points.js';
