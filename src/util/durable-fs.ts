@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { chown, type FileHandle, lstat, open, readdir, rm } from 'node:fs/promises';
+import { chown, type FileHandle, lstat, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { FatalError, wrapError } from '../core/errors.js';
-import { parseProcessTag, processLiveness, processTag } from './liveness.js';
+import { processTag, writerGone } from './liveness.js';
+import { namesIn } from './temp-files.js';
 
 /**
  * What streaming an entry to disk produced: the SHA-256 (hex), CRC-32 (unsigned) and length of
@@ -193,8 +194,7 @@ const SAFETY_COPY_PARTIAL =
 export function staleRestoreFiles(names: readonly string[]): string[] {
   return names.filter((name) => {
     const tag = RESTORE_TEMP.exec(name)?.[1] ?? SAFETY_COPY_PARTIAL.exec(name)?.[1];
-    const writer = tag === undefined ? undefined : parseProcessTag(tag);
-    return writer !== undefined && processLiveness(writer) === 'gone';
+    return tag !== undefined && writerGone(tag);
   });
 }
 
@@ -206,13 +206,7 @@ export function staleRestoreFiles(names: readonly string[]): string[] {
 export async function removeStaleTemps(target: string): Promise<string[]> {
   const dir = path.dirname(target);
   const prefix = `.${path.basename(target)}.restore-`;
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
+  const names = await namesIn(dir);
   const stale = staleRestoreFiles(names.filter((name) => name.startsWith(prefix) && RESTORE_TEMP.test(name)));
   for (const name of stale) await rm(path.join(dir, name), { force: true });
   return stale;
