@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { BackupConfig } from '../config/schema/backup.js';
 import { errorMessage, RunwardenError, wrapError } from '../core/errors.js';
+import type { BackupCause } from '../events/backup-events.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { PidLock } from '../lock/pid-lock.js';
 import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
@@ -22,13 +23,8 @@ import { PARTIAL_SUFFIX, removeStaleTemps } from '../util/temp-files.js';
 import { verifyArchive } from '../archive/verify.js';
 import { ZipWriter } from '../archive/zip-writer.js';
 
-/** Why and by what a backup was started. */
-export interface BackupRequest {
-  /** `manual`, `pre-deploy`, `scheduled`, `pre-restore`. */
-  reason: string;
-  /** `cli`, `schedule`, `http`. */
-  trigger: string;
-}
+/** Why and by what a backup was started (see BackupCause). */
+export type BackupRequest = BackupCause;
 
 /** Progress of a run: uncompressed bytes archived, then bytes verified. Totals are estimates. */
 export interface BackupProgress {
@@ -152,8 +148,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
       file,
       size: verified.size,
       sha256: verified.sha256,
-      reason: request.reason,
-      trigger: request.trigger,
+      ...request,
       entries: manifest.entries.length,
       durationMs,
       snapshotRestarts,
