@@ -1,32 +1,14 @@
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { executeRollback } from '../src/watch/rollback-execute.js';
 import { planFor } from '../src/watch/rollback-plan-for.js';
 import type { RollbackRequest } from '../src/watch/rollback-request.js';
 import { predeploy } from '../src/watch/predeploy.js';
 import { pollDeadline, WORK_BACKSTOP } from './helpers/deadlines.js';
-import { useTempDir } from './helpers/temp.js';
 import { plus } from './helpers/wait.js';
-import { type Harness, keepTraffic, startHarness } from './helpers/watch-harness.js';
+import { keepTraffic, servedBy, useWatchHarness } from './helpers/watch-harness.js';
 
-const tempDir = useTempDir('runwarden-watch-');
-let harness: Harness | undefined;
-
-afterEach(async () => {
-  await harness?.stop();
-  harness = undefined;
-});
-
-/** Starts the emulator and the watch, and waits until the first revision is the known good one. */
-async function ready(service: Record<string, unknown> = {}) {
-  harness = await startHarness({ stateDir: tempDir(), service });
-  const baseline = await harness.runUntilEvent('watch:baseline');
-  return { h: harness, v1: baseline.stable as string };
-}
-
-function servedBy(h: Harness) {
-  return Object.fromEntries(h.playground.traffic('shop').map((entry) => [entry.revision, entry.percent]));
-}
+const { ready } = useWatchHarness('runwarden-watch-');
 
 describe('rolling back a bad deploy', () => {
   it('a deploy answering 5xx is rolled back, and the users get the stable revision again', async () => {
