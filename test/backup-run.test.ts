@@ -26,7 +26,7 @@ function harness(dir: string, config: BackupConfig = backupConfigFor(dir)) {
   const store = Store.open(path.join(dir, 'state'));
   const events = new EventBus();
   const catalog = new BackupsRepo(store.db);
-  const run = (reason = 'manual') =>
+  const run = (reason: 'manual' | 'pre-deploy' | 'pre-restore' = 'manual') =>
     runBackup({ reason, trigger: 'cli' }, { config, catalog, events, logger: silentLogger });
   return { config, store, events, catalog, run };
 }

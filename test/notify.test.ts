@@ -133,8 +133,8 @@ describe('notifyOnEvents', () => {
     });
     unsubscribe();
     events.emit('backup:failed', {
-      reason: 'x',
-      trigger: 'x',
+      reason: 'manual',
+      trigger: 'cli',
       code: 'X',
       error: 'after unsubscribe',
       durationMs: 0,

@@ -3,11 +3,12 @@ import path from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createBackupJob } from '../src/backup/backup-job.js';
-import { pruneAfterBackup, pruneMetrics } from '../src/backup/prune-run.js';
+import { pruneAfterBackup } from '../src/backup/prune-run.js';
 import { EventBus } from '../src/events/event-bus.js';
 import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { createMetrics } from '../src/telemetry/metrics.js';
+import { observeBackups } from '../src/telemetry/metrics-backup.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
 import { useTempDir } from './helpers/temp.js';
 
@@ -30,9 +31,10 @@ function daemonParts(retention: Record<string, unknown>) {
       store,
       events,
       logger: silentLogger,
-      metrics: pruneMetrics(metrics.backup),
     }),
   });
+  // As the daemon does: the backup metrics, the prune ones included, are fed from events.
+  observeBackups(events, metrics.backup);
   const archives = () => readdirSync(config.dir).filter((name) => name.endsWith('.zip'));
   return { dir, config, store, events, metrics, job, archives };
 }

@@ -1,11 +1,13 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { pruneBackups } from '../src/backup/prune.js';
 import type { RetentionConfig } from '../src/config/schema/backup.js';
 import { EventBus } from '../src/events/event-bus.js';
 import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
+import { backupMetrics, observeBackups } from '../src/telemetry/metrics-backup.js';
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir('runwarden-prune-');
@@ -65,8 +67,14 @@ describe('pruneBackups', () => {
   it('a dry run reports keep/delete with the rule, and deletes nothing', async () => {
     const { dir, store, backups, files } = catalog();
     const before = readdirSync(dir).sort();
-    const outcome = await run(backups, { ...OFF, keep_daily: 3 }, true);
+    const events = new EventBus();
+    const metrics = backupMetrics(new Registry());
+    observeBackups(events, metrics);
+    const outcome = await run(backups, { ...OFF, keep_daily: 3 }, true, { events });
     expect(outcome.dryRun).toBe(true);
+    // A dry run deletes nothing, so it moves neither prune metric.
+    expect((await metrics.retained.get()).values[0]?.value ?? 0).toBe(0);
+    expect((await metrics.pruned.get()).values[0]?.value ?? 0).toBe(0);
     expect(outcome.decisions.map((d) => [path.basename(d.file), d.keep, d.reasons])).toEqual([
       ['backup_completo_20261127_030000.zip', true, ['daily 2026-11-27', 'newest verified']],
       ['backup_completo_20261126_030000.zip', true, ['daily 2026-11-26']],
@@ -88,19 +96,11 @@ describe('pruneBackups', () => {
     writeFileSync(path.join(dir, '.runwarden-backup.lock'), '{}');
     const events = new EventBus();
     const pruned = events.next('backups:pruned');
-    const metrics = { retained: -1, pruned: 0 };
+    // The metrics follow the event, as the daemon's recorder subscribes them.
+    const metrics = backupMetrics(new Registry());
+    observeBackups(events, metrics);
 
-    const outcome = await run(backups, { ...OFF, keep_last: 4 }, false, {
-      events,
-      metrics: {
-        setRetained: (count: number) => {
-          metrics.retained = count;
-        },
-        addPruned: (count: number) => {
-          metrics.pruned += count;
-        },
-      },
-    });
+    const outcome = await run(backups, { ...OFF, keep_last: 4 }, false, { events });
 
     expect(outcome.deleted).toEqual(files.slice(4));
     expect(readdirSync(dir).sort()).toEqual(
@@ -113,7 +113,8 @@ describe('pruneBackups', () => {
     );
     expect(backups.list().map((row) => row.file)).toEqual(files.slice(0, 4));
     expect(outcome.retained).toBe(4);
-    expect(metrics).toEqual({ retained: 4, pruned: 6 });
+    expect((await metrics.retained.get()).values[0]?.value).toBe(4);
+    expect((await metrics.pruned.get()).values[0]?.value).toBe(6);
     await expect(pruned).resolves.toEqual({ retained: 4, deleted: files.slice(4), dryRun: false });
     store.close();
   });

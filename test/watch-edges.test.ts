@@ -1,31 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { requestRollback } from '../src/watch/rollback.js';
-import { actionDeadline } from './helpers/deadlines.js';
-import { type Harness, keepTraffic, startHarness } from './helpers/watch-harness.js';
-import { useTempDir } from './helpers/temp.js';
+import { keepTraffic, servedBy, useWatchHarness } from './helpers/watch-harness.js';
 import { untilTime } from './helpers/wait.js';
 
-const tempDir = useTempDir('runwarden-watch-');
-let harness: Harness | undefined;
-
-afterEach(async () => {
-  await harness?.stop();
-  harness = undefined;
-});
-
-async function ready(service: Record<string, unknown> = {}) {
-  harness = await startHarness({ stateDir: tempDir(), service });
-  const baseline = await harness.runUntilEvent('watch:baseline');
-  return { h: harness, v1: baseline.stable as string };
-}
-
-function servedBy(h: Harness) {
-  return Object.fromEntries(h.playground.traffic('shop').map((entry) => [entry.revision, entry.percent]));
-}
-
-/** A bound on one rollback or read made by hand: the Cloud Run bounds of the harness's config. */
-const signal = () => AbortSignal.timeout(actionDeadline(harness!.config).ms);
+const { ready, start, signal } = useWatchHarness('runwarden-watch-');
 
 describe('the watch at its edges', () => {
   it('insufficient data: a candidate nothing reaches gets no verdict; the watch ends unpromoted and says why', async () => {
@@ -179,8 +158,7 @@ describe('the watch at its edges', () => {
 
   describe('refusals', () => {
     it('without a known good revision it alerts and does not guess', async () => {
-      harness = await startHarness({
-        stateDir: tempDir(),
+      const h = await start({
         scenario: {
           project: 'demo-project',
           region: 'europe-west1',
@@ -196,7 +174,6 @@ describe('the watch at its edges', () => {
           ],
         },
       });
-      const h = harness;
       // First sight of a split: which side is good cannot be told, so nothing is adopted.
       await h.runUntil(() => h.runtime.store.services.get('shop')?.snapshot);
       expect(h.runtime.store.services.get('shop')?.stableRevision).toBeNull();

@@ -1,40 +1,20 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { manualPromote } from '../src/watch/manual-promote.js';
 import { probeJob } from '../src/watch/probe-job.js';
 import { requestRollback } from '../src/watch/rollback.js';
 import { serviceStatuses } from '../src/watch/status.js';
 import { tickService } from '../src/watch/watch-tick.js';
 import { actionDeadline, watchDeadline } from './helpers/deadlines.js';
-import { useTempDir } from './helpers/temp.js';
 import { waitFor } from './helpers/wait.js';
-import { type Harness, startHarness } from './helpers/watch-harness.js';
+import { type Harness, servedBy, useWatchHarness } from './helpers/watch-harness.js';
 
 /**
  * A rollback decided and sent, but cut short before Cloud Run applied it (the daemon stopped past
  * its grace period): recorded as owed, and settled first by the next start. These run the daemon's
  * tick in-process; test/shutdown.test.ts proves the same with the built daemon and SIGTERM.
  */
-const tempDir = useTempDir('runwarden-owed-');
-let harness: Harness | undefined;
-
-afterEach(async () => {
-  await harness?.stop();
-  harness = undefined;
-});
-
-async function ready(service: Record<string, unknown> = {}) {
-  harness = await startHarness({ stateDir: tempDir(), service });
-  const baseline = await harness.runUntilEvent('watch:baseline');
-  return { h: harness, v1: baseline.stable as string };
-}
-
-function servedBy(h: Harness) {
-  return Object.fromEntries(h.playground.traffic('shop').map((entry) => [entry.revision, entry.percent]));
-}
-
-/** A bound on one rollback or tick made by hand: the Cloud Run bounds of the harness's config. */
-const signal = () => AbortSignal.timeout(actionDeadline(harness!.config).ms);
+const { ready, signal } = useWatchHarness('runwarden-owed-');
 
 /**
  * Deploys a revision whose /health fails, lets the watch decide to roll it back with UpdateService

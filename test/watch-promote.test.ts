@@ -1,19 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Harness, keepTraffic, startHarness } from './helpers/watch-harness.js';
-import { useTempDir } from './helpers/temp.js';
+import { describe, expect, it } from 'vitest';
+import { keepTraffic, useWatchHarness } from './helpers/watch-harness.js';
 
-const tempDir = useTempDir('runwarden-watch-');
-let harness: Harness | undefined;
-
-afterEach(async () => {
-  await harness?.stop();
-  harness = undefined;
-});
+const { start } = useWatchHarness('runwarden-watch-');
 
 describe('a healthy deploy', () => {
   it('is watched against the stable revision and promoted when the window passes clean', async () => {
-    harness = await startHarness({ stateDir: tempDir() });
-    const h = harness;
+    const h = await start();
     const baseline = await h.runUntilEvent('watch:baseline');
     const v1 = baseline.stable as string;
     const stopTraffic = keepTraffic(h.playground);

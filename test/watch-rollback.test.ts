@@ -1,29 +1,14 @@
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { executeRollback } from '../src/watch/rollback-execute.js';
+import { planFor } from '../src/watch/rollback-plan-for.js';
+import type { RollbackRequest } from '../src/watch/rollback-request.js';
 import { predeploy } from '../src/watch/predeploy.js';
 import { pollDeadline, WORK_BACKSTOP } from './helpers/deadlines.js';
-import { useTempDir } from './helpers/temp.js';
 import { plus } from './helpers/wait.js';
-import { type Harness, keepTraffic, startHarness } from './helpers/watch-harness.js';
+import { keepTraffic, servedBy, useWatchHarness } from './helpers/watch-harness.js';
 
-const tempDir = useTempDir('runwarden-watch-');
-let harness: Harness | undefined;
-
-afterEach(async () => {
-  await harness?.stop();
-  harness = undefined;
-});
-
-/** Starts the emulator and the watch, and waits until the first revision is the known good one. */
-async function ready(service: Record<string, unknown> = {}) {
-  harness = await startHarness({ stateDir: tempDir(), service });
-  const baseline = await harness.runUntilEvent('watch:baseline');
-  return { h: harness, v1: baseline.stable as string };
-}
-
-function servedBy(h: Harness) {
-  return Object.fromEntries(h.playground.traffic('shop').map((entry) => [entry.revision, entry.percent]));
-}
+const { ready } = useWatchHarness('runwarden-watch-');
 
 describe('rolling back a bad deploy', () => {
   it('a deploy answering 5xx is rolled back, and the users get the stable revision again', async () => {
@@ -110,6 +95,44 @@ describe('rolling back a bad deploy', () => {
     const completed = await h.runUntilEvent('rollback:completed');
     expect(completed).toMatchObject({ to: v1 });
     expect(servedBy(h)).toEqual({ [v1]: 100 });
+  });
+
+  it('a rollback that fails while the store fails too is still announced as rollback:failed', async () => {
+    // No backup in the background: only the rollback meets the failing store.
+    const { h, v1 } = await ready({ pre_deploy_backup: false });
+    const v2 = await h.playground.deploy('shop', { behaviour: 'failing-health' });
+    await h.runUntilEvent('watch:started', (event) => event.candidate === v2);
+    const rt = h.runtime;
+    const service = rt.services[0]!;
+    const signal = AbortSignal.timeout(pollDeadline(h.config).ms);
+    const observation = await rt.cloudRun.getService(service.ref, signal);
+    const request: RollbackRequest = { service: 'shop', trigger: 'manual', reason: 'a person asked' };
+    const plan = planFor(rt, service, request, observation);
+    expect(plan).toMatchObject({ kind: 'update', to: v1, from: [v2] });
+    // Cloud Run refuses the change, and by then runwarden's own store cannot be read either (its
+    // disk failed): the restore point cannot be computed, the failure must still be announced.
+    h.playground.injectFault('UpdateService', { code: 'PERMISSION_DENIED', times: 1 });
+    h.store.close();
+    const failed = h.events.next('rollback:failed');
+    await expect(
+      executeRollback(
+        rt,
+        service,
+        request,
+        plan as Extract<typeof plan, { kind: 'update' }>,
+        observation,
+        signal,
+      ),
+    ).rejects.toMatchObject({ code: 'RW_CLOUDRUN_DENIED' });
+    await expect(failed).resolves.toMatchObject({
+      service: 'shop',
+      trigger: 'manual',
+      from: [v2],
+      to: v1,
+      error: { code: 'RW_CLOUDRUN_DENIED' },
+      restorePoint: { source: 'none', backup: null, schemaChanged: null },
+    });
+    expect((await failed).restorePoint.note).toMatch(/^restore point unknown: /);
   });
 
   it('names the predeploy backup as the restore point and says the schema changed since', async () => {

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createBackupJob } from '../backup/backup-job.js';
 import { removeLeftovers } from '../backup/leftovers.js';
-import { pruneAfterBackup, pruneMetrics } from '../backup/prune-run.js';
+import { pruneAfterBackup } from '../backup/prune-run.js';
 import type { Config } from '../config/schema.js';
 import { errorMessage } from '../core/errors.js';
 import { EventBus } from '../events/event-bus.js';
@@ -110,7 +110,6 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
           store,
           events,
           logger: logger.child({ component: 'retention' }),
-          metrics: pruneMetrics(context.metrics.backup),
         }),
       });
       context.scheduler.cron(config.backup.schedule, backupJob, config.backup.timezone);

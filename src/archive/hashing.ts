@@ -1,5 +1,4 @@
 import { createHash, type Hash } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { Transform, type TransformCallback, Writable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 
@@ -50,27 +49,6 @@ export function discard(): Writable {
       callback();
     },
   });
-}
-
-/** Reads large files in 1 MiB chunks: few syscalls, flat memory. */
-export const READ_CHUNK = 1024 * 1024;
-
-/** SHA-256 (hex) of the whole file, read in 1 MiB chunks into one buffer (no garbage per chunk). */
-export async function sha256File(file: string, signal?: AbortSignal): Promise<string> {
-  const hash = createHash('sha256');
-  const handle = await open(file, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(READ_CHUNK);
-    for (;;) {
-      signal?.throwIfAborted();
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-    }
-  } finally {
-    await handle.close();
-  }
-  return hash.digest('hex');
 }
 
 /** Size, SHA-256 and CRC-32 of bytes fed in pieces, without a stream. */

@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import { errorMessage } from '../core/errors.js';
+import { hex } from './entry-check.js';
 import { BackupCorruptError, BackupFormatError } from './errors.js';
 import { HashingStream } from './hashing.js';
 import {
@@ -80,8 +81,4 @@ export async function readManifestDigest(file: string, signal?: AbortSignal): Pr
   } finally {
     zip.close();
   }
-}
-
-export function hex(value: number): string {
-  return (value >>> 0).toString(16).padStart(8, '0');
 }

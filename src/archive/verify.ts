@@ -1,13 +1,13 @@
 import { createWriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Entry } from 'yauzl';
-import { errorMessage, FatalError, wrapError } from '../core/errors.js';
 import { BackupCorruptError } from './errors.js';
-import { type Digest, HashingStream, READ_CHUNK, sha256File } from './hashing.js';
-import { MANIFEST_ENTRY, type Manifest, type ManifestEntry, ZIP_METHOD } from './manifest.js';
+import { HashingStream } from './hashing.js';
+import { READ_CHUNK, sha256File } from '../util/file-hash.js';
+import { checkEntryDigest, checkEntryRecord, statArchive, unreadableEntry } from './entry-check.js';
+import { MANIFEST_ENTRY, type Manifest, type ManifestEntry } from './manifest.js';
 import { readManifestWithDigest } from './manifest-read.js';
 import { integrityProblem } from './sqlite-check.js';
 import { removeDatabaseFiles, tempPath } from '../util/temp-files.js';
@@ -48,7 +48,7 @@ export interface VerifyOptions {
 export async function verifyArchive(file: string, options: VerifyOptions = {}): Promise<VerifiedArchive> {
   const size = await statArchive(file);
   const [sha256, manifest] = await Promise.all([
-    sha256File(file, options.signal),
+    sha256File(file, { signal: options.signal }),
     checkEntries(file, options),
   ]);
   return { file, size, sha256, manifest };
@@ -88,18 +88,6 @@ export function openArchiveEntry(
     }
   })().catch((error: unknown) => out.destroy(error as Error));
   return out;
-}
-
-async function statArchive(file: string): Promise<number> {
-  try {
-    const info = await stat(file);
-    if (!info.isFile()) throw new FatalError('RW_BACKUP_NOT_FOUND', `backup ${file} is not a file`);
-    return info.size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new FatalError('RW_BACKUP_NOT_FOUND', `backup ${file} does not exist`, { cause: error });
-    throw error instanceof FatalError ? error : wrapError(`read backup ${file}`, error, 'RW_BACKUP_IO');
-  }
 }
 
 async function checkEntries(file: string, options: VerifyOptions): Promise<Manifest> {
@@ -153,31 +141,17 @@ async function checkEntry(
   options: VerifyOptions,
   onBytes: (bytes: number) => void,
 ): Promise<void> {
-  const corrupt = (problem: string, cause?: unknown) =>
-    new BackupCorruptError(zip.file, expected.path, problem, { cause });
-  if (entry.compressionMethod !== ZIP_METHOD[expected.method])
-    throw corrupt(
-      `ZIP compression method is ${entry.compressionMethod}, the manifest says ${expected.method}`,
-    );
-  if (entry.uncompressedSize !== expected.size)
-    throw corrupt(`ZIP says ${entry.uncompressedSize} bytes, the manifest says ${expected.size}`);
-  if (entry.crc32 >>> 0 !== expected.crc32)
-    throw corrupt(`ZIP CRC-32 is ${hex(entry.crc32)}, the manifest says ${hex(expected.crc32)}`);
-
+  checkEntryRecord(zip, expected);
   const failed = (error: unknown, doing: string) => {
     options.signal?.throwIfAborted();
-    // Local disk trouble while reading or extracting is not the archive's fault; bad data in it is.
-    if ((error as NodeJS.ErrnoException).syscall)
-      return wrapError(`${doing} ${expected.path} of ${zip.file}`, error, 'RW_BACKUP_IO');
-    if (error instanceof BackupCorruptError) return error;
-    return corrupt(`cannot be read: ${errorMessage(error)}`, error);
+    return unreadableEntry(zip.file, expected.path, error, doing);
   };
   if (expected.kind === 'media') {
     // No stream per media file: a folder of them costs little time and leaves little garbage.
     const seen = await zip.digest(entry, options.signal, onBytes).catch((error: unknown) => {
       throw failed(error, 'read');
     });
-    compareDigest(seen, expected, corrupt);
+    checkEntryDigest(zip.file, expected, seen);
     return;
   }
   const temp = tempPath(options.tempDir ?? path.dirname(zip.file), `verify-${path.basename(expected.path)}`);
@@ -189,25 +163,12 @@ async function checkEntry(
     } catch (error) {
       throw failed(error, 'extract for checking');
     }
-    compareDigest(hasher.digest(), expected, corrupt);
+    checkEntryDigest(zip.file, expected, hasher.digest());
     const problem = await integrityProblem(temp, options.signal);
-    if (problem) throw corrupt(problem);
+    if (problem) throw new BackupCorruptError(zip.file, expected.path, problem);
   } finally {
     await removeDatabaseFiles(temp);
   }
-}
-
-function compareDigest(
-  seen: Digest,
-  expected: ManifestEntry,
-  corrupt: (problem: string) => BackupCorruptError,
-): void {
-  if (seen.size !== expected.size)
-    throw corrupt(`holds ${seen.size} bytes, the manifest says ${expected.size}`);
-  if (seen.crc32 !== expected.crc32)
-    throw corrupt(`CRC-32 of the data is ${hex(seen.crc32)}, the manifest says ${hex(expected.crc32)}`);
-  if (seen.sha256 !== expected.sha256)
-    throw corrupt(`SHA-256 of the data is ${seen.sha256}, the manifest says ${expected.sha256}`);
 }
 
 async function readManifestFrom(zip: ZipReader, signal?: AbortSignal): Promise<Manifest> {
@@ -248,8 +209,4 @@ async function inLanes<T>(
     }),
   );
   if (failure) throw failure.error;
-}
-
-function hex(value: number): string {
-  return (value >>> 0).toString(16).padStart(8, '0');
 }

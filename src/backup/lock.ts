@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   acquirePidLock,
   LockHeldError,
@@ -8,6 +7,7 @@ import {
   type PidLock,
   type PidLockOptions,
 } from '../lock/pid-lock.js';
+import { sleep } from '../util/sleep.js';
 
 /** The one lock file of backups, in the backup folder, shared by the daemon and every CLI run. */
 export const BACKUP_LOCK_FILE = '.runwarden-backup.lock';
@@ -53,6 +53,6 @@ export async function acquireBackupLock(dir: string, options: BackupLockOptions)
         options.onWait?.(error.holderPid);
       }
     }
-    await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())), undefined, { signal: options.signal });
+    await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())), options.signal);
   }
 }

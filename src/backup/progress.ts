@@ -1,4 +1,5 @@
 import type { Logger } from '../telemetry/logger.js';
+import { formatBytes } from '../util/format-bytes.js';
 
 /** Reports the progress of a long operation (backup, verification, restore) in bytes. */
 export interface ProgressReporter {
@@ -66,16 +67,4 @@ export function progressReporter(options: ProgressOptions): ProgressReporter {
     },
     finish() {},
   };
-}
-
-/** `1.5 MiB` style sizes for people. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }

@@ -3,16 +3,15 @@ import type { EventBus } from '../events/event-bus.js';
 import { BackupsRepo } from '../store/backups-repo.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { BackupMetrics } from '../telemetry/metrics-backup.js';
 import { acquireBackupLock } from './lock.js';
-import { type PruneMetrics, type PruneOutcome, pruneBackups } from './prune.js';
+import { type PruneOutcome, pruneBackups } from './prune.js';
 
 export interface PruneRunDeps {
   config: BackupConfig;
   store: Store;
   logger: Logger;
+  /** Announces backups:pruned, which the metrics follow. */
   events?: EventBus;
-  metrics?: PruneMetrics;
 }
 
 /**
@@ -42,7 +41,6 @@ export async function runPrune(
       dryRun: options.dryRun,
       signal: options.signal,
       events: deps.events,
-      metrics: deps.metrics,
     });
     for (const decision of outcome.decisions) {
       if (decision.deleted) logger.info({ file: decision.file }, 'backup pruned');
@@ -57,14 +55,6 @@ export async function runPrune(
   } finally {
     lock?.release();
   }
-}
-
-/** The prune metrics of the backup recorder (runwarden_backups_retained, runwarden_backup_pruned_total). */
-export function pruneMetrics(metrics: BackupMetrics): PruneMetrics {
-  return {
-    setRetained: (count) => metrics.retained.set(count),
-    addPruned: (count) => metrics.pruned.inc(count),
-  };
 }
 
 /** The daemon's after-backup hook: prune with the lock, after (and only after) a successful backup. */

@@ -7,14 +7,6 @@ import type { EventBus } from '../events/event-bus.js';
 import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
 import { fsyncDirectory } from '../util/durable-fs.js';
 
-/** The two prune metrics; the backup recorder implements it (tests may pass their own). */
-export interface PruneMetrics {
-  /** runwarden_backups_retained: cataloged backups left after this prune. */
-  setRetained(count: number): void;
-  /** runwarden_backup_pruned_total: archives deleted by this prune. */
-  addPruned(count: number): void;
-}
-
 export interface PruneRequest {
   backups: BackupsRepo;
   retention: RetentionConfig;
@@ -24,7 +16,6 @@ export interface PruneRequest {
   dryRun: boolean;
   signal: AbortSignal;
   events?: EventBus;
-  metrics?: PruneMetrics;
 }
 
 /** One cataloged backup and what prune did with it. */
@@ -107,10 +98,8 @@ export async function pruneBackups(request: PruneRequest): Promise<PruneOutcome>
         decision.error = errorMessage(error);
       }
     }
-    request.metrics?.addPruned(deleted.length);
   }
   const retained = decisions.filter((decision) => !decision.deleted).length;
-  if (!request.dryRun) request.metrics?.setRetained(retained);
   request.events?.emit('backups:pruned', { retained, deleted, dryRun: request.dryRun });
   return { dryRun: request.dryRun, emptyPolicy: isEmptyPolicy(policy), decisions, retained, deleted };
 }

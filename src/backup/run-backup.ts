@@ -3,13 +3,14 @@ import { access, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupConfig } from '../config/schema/backup.js';
 import { errorMessage, RunwardenError, wrapError } from '../core/errors.js';
+import type { BackupCause } from '../events/backup-events.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { PidLock } from '../lock/pid-lock.js';
 import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
 import type { Logger } from '../telemetry/logger.js';
+import { sleep } from '../util/sleep.js';
 import { VERSION } from '../version.js';
 import { writeEntries } from './archive-builder.js';
 import { BackupDiskFullError } from '../archive/errors.js';
@@ -22,13 +23,8 @@ import { PARTIAL_SUFFIX, removeStaleTemps } from '../util/temp-files.js';
 import { verifyArchive } from '../archive/verify.js';
 import { ZipWriter } from '../archive/zip-writer.js';
 
-/** Why and by what a backup was started. */
-export interface BackupRequest {
-  /** `manual`, `pre-deploy`, `scheduled`, `pre-restore`. */
-  reason: string;
-  /** `cli`, `schedule`, `http`. */
-  trigger: string;
-}
+/** Why and by what a backup was started (see BackupCause). */
+export type BackupRequest = BackupCause;
 
 /** Progress of a run: uncompressed bytes archived, then bytes verified. Totals are estimates. */
 export interface BackupProgress {
@@ -89,7 +85,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
     for (const warning of sources.warnings) logger.warn({ warning }, 'backup source warning');
 
     const startedAt = new Date();
-    const { file, partial, zip } = await createArchive(config, startedAt);
+    const { file, partial, zip } = await createArchive(config, startedAt, deps.signal);
     writer = zip;
     logger.info({ file: partial, reason: request.reason, trigger: request.trigger }, 'backup started');
     const total = [...sources.databases, ...sources.media].reduce((sum, source) => sum + source.size, 0);
@@ -152,8 +148,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
       file,
       size: verified.size,
       sha256: verified.sha256,
-      reason: request.reason,
-      trigger: request.trigger,
+      ...request,
       entries: manifest.entries.length,
       durationMs,
       snapshotRestarts,
@@ -195,7 +190,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
  * previous run (we hold the lock, so it finished) already took this second's name, wait for the
  * next second rather than overwrite or rename.
  */
-async function createArchive(config: BackupConfig, startedAt: Date) {
+async function createArchive(config: BackupConfig, startedAt: Date, signal: AbortSignal | undefined) {
   for (let attempt = 0; ; attempt++) {
     const name = archiveName(config.prefix, attempt === 0 ? startedAt : new Date(), config.timezone);
     const file = path.join(config.dir, name);
@@ -209,7 +204,7 @@ async function createArchive(config: BackupConfig, startedAt: Date) {
     }
     if (attempt >= 3)
       throw wrapError(`name a new archive in ${config.dir}`, new Error(`${name} exists`), 'RW_BACKUP_NAME');
-    await sleep(1000 - (Date.now() % 1000) + 5);
+    await sleep(1000 - (Date.now() % 1000) + 5, signal);
   }
 }
 

@@ -1,5 +1,4 @@
 import { Registry } from 'prom-client';
-import { FatalError } from '../core/errors.js';
 import { EventBus } from '../events/event-bus.js';
 import { NotificationDispatcher } from '../notify/dispatcher.js';
 import { notifyOnEvents, targetsFromConfig } from '../notify/from-events.js';
@@ -10,6 +9,7 @@ import { buildWatchRuntime } from '../app/watch-runtime.js';
 import { recordHistory } from '../watch/history-recorder.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
 import { commandLogger, type GlobalOptions, loadFromOptions } from './common.js';
+import { abortOnStopSignals } from './interrupt.js';
 
 /**
  * Runs a deploy-watch command: the same store the daemon uses (WAL: both may be open at once), the
@@ -46,18 +46,11 @@ export async function withWatchRuntime<T>(
   // A person's rollback or promotion is announced like the daemon's own.
   const notifier = new NotificationDispatcher(loaded.config.notify.targets, { logger });
   const stopNotifying = notifyOnEvents(events, notifier, targetsFromConfig(loaded.config.services));
-  const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(1);
-    controller.abort(new FatalError('RW_ABORTED', `interrupted by ${name}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupt = abortOnStopSignals('the command');
   try {
-    return await work(runtime, controller.signal, logger);
+    return await work(runtime, interrupt.signal, logger);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.dispose();
     stopRecording();
     stopNotifying();
     await notifier.close();

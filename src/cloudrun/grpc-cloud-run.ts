@@ -6,7 +6,8 @@ import { FatalError, RunwardenError } from '../core/errors.js';
 import { googleClientOptions } from '../google/client-options.js';
 import { LazyClient } from '../google/lazy-client.js';
 import { mapGoogleError } from '../google/grpc-errors.js';
-import { abortable, sleep, withRetry } from '../google/retry.js';
+import { abortable, withRetry } from '../google/retry.js';
+import { sleep } from '../util/sleep.js';
 import {
   type CloudRunApi,
   type RevisionInfo,

@@ -1,4 +1,5 @@
 import type { EventBus, RunwardenEvents } from '../events/event-bus.js';
+import { sleep } from '../util/sleep.js';
 
 type Name = keyof RunwardenEvents & string;
 
@@ -112,6 +113,6 @@ export async function pollUntil<T>(
     const value = check();
     if (value !== undefined) return value;
     if (Date.now() >= deadline) throw new StepMissedError(options.step, options.missing);
-    await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 20));
+    await sleep(options.everyMs ?? 20, options.signal);
   }
 }

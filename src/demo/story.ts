@@ -4,7 +4,8 @@ import { ServicesRepo } from '../store/watch/services-repo.js';
 import { WatchesRepo } from '../store/watch/watches-repo.js';
 import type { RestorePointReport } from '../core/restore-point.js';
 import type { RollbackCompletedEvent } from '../events/watch-events.js';
-import { formatBytes, formatSeconds, type Narrator } from './narrator.js';
+import { formatBytes } from '../util/format-bytes.js';
+import { formatSeconds, type Narrator } from './narrator.js';
 import { startSimulatedUsers, type SimulatedUsers } from './simulated-users.js';
 import { pollUntil, StepMissedError, type StoryEvents } from './story-events.js';
 

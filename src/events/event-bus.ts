@@ -1,5 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type {
+  BackupCompletedEvent,
+  BackupFailedEvent,
+  BackupStartedEvent,
+  BackupsPrunedEvent,
+} from './backup-events.js';
+import type { ConfigCheckedEvent, DaemonReadyEvent, DaemonStoppingEvent } from './daemon-events.js';
+import type { RestoreCompletedEvent, RestoreFailedEvent } from './restore-events.js';
+import type {
   InsufficientDataEvent,
   PromotionEvent,
   RollbackCompletedEvent,
@@ -16,61 +24,27 @@ import type {
 
 /**
  * Everything runwarden does is announced as a typed event; metrics, notifications, the audit history
- * and tests subscribe instead of being called directly. Payload types grow with each job.
+ * and tests subscribe instead of being called directly. Payloads live in one file per job beside
+ * this one (backup-, restore-, watch-, daemon-events.ts); this map names them.
  */
 export interface RunwardenEvents {
-  'daemon:ready': { address: string };
-  'daemon:stopping': { signal: string };
+  'daemon:ready': DaemonReadyEvent;
+  'daemon:stopping': DaemonStoppingEvent;
   /** A configuration check finished (at start, then hourly): every problem it found, none when healthy. */
-  'config:checked': { problems: Array<{ kind: string; subject: string; message: string }> };
+  'config:checked': ConfigCheckedEvent;
   /** A backup run began (before it waits for the backup lock); `completed` or `failed` follows. */
-  'backup:started': { reason: string; trigger: string };
-  /** A backup was written, verified, renamed into place and cataloged. Sizes in bytes. */
-  'backup:completed': {
-    file: string;
-    size: number;
-    sha256: string;
-    reason: string;
-    trigger: string;
-    entries: number;
-    durationMs: number;
-    snapshotRestarts: number;
-    /** Archive bytes (after compression) per method. */
-    bytesByMethod: { deflate: number; store: number };
-    /** When the run finished, ms since the epoch. */
-    finishedAt: number;
-    warnings: string[];
-  };
-  /** A backup failed; no partial archive is left. `code` is the error's stable code. */
-  'backup:failed': {
-    reason: string;
-    trigger: string;
-    code: string;
-    error: string;
-    durationMs: number;
-    snapshotRestarts: number;
-  };
-  /** A database or the media folder was restored; `safetyCopy` is the replaced DB's copy, if any. */
-  'restore:completed': {
-    archive: string;
-    kind: 'db' | 'tenant' | 'media';
-    name: string;
-    target: string;
-    safetyCopy: string | null;
-    durationMs: number;
-  };
-  /** A restore was refused or failed; `code` is the error's stable code. */
-  'restore:failed': {
-    archive: string;
-    kind: 'db' | 'tenant' | 'media';
-    name: string;
-    target: string;
-    error: string;
-    code: string;
-  };
+  'backup:started': BackupStartedEvent;
+  /** A backup was written, verified, renamed into place and cataloged. */
+  'backup:completed': BackupCompletedEvent;
+  /** A backup failed; no partial archive is left. */
+  'backup:failed': BackupFailedEvent;
+  /** A database or the media folder was restored. */
+  'restore:completed': RestoreCompletedEvent;
+  /** A restore was refused or failed. */
+  'restore:failed': RestoreFailedEvent;
   /** Retention ran: how many backups it kept and which archives it deleted. */
-  'backups:pruned': { retained: number; deleted: string[]; dryRun: boolean };
-  // Deploy watch; payloads and their contracts in src/watch/watch-events.ts.
+  'backups:pruned': BackupsPrunedEvent;
+  // Deploy watch; payloads and their contracts in watch-events.ts.
   /** First sight of a service: the revision serving all of it is taken as the known good one. */
   'watch:baseline': WatchEventBase;
   /** A new revision is being watched (a deploy, or a change of which revision serves). */

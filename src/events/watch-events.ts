@@ -4,7 +4,7 @@ import type { InsufficientDataPolicy, WatchStatus } from '../core/watch-types.js
 import type { RestorePoint, RestorePointReport } from '../core/restore-point.js';
 
 /**
- * Payloads of the deploy watch's events (names in src/events.ts). Every payload says which service,
+ * Payloads of the deploy watch's events (names in event-bus.ts). Every payload says which service,
  * candidate and stable revision it is about, and why (`rule`, `reason`), so a notification or a
  * history line can be written from the payload alone. Times are ms since the epoch.
  */

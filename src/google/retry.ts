@@ -1,3 +1,4 @@
+import { sleep } from '../util/sleep.js';
 import { RetryableError, type RunwardenError, wrapError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 
@@ -53,25 +54,6 @@ export async function withRetry<T>(
       await sleep(delay, signal);
     }
   }
-}
-
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Settles like `promise`, or rejects with the signal's reason as soon as it aborts. */

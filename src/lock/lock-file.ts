@@ -43,23 +43,14 @@ export function createLockFile(file: string, content: string): boolean {
  * Returns false when `file` exists.
  */
 export function createLockExclusively(file: string, content: string): boolean {
-  let fd: number;
   try {
-    fd = openSync(file, 'wx', 0o644);
+    writeComplete(file, content);
+    return true;
   } catch (error) {
+    // Only the exclusive create fails with EEXIST, before anything was written or removed.
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
   }
-  try {
-    writeAll(fd, content);
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    rmSync(file, { force: true });
-    throw error;
-  }
-  closeSync(fd);
-  return true;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { NotifyTarget } from '../config/schema/notify.js';
 import { errorMessage, RetryableError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
+import { sleep } from '../util/sleep.js';
 import { ChatTarget, JsonWebhookTarget } from './http-targets.js';
 import type { Notification, NotifierTarget } from './notification.js';
 
@@ -88,7 +89,15 @@ export class NotificationDispatcher {
           this.#options.onResult?.(route.target.name, 'failed');
           return;
         }
-        await sleep(this.#options.backoffMs * 2 ** (attempt - 1), this.#stop.signal);
+        // Shutdown ends the wait between attempts: the delivery is abandoned as failed.
+        const stopped = await sleep(this.#options.backoffMs * 2 ** (attempt - 1), this.#stop.signal).then(
+          () => false,
+          () => true,
+        );
+        if (stopped) {
+          this.#options.onResult?.(route.target.name, 'failed');
+          return;
+        }
       }
     }
   }
@@ -96,18 +105,4 @@ export class NotificationDispatcher {
 
 function isTransient(error: unknown): boolean {
   return error instanceof RetryableError || (error instanceof Error && error.name === 'TimeoutError');
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }

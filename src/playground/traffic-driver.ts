@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { sleep } from '../util/sleep.js';
 import { REVISION_HEADER } from './revision-app.js';
 
 /** Simulated users: `rps` requests per second for `durationMs`, to `url` + `path`. */
@@ -84,8 +85,4 @@ function send(target: URL, agent: Agent, summary: DriveSummary): Promise<void> {
     req.on('error', fail);
     req.end();
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -2,14 +2,13 @@ import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FatalError, wrapError } from '../core/errors.js';
 import type { ManifestEntry } from '../archive/manifest.js';
-import { checkEntryDigest, unreadableEntry } from './restore-entries.js';
+import { checkEntryDigest, unreadableEntry } from '../archive/entry-check.js';
 import {
   copyOwnership,
   exists,
   fsyncDirectory,
   removeStaleTemps,
   SQLITE_SIDECARS,
-  sha256OfFile,
   tempNameBeside,
   type WrittenFile,
   writeNewFile,
@@ -17,6 +16,7 @@ import {
 import { pausePoint, type RestoreStep } from './restore-pause.js';
 import { type SafetyCopy, takeSafetyCopy } from './safety-copy.js';
 import { integrityProblem } from '../archive/sqlite-check.js';
+import { sha256File } from '../util/file-hash.js';
 
 /** Progress of one restore, for a progress bar or log lines. */
 export type RestoreProgress =
@@ -111,12 +111,12 @@ export async function prepareDatabase(
       onBytes: (done) => progress({ kind: 'bytes', done, total: source.entry.size }),
       sourceError: (error) => unreadableEntry(source.archive, source.entry.path, error),
     });
-    checkEntryDigest(source.archive, source.entry, written);
+    checkEntryDigest(source.archive, source.entry, { ...written, size: written.bytes });
     await step('temp-written', progress);
 
     // Both only read the file: the hash re-reads what was written, SQLite walks its b-trees.
     const [onDisk, integrity] = await Promise.allSettled([
-      sha256OfFile(temp, signal),
+      sha256File(temp, { signal }),
       integrityProblem(temp, signal),
     ]);
     if (onDisk.status === 'rejected') throw onDisk.reason;

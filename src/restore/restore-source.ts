@@ -1,14 +1,12 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FatalError, wrapError } from '../core/errors.js';
 import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
-import { READ_CHUNK } from '../archive/hashing.js';
+import { statArchive } from '../archive/entry-check.js';
 import type { Manifest } from '../archive/manifest.js';
 import { readManifestWithDigest } from '../archive/manifest-read.js';
 import { verifyArchive } from '../archive/verify.js';
 import { openZip, type ZipReader } from '../archive/zip-reader.js';
+import { sha256File } from '../util/file-hash.js';
 
 /**
  * What a restore needs of the catalog: the row of an archive, and (optionally) a way to record the
@@ -122,29 +120,13 @@ function changed(archive: string, how: string): FatalError {
 }
 
 async function hashFile(file: string, size: number, options: OpenSourceOptions): Promise<string> {
-  const hash = createHash('sha256');
-  let done = 0;
   try {
-    for await (const chunk of createReadStream(file, { highWaterMark: READ_CHUNK, signal: options.signal })) {
-      hash.update(chunk as Buffer);
-      done += (chunk as Buffer).length;
-      options.onProgress?.(done, size);
-    }
+    return await sha256File(file, {
+      signal: options.signal,
+      onProgress: (done) => options.onProgress?.(done, size),
+    });
   } catch (error) {
     options.signal.throwIfAborted();
     throw wrapError(`read backup ${file}`, error, 'RW_BACKUP_IO');
-  }
-  return hash.digest('hex');
-}
-
-async function statArchive(file: string): Promise<number> {
-  try {
-    const info = await stat(file);
-    if (!info.isFile()) throw new FatalError('RW_BACKUP_NOT_FOUND', `backup ${file} is not a file`);
-    return info.size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new FatalError('RW_BACKUP_NOT_FOUND', `backup ${file} does not exist`, { cause: error });
-    throw error instanceof FatalError ? error : wrapError(`read backup ${file}`, error, 'RW_BACKUP_IO');
   }
 }

@@ -10,7 +10,7 @@ import {
   prepareDatabase,
   type RestoreProgress,
 } from './restore-db.js';
-import { checkEntryRecord, hashEntries } from './restore-entries.js';
+import { checkEntryToRestore, hashEntries } from './restore-entries.js';
 import { assertMediaTargetFree, restoreMedia } from './restore-media.js';
 import { pausePoint } from './restore-pause.js';
 import {
@@ -131,7 +131,7 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
     const entries = manifest.entries.filter((entry) =>
       plan.kind === 'media' ? entry.kind === 'media' : entry.path === plan.entry,
     );
-    const records = entries.map((entry) => checkEntryRecord(zip, entry));
+    const records = entries.map((entry) => checkEntryToRestore(zip, entry));
     if (plan.kind === 'media' && source.method === 'catalog-manifest') {
       // Every media file is checked before the first is written: a damaged one writes nothing.
       await hashEntries(zip, entries, signal, onVerify);

@@ -2,9 +2,9 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { EventBus } from '../events/event-bus.js';
 
 /**
- * The backup job's metrics, composed into createMetrics. Runs, duration, size and snapshot
- * restarts are fed from backup events (`observeBackups`); `retained` and `pruned` are set by the
- * retention work after each prune.
+ * The backup job's metrics, composed into createMetrics. All are fed from events (`observeBackups`):
+ * runs, duration, size and snapshot restarts from backup:completed/failed, `retained` and `pruned`
+ * from backups:pruned (a dry run moves neither).
  */
 export function backupMetrics(registry: Registry) {
   const registers = [registry];
@@ -73,8 +73,14 @@ export function observeBackups(events: EventBus, metrics: BackupMetrics): () => 
     metrics.duration.observe(event.durationMs / 1000);
     metrics.snapshotRestarts.inc(event.snapshotRestarts);
   });
+  const offPruned = events.on('backups:pruned', (event) => {
+    if (event.dryRun) return;
+    metrics.retained.set(event.retained);
+    metrics.pruned.inc(event.deleted.length);
+  });
   return () => {
     offCompleted();
     offFailed();
+    offPruned();
   };
 }

@@ -98,3 +98,12 @@ function startOf(pid: number): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * Whether the process named by `tag` (processTag) ran on this host and is gone: its leftovers may
+ * be removed. An unreadable tag, or one of another host, says no.
+ */
+export function writerGone(tag: string): boolean {
+  const writer = parseProcessTag(tag);
+  return writer !== undefined && processLiveness(writer) === 'gone';
+}

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { parseProcessTag, processLiveness, processTag } from './liveness.js';
+import { processTag, writerGone } from './liveness.js';
 
 /**
  * Temporary files of a backup or a verification live beside the archives (same filesystem, so a
@@ -32,13 +32,7 @@ export async function removeDatabaseFiles(file: string): Promise<void> {
  * Returns the names removed.
  */
 export async function removeStaleTemps(dir: string, partials: boolean): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
+  const names = await namesIn(dir);
   const removed: string[] = [];
   for (const name of names) {
     const stale =
@@ -54,8 +48,12 @@ export async function removeStaleTemps(dir: string, partials: boolean): Promise<
 /** Appended to an archive's name while it is written (`<name>.zip.partial`); never a backup. */
 export const PARTIAL_SUFFIX = '.partial';
 
-/** Whether the process named by `tag` ran on this host and is gone; an unreadable tag is kept. */
-export function writerGone(tag: string): boolean {
-  const writer = parseProcessTag(tag);
-  return writer !== undefined && processLiveness(writer) === 'gone';
+/** The names in folder `dir`, or none when the folder does not exist (nothing was left there). */
+export async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
 }

@@ -1,3 +1,4 @@
+import type { BackupTrigger } from '../events/backup-events.js';
 import type { SchemaFingerprint } from '../core/schema-change.js';
 
 /** A finished, verified backup taken before (or as) a deploy is watched. */
@@ -16,7 +17,10 @@ export interface BackupTaken {
  * the signal's reason. Never restores anything.
  */
 export interface PreDeployBackup {
-  take(request: { service: string; trigger: 'watch' | 'cli' }, signal: AbortSignal): Promise<BackupTaken>;
+  take(
+    request: { service: string; trigger: Extract<BackupTrigger, 'watch' | 'cli'> },
+    signal: AbortSignal,
+  ): Promise<BackupTaken>;
 }
 
 /**

@@ -111,6 +111,24 @@ export async function restoreReport(
   return { ...point, schemaChanged: change.changed, schemaDetail: change.detail };
 }
 
+/**
+ * The restore point a rollback event names; when the store cannot say (it fails), one that says it
+ * is unknown, so no rollback event is lost for want of it.
+ */
+export function restoreReportOrUnknown(
+  rt: WatchRuntime,
+  service: WatchedService,
+  watch: WatchRecord | null,
+  signal: AbortSignal,
+): Promise<RestorePointReport> {
+  return restoreReport(rt, service, watch, signal).catch((error: unknown) => ({
+    ...NO_RESTORE_POINT,
+    note: `restore point unknown: ${errorMessage(error)}`,
+    schemaChanged: null,
+    schemaDetail: 'schema not compared: the restore point could not be read',
+  }));
+}
+
 function pointOf(rt: WatchRuntime, service: WatchedService, watch: WatchRecord | null): RestorePoint {
   const fresh = watch ? rt.store.watches.get(watch.id) : rt.store.watches.recent(service.key, 1)[0];
   if (fresh?.restorePoint) return fresh.restorePoint;

@@ -2,10 +2,11 @@ import type { OwedRollback } from '../core/owed-rollback.js';
 import { type RollbackPlan, trafficTo } from '../core/rollback-plan.js';
 import { type ServiceObservation, servingOf, snapshotOf } from '../core/watch-types.js';
 import { errorMessage, RunwardenError } from '../core/errors.js';
-import { sleep } from '../google/retry.js';
+import { sleep } from '../util/sleep.js';
 import type { RollbackCompletedEvent, RollbackEventBase } from '../events/watch-events.js';
 import type { RestorePointReport } from '../core/restore-point.js';
-import { restoreReport } from './restore-points.js';
+import type { WatchRecord } from '../store/watch/watches-repo.js';
+import { restoreReportOrUnknown } from './restore-points.js';
 import type { RollbackOutcome, RollbackRequest } from './rollback-request.js';
 import { planFor } from './rollback-plan-for.js';
 import type { WatchRuntime } from './watch-runtime.js';
@@ -38,7 +39,7 @@ export async function executeRollback(
     try {
       const after = await rt.cloudRun.updateTraffic(service.ref, plan.traffic, current.etag, signal, () => {
         // Announced once the request is accepted, so computing the report never delays it.
-        announced = restoreReport(rt, service, request.watch ?? null, signal).then((restorePoint) => {
+        announced = restoreReportOrUnknown(rt, service, request.watch ?? null, signal).then((restorePoint) => {
           rt.events.emit('rollback:started', { ...base(), restorePoint });
           return restorePoint;
         });
@@ -46,7 +47,7 @@ export async function executeRollback(
       const confirmed = await confirm(rt, service, plan.to, after, signal);
       const probe = await probeAgain(rt, service, confirmed.observation, signal);
       record(rt, service, request, plan, confirmed.observation, confirmed.ok);
-      const restorePoint = await (announced ?? restoreReport(rt, service, request.watch ?? null, signal));
+      const restorePoint = await (announced ?? restoreReportOrUnknown(rt, service, request.watch ?? null, signal));
       const completed: RollbackCompletedEvent = {
         ...base(),
         at: rt.clock(),
@@ -64,7 +65,7 @@ export async function executeRollback(
     } catch (error) {
       const conflict = error instanceof RunwardenError && error.code === 'RW_CLOUDRUN_CONFLICT';
       if (!conflict || attempt >= MAX_CONFLICTS || signal.aborted) {
-        await fail(rt, service, request, base(), announced, error, signal);
+        await fail(rt, service, request, plan, announced, error, signal);
         throw error;
       }
       rt.logger.warn(
@@ -145,7 +146,7 @@ export async function recordLanded(
   const base = eventBase(rt, service, request, plan);
   record(rt, service, request, plan, observation, true);
   const probe = await probeAgain(rt, service, observation, signal);
-  const restorePoint = await restoreReport(rt, service, request.watch ?? null, signal);
+  const restorePoint = await restoreReportOrUnknown(rt, service, request.watch ?? null, signal);
   rt.events.emit('rollback:completed', {
     ...base,
     at: rt.clock(),
@@ -213,21 +214,33 @@ function record(
   rt.live.of(service.key).observation = after;
 }
 
+/**
+ * Announces rollback:failed, always: a failure to act must be heard even when the store fails too
+ * (a full or broken disk is often why). What only the store knows (the stable revision, the open
+ * watch, the restore point) is then taken from the request, or said to be unknown.
+ */
 async function fail(
   rt: WatchRuntime,
   service: WatchedService,
   request: RollbackRequest,
-  base: Omit<RollbackEventBase, 'restorePoint'>,
+  plan: UpdatePlan,
   announced: Promise<RestorePointReport> | undefined,
   error: unknown,
   signal: AbortSignal,
 ): Promise<void> {
   const message = errorMessage(error);
   rt.logger.error({ service: service.key, err: message }, 'rollback failed');
-  const restorePoint = await (announced ?? restoreReport(rt, service, request.watch ?? null, signal)).catch(
-    () => undefined,
-  );
-  if (!restorePoint) return;
+  let base: Omit<RollbackEventBase, 'restorePoint'>;
+  try {
+    base = eventBase(rt, service, request, plan);
+  } catch (storeError) {
+    rt.logger.error(
+      { service: service.key, err: errorMessage(storeError) },
+      'rollback failed: store unreadable',
+    );
+    base = eventBaseOf(rt, service, request, plan, request.watch ?? null, request.watch?.stable ?? null);
+  }
+  const restorePoint = await (announced ?? restoreReportOrUnknown(rt, service, request.watch ?? null, signal));
   rt.events.emit('rollback:failed', {
     ...base,
     at: rt.clock(),
@@ -238,11 +251,21 @@ async function fail(
 
 function eventBase(rt: WatchRuntime, service: WatchedService, request: RollbackRequest, plan: UpdatePlan) {
   const memory = rt.store.memory(service.key);
-  const watch = request.watch ?? memory.watch;
+  return eventBaseOf(rt, service, request, plan, request.watch ?? memory.watch, memory.stable);
+}
+
+function eventBaseOf(
+  rt: WatchRuntime,
+  service: WatchedService,
+  request: RollbackRequest,
+  plan: UpdatePlan,
+  watch: WatchRecord | null,
+  stable: string | null,
+) {
   return {
     service: service.key,
     candidate: watch?.candidate ?? plan.from[0] ?? null,
-    stable: memory.stable,
+    stable,
     rule: request.rule ?? null,
     reason: request.reason,
     watchId: watch?.id ?? null,

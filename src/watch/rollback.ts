@@ -5,7 +5,7 @@ import { releaseActionLease, takeActionLease } from './action-lease.js';
 import { executeRollback, recordNoop } from './rollback-execute.js';
 import { planFor } from './rollback-plan-for.js';
 import type { RollbackOutcome, RollbackRequest } from './rollback-request.js';
-import { restoreReport } from './restore-points.js';
+import { restoreReportOrUnknown } from './restore-points.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import { findService, type WatchedService } from './watched-service.js';
 
@@ -157,7 +157,7 @@ async function dryRunOf(
     trigger: request.trigger,
     from: plan.from,
     to: plan.to,
-    restorePoint: await restoreReport(rt, service, watch ?? null, signal),
+    restorePoint: await restoreReportOrUnknown(rt, service, watch ?? null, signal),
   };
   rt.events.emit('rollback:started', base);
   rt.events.emit('rollback:completed', { ...base, confirmed: false, probe: null, durationMs: 0 });

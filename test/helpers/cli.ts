@@ -38,7 +38,16 @@ export function runCli(
 
 /** Starts the built CLI in the background; stdout and stderr are collected as they arrive. */
 export function spawnCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
-  const child: ChildProcess = spawn(process.execPath, [CLI, ...args], {
+  return spawnProcess(process.execPath, [CLI, ...args], options);
+}
+
+/** Starts any command in the background with the tests' environment, collecting its output. */
+export function spawnProcess(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+) {
+  const child: ChildProcess = spawn(command, args, {
     cwd: options.cwd,
     env: { ...TEST_ENV, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,7 +65,7 @@ export function spawnCli(args: string[], options: { cwd?: string; env?: Record<s
   return { child, output, exited };
 }
 
-export type SpawnedCli = ReturnType<typeof spawnCli>;
+export type SpawnedCli = ReturnType<typeof spawnProcess>;
 
 /** The address a daemon logged as ready (its JSON "runwarden daemon ready" line), if it has. */
 export function readyAddress(stdout: string): string | undefined {

@@ -14,7 +14,9 @@ import { recordHistory } from '../../src/watch/history-recorder.js';
 import { probeJob } from '../../src/watch/probe-job.js';
 import type { WatchRuntime } from '../../src/watch/watch-runtime.js';
 import { tickService } from '../../src/watch/watch-tick.js';
-import { passDeadline, watchDeadline } from './deadlines.js';
+import { afterEach } from 'vitest';
+import { actionDeadline, passDeadline, watchDeadline } from './deadlines.js';
+import { useTempDir } from './temp.js';
 import { type Deadline, waitFor } from './wait.js';
 
 /** Short windows so a whole watch fits in seconds: 1 s buckets, visible after 200 ms, read after 1 s. */
@@ -220,4 +222,39 @@ export function keepTraffic(playground: Playground, rps = 20): () => Promise<voi
     controller.abort();
     await running;
   };
+}
+
+/**
+ * The watch tests' set-up: `start` starts a harness in a fresh temp folder, `ready` also waits until
+ * the first revision is taken as the known good one (v1); either is stopped after the test.
+ * `signal` bounds one rollback, read or tick made by hand by the Cloud Run bounds of its config.
+ */
+export function useWatchHarness(prefix = 'runwarden-watch-') {
+  const tempDir = useTempDir(prefix);
+  let current: Harness | undefined;
+  afterEach(async () => {
+    await current?.stop();
+    current = undefined;
+  });
+  const start = async (options: Omit<HarnessOptions, 'stateDir'> = {}): Promise<Harness> => {
+    current = await startHarness({ stateDir: tempDir(), ...options });
+    return current;
+  };
+  return {
+    start,
+    async ready(service: Record<string, unknown> = {}): Promise<{ h: Harness; v1: string }> {
+      const h = await start({ service });
+      const baseline = await h.runUntilEvent('watch:baseline');
+      return { h, v1: baseline.stable as string };
+    },
+    signal(): AbortSignal {
+      if (!current) throw new Error('no watch harness is running');
+      return AbortSignal.timeout(actionDeadline(current.config).ms);
+    },
+  };
+}
+
+/** Which revisions serve the emulated `shop` service, revision -> percent. */
+export function servedBy(h: Harness): Record<string, number> {
+  return Object.fromEntries(h.playground.traffic('shop').map((entry) => [entry.revision, entry.percent]));
 }

@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
-import { formatBytes, progressReporter } from '../../backup/progress.js';
+import { progressReporter } from '../../backup/progress.js';
+import { formatBytes } from '../../util/format-bytes.js';
 import { type BackupResult, runBackup } from '../../backup/run-backup.js';
 import { EventBus } from '../../events/event-bus.js';
 import { BackupsRepo } from '../../store/backups-repo.js';

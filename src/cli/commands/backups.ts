@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { importArchive, verifyCataloged } from '../../backup/catalog.js';
 import { type InventoryItem, listInventory } from '../../backup/inventory.js';
-import { formatBytes } from '../../backup/progress.js';
+import { formatBytes } from '../../util/format-bytes.js';
 import type { Config } from '../../config/schema.js';
 import { UsageError } from '../../core/errors.js';
 import { BackupsRepo } from '../../store/backups-repo.js';

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { startDaemon } from '../../app/daemon.js';
-import { errorMessage } from '../../core/errors.js';
+import { errorMessage, ExitCode } from '../../core/errors.js';
 import { createLogger } from '../../telemetry/logger.js';
 import { type GlobalOptions, loadFromOptions, withConfigPathOption } from '../common.js';
+import { onStopSignals } from '../interrupt.js';
 
 export function registerDaemon(program: Command): void {
   withConfigPathOption(program.command('daemon'))
@@ -13,24 +14,21 @@ export function registerDaemon(program: Command): void {
       if (!loaded.source) logger.warn('no config file found; running with defaults');
       const daemon = await startDaemon(loaded.config, logger);
       await new Promise<void>((resolve) => {
-        let received = 0;
-        const onSignal = (signal: NodeJS.Signals) => {
-          received += 1;
-          if (received > 1) {
+        onStopSignals(
+          (signal) =>
+            daemon.stop(signal).then(
+              () => resolve(),
+              (error) => {
+                logger.error({ err: errorMessage(error) }, 'shutdown failed');
+                process.exitCode = 1;
+                resolve();
+              },
+            ),
+          (signal) => {
             logger.fatal({ signal }, 'second signal: exiting at once');
-            process.exit(1);
-          }
-          daemon.stop(signal).then(
-            () => resolve(),
-            (error) => {
-              logger.error({ err: errorMessage(error) }, 'shutdown failed');
-              process.exitCode = 1;
-              resolve();
-            },
-          );
-        };
-        process.on('SIGTERM', onSignal);
-        process.on('SIGINT', onSignal);
+            process.exit(ExitCode.failed);
+          },
+        );
       });
       // Everything is closed; exit now rather than wait on a stray handle a library left behind.
       process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);

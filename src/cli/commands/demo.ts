@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { runDemo } from '../../demo/run-demo.js';
 import { ExitCode } from '../../core/errors.js';
+import { abortOnStopSignals } from '../interrupt.js';
 
 interface DemoFlags {
   once?: boolean;
@@ -22,21 +23,13 @@ export function registerDemo(program: Command): void {
     .action(async (flags: DemoFlags) => {
       // The demo talks only to its own emulator; never let a Google library probe for a metadata server.
       process.env.METADATA_SERVER_DETECTION ||= 'none';
-      const controller = new AbortController();
-      let signals = 0;
-      const onSignal = () => {
-        signals += 1;
-        // First Ctrl-C: stop gracefully (the daemon drains); a second one: exit now.
-        if (signals > 1) process.exit(ExitCode.failed);
-        controller.abort(new Error('interrupted'));
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      // First Ctrl-C: stop gracefully (the daemon drains); a second one: exit now.
+      const interrupt = abortOnStopSignals('the demo');
       const outcome = await runDemo({
         dir: flags.dir,
         once: flags.once === true,
         cli: cliHint(),
-        stop: controller.signal,
+        stop: interrupt.signal,
       });
       const code = outcome.ok || (!flags.once && outcome.interrupted) ? ExitCode.ok : ExitCode.failed;
       // Everything the demo started is stopped; exit rather than wait on a handle a library left behind.

@@ -9,6 +9,7 @@ import {
 } from '../../playground/index.js';
 import { createLogger } from '../../telemetry/logger.js';
 import { withJsonOption } from '../common.js';
+import { onStopSignals } from '../interrupt.js';
 import { printResult, toYaml } from '../output.js';
 
 interface PlaygroundOptions {
@@ -95,14 +96,7 @@ function durationFlag(value: string, flag: string): number {
   return ms;
 }
 
+/** The first SIGINT/SIGTERM; a second one, while the emulator stops, exits at once with code 1. */
 function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  return new Promise((resolve) => onStopSignals(resolve));
 }

@@ -7,7 +7,10 @@ import { owedRollbacksMigration } from './006-owed-rollbacks.js';
 import { backupManifestShaMigration } from './007-backup-manifest-sha.js';
 import type { Migration } from './migration.js';
 
-/** Every migration, in order; a test checks the versions are consecutive and the files agree. */
+/**
+ * Every migration, in order. test/store-migrations-registry.test.ts checks that each NNN-name.ts file
+ * is listed here once, in order, with version NNN and name `name`, and versions consecutive from 1.
+ */
 export const MIGRATIONS: readonly Migration[] = [
   metaMigration,
   backupsMigration,
