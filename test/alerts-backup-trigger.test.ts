@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { EventBus } from '../src/events/event-bus.js';
 import { backupTriggerAdapter } from '../src/app/backup-trigger.js';
 import { acquireBackupLock } from '../src/backup/lock.js';
-import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
 import { BEARER, post, sample, useAlertsHarness } from './helpers/alerts-harness.js';
@@ -20,7 +19,7 @@ async function startWithBackups(dir: string, lockWait = '5s') {
   const store = Store.open(path.join(dir, 'backup-state'));
   const backups = backupTriggerAdapter({ config, store, events: new EventBus(), logger: silentLogger });
   const harness = await start(path.join(dir, 'state'), { backups });
-  return { harness, config, catalog: new BackupsRepo(store.db), close: () => store.close() };
+  return { harness, config, catalog: store.backups, close: () => store.close() };
 }
 
 describe('POST /v1/backups', () => {

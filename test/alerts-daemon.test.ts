@@ -76,10 +76,7 @@ async function start(mode: 'enforce' | 'dry-run' = 'enforce') {
 }
 
 function stableOf(daemon: RunningDaemon): string | null | undefined {
-  const row = daemon.context.store.db
-    .prepare('SELECT stable_revision FROM watch_services WHERE service = ?')
-    .get('shop') as { stable_revision: string | null } | undefined;
-  return row?.stable_revision;
+  return daemon.context.store.services.get('shop')?.stableRevision;
 }
 
 function serving(playground: Playground) {

@@ -9,7 +9,6 @@ import { createBackupJob } from '../src/backup/backup-job.js';
 import { BackupDiskFullError } from '../src/archive/errors.js';
 import { type BackupProgress, runBackup } from '../src/backup/run-backup.js';
 import { EventBus } from '../src/events/event-bus.js';
-import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
 import { spawnCli, waitFor } from './helpers/cli.js';
@@ -27,7 +26,7 @@ describe.skipIf(skipSmallDisk)('backup on a full disk', () => {
     const config = backupConfigFor(dir);
     disks.mount(config.dir, '2m');
     const store = Store.open(path.join(dir, 'state'));
-    const catalog = new BackupsRepo(store.db);
+    const catalog = store.backups;
     const events = new EventBus();
     try {
       const older = await runBackup(
@@ -86,7 +85,7 @@ describe.skipIf(skipSmallDisk)('a backup after a full disk', () => {
       disks.mount(disk, '8m');
       const config = backupConfigFor(dir, { dir: path.join(disk, 'backups') });
       const store = Store.open(path.join(dir, 'state'));
-      const catalog = new BackupsRepo(store.db);
+      const catalog = store.backups;
       const events = new EventBus();
       const run = (onProgress?: (progress: BackupProgress) => void) =>
         runBackup(

@@ -12,7 +12,6 @@ import { readManifestDigest } from '../src/archive/manifest-read.js';
 import { verifyArchive } from '../src/archive/verify.js';
 import type { BackupConfig } from '../src/config/schema/backup.js';
 import { EventBus } from '../src/events/event-bus.js';
-import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { backupMetrics, observeBackups } from '../src/telemetry/metrics-backup.js';
@@ -25,7 +24,7 @@ const tempDir = useTempDir('runwarden-backup-');
 function harness(dir: string, config: BackupConfig = backupConfigFor(dir)) {
   const store = Store.open(path.join(dir, 'state'));
   const events = new EventBus();
-  const catalog = new BackupsRepo(store.db);
+  const catalog = store.backups;
   const run = (reason = 'manual') =>
     runBackup({ reason, trigger: 'cli' }, { config, catalog, events, logger: silentLogger });
   return { config, store, events, catalog, run };

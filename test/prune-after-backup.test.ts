@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import { createBackupJob } from '../src/backup/backup-job.js';
 import { pruneAfterBackup, pruneMetrics } from '../src/backup/prune-run.js';
 import { EventBus } from '../src/events/event-bus.js';
-import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { createMetrics } from '../src/telemetry/metrics.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
@@ -50,7 +49,7 @@ describe('the daemon prunes after each successful backup', () => {
     expect(archives()).toHaveLength(1);
     await job.runOnce(signal);
     expect(archives()).toHaveLength(1); // the older one was pruned
-    expect(new BackupsRepo(store.db).list().map((row) => path.basename(row.file))).toEqual(archives());
+    expect(store.backups.list().map((row) => path.basename(row.file))).toEqual(archives());
     expect(await metricValue(metrics.registry, 'runwarden_backups_retained')).toBe(1);
     expect(await metricValue(metrics.registry, 'runwarden_backup_pruned_total')).toBe(1);
     store.close();

@@ -1,7 +1,6 @@
 import { runBackup } from '../backup/run-backup.js';
 import type { BackupConfig } from '../config/schema/backup.js';
 import type { EventBus } from '../events/event-bus.js';
-import { BackupsRepo } from '../store/backups-repo.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { BackupTrigger } from '../http/routes/backups.js';
@@ -19,7 +18,7 @@ export function backupTriggerAdapter(deps: {
         { reason, trigger: 'http' },
         {
           config: deps.config,
-          catalog: new BackupsRepo(deps.store.db),
+          catalog: deps.store.backups,
           events: deps.events,
           logger: deps.logger,
           signal,

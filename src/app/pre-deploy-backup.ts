@@ -1,8 +1,7 @@
 import { runBackup } from '../backup/run-backup.js';
 import type { BackupConfig } from '../config/schema/backup.js';
 import type { EventBus } from '../events/event-bus.js';
-import { BackupsRepo } from '../store/backups-repo.js';
-import type { Db } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { BackupTaken, PreDeployBackup } from '../watch/ports.js';
 
@@ -11,7 +10,9 @@ import type { BackupTaken, PreDeployBackup } from '../watch/ports.js';
  * with reason `pre-deploy`; it waits for the shared backup lock like any other backup.
  */
 export class RunBackupPreDeploy implements PreDeployBackup {
-  constructor(private readonly deps: { config: BackupConfig; db: Db; events: EventBus; logger: Logger }) {}
+  constructor(
+    private readonly deps: { config: BackupConfig; store: Store; events: EventBus; logger: Logger },
+  ) {}
 
   async take(
     request: { service: string; trigger: 'watch' | 'cli' },
@@ -21,7 +22,7 @@ export class RunBackupPreDeploy implements PreDeployBackup {
       { reason: 'pre-deploy', trigger: request.trigger },
       {
         config: this.deps.config,
-        catalog: new BackupsRepo(this.deps.db),
+        catalog: this.deps.store.backups,
         events: this.deps.events,
         logger: this.deps.logger.child({ component: 'backup', service: request.service }),
         signal,

@@ -5,7 +5,6 @@ import type { EventBus } from '../events/event-bus.js';
 import { CloudMonitoring } from '../signals/cloud-monitoring.js';
 import { UndiciHealthProber } from '../signals/health-probe.js';
 import type { Store } from '../store/store.js';
-import { WatchStore } from '../store/watch/watch-store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { WatchMetrics } from '../telemetry/metrics-watch.js';
 import { SqliteSchemaInspector } from '../watch/app-schema.js';
@@ -47,7 +46,7 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
   );
   const runtime: WatchRuntime = {
     services: config.services.map(watchedService),
-    store: new WatchStore(options.store.db),
+    store: options.store,
     cloudRun,
     metricSource,
     prober: options.overrides?.prober ?? new UndiciHealthProber(clock),
@@ -56,7 +55,7 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
         ? options.overrides.backup
         : new RunBackupPreDeploy({
             config: config.backup,
-            db: options.store.db,
+            store: options.store,
             events: options.events,
             logger,
           }),

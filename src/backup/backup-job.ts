@@ -1,7 +1,6 @@
 import type { BackupConfig } from '../config/schema/backup.js';
 import type { Job } from '../daemon/scheduler.js';
 import type { EventBus } from '../events/event-bus.js';
-import { BackupsRepo } from '../store/backups-repo.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { type BackupResult, runBackup } from './run-backup.js';
@@ -27,7 +26,7 @@ export function createBackupJob(deps: BackupJobDeps): Job {
         { reason: 'scheduled', trigger: 'schedule' },
         {
           config: deps.config,
-          catalog: new BackupsRepo(deps.store.db),
+          catalog: deps.store.backups,
           events: deps.events,
           logger: deps.logger,
           signal,

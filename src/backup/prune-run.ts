@@ -1,6 +1,5 @@
 import type { BackupConfig } from '../config/schema/backup.js';
 import type { EventBus } from '../events/event-bus.js';
-import { BackupsRepo } from '../store/backups-repo.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { BackupMetrics } from '../telemetry/metrics-backup.js';
@@ -36,7 +35,7 @@ export async function runPrune(
       });
   try {
     const outcome = await pruneBackups({
-      backups: new BackupsRepo(deps.store.db),
+      backups: deps.store.backups,
       retention: config.retention,
       timezone: config.timezone,
       dryRun: options.dryRun,

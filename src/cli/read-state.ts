@@ -1,7 +1,6 @@
 import type { Config } from '../config/schema.js';
-import { BackupsRepo } from '../store/backups-repo.js';
+import type { BackupsRepo } from '../store/backups-repo.js';
 import { Store } from '../store/store.js';
-import { WatchStore } from '../store/watch/watch-store.js';
 import { type WatchedService, watchedService } from '../watch/watched-service.js';
 import { type GlobalOptions, loadFromOptions } from './common.js';
 
@@ -9,7 +8,7 @@ import { type GlobalOptions, loadFromOptions } from './common.js';
 export interface StateView {
   config: Config;
   services: readonly WatchedService[];
-  store: WatchStore;
+  store: Store;
   backups: BackupsRepo;
   /** false when state_dir holds no store yet: every record then reads as absent. */
   exists: boolean;
@@ -30,8 +29,8 @@ export async function withStateView<T>(
     work({
       config,
       services: config.services.map(watchedService),
-      store: new WatchStore(store.db),
-      backups: new BackupsRepo(store.db),
+      store: store,
+      backups: store.backups,
       exists,
     }),
   );

@@ -97,10 +97,10 @@ export function recordNoop(rt: WatchRuntime, service: WatchedService, request: R
   if (request.trigger === 'watch' && watch) {
     const now = rt.clock();
     const reason = `${request.reason}; traffic was already all on ${to}`;
-    rt.store.db.transaction(() => {
+    rt.store.transaction(() => {
       rt.store.revisions.mark(service.key, watch.candidate, 'bad', reason, now);
       rt.store.watches.end(watch.id, 'failed', reason, now);
-    })();
+    });
     rt.events.emit('watch:ended', {
       service: service.key,
       candidate: watch.candidate,
@@ -199,7 +199,7 @@ function record(
   confirmed: boolean,
 ): void {
   const now = rt.clock();
-  rt.store.db.transaction(() => {
+  rt.store.transaction(() => {
     // Confirmed traffic settles whatever the service owed: this rollback, or an older one it overtook.
     if (confirmed) rt.store.owed.clearService(service.key);
     for (const revision of plan.from)
@@ -209,7 +209,7 @@ function record(
       rt.store.watches.end(open.id, 'rolled_back', request.reason, now);
     if (request.trigger !== 'manual') rt.store.services.setLastAutoRollback(service.key, now);
     rt.store.services.saveSnapshot(service.key, snapshotOf(after), now);
-  })();
+  });
   rt.live.of(service.key).observation = after;
 }
 

@@ -2,7 +2,6 @@ import { type Command, Option } from 'commander';
 import { formatBytes, progressReporter } from '../../backup/progress.js';
 import { type BackupResult, runBackup } from '../../backup/run-backup.js';
 import { EventBus } from '../../events/event-bus.js';
-import { BackupsRepo } from '../../store/backups-repo.js';
 import { Store } from '../../store/store.js';
 import {
   commandLogger,
@@ -45,7 +44,7 @@ export function registerBackup(program: Command): void {
               { reason: options.reason, trigger: 'cli' },
               {
                 config: config.backup,
-                catalog: new BackupsRepo(store.db),
+                catalog: store.backups,
                 events: new EventBus(),
                 logger,
                 signal,

@@ -7,7 +7,7 @@ import { type InventoryItem, listInventory } from '../../backup/inventory.js';
 import { formatBytes } from '../../backup/progress.js';
 import type { Config } from '../../config/schema.js';
 import { UsageError } from '../../core/errors.js';
-import { BackupsRepo } from '../../store/backups-repo.js';
+import type { BackupsRepo } from '../../store/backups-repo.js';
 import { Store } from '../../store/store.js';
 import { type GlobalOptions, loadFromOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printFailedResult, printResult } from '../output.js';
@@ -36,7 +36,7 @@ export function registerBackups(program: Command): void {
       const { config } = loadFromOptions(options);
       // Reads only: creates no state folder where there is none.
       const items = await withReadOnlyStore(config.state_dir, (store) =>
-        listInventory(config.backup.dir, config.backup.prefix, new BackupsRepo(store.db)),
+        listInventory(config.backup.dir, config.backup.prefix, store.backups),
       );
       printResult(
         { dir: config.backup.dir, backups: items.map(listRow) },
@@ -113,7 +113,7 @@ export function registerBackups(program: Command): void {
 async function withCatalog<T>(config: Config, work: (catalog: BackupsRepo) => Promise<T>): Promise<T> {
   const store = Store.open(config.state_dir);
   try {
-    return await work(new BackupsRepo(store.db));
+    return await work(store.backups);
   } finally {
     store.close();
   }

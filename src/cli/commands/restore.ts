@@ -6,8 +6,6 @@ import { type RestoreSelection, resolveTarget } from '../../restore/restore-targ
 import type { Config } from '../../config/schema.js';
 import { FatalError, UsageError } from '../../core/errors.js';
 import { EventBus } from '../../events/event-bus.js';
-import { BackupsRepo } from '../../store/backups-repo.js';
-import { RestoresRepo } from '../../store/restores-repo.js';
 import { Store } from '../../store/store.js';
 import type { Logger } from '../../telemetry/logger.js';
 import {
@@ -115,8 +113,8 @@ async function restoreLocked(
       force: run.options.force === true,
       verifyAll: run.options.verifyAll === true,
       signal: run.signal,
-      restores: new RestoresRepo(store.db),
-      catalog: new BackupsRepo(store.db),
+      restores: store.restores,
+      catalog: store.backups,
       onProgress: (event) => progress.report(event),
       preRestoreBackup: run.preBackup
         ? async (signal) => {
@@ -127,7 +125,7 @@ async function restoreLocked(
               { reason: 'pre-restore', trigger: 'cli' },
               {
                 config: config.backup,
-                catalog: new BackupsRepo(store.db),
+                catalog: store.backups,
                 events: new EventBus(),
                 logger,
                 signal,
