@@ -2,8 +2,9 @@ import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createBackupJob } from '../src/backup/backup-job.js';
-import { pruneAfterBackup, pruneMetrics } from '../src/backup/prune-run.js';
+import { scheduledBackupJob } from '../src/app/backup-schedule.js';
+import { createBackupService } from '../src/app/backup-service.js';
+import { pruneMetrics } from '../src/backup/prune-run.js';
 import { EventBus } from '../src/events/event-bus.js';
 import { Store } from '../src/store/store.js';
 import { createMetrics } from '../src/telemetry/metrics.js';
@@ -19,19 +20,8 @@ function daemonParts(retention: Record<string, unknown>) {
   const store = Store.open(path.join(dir, 'state'));
   const events = new EventBus();
   const metrics = createMetrics(new Registry());
-  const job = createBackupJob({
-    config,
-    store,
-    events,
-    logger: silentLogger,
-    afterSuccess: pruneAfterBackup({
-      config,
-      store,
-      events,
-      logger: silentLogger,
-      metrics: pruneMetrics(metrics.backup),
-    }),
-  });
+  const backups = createBackupService({ config, store: () => store, events, logger: silentLogger });
+  const job = scheduledBackupJob(backups, pruneMetrics(metrics.backup));
   const archives = () => readdirSync(config.dir).filter((name) => name.endsWith('.zip'));
   return { dir, config, store, events, metrics, job, archives };
 }

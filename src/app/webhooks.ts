@@ -24,11 +24,16 @@ export interface AlertEndpointsDeps {
   now?: () => number;
 }
 
+export interface AlertEndpoints {
+  routes: Route[];
+  receiver: AlertReceiver;
+}
+
 /**
  * Builds the authenticated webhook routes (alert receivers and the backup trigger) from the config.
  * Claims left pending by a process that died mid-rollback are released first, so a retry can act.
  */
-export function createAlertEndpoints(deps: AlertEndpointsDeps): { routes: Route[]; receiver: AlertReceiver } {
+export function createAlertEndpoints(deps: AlertEndpointsDeps): AlertEndpoints {
   const { config, logger } = deps;
   const auth = createWebhookAuthenticator(config.alerts);
   if (!auth.configured)

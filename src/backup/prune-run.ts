@@ -1,6 +1,6 @@
 import type { BackupConfig } from '../config/schema/backup.js';
 import type { EventBus } from '../events/event-bus.js';
-import type { Store } from '../store/store.js';
+import type { BackupsRepo } from '../store/backups-repo.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { BackupMetrics } from '../telemetry/metrics-backup.js';
 import { acquireBackupLock } from './lock.js';
@@ -8,7 +8,7 @@ import { type PruneMetrics, type PruneOutcome, pruneBackups } from './prune.js';
 
 export interface PruneRunDeps {
   config: BackupConfig;
-  store: Store;
+  catalog: BackupsRepo;
   logger: Logger;
   events?: EventBus;
   metrics?: PruneMetrics;
@@ -35,7 +35,7 @@ export async function runPrune(
       });
   try {
     const outcome = await pruneBackups({
-      backups: deps.store.backups,
+      backups: deps.catalog,
       retention: config.retention,
       timezone: config.timezone,
       dryRun: options.dryRun,
@@ -63,14 +63,5 @@ export function pruneMetrics(metrics: BackupMetrics): PruneMetrics {
   return {
     setRetained: (count) => metrics.retained.set(count),
     addPruned: (count) => metrics.pruned.inc(count),
-  };
-}
-
-/** The daemon's after-backup hook: prune with the lock, after (and only after) a successful backup. */
-export function pruneAfterBackup(
-  deps: PruneRunDeps,
-): (result: unknown, signal: AbortSignal) => Promise<void> {
-  return async (_result, signal) => {
-    await runPrune(deps, { dryRun: false, signal });
   };
 }

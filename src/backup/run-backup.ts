@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupConfig } from '../config/schema/backup.js';
+import type { BackupRequest } from '../core/backup-request.js';
 import { errorMessage, RunwardenError, wrapError } from '../core/errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { PidLock } from '../lock/pid-lock.js';
@@ -21,14 +22,6 @@ import { resolveSources } from './sources.js';
 import { PARTIAL_SUFFIX, removeStaleTemps } from '../util/temp-files.js';
 import { verifyArchive } from '../archive/verify.js';
 import { ZipWriter } from '../archive/zip-writer.js';
-
-/** Why and by what a backup was started. */
-export interface BackupRequest {
-  /** `manual`, `pre-deploy`, `scheduled`, `pre-restore`. */
-  reason: string;
-  /** `cli`, `schedule`, `http`. */
-  trigger: string;
-}
 
 /** Progress of a run: uncompressed bytes archived, then bytes verified. Totals are estimates. */
 export interface BackupProgress {

@@ -1,4 +1,4 @@
-import type { RunningDaemon } from '../app/daemon.js';
+import type { RunningDaemon } from '../app/daemon-context.js';
 import type { Playground, ServedTraffic } from '../playground/index.js';
 import type { RestorePointReport } from '../core/restore-point.js';
 import type { RollbackCompletedEvent } from '../events/watch-events.js';
