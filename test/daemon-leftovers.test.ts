@@ -70,11 +70,11 @@ async function backupCaughtMidArchive(dir: string, config: string) {
  * with the paths it wrote.
  */
 async function writerOfTemps(backups: string, db: string) {
-  const dist = (file: string) => JSON.stringify(new URL(`../dist/backup/${file}`, import.meta.url).href);
+  const dist = (file: string) => JSON.stringify(new URL(`../dist/util/${file}`, import.meta.url).href);
   const script = `
     const { writeFileSync } = await import('node:fs');
     const { tempPath } = await import(${dist('temp-files.js')});
-    const { partialNameOf } = await import(${dist('restore-fs.js')});
+    const { partialNameOf } = await import(${dist('durable-fs.js')});
     const files = [
       tempPath(${JSON.stringify(backups)}, 'verify-db.sqlite3'),
       partialNameOf(${JSON.stringify(`${db}.pre-restore-20260101_000000`)}),
