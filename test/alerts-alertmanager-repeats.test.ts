@@ -1,12 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startPlayground } from '../src/playground/index.js';
-import { STORE_FILE } from '../src/store/store.js';
-import { ServicesRepo } from '../src/store/watch/services-repo.js';
-import { WatchesRepo } from '../src/store/watch/watches-repo.js';
+import { Store } from '../src/store/store.js';
 import { sample } from './helpers/alerts-harness.js';
 import { spawnCli, waitFor } from './helpers/cli.js';
 import { startAlertmanager, useTools } from './helpers/prometheus.js';
@@ -41,15 +38,15 @@ const REPEATS_DEADLINE: Deadline = {
 /** A watch starts within a few of the daemon's polls of a deploy. */
 const WATCH_DEADLINE: Deadline = { ms: SLOWDOWN * 1.5 * POLL_MS, basis: `${SLOWDOWN * 1.5} x poll_interval` };
 
-function readStore<T>(stateDir: string, read: (db: Database.Database) => T): T | undefined {
-  let db: Database.Database | undefined;
+function readStore<T>(stateDir: string, read: (store: Store) => T): T | undefined {
+  let store: Store | undefined;
   try {
-    db = new Database(path.join(stateDir, STORE_FILE), { readonly: true, fileMustExist: true });
-    return read(db);
+    store = Store.openExisting(stateDir);
+    return store && read(store);
   } catch {
     return undefined;
   } finally {
-    db?.close();
+    store?.close();
   }
 }
 
@@ -122,7 +119,7 @@ describe('refused alerts and a real Alertmanager', () => {
     );
     await waitFor(
       () =>
-        readStore(stateDir, (db) => new ServicesRepo(db).get('shop')?.stableRevision) === good
+        readStore(stateDir, (store) => store.services.get('shop')?.stableRevision) === good
           ? true
           : undefined,
       `the daemon to adopt ${good}`,
@@ -142,7 +139,7 @@ describe('refused alerts and a real Alertmanager', () => {
     const watching = (candidate: string) =>
       waitFor(
         () =>
-          readStore(stateDir, (db) => new WatchesRepo(db).open('shop')?.candidate) === candidate
+          readStore(stateDir, (store) => store.watches.open('shop')?.candidate) === candidate
             ? true
             : undefined,
         `the daemon to watch ${candidate}`,

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventBus } from '../src/events/event-bus.js';
 import { backupTriggerAdapter } from '../src/app/backup-trigger.js';
+import { createBackupService } from '../src/app/backup-service.js';
 import { acquireBackupLock } from '../src/backup/lock.js';
-import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
 import { BEARER, post, sample, useAlertsHarness } from './helpers/alerts-harness.js';
@@ -18,9 +18,11 @@ async function startWithBackups(dir: string, lockWait = '5s') {
   makeDataDir(dir);
   const config = backupConfigFor(dir, { lock_wait: lockWait });
   const store = Store.open(path.join(dir, 'backup-state'));
-  const backups = backupTriggerAdapter({ config, store, events: new EventBus(), logger: silentLogger });
+  const backups = backupTriggerAdapter(
+    createBackupService({ config, store: () => store, events: new EventBus(), logger: silentLogger }),
+  );
   const harness = await start(path.join(dir, 'state'), { backups });
-  return { harness, config, catalog: new BackupsRepo(store.db), close: () => store.close() };
+  return { harness, config, catalog: store.backups, close: () => store.close() };
 }
 
 describe('POST /v1/backups', () => {

@@ -3,7 +3,8 @@ import { Writable } from 'node:stream';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config/schema.js';
-import { type RunningDaemon, startDaemon } from '../src/app/daemon.js';
+import { startDaemon } from '../src/app/daemon.js';
+import type { RunningDaemon } from '../src/app/daemon-context.js';
 import { type Playground, startPlayground } from '../src/playground/index.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { alertmanagerPayload, BEARER, post, sample, TOKEN } from './helpers/alerts-harness.js';
@@ -76,10 +77,7 @@ async function start(mode: 'enforce' | 'dry-run' = 'enforce') {
 }
 
 function stableOf(daemon: RunningDaemon): string | null | undefined {
-  const row = daemon.context.store.db
-    .prepare('SELECT stable_revision FROM watch_services WHERE service = ?')
-    .get('shop') as { stable_revision: string | null } | undefined;
-  return row?.stable_revision;
+  return daemon.context.store.services.get('shop')?.stableRevision;
 }
 
 function serving(playground: Playground) {

@@ -1,6 +1,5 @@
 import { Agent, fetch as undiciFetch } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { AlertsRepo } from '../src/store/alerts-repo.js';
 import {
   alertmanagerPayload,
   BASIC,
@@ -53,7 +52,7 @@ describe('Alertmanager receiver', () => {
         },
       },
     ]);
-    const record = new AlertsRepo(harness.store.db).list()[0];
+    const record = harness.store.alerts.list()[0];
     expect(record).toMatchObject({
       source: 'alertmanager',
       fingerprint: 'c6eadffa33fcdf37',
@@ -103,7 +102,7 @@ describe('Alertmanager receiver', () => {
     );
     expect(outcomes(unaddressed.body)).toEqual(['ignored', 'ignored']);
     expect(harness.rollback.calls).toHaveLength(0);
-    expect(new AlertsRepo(harness.store.db).list()).toEqual([]);
+    expect(harness.store.alerts.list()).toEqual([]);
   });
 
   it('refuses further alerts for a service within its cooldown, and acts again after it', async () => {

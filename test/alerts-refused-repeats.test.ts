@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AlertsRepo } from '../src/store/alerts-repo.js';
 import type { AlertRollbackResult } from '../src/alerts/rollback-port.js';
-import { WatchesRepo } from '../src/store/watch/watches-repo.js';
 import {
   alertmanagerPayload,
   BASIC,
@@ -60,7 +58,7 @@ describe('a refused alert is decided again when it is repeated', () => {
       const refused = await post(harness.base, AM, payload, BEARER);
       expect(refused.status).toBe(200);
       expect(outcomes(refused.body)).toEqual([reason === 'cooldown' ? 'cooldown' : 'refused']);
-      expect(new AlertsRepo(harness.store.db).list()[0]).toMatchObject({
+      expect(harness.store.alerts.list()[0]).toMatchObject({
         outcome: reason === 'cooldown' ? 'cooldown' : 'refused',
         detail: `${reason}: ${reason} for now`,
       });
@@ -69,7 +67,7 @@ describe('a refused alert is decided again when it is repeated', () => {
       expect(outcomes(repeat.body)).toEqual(['rolled_back']);
       expect(outcomes((await post(harness.base, AM, payload, BEARER)).body)).toEqual(['duplicate']);
       expect(harness.rollback.calls).toHaveLength(2);
-      expect(new AlertsRepo(harness.store.db).list()).toHaveLength(1);
+      expect(harness.store.alerts.list()).toHaveLength(1);
     });
   }
 
@@ -138,7 +136,7 @@ describe('the receiver cooldown and a newer deploy', () => {
     const actedAt = Date.now();
     harness.advance(MIN);
     // A watch that started before the rollback is the same incident: the cooldown holds.
-    const watches = new WatchesRepo(harness.store.db);
+    const watches = harness.store.watches;
     const older = watches.create({
       service: 'shop',
       candidate: 'shop-00002-bad',

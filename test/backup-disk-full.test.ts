@@ -5,11 +5,11 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { createBackupJob } from '../src/backup/backup-job.js';
+import { scheduledBackupJob } from '../src/app/backup-schedule.js';
+import { createBackupService } from '../src/app/backup-service.js';
 import { BackupDiskFullError } from '../src/archive/errors.js';
 import { type BackupProgress, runBackup } from '../src/backup/run-backup.js';
 import { EventBus } from '../src/events/event-bus.js';
-import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
 import { spawnCli, waitFor } from './helpers/cli.js';
@@ -27,7 +27,7 @@ describe.skipIf(skipSmallDisk)('backup on a full disk', () => {
     const config = backupConfigFor(dir);
     disks.mount(config.dir, '2m');
     const store = Store.open(path.join(dir, 'state'));
-    const catalog = new BackupsRepo(store.db);
+    const catalog = store.backups;
     const events = new EventBus();
     try {
       const older = await runBackup(
@@ -40,15 +40,12 @@ describe.skipIf(skipSmallDisk)('backup on a full disk', () => {
       // 3 MiB of incompressible media cannot fit on the 2 MiB disk.
       writeFileSync(path.join(data, 'media', 'big.bin'), randomBytes(3 * 1024 * 1024));
       let pruned = 0;
-      const job = createBackupJob({
-        config,
-        store,
-        events,
-        logger: silentLogger,
-        afterSuccess: async () => {
-          pruned++;
-        },
+      events.on('backups:pruned', () => {
+        pruned++;
       });
+      const job = scheduledBackupJob(
+        createBackupService({ config, store: () => store, events, logger: silentLogger }),
+      );
       const failed = events.next('backup:failed');
       const error = await job.runOnce(new AbortController().signal).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(BackupDiskFullError);
@@ -86,7 +83,7 @@ describe.skipIf(skipSmallDisk)('a backup after a full disk', () => {
       disks.mount(disk, '8m');
       const config = backupConfigFor(dir, { dir: path.join(disk, 'backups') });
       const store = Store.open(path.join(dir, 'state'));
-      const catalog = new BackupsRepo(store.db);
+      const catalog = store.backups;
       const events = new EventBus();
       const run = (onProgress?: (progress: BackupProgress) => void) =>
         runBackup(

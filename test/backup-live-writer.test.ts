@@ -8,7 +8,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runBackup } from '../src/backup/run-backup.js';
 import { openArchiveEntry } from '../src/archive/verify.js';
 import { EventBus } from '../src/events/event-bus.js';
-import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
 import { PROCESS_START } from './helpers/deadlines.js';
@@ -108,7 +107,7 @@ describe('backup while another process writes', () => {
     const before = counterNow();
     const result = await runBackup(
       { reason: 'manual', trigger: 'cli' },
-      { config, catalog: new BackupsRepo(store.db), events: new EventBus(), logger: silentLogger },
+      { config, catalog: store.backups, events: new EventBus(), logger: silentLogger },
     ).finally(() => store.close());
     const after = counterNow();
     writer.kill('SIGTERM');

@@ -4,15 +4,15 @@ import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createBackupJob } from '../src/backup/backup-job.js';
+import { scheduledBackupJob } from '../src/app/backup-schedule.js';
+import { createBackupService } from '../src/app/backup-service.js';
 import { BackupSourceMissingError } from '../src/archive/errors.js';
 import { acquireBackupLock, BACKUP_LOCK_FILE } from '../src/backup/lock.js';
 import { type BackupResult, runBackup } from '../src/backup/run-backup.js';
 import { readManifestDigest } from '../src/archive/manifest-read.js';
 import { verifyArchive } from '../src/archive/verify.js';
 import type { BackupConfig } from '../src/config/schema/backup.js';
-import { EventBus } from '../src/events/event-bus.js';
-import { BackupsRepo } from '../src/store/backups-repo.js';
+import { EventBus, type RunwardenEvents } from '../src/events/event-bus.js';
 import { Store } from '../src/store/store.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { backupMetrics, observeBackups } from '../src/telemetry/metrics-backup.js';
@@ -25,7 +25,7 @@ const tempDir = useTempDir('runwarden-backup-');
 function harness(dir: string, config: BackupConfig = backupConfigFor(dir)) {
   const store = Store.open(path.join(dir, 'state'));
   const events = new EventBus();
-  const catalog = new BackupsRepo(store.db);
+  const catalog = store.backups;
   const run = (reason: 'manual' | 'pre-deploy' | 'pre-restore' = 'manual') =>
     runBackup({ reason, trigger: 'cli' }, { config, catalog, events, logger: silentLogger });
   return { config, store, events, catalog, run };
@@ -204,19 +204,14 @@ describe('backup run', () => {
     const dir = tempDir();
     makeDataDir(dir);
     const { store, events, config } = harness(dir);
-    const pruned: string[] = [];
-    const job = createBackupJob({
-      config,
-      store,
-      events,
-      logger: silentLogger,
-      afterSuccess: async (result) => {
-        pruned.push(result.file);
-      },
-    });
+    const pruned: Array<RunwardenEvents['backups:pruned']> = [];
+    events.on('backups:pruned', (event) => pruned.push(event));
+    const job = scheduledBackupJob(
+      createBackupService({ config, store: () => store, events, logger: silentLogger }),
+    );
     try {
       await job.runOnce(new AbortController().signal);
-      expect(pruned).toHaveLength(1);
+      expect(pruned).toEqual([{ retained: 1, deleted: [], dryRun: false }]);
       rmSync(path.join(dir, 'data', 'db.sqlite3'));
       await expect(job.runOnce(new AbortController().signal)).rejects.toThrow(/backup source main_db/);
       expect(pruned).toHaveLength(1);

@@ -4,7 +4,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runBackup } from '../src/backup/run-backup.js';
 import { BackupCorruptError, verifyArchive } from '../src/archive/verify.js';
 import { EventBus } from '../src/events/event-bus.js';
-import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
 import { useTempDir } from './helpers/temp.js';
@@ -22,7 +21,7 @@ async function backupWithManyEntries() {
     { reason: 'manual', trigger: 'cli' },
     {
       config: backupConfigFor(dir),
-      catalog: new BackupsRepo(store.db),
+      catalog: store.backups,
       events: new EventBus(),
       logger: silentLogger,
       signal: new AbortController().signal,

@@ -10,7 +10,6 @@ import { runBackup } from '../src/backup/run-backup.js';
 import { openArchiveEntry, readManifest, verifyArchive } from '../src/archive/verify.js';
 import { ZipWriter } from '../src/archive/zip-writer.js';
 import { EventBus } from '../src/events/event-bus.js';
-import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
 import { useTempDir } from './helpers/temp.js';
@@ -81,7 +80,7 @@ async function realBackup() {
     { reason: 'manual', trigger: 'cli' },
     {
       config: backupConfigFor(dir),
-      catalog: new BackupsRepo(store.db),
+      catalog: store.backups,
       events: new EventBus(),
       logger: silentLogger,
     },

@@ -1,13 +1,27 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Command } from 'commander';
 import { buildProgram, COMMANDS } from '../src/cli/program.js';
 import { VERSION } from '../src/version.js';
+import { makeDataDir, writeBackupConfigFile } from './helpers/backup.js';
 import { runCli } from './helpers/cli.js';
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir();
+
+const PRELOAD = fileURLToPath(new URL('./helpers/loaded-packages.cjs', import.meta.url));
+
+/** Runs the CLI and returns its exit status and the npm packages it loaded. */
+function packagesLoadedBy(args: string[], dir: string) {
+  const out = path.join(dir, `loaded-${args[0]}.json`);
+  const result = runCli(args, {
+    cwd: dir,
+    env: { NODE_OPTIONS: `--require ${PRELOAD}`, LOADED_PACKAGES_OUT: out },
+  });
+  return { result, packages: JSON.parse(readFileSync(out, 'utf8')) as string[] };
+}
 
 describe('cli', () => {
   it('prints the version and help', () => {
@@ -85,5 +99,32 @@ describe('cli', () => {
     const listing = runCli(['--help']);
     expect(listing.status).toBe(0);
     for (const entry of COMMANDS) expect(listing.stdout).toContain(`  ${entry.name}`);
+  });
+
+  it('a command loads only what it uses: no Google client for backup, status or restore', () => {
+    const dir = tempDir();
+    makeDataDir(dir);
+    const config = writeBackupConfigFile(dir);
+    const heavy = (name: string) =>
+      /^(@google-cloud\/|google-gax|google-auth-library|@grpc\/)/.test(name) ||
+      ['prom-client', 'undici'].includes(name);
+    const backup = packagesLoadedBy(['backup', '--config', config, '--json'], dir);
+    expect(backup.result.status, backup.result.stderr).toBe(0);
+    // The check sees what was loaded: the backup engine's ZIP reader and SQLite are there.
+    expect(backup.packages).toEqual(expect.arrayContaining(['better-sqlite3', 'yauzl']));
+    expect(backup.packages.filter(heavy)).toEqual([]);
+    const archive = (JSON.parse(backup.result.stdout) as { file: string }).file;
+    for (const args of [
+      ['status'],
+      ['restore', archive, '--db', 'main', '--target', path.join(dir, 'restored.sqlite3'), '--no-backup'],
+    ]) {
+      const run = packagesLoadedBy([...args, '--config', config], dir);
+      expect(run.result.status, run.result.stderr).toBe(0);
+      expect(run.packages.filter(heavy)).toEqual([]);
+    }
+    // A deploy-watch command does load them (and so the check would see a backup that did).
+    const freeze = packagesLoadedBy(['freeze', '--service', 'shop', '--config', config], dir);
+    expect(freeze.result.stderr).toContain('shop');
+    expect(freeze.packages).toContain('@google-cloud/run');
   });
 });

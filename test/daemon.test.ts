@@ -3,9 +3,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
-import { DAEMON_LOCK_FILE, type RunningDaemon, startDaemon } from '../src/app/daemon.js';
+import { DAEMON_LOCK_FILE, startDaemon } from '../src/app/daemon.js';
+import type { RunningDaemon } from '../src/app/daemon-context.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { daemonReady, exitWithin, spawnCli } from './helpers/cli.js';
 import { PROCESS_START, stopDeadline } from './helpers/deadlines.js';
@@ -53,15 +55,27 @@ describe('daemon in-process', () => {
     const daemon = await startDaemon(config, silent);
     running.push(daemon);
     const { store, scheduler, events } = daemon.context;
+    // SQLite itself refuses the job's write, as it would on a full or read-only disk.
+    const raw = new Database(store.file);
+    raw.exec(
+      "CREATE TRIGGER refuse BEFORE INSERT ON watch_history BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    );
+    raw.close();
     const failed = new Promise<void>((resolve) =>
       scheduler.fire({
         name: 'writer',
         async runOnce() {
-          store.db.pragma('query_only = ON');
           try {
-            store.db.prepare("INSERT INTO meta (key, value) VALUES ('k', 'v')").run();
+            store.history.add({
+              service: 'shop',
+              at: 0,
+              kind: 'test',
+              watchId: null,
+              revision: null,
+              message: 'a write',
+              detail: null,
+            });
           } finally {
-            store.db.pragma('query_only = OFF');
             setImmediate(resolve);
           }
         },

@@ -1,12 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type Playground, startPlayground } from '../src/playground/index.js';
-import { ServicesRepo } from '../src/store/watch/services-repo.js';
-import { STORE_FILE } from '../src/store/store.js';
+import { Store } from '../src/store/store.js';
 import { sample } from './helpers/alerts-harness.js';
 import { daemonReady, spawnCli } from './helpers/cli.js';
 import { actionDeadline, configOfFile, pollDeadline, SLOWDOWN } from './helpers/deadlines.js';
@@ -52,14 +50,14 @@ const DELIVERED: Deadline = {
 
 /** Reads the daemon's last known good revision of `service` from its store (read-only; WAL). */
 function stableRevision(stateDir: string, service: string): string | null | undefined {
-  let db: Database.Database | undefined;
+  let store: Store | undefined;
   try {
-    db = new Database(path.join(stateDir, STORE_FILE), { readonly: true, fileMustExist: true });
-    return new ServicesRepo(db).get(service)?.stableRevision;
+    store = Store.openExisting(stateDir);
+    return store?.services.get(service)?.stableRevision;
   } catch {
     return undefined;
   } finally {
-    db?.close();
+    store?.close();
   }
 }
 

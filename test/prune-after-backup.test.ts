@@ -2,10 +2,9 @@ import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createBackupJob } from '../src/backup/backup-job.js';
-import { pruneAfterBackup } from '../src/backup/prune-run.js';
+import { scheduledBackupJob } from '../src/app/backup-schedule.js';
+import { createBackupService } from '../src/app/backup-service.js';
 import { EventBus } from '../src/events/event-bus.js';
-import { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { createMetrics } from '../src/telemetry/metrics.js';
 import { observeBackups } from '../src/telemetry/metrics-backup.js';
@@ -21,18 +20,8 @@ function daemonParts(retention: Record<string, unknown>) {
   const store = Store.open(path.join(dir, 'state'));
   const events = new EventBus();
   const metrics = createMetrics(new Registry());
-  const job = createBackupJob({
-    config,
-    store,
-    events,
-    logger: silentLogger,
-    afterSuccess: pruneAfterBackup({
-      config,
-      store,
-      events,
-      logger: silentLogger,
-    }),
-  });
+  const backups = createBackupService({ config, store: () => store, events, logger: silentLogger });
+  const job = scheduledBackupJob(backups);
   // As the daemon does: the backup metrics, the prune ones included, are fed from events.
   observeBackups(events, metrics.backup);
   const archives = () => readdirSync(config.dir).filter((name) => name.endsWith('.zip'));
@@ -52,7 +41,7 @@ describe('the daemon prunes after each successful backup', () => {
     expect(archives()).toHaveLength(1);
     await job.runOnce(signal);
     expect(archives()).toHaveLength(1); // the older one was pruned
-    expect(new BackupsRepo(store.db).list().map((row) => path.basename(row.file))).toEqual(archives());
+    expect(store.backups.list().map((row) => path.basename(row.file))).toEqual(archives());
     expect(await metricValue(metrics.registry, 'runwarden_backups_retained')).toBe(1);
     expect(await metricValue(metrics.registry, 'runwarden_backup_pruned_total')).toBe(1);
     store.close();

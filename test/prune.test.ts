@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { pruneBackups } from '../src/backup/prune.js';
 import type { RetentionConfig } from '../src/config/schema/backup.js';
 import { EventBus } from '../src/events/event-bus.js';
-import { BackupsRepo } from '../src/store/backups-repo.js';
+import type { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import { backupMetrics, observeBackups } from '../src/telemetry/metrics-backup.js';
 import { useTempDir } from './helpers/temp.js';
@@ -27,7 +27,7 @@ function catalog() {
   const root = tempDir();
   const dir = path.join(root, 'backups');
   const store = Store.open(path.join(root, 'state'));
-  const backups = new BackupsRepo(store.db);
+  const backups = store.backups;
   const files: string[] = [];
   for (let day = 18; day <= 27; day++) {
     const file = path.join(dir, `backup_completo_202611${day}_030000.zip`);

@@ -4,7 +4,6 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { PAUSE_ENV, RESTORE_STEPS } from '../src/restore/restore-pause.js';
 import { checkDatabase } from '../src/restore/safety-copy.js';
-import { RestoresRepo } from '../src/store/restores-repo.js';
 import { Store } from '../src/store/store.js';
 import { runCli, spawnCli, waitForPoint } from './helpers/cli.js';
 import { createDatabase, labelsIn } from './helpers/restore-archive.js';
@@ -81,7 +80,7 @@ describe('runwarden restore (CLI)', () => {
     expect(outcome.pre_restore_backup).toMatch(/backup_completo_\d{8}_\d{6}\.zip$/);
     expect(existsSync(outcome.pre_restore_backup)).toBe(true);
     const store = Store.open(path.join(root, 'state'));
-    expect(new RestoresRepo(store.db).list()[0]).toMatchObject({
+    expect(store.restores.list()[0]).toMatchObject({
       result: 'completed',
       safetyCopy: outcome.safety_copy,
       preRestoreBackup: outcome.pre_restore_backup,

@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BackupsRepo } from '../src/store/backups-repo.js';
-import { Store } from '../src/store/store.js';
+import Database from 'better-sqlite3';
+import { STORE_FILE, Store } from '../src/store/store.js';
 import { runCli } from './helpers/cli.js';
 import { createDatabase, labelsIn } from './helpers/restore-archive.js';
 import { useTempDir } from './helpers/temp.js';
@@ -43,18 +43,18 @@ function flipEntryByte(archive: string, entry: string): void {
 
 /** Makes the catalog row look like one written before the manifest digest existed. */
 function forgetManifestDigest(root: string, archive: string): void {
-  const store = Store.open(path.join(root, 'state'));
+  const db = new Database(path.join(root, 'state', STORE_FILE));
   try {
-    store.db.prepare('UPDATE backups SET manifest_sha256 = NULL WHERE file = ?').run(archive);
+    db.prepare('UPDATE backups SET manifest_sha256 = NULL WHERE file = ?').run(archive);
   } finally {
-    store.close();
+    db.close();
   }
 }
 
 function manifestDigest(root: string, archive: string): string | null | undefined {
   const store = Store.open(path.join(root, 'state'));
   try {
-    return new BackupsRepo(store.db).get(archive)?.manifestSha256;
+    return store.backups.get(archive)?.manifestSha256;
   } finally {
     store.close();
   }

@@ -7,7 +7,7 @@ import { type RestoreRequest, runRestore } from '../src/restore/restore.js';
 import { openZip } from '../src/archive/zip-reader.js';
 import type { BackupSourcesConfig } from '../src/config/schema/backup.js';
 import { RunwardenError } from '../src/core/errors.js';
-import { BackupsRepo } from '../src/store/backups-repo.js';
+import type { BackupsRepo } from '../src/store/backups-repo.js';
 import { Store } from '../src/store/store.js';
 import {
   createDatabase,
@@ -33,7 +33,7 @@ function site() {
     media: { dir: path.join(data, 'media'), include: ['**'], exclude: [], required: true },
   };
   const store = Store.open(path.join(root, 'state'));
-  const catalog = new BackupsRepo(store.db);
+  const catalog = store.backups;
   const archive = path.join(root, 'backups', 'backup_completo_20261127_030000.zip');
   mkdirSync(path.dirname(archive));
   const acme = path.join(data, 'tenants', 'acme.sqlite3');

@@ -17,7 +17,6 @@ import { checkDatabase } from '../src/restore/safety-copy.js';
 import type { BackupSourcesConfig } from '../src/config/schema/backup.js';
 import { RunwardenError } from '../src/core/errors.js';
 import { EventBus } from '../src/events/event-bus.js';
-import { RestoresRepo } from '../src/store/restores-repo.js';
 import { Store } from '../src/store/store.js';
 import { createDatabase, databaseBytes, labelsIn, writeFixtureArchive } from './helpers/restore-archive.js';
 import { useTempDir } from './helpers/temp.js';
@@ -56,7 +55,7 @@ describe('restore of one tenant', () => {
   it('brings its rows back and leaves a safety copy equal to the state it replaced', async () => {
     const { root, data, sources, archive } = dataFolder();
     const store = Store.open(path.join(root, 'state'));
-    const restores = new RestoresRepo(store.db);
+    const restores = store.restores;
     const events = new EventBus();
     await writeFixtureArchive(archive, [
       { path: 'db/db.sqlite3', kind: 'db', data: databaseBytes(root, 'main', ['m1']) },
@@ -199,7 +198,7 @@ describe('restore refusals leave everything untouched', () => {
   it('refuses an existing target without --force', async () => {
     const { root, data, sources, archive } = dataFolder();
     const store = Store.open(path.join(root, 'state'));
-    const restores = new RestoresRepo(store.db);
+    const restores = store.restores;
     await writeFixtureArchive(archive, [
       {
         path: 'tenants/acme.sqlite3',

@@ -39,7 +39,7 @@ describe('Store.openExisting (for commands that only read)', () => {
     // Store.open records the runwarden that opened it last; a read must not.
     markWrittenBy(dir, '0.0.1-earlier');
     const store = Store.openExisting(dir);
-    expect(store?.db.prepare('SELECT count(*) FROM backups').pluck().get()).toBe(0);
+    expect(store?.backups.list()).toEqual([]);
     store?.close();
     expect(readdirSync(dir)).toEqual([STORE_FILE]);
     expect(writtenBy(dir)).toBe('0.0.1-earlier');
@@ -49,7 +49,7 @@ describe('Store.openExisting (for commands that only read)', () => {
     const dir = tempDir();
     Store.open(dir, MIGRATIONS.slice(0, 1)).close();
     const store = Store.openExisting(dir);
-    expect(store?.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.at(-1)?.version);
+    expect(store?.schemaVersion).toBe(MIGRATIONS.at(-1)?.version);
     store?.close();
     expect(writtenBy(dir)).toBe(VERSION);
   });
@@ -70,8 +70,8 @@ describe('Store.openExisting (for commands that only read)', () => {
 describe('Store.empty', () => {
   it('is a migrated store in memory that touches no file', () => {
     const store = Store.empty();
-    expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.at(-1)?.version);
-    expect(store.db.prepare('SELECT count(*) FROM backups').pluck().get()).toBe(0);
+    expect(store.schemaVersion).toBe(MIGRATIONS.at(-1)?.version);
+    expect(store.backups.list()).toEqual([]);
     expect(existsSync(':memory:')).toBe(false);
     store.close();
   });

@@ -4,8 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type Playground, startPlayground } from '../src/playground/index.js';
-import { Store } from '../src/store/store.js';
-import { WatchStore } from '../src/store/watch/watch-store.js';
+import { Store, type WatchStore } from '../src/store/store.js';
 import { spawnCli } from './helpers/cli.js';
 import { FAST_SERVICE } from './helpers/watch-harness.js';
 
@@ -67,7 +66,7 @@ describe('manual commands: freeze twice, rollback and promote to a revision mark
   const inStore = <T>(read: (store: WatchStore) => T): T => {
     const store = Store.open(path.join(dir, 'state'));
     try {
-      return read(new WatchStore(store.db));
+      return read(store);
     } finally {
       store.close();
     }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { Store } from '../src/store/store.js';
-import { WatchStore } from '../src/store/watch/watch-store.js';
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir('runwarden-watch-store-');
@@ -11,8 +10,8 @@ function twoProcesses() {
   const a = Store.open(dir);
   const b = Store.open(dir);
   return {
-    daemon: new WatchStore(a.db),
-    cli: new WatchStore(b.db),
+    daemon: a,
+    cli: b,
     close: () => {
       a.close();
       b.close();

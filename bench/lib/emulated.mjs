@@ -23,17 +23,21 @@ export async function emulatedUnavailable(needs) {
     return 'the emulator (src/playground/) is not built';
   if (
     needs.includes('watch') &&
-    !/startDeployWatch|scheduleWatches|buildWatchRuntime/.test(await daemonSource())
+    !/startDeployWatch|scheduleWatches|buildWatchRuntime/.test(await appSource())
   )
-    return 'the daemon does not run the deploy watch yet (src/app/daemon.ts)';
-  if (needs.includes('alerts') && !/createAlertEndpoints|alertRoutes/.test(await daemonSource()))
-    return 'the daemon does not serve the alert webhook yet (src/app/daemon.ts)';
+    return 'the daemon does not run the deploy watch yet (src/app/)';
+  if (needs.includes('alerts') && !/createAlertEndpoints|alertRoutes/.test(await appSource()))
+    return 'the daemon does not serve the alert webhook yet (src/app/)';
   return undefined;
 }
 
-async function daemonSource() {
-  const { readFile } = await import('node:fs/promises');
-  return readFile(path.join(DIST, 'daemon.js'), 'utf8');
+/** The built composition layer (dist/app/), where the daemon is wired. */
+async function appSource() {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const dir = path.join(DIST, 'app');
+  if (!existsSync(dir)) return '';
+  const files = (await readdir(dir)).filter((name) => name.endsWith('.js'));
+  return (await Promise.all(files.map((name) => readFile(path.join(dir, name), 'utf8')))).join('\n');
 }
 
 /** Starts the emulator with `services` (names), each with one healthy revision serving 100 %. */

@@ -1,3 +1,4 @@
+import type { Clock } from '../core/clock.js';
 import type { RollbackOutcome, RollbackRequest } from '../watch/rollback-request.js';
 import type {
   AlertRollbackPort,
@@ -13,9 +14,10 @@ const REASON_LABELS_CHARS = 300;
 
 /**
  * The alert receivers' rollback port over the watch's one rollback path: the trigger is recorded
- * as "alert", with the alert's name, fingerprint and labels in the reason.
+ * as "alert", with the alert's name, fingerprint and labels in the reason. The decision is dated by
+ * `clock`, the watch's own: the rollback's reported duration runs from it.
  */
-export function watchRollbackAdapter(requestRollback: RequestRollback) {
+export function watchRollbackAdapter(requestRollback: RequestRollback, clock: Clock) {
   return {
     async rollback(request: AlertRollbackRequest, signal: AbortSignal): Promise<AlertRollbackResult> {
       const outcome = await requestRollback(
@@ -25,7 +27,7 @@ export function watchRollbackAdapter(requestRollback: RequestRollback) {
           reason: `${request.reason} [${labelText(request.alert.labels)}]`,
           rule: request.alert.name,
           dryRun: request.dryRun,
-          decidedAt: Date.now(),
+          decidedAt: clock(),
         },
         signal,
       );

@@ -1,30 +1,11 @@
-import { runBackup } from '../backup/run-backup.js';
-import type { BackupConfig } from '../config/schema/backup.js';
-import type { EventBus } from '../events/event-bus.js';
-import { BackupsRepo } from '../store/backups-repo.js';
-import type { Store } from '../store/store.js';
-import type { Logger } from '../telemetry/logger.js';
 import type { BackupTrigger } from '../http/routes/backups.js';
+import type { BackupService } from './backup-service.js';
 
-/** `POST /v1/backups` over the backup use-case: one verified, cataloged backup, trigger "http". */
-export function backupTriggerAdapter(deps: {
-  config: BackupConfig;
-  store: Store;
-  events: EventBus;
-  logger: Logger;
-}) {
+/** `POST /v1/backups` over the backup service: one verified, cataloged backup, trigger "http". */
+export function backupTriggerAdapter(backups: BackupService): BackupTrigger {
   return {
     async backup({ reason }, signal) {
-      const result = await runBackup(
-        { reason, trigger: 'http' },
-        {
-          config: deps.config,
-          catalog: new BackupsRepo(deps.store.db),
-          events: deps.events,
-          logger: deps.logger,
-          signal,
-        },
-      );
+      const result = await backups.run({ reason, trigger: 'http' }, { signal });
       return {
         file: result.file,
         size: result.size,
@@ -33,5 +14,5 @@ export function backupTriggerAdapter(deps: {
         finishedAt: result.record.finishedAt,
       };
     },
-  } satisfies BackupTrigger;
+  };
 }

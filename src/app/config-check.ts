@@ -1,4 +1,4 @@
-import type { DaemonContext } from './daemon.js';
+import type { DaemonContext } from './daemon-context.js';
 import { errorMessage, FatalError } from '../core/errors.js';
 import { CONFIG_PROBLEM_KINDS } from '../telemetry/metrics-config.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';

@@ -1,32 +1,19 @@
-import { runBackup } from '../backup/run-backup.js';
-import type { BackupConfig } from '../config/schema/backup.js';
-import type { EventBus } from '../events/event-bus.js';
-import { BackupsRepo } from '../store/backups-repo.js';
-import type { Db } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { BackupTaken, PreDeployBackup } from '../watch/ports.js';
+import type { BackupService } from './backup-service.js';
 
 /**
- * The pre-deploy backup through the backup use-case: a full, verified, cataloged backup
- * with reason `pre-deploy`; it waits for the shared backup lock like any other backup.
+ * The deploy watch's pre-deploy backup port over the backup service: a full, verified, cataloged
+ * backup with reason `pre-deploy`; it waits for the shared backup lock like any other backup.
  */
-export class RunBackupPreDeploy implements PreDeployBackup {
-  constructor(private readonly deps: { config: BackupConfig; db: Db; events: EventBus; logger: Logger }) {}
-
-  async take(
-    request: { service: string; trigger: 'watch' | 'cli' },
-    signal: AbortSignal,
-  ): Promise<BackupTaken> {
-    const result = await runBackup(
-      { reason: 'pre-deploy', trigger: request.trigger },
-      {
-        config: this.deps.config,
-        catalog: new BackupsRepo(this.deps.db),
-        events: this.deps.events,
-        logger: this.deps.logger.child({ component: 'backup', service: request.service }),
-        signal,
-      },
-    );
-    return { file: result.file, id: result.record.id, takenAt: Date.parse(result.record.startedAt) };
-  }
+export function preDeployBackup(backups: BackupService, logger: Logger): PreDeployBackup {
+  return {
+    async take(request, signal): Promise<BackupTaken> {
+      const result = await backups.run(
+        { reason: 'pre-deploy', trigger: request.trigger },
+        { signal, logger: logger.child({ component: 'backup', service: request.service }) },
+      );
+      return { file: result.file, id: result.record.id, takenAt: Date.parse(result.record.startedAt) };
+    },
+  };
 }

@@ -5,14 +5,14 @@ import type { EventBus } from '../events/event-bus.js';
 import { CloudMonitoring } from '../signals/cloud-monitoring.js';
 import { UndiciHealthProber } from '../signals/health-probe.js';
 import type { Store } from '../store/store.js';
-import { WatchStore } from '../store/watch/watch-store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { WatchMetrics } from '../telemetry/metrics-watch.js';
 import { SqliteSchemaInspector } from '../watch/app-schema.js';
-import { RunBackupPreDeploy } from './pre-deploy-backup.js';
 import { LiveState } from '../watch/live-state.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
 import { watchedService } from '../watch/watched-service.js';
+import type { BackupService } from './backup-service.js';
+import { preDeployBackup } from './pre-deploy-backup.js';
 
 export interface BuildRuntimeOptions {
   config: Config;
@@ -22,16 +22,17 @@ export interface BuildRuntimeOptions {
   metrics: WatchMetrics;
   /** "daemon:<pid>" or "cli:<pid>": who holds the action lease while acting. */
   owner: string;
+  /** The pre-deploy backup runs through it. */
+  backups: BackupService;
+  background: WatchRuntime['background'];
   clock?: Clock;
-  background?: WatchRuntime['background'];
-  /** Replaces adapters (tests use fakes of nothing but the wire; this is for a dry backup port etc.). */
-  overrides?: Partial<Pick<WatchRuntime, 'backup' | 'schema' | 'prober'>>;
 }
 
 /**
  * Builds the deploy watch's runtime from the configuration: the real Cloud Run and Cloud Monitoring
- * clients (endpoints overridable for the emulator), the undici prober, the backup use-case as the
+ * clients (endpoints overridable for the emulator), the undici prober, the backup service as the
  * pre-deploy backup and the main database as the schema to compare. `close()` closes the clients.
+ * The app builds it once (createApp's `watch()`); tests build it around the emulator.
  */
 export function buildWatchRuntime(options: BuildRuntimeOptions): {
   runtime: WatchRuntime;
@@ -47,23 +48,12 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
   );
   const runtime: WatchRuntime = {
     services: config.services.map(watchedService),
-    store: new WatchStore(options.store.db),
+    store: options.store,
     cloudRun,
     metricSource,
-    prober: options.overrides?.prober ?? new UndiciHealthProber(clock),
-    backup:
-      options.overrides?.backup !== undefined
-        ? options.overrides.backup
-        : new RunBackupPreDeploy({
-            config: config.backup,
-            db: options.store.db,
-            events: options.events,
-            logger,
-          }),
-    schema:
-      options.overrides?.schema !== undefined
-        ? options.overrides.schema
-        : new SqliteSchemaInspector(config.backup.sources.main_db.path),
+    prober: new UndiciHealthProber(clock),
+    backup: preDeployBackup(options.backups, logger),
+    schema: new SqliteSchemaInspector(config.backup.sources.main_db.path),
     events: options.events,
     logger,
     metrics: options.metrics,
@@ -75,13 +65,7 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
     operationTimeoutMs: config.cloud_run.operation_timeout,
     owner: options.owner,
     live: new LiveState(),
-    background:
-      options.background ??
-      ((name, work) => {
-        work(new AbortController().signal).catch((error: unknown) =>
-          logger.error({ work: name, err: String(error) }, 'background work failed'),
-        );
-      }),
+    background: options.background,
   };
   return {
     runtime,

@@ -7,11 +7,9 @@ import type { Route } from '../http/router.js';
 import { alertRoutes } from '../alerts/alert-routes.js';
 import { type BackupTrigger, backupRoute } from '../http/routes/backups.js';
 import type { Store } from '../store/store.js';
-import { WatchesRepo } from '../store/watch/watches-repo.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AlertMetrics } from '../telemetry/metrics-alerts.js';
 import { AlertReceiver } from '../alerts/alert-receiver.js';
-import { AlertsRepo } from '../store/alerts-repo.js';
 import type { AlertRollbackPort } from '../alerts/rollback-port.js';
 
 export interface AlertEndpointsDeps {
@@ -26,19 +24,24 @@ export interface AlertEndpointsDeps {
   now?: () => number;
 }
 
+export interface AlertEndpoints {
+  routes: Route[];
+  receiver: AlertReceiver;
+}
+
 /**
  * Builds the authenticated webhook routes (alert receivers and the backup trigger) from the config.
  * Claims left pending by a process that died mid-rollback are released first, so a retry can act.
  */
-export function createAlertEndpoints(deps: AlertEndpointsDeps): { routes: Route[]; receiver: AlertReceiver } {
+export function createAlertEndpoints(deps: AlertEndpointsDeps): AlertEndpoints {
   const { config, logger } = deps;
   const auth = createWebhookAuthenticator(config.alerts);
   if (!auth.configured)
     logger.warn(
       'no webhook credentials configured (alerts.bearer_token, alerts.basic_username/basic_password): the alert receivers and /v1/backups refuse every request',
     );
-  const repo = new AlertsRepo(deps.store.db);
-  const watches = new WatchesRepo(deps.store.db);
+  const repo = deps.store.alerts;
+  const watches = deps.store.watches;
   const released = repo.releasePending();
   if (released > 0) logger.warn({ released }, 'released alert claims left pending by a previous run');
   const rules = (serviceLabel: string) => ({

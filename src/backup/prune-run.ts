@@ -1,14 +1,13 @@
 import type { BackupConfig } from '../config/schema/backup.js';
 import type { EventBus } from '../events/event-bus.js';
-import { BackupsRepo } from '../store/backups-repo.js';
-import type { Store } from '../store/store.js';
+import type { BackupsRepo } from '../store/backups-repo.js';
 import type { Logger } from '../telemetry/logger.js';
 import { acquireBackupLock } from './lock.js';
 import { type PruneOutcome, pruneBackups } from './prune.js';
 
 export interface PruneRunDeps {
   config: BackupConfig;
-  store: Store;
+  catalog: BackupsRepo;
   logger: Logger;
   /** Announces backups:pruned, which the metrics follow. */
   events?: EventBus;
@@ -35,7 +34,7 @@ export async function runPrune(
       });
   try {
     const outcome = await pruneBackups({
-      backups: new BackupsRepo(deps.store.db),
+      backups: deps.catalog,
       retention: config.retention,
       timezone: config.timezone,
       dryRun: options.dryRun,
@@ -55,13 +54,4 @@ export async function runPrune(
   } finally {
     lock?.release();
   }
-}
-
-/** The daemon's after-backup hook: prune with the lock, after (and only after) a successful backup. */
-export function pruneAfterBackup(
-  deps: PruneRunDeps,
-): (result: unknown, signal: AbortSignal) => Promise<void> {
-  return async (_result, signal) => {
-    await runPrune(deps, { dryRun: false, signal });
-  };
 }

@@ -4,8 +4,8 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { BackupConfig } from '../config/schema/backup.js';
+import type { BackupRequest } from '../core/backup-request.js';
 import { errorMessage, RunwardenError, wrapError } from '../core/errors.js';
-import type { BackupCause } from '../events/backup-events.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { PidLock } from '../lock/pid-lock.js';
 import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
@@ -22,9 +22,6 @@ import { resolveSources } from './sources.js';
 import { PARTIAL_SUFFIX, removeStaleTemps } from '../util/temp-files.js';
 import { verifyArchive } from '../archive/verify.js';
 import { ZipWriter } from '../archive/zip-writer.js';
-
-/** Why and by what a backup was started (see BackupCause). */
-export type BackupRequest = BackupCause;
 
 /** Progress of a run: uncompressed bytes archived, then bytes verified. Totals are estimates. */
 export interface BackupProgress {

@@ -1,16 +1,14 @@
 import type { Config } from '../config/schema.js';
-import { BackupsRepo } from '../store/backups-repo.js';
-import { Store } from '../store/store.js';
-import { WatchStore } from '../store/watch/watch-store.js';
+import type { Store } from '../store/store.js';
 import { type WatchedService, watchedService } from '../watch/watched-service.js';
-import { type GlobalOptions, loadFromOptions } from './common.js';
+import type { GlobalOptions } from './common.js';
+import { withApp } from './with-app.js';
 
 /** What a read-only command (status, history) sees of runwarden's state. */
 export interface StateView {
   config: Config;
   services: readonly WatchedService[];
-  store: WatchStore;
-  backups: BackupsRepo;
+  store: Store;
   /** false when state_dir holds no store yet: every record then reads as absent. */
   exists: boolean;
 }
@@ -25,28 +23,12 @@ export async function withStateView<T>(
   options: GlobalOptions,
   work: (view: StateView) => T | Promise<T>,
 ): Promise<T> {
-  const { config } = loadFromOptions(options);
-  return withReadOnlyStore(config.state_dir, (store, exists) =>
+  return withApp(options, 'read', (app) =>
     work({
-      config,
-      services: config.services.map(watchedService),
-      store: new WatchStore(store.db),
-      backups: new BackupsRepo(store.db),
-      exists,
+      config: app.config,
+      services: app.config.services.map(watchedService),
+      store: app.store,
+      exists: app.storeExists,
     }),
   );
-}
-
-/** Runs `work` on the store of `stateDir` if there is one, else on an empty one; never creates it. */
-export async function withReadOnlyStore<T>(
-  stateDir: string,
-  work: (store: Store, exists: boolean) => T | Promise<T>,
-): Promise<T> {
-  const existing = Store.openExisting(stateDir);
-  const store = existing ?? Store.empty();
-  try {
-    return await work(store, existing !== undefined);
-  } finally {
-    store.close();
-  }
 }

@@ -1,15 +1,8 @@
-import { Registry } from 'prom-client';
-import { EventBus } from '../events/event-bus.js';
-import { NotificationDispatcher } from '../notify/dispatcher.js';
-import { notifyOnEvents, targetsFromConfig } from '../notify/from-events.js';
-import { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
-import { watchMetrics } from '../telemetry/metrics-watch.js';
-import { buildWatchRuntime } from '../app/watch-runtime.js';
-import { recordHistory } from '../watch/history-recorder.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
-import { commandLogger, type GlobalOptions, loadFromOptions } from './common.js';
+import type { GlobalOptions } from './common.js';
 import { abortOnStopSignals } from './interrupt.js';
+import { withApp } from './with-app.js';
 
 /**
  * Runs a deploy-watch command: the same store the daemon uses (WAL: both may be open at once), the
@@ -28,35 +21,17 @@ export async function withWatchRuntime<T>(
   options: GlobalOptions,
   work: (runtime: WatchRuntime, signal: AbortSignal, logger: Logger) => Promise<T>,
 ): Promise<T> {
-  const loaded = loadFromOptions(options);
-  const logger = commandLogger(loaded);
-  const store = Store.open(loaded.config.state_dir);
-  const events = new EventBus();
-  events.onListenerError = (name, error) =>
-    logger.error({ event: name, err: String(error) }, 'event listener failed');
-  const { runtime, close } = buildWatchRuntime({
-    config: loaded.config,
-    store,
-    events,
-    logger,
-    metrics: watchMetrics(new Registry()),
-    owner: `cli:${process.pid}`,
+  return withApp(options, 'write', async (app) => {
+    const runtime = await app.watch();
+    // A person's rollback or promotion is announced like the daemon's own.
+    await app.notifier();
+    const interrupt = abortOnStopSignals('the command');
+    try {
+      return await work(runtime, interrupt.signal, app.logger);
+    } finally {
+      interrupt.dispose();
+    }
   });
-  const stopRecording = recordHistory(events, runtime.store.history);
-  // A person's rollback or promotion is announced like the daemon's own.
-  const notifier = new NotificationDispatcher(loaded.config.notify.targets, { logger });
-  const stopNotifying = notifyOnEvents(events, notifier, targetsFromConfig(loaded.config.services));
-  const interrupt = abortOnStopSignals('the command');
-  try {
-    return await work(runtime, interrupt.signal, logger);
-  } finally {
-    interrupt.dispose();
-    stopRecording();
-    stopNotifying();
-    await notifier.close();
-    await close();
-    store.close();
-  }
 }
 
 /** A `--service` option that must be given. */

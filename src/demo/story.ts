@@ -1,7 +1,5 @@
-import type { RunningDaemon } from '../app/daemon.js';
+import type { RunningDaemon } from '../app/daemon-context.js';
 import type { Playground, ServedTraffic } from '../playground/index.js';
-import { ServicesRepo } from '../store/watch/services-repo.js';
-import { WatchesRepo } from '../store/watch/watches-repo.js';
 import type { RestorePointReport } from '../core/restore-point.js';
 import type { RollbackCompletedEvent } from '../events/watch-events.js';
 import { formatBytes } from '../util/format-bytes.js';
@@ -80,7 +78,7 @@ async function backupStep(ctx: StoryContext): Promise<void> {
 
 /** The revision the daemon took as known good at first sight of the service. */
 async function baseline(ctx: StoryContext): Promise<string> {
-  const repo = new ServicesRepo(ctx.daemon.context.store.db);
+  const repo = ctx.daemon.context.store.services;
   const stable = await pollUntil(() => repo.get(ctx.service)?.stableRevision ?? undefined, {
     timeoutMs: 15_000,
     step: 2,
@@ -193,7 +191,7 @@ async function restorePointStep(
   if (report.backup === null && report.source === 'watch_start' && watchId !== null) {
     // The watch's own backup (started when the deploy was detected) may finish after the rollback;
     // the store then records it as that watch's restore point.
-    const watches = new WatchesRepo(ctx.daemon.context.store.db);
+    const watches = ctx.daemon.context.store.watches;
     const point = await pollUntil(
       () => {
         const stored = watches.get(watchId)?.restorePoint;

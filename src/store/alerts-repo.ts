@@ -1,4 +1,4 @@
-import type { Db } from './store.js';
+import type { Db } from './db.js';
 import type { ReceivedAlert } from '../core/alert.js';
 
 /**

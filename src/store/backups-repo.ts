@@ -1,4 +1,4 @@
-import type { Db } from './store.js';
+import type { Db } from './db.js';
 
 /**
  * A cataloged archive. Times are ISO-8601 UTC. `status` is derived: `verified` while the last

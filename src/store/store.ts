@@ -1,26 +1,67 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import { FatalError, wrapError } from '../core/errors.js';
-import { VERSION } from '../version.js';
+import type { ServiceMemory } from '../core/watch-types.js';
+import { AlertsRepo } from './alerts-repo.js';
+import { BackupsRepo } from './backups-repo.js';
+import { connect, connectInMemory, migrate, schemaVersion } from './connect.js';
+import type { Db } from './db.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Migration } from './migrations/migration.js';
-
-export type Db = Database.Database;
+import { RestoresRepo } from './restores-repo.js';
+import { EvaluationsRepo } from './watch/evaluations-repo.js';
+import { HistoryRepo } from './watch/history-repo.js';
+import { OwedRollbacksRepo } from './watch/owed-rollbacks-repo.js';
+import { PredeploysRepo } from './watch/predeploys-repo.js';
+import { RevisionsRepo } from './watch/revisions-repo.js';
+import { ServicesRepo } from './watch/services-repo.js';
+import { type WatchRecord, WatchesRepo } from './watch/watches-repo.js';
 
 export const STORE_FILE = 'runwarden.db';
 
 /**
- * runwarden's own state: one SQLite file in WAL mode under the state folder. Repositories take the
- * `db` handle; the store only opens, migrates and closes it.
+ * `deferred` (the default) takes the write lock at the first write; `immediate` takes it at the
+ * start, so what the transaction reads cannot change before it writes, whoever else writes.
+ */
+export type TransactionMode = 'deferred' | 'immediate';
+
+/**
+ * runwarden's own state: one SQLite file in WAL mode under the state folder. The store owns the
+ * handle: it hands out its repositories and runs transactions over them; nobody else touches it.
+ * Each repository method is one statement (atomic alone); `transaction` groups several.
  */
 export class Store {
-  readonly db: Db;
+  readonly #db: Db;
   readonly file: string;
+  /** The catalog of backup archives. */
+  readonly backups: BackupsRepo;
+  /** Restores done, for the audit. */
+  readonly restores: RestoresRepo;
+  /** Alerts received: dedupe, cooldown and what was done. */
+  readonly alerts: AlertsRepo;
+  /** The deploy watch: per service its stable revision, frozen flag and action lease. */
+  readonly services: ServicesRepo;
+  /** Revisions marked good or bad. */
+  readonly revisions: RevisionsRepo;
+  readonly watches: WatchesRepo;
+  readonly evaluations: EvaluationsRepo;
+  readonly predeploys: PredeploysRepo;
+  readonly history: HistoryRepo;
+  /** Rollbacks decided but not confirmed: finished first on the next tick or start. */
+  readonly owed: OwedRollbacksRepo;
 
   private constructor(db: Db, file: string) {
-    this.db = db;
+    this.#db = db;
     this.file = file;
+    this.backups = new BackupsRepo(db);
+    this.restores = new RestoresRepo(db);
+    this.alerts = new AlertsRepo(db);
+    this.services = new ServicesRepo(db);
+    this.revisions = new RevisionsRepo(db);
+    this.watches = new WatchesRepo(db);
+    this.evaluations = new EvaluationsRepo(db);
+    this.predeploys = new PredeploysRepo(db);
+    this.history = new HistoryRepo(db);
+    this.owed = new OwedRollbacksRepo(db);
   }
 
   /**
@@ -30,13 +71,7 @@ export class Store {
   static open(stateDir: string, migrations: readonly Migration[] = MIGRATIONS): Store {
     const file = path.join(stateDir, STORE_FILE);
     const db = connect(file, () => mkdirSync(stateDir, { recursive: true }), {});
-    try {
-      migrate(db, migrations, file);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
-    return new Store(db, file);
+    return Store.#migrated(db, file, () => migrate(db, migrations, file));
   }
 
   /**
@@ -48,9 +83,21 @@ export class Store {
     const file = path.join(stateDir, STORE_FILE);
     if (!existsSync(file)) return undefined;
     const db = connect(file, () => {}, { fileMustExist: true });
+    return Store.#migrated(db, file, () => {
+      if (schemaVersion(db) !== (migrations.at(-1)?.version ?? 0)) migrate(db, migrations, file);
+    });
+  }
+
+  /** An empty store in memory, for a command that reads when no state exists yet. */
+  static empty(migrations: readonly Migration[] = MIGRATIONS): Store {
+    const db = connectInMemory();
+    migrate(db, migrations, ':memory:');
+    return new Store(db, ':memory:');
+  }
+
+  static #migrated(db: Db, file: string, upgrade: () => void): Store {
     try {
-      const current = db.pragma('user_version', { simple: true }) as number;
-      if (current !== (migrations.at(-1)?.version ?? 0)) migrate(db, migrations, file);
+      upgrade();
     } catch (error) {
       db.close();
       throw error;
@@ -58,78 +105,55 @@ export class Store {
     return new Store(db, file);
   }
 
-  /** An empty store in memory, for a command that reads when no state exists yet. */
-  static empty(migrations: readonly Migration[] = MIGRATIONS): Store {
-    const db = new Database(':memory:');
-    db.pragma('foreign_keys = ON');
-    migrate(db, migrations, ':memory:');
-    return new Store(db, ':memory:');
+  /** The schema version the store is at (the last migration applied). */
+  get schemaVersion(): number {
+    return schemaVersion(this.#db);
   }
 
   get isOpen(): boolean {
-    return this.db.open;
+    return this.#db.open;
+  }
+
+  /**
+   * Runs `work` in one transaction and returns what it returns: every write in it lands, or none
+   * does (it rolls back when `work` throws, and the error is rethrown). Nested calls are savepoints.
+   * `work` must be synchronous: SQLite holds the transaction only while it runs.
+   */
+  transaction<T>(work: () => T, mode: TransactionMode = 'deferred'): T {
+    const run = this.#db.transaction(work);
+    return mode === 'immediate' ? run.immediate() : run();
+  }
+
+  /** Everything the watch's core needs about a service, read in one transaction (a consistent view). */
+  memory(service: string): ServiceMemory & { watch: WatchRecord | null } {
+    return this.transaction(() => {
+      const row = this.services.get(service);
+      return {
+        stable: row?.stableRevision ?? null,
+        bad: this.revisions.bad(service),
+        frozen: row?.frozen ?? false,
+        lastAutoRollbackAt: row?.lastAutoRollbackAt ?? null,
+        snapshot: row?.snapshot ?? null,
+        watch: this.watches.open(service) ?? null,
+      };
+    });
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.#db.open) this.#db.close();
   }
 }
 
-function connect(file: string, prepare: () => void, options: Database.Options): Db {
-  try {
-    prepare();
-    const db = new Database(file, { timeout: 5_000, ...options });
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    return db;
-  } catch (error) {
-    throw wrapError(`open state store ${file}`, error, 'RW_STORE_OPEN');
-  }
-}
-
-/**
- * Brings the schema up to date in one IMMEDIATE transaction: the version is read under the write
- * lock, so a CLI and a daemon opening a fresh store at the same moment cannot both apply migration 1.
- * Any failure rolls the whole upgrade back.
- */
-function migrate(db: Db, migrations: readonly Migration[], file: string): void {
-  const latest = migrations.at(-1)?.version ?? 0;
-  const upgrade = db.transaction(() => {
-    const current = db.pragma('user_version', { simple: true }) as number;
-    if (current > latest) {
-      const writtenBy = readMeta(db, 'runwarden_version') ?? 'an unknown version';
-      throw new FatalError(
-        'RW_STORE_TOO_NEW',
-        `state store ${file} has schema version ${current}, written by runwarden ${writtenBy}; this runwarden ${VERSION} knows up to ${latest}. ` +
-          'Upgrade runwarden, or point state_dir at another folder; the store was left untouched.',
-      );
-    }
-    for (const migration of migrations) {
-      if (migration.version <= current) continue;
-      try {
-        db.exec(migration.sql);
-        db.pragma(`user_version = ${migration.version}`);
-      } catch (error) {
-        throw wrapError(
-          `apply store migration ${migration.version} (${migration.name})`,
-          error,
-          'RW_STORE_MIGRATE',
-        );
-      }
-    }
-    db.prepare(
-      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-    ).run('runwarden_version', VERSION);
-  });
-  upgrade.immediate();
-}
-
-function readMeta(db: Db, key: string): string | undefined {
-  try {
-    const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
-    return row?.value;
-  } catch {
-    return undefined;
-  }
-}
+/** What the deploy watch uses of the store. */
+export type WatchStore = Pick<
+  Store,
+  | 'services'
+  | 'revisions'
+  | 'watches'
+  | 'evaluations'
+  | 'predeploys'
+  | 'history'
+  | 'owed'
+  | 'memory'
+  | 'transaction'
+>;

@@ -80,11 +80,11 @@ async function rollback(
       const status = judgement.trips.length > 0 ? 'failed' : 'inconclusive';
       const reason = `${judgement.reason}; ${outcome.detail}`;
       const now = rt.clock();
-      const ended = rt.store.db.transaction(() => {
+      const ended = rt.store.transaction(() => {
         if (!rt.store.watches.end(watch.id, status, reason, now)) return false;
         if (status === 'failed') rt.store.revisions.mark(service.key, watch.candidate, 'bad', reason, now);
         return true;
-      })();
+      });
       if (ended)
         rt.events.emit('watch:ended', {
           ...watchEventBase(rt, service, watch, { rule: judgement.trips[0]?.rule ?? null, reason }),
@@ -173,13 +173,13 @@ function endWatch(
 ): void {
   const status = judgement.endStatus ?? 'inconclusive';
   const now = rt.clock();
-  const ended = rt.store.db.transaction(() => {
+  const ended = rt.store.transaction(() => {
     if (!rt.store.watches.end(watch.id, status, judgement.reason, now)) return false;
     // Tripped rules are evidence enough: never promoted, never rolled back to automatically.
     if (status === 'failed')
       rt.store.revisions.mark(service.key, watch.candidate, 'bad', judgement.reason, now);
     return true;
-  })();
+  });
   if (!ended) return;
   rt.events.emit('watch:ended', {
     ...watchEventBase(rt, service, watch, { rule: tripped[0] ?? null, reason: judgement.reason }),

@@ -23,44 +23,40 @@ export function freezeService(rt: WatchRuntime, key: string, reason: string | nu
   const service = findService(rt.services, key);
   const now = rt.clock();
   // Immediate: the read and the write are one step even with another CLI or the daemon writing.
-  return rt.store.db
-    .transaction((): FreezeResult => {
-      const before = rt.store.services.get(service.key);
-      const wasFrozen = before?.frozen ?? false;
-      const previous = wasFrozen ? (before?.frozenReason ?? null) : null;
-      const kept = reason ?? previous;
-      const result = { service: service.key, frozen: true, reason: kept };
-      if (wasFrozen && kept === previous) return { ...result, changed: false };
-      rt.store.services.setFrozen(service.key, true, kept, now);
-      record(rt, service.key, now, {
-        kind: 'service:frozen',
-        message: wasFrozen
-          ? `still frozen; reason now: ${kept} (was: ${previous ?? 'none given'})`
-          : `frozen${kept ? `: ${kept}` : ''}; no automatic action`,
-        detail: { frozen: true, reason: kept, previous_reason: previous },
-      });
-      return { ...result, changed: true };
-    })
-    .immediate();
+  return rt.store.transaction((): FreezeResult => {
+    const before = rt.store.services.get(service.key);
+    const wasFrozen = before?.frozen ?? false;
+    const previous = wasFrozen ? (before?.frozenReason ?? null) : null;
+    const kept = reason ?? previous;
+    const result = { service: service.key, frozen: true, reason: kept };
+    if (wasFrozen && kept === previous) return { ...result, changed: false };
+    rt.store.services.setFrozen(service.key, true, kept, now);
+    record(rt, service.key, now, {
+      kind: 'service:frozen',
+      message: wasFrozen
+        ? `still frozen; reason now: ${kept} (was: ${previous ?? 'none given'})`
+        : `frozen${kept ? `: ${kept}` : ''}; no automatic action`,
+      detail: { frozen: true, reason: kept, previous_reason: previous },
+    });
+    return { ...result, changed: true };
+  }, 'immediate');
 }
 
 /** `runwarden unfreeze`: automatic actions resume from the daemon's next tick. */
 export function unfreezeService(rt: WatchRuntime, key: string): FreezeResult {
   const service = findService(rt.services, key);
   const now = rt.clock();
-  return rt.store.db
-    .transaction((): FreezeResult => {
-      const result = { service: service.key, frozen: false, reason: null };
-      if (!(rt.store.services.get(service.key)?.frozen ?? false)) return { ...result, changed: false };
-      rt.store.services.setFrozen(service.key, false, null, now);
-      record(rt, service.key, now, {
-        kind: 'service:unfrozen',
-        message: 'unfrozen; automatic actions resume',
-        detail: { frozen: false, reason: null },
-      });
-      return { ...result, changed: true };
-    })
-    .immediate();
+  return rt.store.transaction((): FreezeResult => {
+    const result = { service: service.key, frozen: false, reason: null };
+    if (!(rt.store.services.get(service.key)?.frozen ?? false)) return { ...result, changed: false };
+    rt.store.services.setFrozen(service.key, false, null, now);
+    record(rt, service.key, now, {
+      kind: 'service:unfrozen',
+      message: 'unfrozen; automatic actions resume',
+      detail: { frozen: false, reason: null },
+    });
+    return { ...result, changed: true };
+  }, 'immediate');
 }
 
 function record(

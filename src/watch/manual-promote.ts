@@ -88,7 +88,7 @@ function record(
   const previous = rt.store.services.get(key)?.stableRevision ?? null;
   const reason = `promoted by a person (runwarden promote)`;
   const open = rt.store.watches.open(key) ?? null;
-  rt.store.db.transaction(() => {
+  rt.store.transaction(() => {
     if (open)
       rt.store.watches.end(open.id, open.candidate === revision ? 'promoted' : 'cancelled', reason, now);
     rt.store.services.setStable(key, revision, 'manual', now);
@@ -96,7 +96,7 @@ function record(
     rt.store.services.saveSnapshot(key, snapshotOf(observation), now);
     // A person chose where traffic goes: an automatic rollback still owed must not undo it.
     rt.store.owed.clearService(key);
-  })();
+  });
   rt.live.of(key).observation = observation;
   rt.metrics.activeWatches.set({ service: key }, 0);
   if (open && open.candidate !== revision)

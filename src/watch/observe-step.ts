@@ -55,7 +55,7 @@ function startWatch(
   const now = rt.clock();
   const baseline = rt.live.of(service.key).fingerprint;
   let superseded: WatchRecord | null = null;
-  const watch = rt.store.db.transaction(() => {
+  const watch = rt.store.transaction(() => {
     if (step.supersedes !== null) {
       superseded = rt.store.watches.get(step.supersedes) ?? null;
       rt.store.watches.end(
@@ -73,7 +73,7 @@ function startWatch(
       deadline: step.deadline,
       dryRun: service.config.mode === 'dry-run',
     });
-  })();
+  });
   if (superseded) {
     const reason = `a newer revision (${step.candidate}) is being watched`;
     rt.events.emit('watch:ended', {

@@ -15,12 +15,12 @@ export function promoteWatch(
 ): boolean {
   const now = rt.clock();
   const previous = rt.store.services.get(service.key)?.stableRevision ?? null;
-  const promoted = rt.store.db.transaction(() => {
+  const promoted = rt.store.transaction(() => {
     if (!rt.store.watches.end(watch.id, 'promoted', reason, now)) return false;
     rt.store.services.setStable(service.key, watch.candidate, 'promoted', now);
     rt.store.revisions.mark(service.key, watch.candidate, 'good', reason, now);
     return true;
-  })();
+  });
   if (!promoted) return false;
   rt.metrics.activeWatches.set({ service: service.key }, 0);
   rt.events.emit('watch:promoted', {

@@ -39,15 +39,18 @@ export async function executeRollback(
     try {
       const after = await rt.cloudRun.updateTraffic(service.ref, plan.traffic, current.etag, signal, () => {
         // Announced once the request is accepted, so computing the report never delays it.
-        announced = restoreReportOrUnknown(rt, service, request.watch ?? null, signal).then((restorePoint) => {
-          rt.events.emit('rollback:started', { ...base(), restorePoint });
-          return restorePoint;
-        });
+        announced = restoreReportOrUnknown(rt, service, request.watch ?? null, signal).then(
+          (restorePoint) => {
+            rt.events.emit('rollback:started', { ...base(), restorePoint });
+            return restorePoint;
+          },
+        );
       });
       const confirmed = await confirm(rt, service, plan.to, after, signal);
       const probe = await probeAgain(rt, service, confirmed.observation, signal);
       record(rt, service, request, plan, confirmed.observation, confirmed.ok);
-      const restorePoint = await (announced ?? restoreReportOrUnknown(rt, service, request.watch ?? null, signal));
+      const restorePoint = await (announced ??
+        restoreReportOrUnknown(rt, service, request.watch ?? null, signal));
       const completed: RollbackCompletedEvent = {
         ...base(),
         at: rt.clock(),
@@ -98,10 +101,10 @@ export function recordNoop(rt: WatchRuntime, service: WatchedService, request: R
   if (request.trigger === 'watch' && watch) {
     const now = rt.clock();
     const reason = `${request.reason}; traffic was already all on ${to}`;
-    rt.store.db.transaction(() => {
+    rt.store.transaction(() => {
       rt.store.revisions.mark(service.key, watch.candidate, 'bad', reason, now);
       rt.store.watches.end(watch.id, 'failed', reason, now);
-    })();
+    });
     rt.events.emit('watch:ended', {
       service: service.key,
       candidate: watch.candidate,
@@ -200,7 +203,7 @@ function record(
   confirmed: boolean,
 ): void {
   const now = rt.clock();
-  rt.store.db.transaction(() => {
+  rt.store.transaction(() => {
     // Confirmed traffic settles whatever the service owed: this rollback, or an older one it overtook.
     if (confirmed) rt.store.owed.clearService(service.key);
     for (const revision of plan.from)
@@ -210,7 +213,7 @@ function record(
       rt.store.watches.end(open.id, 'rolled_back', request.reason, now);
     if (request.trigger !== 'manual') rt.store.services.setLastAutoRollback(service.key, now);
     rt.store.services.saveSnapshot(service.key, snapshotOf(after), now);
-  })();
+  });
   rt.live.of(service.key).observation = after;
 }
 
@@ -240,7 +243,8 @@ async function fail(
     );
     base = eventBaseOf(rt, service, request, plan, request.watch ?? null, request.watch?.stable ?? null);
   }
-  const restorePoint = await (announced ?? restoreReportOrUnknown(rt, service, request.watch ?? null, signal));
+  const restorePoint = await (announced ??
+    restoreReportOrUnknown(rt, service, request.watch ?? null, signal));
   rt.events.emit('rollback:failed', {
     ...base,
     at: rt.clock(),

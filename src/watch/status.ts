@@ -1,6 +1,6 @@
 import type { WatchStatus } from '../core/watch-types.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
-import type { WatchStore } from '../store/watch/watch-store.js';
+import type { WatchStore } from '../store/store.js';
 import type { WatchedService } from './watched-service.js';
 
 /** One service as `runwarden status` shows it; times are ISO-8601 UTC. */

@@ -4,7 +4,7 @@ import type { WindowOptions } from '../core/rules.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { HealthProber } from '../signals/health-probe.js';
 import type { MetricSource } from '../signals/metric-source.js';
-import type { WatchStore } from '../store/watch/watch-store.js';
+import type { WatchStore } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { WatchMetrics } from '../telemetry/metrics-watch.js';
 import type { LiveState } from './live-state.js';

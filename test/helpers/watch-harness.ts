@@ -9,6 +9,7 @@ import { type Playground, type ScenarioInput, startPlayground } from '../../src/
 import { Store } from '../../src/store/store.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { watchMetrics } from '../../src/telemetry/metrics-watch.js';
+import { createBackupService } from '../../src/app/backup-service.js';
 import { buildWatchRuntime } from '../../src/app/watch-runtime.js';
 import { recordHistory } from '../../src/watch/history-recorder.js';
 import { probeJob } from '../../src/watch/probe-job.js';
@@ -132,6 +133,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       logger,
       metrics: watchMetrics(new Registry()),
       owner: `test:${process.pid}`,
+      backups: createBackupService({ config: config.backup, store: () => store, events, logger }),
       background: (name, work) => {
         const running = work(new AbortController().signal).catch((error) => {
           throw new Error(`background ${name} failed: ${String(error)}`);

@@ -1,19 +1,11 @@
 import { type Command, Option } from 'commander';
 import { progressReporter } from '../../backup/progress.js';
 import { formatBytes } from '../../util/format-bytes.js';
-import { type BackupResult, runBackup } from '../../backup/run-backup.js';
-import { EventBus } from '../../events/event-bus.js';
-import { BackupsRepo } from '../../store/backups-repo.js';
-import { Store } from '../../store/store.js';
-import {
-  commandLogger,
-  type GlobalOptions,
-  loadFromOptions,
-  withConfigOption,
-  withJsonOption,
-} from '../common.js';
+import type { BackupResult } from '../../backup/run-backup.js';
+import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { withInterrupt } from '../interrupt.js';
 import { printResult } from '../output.js';
+import { withApp } from '../with-app.js';
 
 interface BackupOptions extends GlobalOptions {
   reason: 'manual' | 'pre-deploy';
@@ -30,36 +22,25 @@ export function registerBackup(program: Command): void {
         .default('manual'),
     )
     .action(async (options: BackupOptions) => {
-      const loaded = loadFromOptions(options);
-      const { config } = loaded;
-      const logger = commandLogger(loaded);
-      if (!loaded.source) logger.warn('no config file found; backing up with the default sources');
-      const store = Store.open(config.state_dir);
-      const progress = progressReporter({ logger });
-      try {
-        const result = await withInterrupt(
-          logger,
-          'backup',
-          'stopping the backup; its partial archive is removed',
-          (signal) =>
-            runBackup(
-              { reason: options.reason, trigger: 'cli' },
-              {
-                config: config.backup,
-                catalog: new BackupsRepo(store.db),
-                events: new EventBus(),
-                logger,
-                signal,
-                onProgress: (event) => progress.update(event.phase, event.done, event.total),
-              },
-            ),
-        );
-        progress.finish();
-        printResult(summary(result), options.json === true, describe);
-      } finally {
-        progress.finish();
-        store.close();
-      }
+      const result = await withApp(options, 'write', async (app, loaded) => {
+        if (!loaded.source) app.logger.warn('no config file found; backing up with the default sources');
+        const progress = progressReporter({ logger: app.logger });
+        try {
+          return await withInterrupt(
+            app.logger,
+            'backup',
+            'stopping the backup; its partial archive is removed',
+            (signal) =>
+              app.backups.run(
+                { reason: options.reason, trigger: 'cli' },
+                { signal, onProgress: (event) => progress.update(event.phase, event.done, event.total) },
+              ),
+          );
+        } finally {
+          progress.finish();
+        }
+      });
+      printResult(summary(result), options.json === true, describe);
     });
 }
 

@@ -1,18 +1,11 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { PruneOutcome } from '../../backup/prune.js';
-import { runPrune } from '../../backup/prune-run.js';
 import type { RetentionConfig } from '../../config/schema/backup.js';
 import { formatWithin } from '../../core/retention.js';
-import { Store } from '../../store/store.js';
-import {
-  commandLogger,
-  type GlobalOptions,
-  loadFromOptions,
-  withConfigOption,
-  withJsonOption,
-} from '../common.js';
+import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printFailedResult, printResult } from '../output.js';
+import { withApp } from '../with-app.js';
 import { backupsCommand } from './backups.js';
 
 /** `runwarden backups prune`, added to the `backups` group whatever the order of COMMANDS. */
@@ -29,38 +22,29 @@ export function registerPrune(backups: Command): void {
     )
     .option('--dry-run', 'print the plan; delete nothing')
     .action(async (options: GlobalOptions & { dryRun?: boolean }) => {
-      const loaded = loadFromOptions(options);
-      const { config } = loaded;
       const dryRun = options.dryRun === true;
       // A dry run reads only: it creates no state folder where there is none.
-      const store = dryRun
-        ? (Store.openExisting(config.state_dir) ?? Store.empty())
-        : Store.open(config.state_dir);
-      try {
-        const outcome = await runPrune(
-          { config: config.backup, store, logger: commandLogger(loaded) },
-          { dryRun, signal: new AbortController().signal },
+      const { config, outcome } = await withApp(options, dryRun ? 'read' : 'write', async (app) => ({
+        config: app.config,
+        outcome: await app.backups.prune({ dryRun, signal: new AbortController().signal }),
+      }));
+      const result = {
+        policy: describePolicy(config.backup.retention, config.backup.timezone),
+        ...outcome,
+      };
+      const human = (data: typeof result) => describe(data, data.policy);
+      const failed = outcome.decisions.filter((decision) => decision.error !== undefined);
+      if (failed.length === 0) printResult(result, options.json === true, human);
+      else
+        printFailedResult(
+          result,
+          {
+            code: 'RW_PRUNE_FAILED',
+            message: `${failed.length} archives could not be deleted: ${failed.map((decision) => `${path.basename(decision.file)}: ${decision.error}`).join('; ')}`,
+          },
+          options.json === true,
+          human,
         );
-        const result = {
-          policy: describePolicy(config.backup.retention, config.backup.timezone),
-          ...outcome,
-        };
-        const human = (data: typeof result) => describe(data, data.policy);
-        const failed = outcome.decisions.filter((decision) => decision.error !== undefined);
-        if (failed.length === 0) printResult(result, options.json === true, human);
-        else
-          printFailedResult(
-            result,
-            {
-              code: 'RW_PRUNE_FAILED',
-              message: `${failed.length} archives could not be deleted: ${failed.map((decision) => `${path.basename(decision.file)}: ${decision.error}`).join('; ')}`,
-            },
-            options.json === true,
-            human,
-          );
-      } finally {
-        store.close();
-      }
     });
 }
 

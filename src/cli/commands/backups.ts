@@ -5,13 +5,10 @@ import type { Command } from 'commander';
 import { importArchive, verifyCataloged } from '../../backup/catalog.js';
 import { type InventoryItem, listInventory } from '../../backup/inventory.js';
 import { formatBytes } from '../../util/format-bytes.js';
-import type { Config } from '../../config/schema.js';
 import { UsageError } from '../../core/errors.js';
-import { BackupsRepo } from '../../store/backups-repo.js';
-import { Store } from '../../store/store.js';
-import { type GlobalOptions, loadFromOptions, withConfigOption, withJsonOption } from '../common.js';
+import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printFailedResult, printResult } from '../output.js';
-import { withReadOnlyStore } from '../read-state.js';
+import { withApp } from '../with-app.js';
 
 /**
  * The `backups` command group, created on first use. Other files add subcommands through it
@@ -33,11 +30,11 @@ export function registerBackups(program: Command): void {
       'cataloged backups (newest first), then archives in the folder the catalog lacks and partial files',
     )
     .action(async (options: GlobalOptions) => {
-      const { config } = loadFromOptions(options);
       // Reads only: creates no state folder where there is none.
-      const items = await withReadOnlyStore(config.state_dir, (store) =>
-        listInventory(config.backup.dir, config.backup.prefix, new BackupsRepo(store.db)),
-      );
+      const { config, items } = await withApp(options, 'read', async ({ config, store }) => ({
+        config,
+        items: await listInventory(config.backup.dir, config.backup.prefix, store.backups),
+      }));
       printResult(
         { dir: config.backup.dir, backups: items.map(listRow) },
         options.json === true,
@@ -54,8 +51,8 @@ export function registerBackups(program: Command): void {
     .action(async (file: string | undefined, options: GlobalOptions & { all?: boolean }) => {
       if ((file === undefined) === (options.all !== true))
         throw new UsageError('backups verify: give either an archive or --all');
-      const { config } = loadFromOptions(options);
-      const results = await withCatalog(config, async (catalog) => {
+      const results = await withApp(options, 'write', async ({ config, store }) => {
+        const catalog = store.backups;
         const files =
           file !== undefined
             ? [resolveArchive(file, config.backup.dir)]
@@ -92,31 +89,22 @@ export function registerBackups(program: Command): void {
     .description('verify an archive in backup.dir that the catalog lacks, and catalog it')
     .argument('<file>', 'archive path, or its file name in backup.dir')
     .action(async (file: string, options: GlobalOptions) => {
-      const { config } = loadFromOptions(options);
-      const archive = resolveArchive(file, config.backup.dir);
-      const [realDir, realFile] = await Promise.all([realpath(config.backup.dir), realpath(archive)]);
-      if (path.dirname(realFile) !== realDir)
-        throw new UsageError(
-          `backups import: ${archive} is not in the backup folder ${config.backup.dir}; copy it there first`,
-        );
-      const record = await withCatalog(config, (catalog) =>
-        importArchive(path.join(config.backup.dir, path.basename(realFile)), catalog),
-      );
+      const record = await withApp(options, 'write', async (app) => {
+        const { config } = app;
+        const archive = resolveArchive(file, config.backup.dir);
+        const [realDir, realFile] = await Promise.all([realpath(config.backup.dir), realpath(archive)]);
+        if (path.dirname(realFile) !== realDir)
+          throw new UsageError(
+            `backups import: ${archive} is not in the backup folder ${config.backup.dir}; copy it there first`,
+          );
+        return importArchive(path.join(config.backup.dir, path.basename(realFile)), app.store.backups);
+      });
       printResult(
         record,
         options.json === true,
         (row) => `imported ${row.file} (${formatBytes(row.size)}, verified)`,
       );
     });
-}
-
-async function withCatalog<T>(config: Config, work: (catalog: BackupsRepo) => Promise<T>): Promise<T> {
-  const store = Store.open(config.state_dir);
-  try {
-    return await work(new BackupsRepo(store.db));
-  } finally {
-    store.close();
-  }
 }
 
 /** An existing path as given, else a file name (with or without .zip) inside the backup folder. */

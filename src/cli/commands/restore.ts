@@ -3,23 +3,13 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { type RestoreOutcome, runRestore } from '../../restore/restore.js';
 import { type RestoreSelection, resolveTarget } from '../../restore/restore-targets.js';
-import type { Config } from '../../config/schema.js';
+import type { App } from '../../app/app.js';
 import { FatalError, UsageError } from '../../core/errors.js';
-import { EventBus } from '../../events/event-bus.js';
-import { BackupsRepo } from '../../store/backups-repo.js';
-import { RestoresRepo } from '../../store/restores-repo.js';
-import { Store } from '../../store/store.js';
-import type { Logger } from '../../telemetry/logger.js';
-import {
-  commandLogger,
-  type GlobalOptions,
-  loadFromOptions,
-  withConfigOption,
-  withJsonOption,
-} from '../common.js';
+import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { withInterrupt } from '../interrupt.js';
 import { printResult } from '../output.js';
 import { restoreProgress } from '../restore-progress.js';
+import { withApp } from '../with-app.js';
 
 interface RestoreOptions extends GlobalOptions {
   db?: string;
@@ -49,21 +39,21 @@ export function registerRestore(program: Command): void {
     .option('--verify-all', 'verify every entry of the archive, not only the ones restored')
     .action(async (backup: string, options: RestoreOptions) => {
       const selection = selectionOf(options);
-      const loaded = loadFromOptions(options);
-      const { config } = loaded;
-      const logger = commandLogger(loaded);
-      resolveTarget(selection, config.backup.sources, options.target); // usage errors first (exit 2)
-      const archive = resolveArchive(backup, config.backup.dir);
-      const preBackup = options.backup !== false && loaded.source !== undefined;
-      if (options.backup !== false && !preBackup) {
-        logger.warn('no config file found: no pre-restore backup is taken (only the safety copy)');
-      }
-      const outcome = await withInterrupt(
-        logger,
-        'restore',
-        'stopping the restore; the target is left as it was or fully restored',
-        (signal) => restoreLocked(config, logger, { archive, selection, options, preBackup, signal }),
-      );
+      const outcome = await withApp(options, 'write', (app, loaded) => {
+        const { config, logger } = app;
+        resolveTarget(selection, config.backup.sources, options.target); // usage errors first (exit 2)
+        const archive = resolveArchive(backup, config.backup.dir);
+        const preBackup = options.backup !== false && loaded.source !== undefined;
+        if (options.backup !== false && !preBackup) {
+          logger.warn('no config file found: no pre-restore backup is taken (only the safety copy)');
+        }
+        return withInterrupt(
+          logger,
+          'restore',
+          'stopping the restore; the target is left as it was or fully restored',
+          (signal) => restoreLocked(app, { archive, selection, options, preBackup, signal }),
+        );
+      });
       printResult(outcome, options.json === true, describe);
     });
 }
@@ -94,8 +84,7 @@ function resolveArchive(given: string, backupDir: string): string {
 }
 
 async function restoreLocked(
-  config: Config,
-  logger: Logger,
+  app: App,
   run: {
     archive: string;
     selection: RestoreSelection;
@@ -104,8 +93,8 @@ async function restoreLocked(
     signal: AbortSignal;
   },
 ): Promise<RestoreOutcome> {
+  const { config, logger, store } = app;
   const progress = restoreProgress(logger);
-  const store = Store.open(config.state_dir);
   try {
     return await runRestore({
       archive: run.archive,
@@ -115,21 +104,16 @@ async function restoreLocked(
       force: run.options.force === true,
       verifyAll: run.options.verifyAll === true,
       signal: run.signal,
-      restores: new RestoresRepo(store.db),
-      catalog: new BackupsRepo(store.db),
+      restores: store.restores,
+      catalog: store.backups,
       onProgress: (event) => progress.report(event),
       preRestoreBackup: run.preBackup
         ? async (signal) => {
             logger.info('taking a full pre-restore backup (--no-backup skips it)');
-            // Loaded only when used: the backup engine is most of a restore's start-up time.
-            const { runBackup } = await import('../../backup/run-backup.js');
-            const backup = await runBackup(
+            // The backup engine loads only now: it is most of a restore's start-up time.
+            const backup = await app.backups.run(
               { reason: 'pre-restore', trigger: 'cli' },
               {
-                config: config.backup,
-                catalog: new BackupsRepo(store.db),
-                events: new EventBus(),
-                logger,
                 signal,
                 onProgress: (event) =>
                   progress.report({ kind: 'backup', done: event.done, total: event.total }),
@@ -154,7 +138,6 @@ async function restoreLocked(
     });
   } finally {
     progress.done();
-    store.close();
   }
 }
 

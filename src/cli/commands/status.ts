@@ -14,7 +14,7 @@ export function registerStatus(program: Command): void {
       let stateDir: string | undefined;
       const result = await withStateView(options, (view) => {
         if (!view.exists) stateDir = view.config.state_dir;
-        const latest = view.backups.list()[0];
+        const latest = view.store.backups.list()[0];
         return {
           services: serviceStatuses(view.services, view.store).map(servingAsList),
           last_backup: latest

@@ -1,5 +1,5 @@
 import type { RuleEvaluation } from '../../core/rules.js';
-import type { Db } from '../store.js';
+import type { Db } from '../db.js';
 
 /** A stored rule evaluation: what was measured, against what, and what the tick did about it. */
 export interface EvaluationRecord extends RuleEvaluation {

@@ -1,4 +1,4 @@
-import type { Db } from '../store.js';
+import type { Db } from '../db.js';
 
 /** One line of a service's story: what happened, when, and the event that said so. */
 export interface HistoryEntry {

@@ -1,5 +1,5 @@
 import type { OwedRollback } from '../../core/owed-rollback.js';
-import type { Db } from '../store.js';
+import type { Db } from '../db.js';
 
 /** An owed rollback as stored, with its service and when it was written. */
 export interface OwedRollbackRecord extends OwedRollback {

@@ -1,5 +1,5 @@
 import type { SchemaFingerprint } from '../../core/schema-change.js';
-import type { Db } from '../store.js';
+import type { Db } from '../db.js';
 
 /** A `runwarden predeploy` (or a watch's own pre-deploy backup): the restore point of a deploy. */
 export interface PredeployRecord {

@@ -1,5 +1,5 @@
 import type { Snapshot } from '../../core/watch-types.js';
-import type { Db } from '../store.js';
+import type { Db } from '../db.js';
 
 /** What runwarden keeps about one watched service (table watch_services). */
 export interface ServiceRow {

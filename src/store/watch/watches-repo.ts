@@ -1,5 +1,5 @@
 import type { WatchState, WatchStatus } from '../../core/watch-types.js';
-import type { Db } from '../store.js';
+import type { Db } from '../db.js';
 import type { RestorePoint } from '../../core/restore-point.js';
 
 /** A watch as stored, with what the watch layer adds to the core's view. */

@@ -1,0 +1,253 @@
+import type { Config } from '../config/schema.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { errorMessage, FatalError } from '../core/errors.js';
+import { WorkTracker } from '../daemon/work.js';
+import { EventBus } from '../events/event-bus.js';
+import type { NotificationDispatcher } from '../notify/dispatcher.js';
+import { Store } from '../store/store.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { WatchRuntime } from '../watch/watch-runtime.js';
+import { type BackupService, createBackupService } from './backup-service.js';
+import type { AlertEndpoints } from './webhooks.js';
+
+export interface AppOptions {
+  config: Config;
+  logger: Logger;
+  /** Who holds a service's action lease while this process acts: "daemon:<pid>" or "cli:<pid>". */
+  owner: string;
+  /**
+   * `write` (the default) opens the store, creating the state folder and file if needed. `read`
+   * opens it only if it exists and otherwise reads an empty one in memory: it creates nothing.
+   */
+  storeAccess?: 'write' | 'read';
+  clock?: Clock;
+}
+
+/**
+ * Everything runwarden is made of, built once and only when first asked for: the daemon, every CLI
+ * command and the demo take what they touch from here, so `runwarden backup` never loads the
+ * Google clients and `status` never opens a network client. Parts whose modules are heavy (the
+ * Google clients, undici, prom-client) come from async methods that load them on first call.
+ */
+export interface App {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** The state store: opened on first use (see AppOptions.storeAccess), closed by `close`. */
+  readonly store: Store;
+  /** false when a `read` app found no store in state_dir (it reads an empty one). */
+  readonly storeExists: boolean;
+  /** This process's events: jobs emit them; history, notifications and metrics subscribe. */
+  readonly events: EventBus;
+  /** Work that shutdown waits for (the daemon drains it); background work of the watch runs here. */
+  readonly work: WorkTracker;
+  /** The backup use-case: runs, prunes. */
+  readonly backups: BackupService;
+  /** Every Prometheus metric, on a registry of its own (the daemon serves it). */
+  metrics(): Promise<Metrics>;
+  /** Notifications of this process's events to the configured targets; subscribed on first call. */
+  notifier(): Promise<NotificationDispatcher>;
+  /**
+   * The deploy watch's runtime (Cloud Run, Cloud Monitoring, the prober, the pre-deploy backup),
+   * its events recorded in the audit history. The only part that loads the Google clients; a
+   * client still starts Google auth only at its first call.
+   */
+  watch(): Promise<WatchRuntime>;
+  /** The webhook routes (alert receivers, `POST /v1/backups`); alerts roll back through the watch. */
+  alerts(): Promise<AlertEndpoints>;
+  /** Closes what was opened, newest first; a failure is logged and the rest still close. Idempotent. */
+  close(): Promise<void>;
+}
+
+export function createApp(options: AppOptions): App {
+  return new LazyApp(options);
+}
+
+class LazyApp implements App {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly #options: AppOptions;
+  readonly #closers: Array<() => Promise<void> | void> = [];
+  #closed = false;
+  #store: { store: Store; exists: boolean } | undefined;
+  #events: EventBus | undefined;
+  #work: WorkTracker | undefined;
+  #backups: BackupService | undefined;
+  #metrics: Promise<Metrics> | undefined;
+  #notifier: Promise<NotificationDispatcher> | undefined;
+  #watch: Promise<WatchRuntime> | undefined;
+  #alerts: Promise<AlertEndpoints> | undefined;
+
+  constructor(options: AppOptions) {
+    this.#options = options;
+    this.config = options.config;
+    this.logger = options.logger;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  get store(): Store {
+    return this.#openStore().store;
+  }
+
+  get storeExists(): boolean {
+    return this.#openStore().exists;
+  }
+
+  get events(): EventBus {
+    if (!this.#events) {
+      const events = new EventBus();
+      events.onListenerError = (name, error) =>
+        this.logger.error({ event: name, err: errorMessage(error) }, 'event listener failed');
+      this.#events = events;
+    }
+    return this.#events;
+  }
+
+  get work(): WorkTracker {
+    this.#work ??= new WorkTracker();
+    return this.#work;
+  }
+
+  get backups(): BackupService {
+    this.#backups ??= createBackupService({
+      config: this.config.backup,
+      store: () => this.store,
+      events: this.events,
+      logger: this.logger,
+    });
+    return this.#backups;
+  }
+
+  metrics(): Promise<Metrics> {
+    this.#metrics ??= this.#build(async () => (await import('../telemetry/metrics.js')).createMetrics());
+    return this.#metrics;
+  }
+
+  notifier(): Promise<NotificationDispatcher> {
+    this.#notifier ??= this.#build(async () => {
+      const [{ NotificationDispatcher }, { notifyOnEvents, targetsFromConfig }, metrics] = await Promise.all([
+        import('../notify/dispatcher.js'),
+        import('../notify/from-events.js'),
+        this.metrics(),
+      ]);
+      const notifier = new NotificationDispatcher(this.config.notify.targets, {
+        logger: this.logger.child({ component: 'notify' }),
+        onResult: (target, result) => metrics.notifications.inc({ target, result }),
+      });
+      const stop = notifyOnEvents(this.events, notifier, targetsFromConfig(this.config.services));
+      this.#onClose(async () => {
+        stop();
+        await notifier.close();
+      });
+      return notifier;
+    });
+    return this.#notifier;
+  }
+
+  watch(): Promise<WatchRuntime> {
+    this.#watch ??= this.#build(async () => {
+      const [{ buildWatchRuntime }, { recordHistory }, metrics] = await Promise.all([
+        import('./watch-runtime.js'),
+        import('../watch/history-recorder.js'),
+        this.metrics(),
+      ]);
+      const logger = this.logger.child({ component: 'watch' });
+      const { runtime, close } = buildWatchRuntime({
+        config: this.config,
+        store: this.store,
+        events: this.events,
+        logger,
+        metrics: metrics.watch,
+        owner: this.#options.owner,
+        clock: this.clock,
+        backups: this.backups,
+        background: (name, work) => {
+          this.work
+            .run(name, work)
+            .catch((error: unknown) =>
+              logger.error({ work: name, err: errorMessage(error) }, 'background work failed'),
+            );
+        },
+      });
+      const stopRecording = recordHistory(this.events, runtime.store.history);
+      this.#onClose(async () => {
+        stopRecording();
+        await close();
+      });
+      return runtime;
+    });
+    return this.#watch;
+  }
+
+  alerts(): Promise<AlertEndpoints> {
+    this.#alerts ??= this.#build(async () => {
+      const [{ createAlertEndpoints }, { watchRollbackAdapter }, { backupTriggerAdapter }, rollback] =
+        await Promise.all([
+          import('./webhooks.js'),
+          import('./alert-rollback.js'),
+          import('./backup-trigger.js'),
+          import('../watch/rollback.js'),
+        ]);
+      const [metrics, runtime] = await Promise.all([this.metrics(), this.watch()]);
+      return createAlertEndpoints({
+        config: this.config,
+        store: this.store,
+        metrics: metrics.alerts,
+        logger: this.logger.child({ component: 'alerts' }),
+        work: this.work,
+        rollback: watchRollbackAdapter(
+          (request, signal) => rollback.requestRollback(runtime, request, signal),
+          this.clock,
+        ),
+        // Served whether or not scheduled backups run, like the CLI's `runwarden backup`.
+        backups: backupTriggerAdapter(this.backups),
+        now: this.clock,
+      });
+    });
+    return this.#alerts;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#closers.length > 0) {
+      const close = this.#closers.pop() as () => Promise<void> | void;
+      try {
+        await close();
+      } catch (error) {
+        this.logger.error({ err: errorMessage(error) }, 'close failed');
+      }
+    }
+  }
+
+  #openStore(): { store: Store; exists: boolean } {
+    if (!this.#store) {
+      this.#refuseWhenClosed();
+      const { state_dir } = this.config;
+      const existing =
+        this.#options.storeAccess === 'read' ? Store.openExisting(state_dir) : Store.open(state_dir);
+      const store = existing ?? Store.empty();
+      this.#onClose(() => store.close());
+      this.#store = { store, exists: existing !== undefined };
+    }
+    return this.#store;
+  }
+
+  /** Builds a part once; a part asked for after `close` is refused rather than left open. */
+  async #build<T>(make: () => Promise<T>): Promise<T> {
+    this.#refuseWhenClosed();
+    return make();
+  }
+
+  /** A part that finished building after `close` (it was awaiting its modules) is closed at once. */
+  #onClose(close: () => Promise<void> | void): void {
+    if (this.#closed) void Promise.resolve(close()).catch(() => undefined);
+    else this.#closers.push(close);
+  }
+
+  #refuseWhenClosed(): void {
+    if (this.#closed)
+      throw new FatalError('RW_APP_CLOSED', 'runwarden is shutting down: nothing new is opened');
+  }
+}
