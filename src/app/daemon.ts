@@ -44,6 +44,8 @@ export interface RunningDaemon {
   readonly address: string;
   /** Graceful stop: no new work, running work gets the grace period, then everything closes. */
   stop(reason: string): Promise<{ aborted: string[] }>;
+  /** SIGHUP: reads the TLS certificate files again (the only thing reloaded without a restart). */
+  reload(reason: string): void;
 }
 
 /**
@@ -147,6 +149,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       address: config.server.address,
       bodyLimitBytes: config.server.body_limit_bytes,
       requestTimeoutMs: config.server.request_timeout,
+      tls: config.server.tls,
+      trustProxy: config.server.trust_proxy,
       onError: (route, error) => countStoreError(`http:${route}`, error),
       routes,
       logger: logger.child({ component: 'http' }),
@@ -175,7 +179,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       })();
       return stopping;
     };
-    return { context, address, stop };
+    return { context, address, stop, reload: (reason) => void server.reloadTls(reason) };
   } catch (error) {
     await closeAll(closers, logger);
     throw error;

@@ -15,7 +15,7 @@ import { AlertsRepo } from '../store/alerts-repo.js';
 import type { AlertRollbackPort } from '../alerts/rollback-port.js';
 
 export interface AlertEndpointsDeps {
-  config: Pick<Config, 'alerts' | 'services'>;
+  config: Pick<Config, 'alerts' | 'services'> & { server?: Pick<Config['server'], 'tls'> };
   store: Store;
   metrics: AlertMetrics;
   logger: Logger;
@@ -32,10 +32,12 @@ export interface AlertEndpointsDeps {
  */
 export function createAlertEndpoints(deps: AlertEndpointsDeps): { routes: Route[]; receiver: AlertReceiver } {
   const { config, logger } = deps;
-  const auth = createWebhookAuthenticator(config.alerts);
+  const auth = createWebhookAuthenticator(config.alerts, {
+    clientCertificates: config.server?.tls?.client_ca_file !== undefined,
+  });
   if (!auth.configured)
     logger.warn(
-      'no webhook credentials configured (alerts.bearer_token, alerts.basic_username/basic_password): the alert receivers and /v1/backups refuse every request',
+      'no webhook credentials configured (alerts.bearer_token, alerts.basic_username/basic_password, alerts.cloud_monitoring_token, server.tls.client_ca_file): the alert receivers and /v1/backups refuse every request',
     );
   const repo = new AlertsRepo(deps.store.db);
   const watches = new WatchesRepo(deps.store.db);

@@ -11,7 +11,15 @@ export function registerDaemon(program: Command): void {
       const loaded = loadFromOptions(options);
       const logger = createLogger({ level: loaded.config.log.level, format: loaded.config.log.format });
       if (!loaded.source) logger.warn('no config file found; running with defaults');
+      // Node exits on SIGHUP unless it is handled; here it reloads the TLS certificate files
+      // (systemd's ExecReload sends it). One arriving during start-up is noted and dropped.
+      let running: Awaited<ReturnType<typeof startDaemon>> | undefined;
+      process.on('SIGHUP', () => {
+        if (running) running.reload('SIGHUP');
+        else logger.warn('SIGHUP during start-up ignored: send it again once the daemon is ready');
+      });
       const daemon = await startDaemon(loaded.config, logger);
+      running = daemon;
       await new Promise<void>((resolve) => {
         let received = 0;
         const onSignal = (signal: NodeJS.Signals) => {
