@@ -128,7 +128,9 @@ describe('backup.offsite config', () => {
       `backup:\n  offsite:\n    bucket: b-1\n    prefix: ${JSON.stringify(prefix)}\n`,
     );
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(new RegExp(`^backup\\.offsite\\.prefix: expected a prefix .*${escapeRegExp(why)}`));
+    expect(problems[0]).toMatch(
+      new RegExp(`^backup\\.offsite\\.prefix: expected a prefix .*${escapeRegExp(why)}`),
+    );
     expect(problems[0]).toContain(JSON.stringify(prefix));
   });
 
