@@ -63,6 +63,17 @@ describe('server.tls and server.trust_proxy config', () => {
     ]);
     expect(
       problemsOf(() =>
+        loadConfig({
+          path: write(
+            tempDir(),
+            'server:\n  tls: { cert_file: c.pem, key_file: k.pem, check_interval: 0s }\n',
+          ),
+          env: {},
+        }),
+      ),
+    ).toEqual(['server.tls.check_interval: expected at least 100ms']);
+    expect(
+      problemsOf(() =>
         loadConfig({ path: write(tempDir(), 'server:\n  trust_proxy: yes please\n'), env: {} }),
       )[0],
     ).toMatch(/^server\.trust_proxy: /);

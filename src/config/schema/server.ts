@@ -9,27 +9,39 @@ function pemPath(what: string) {
     .min(1, { error: `expected the path of ${what}` });
 }
 
+const MIN_CHECK_INTERVAL_MS = 100;
+
 // HTTPS is on when `tls` is present. The files are read when the daemon starts (an unreadable or
 // malformed one stops it with the path named) and again when they change or on SIGHUP.
-const tlsSchema = z.strictObject({
-  cert_file: option(pemPath('a PEM certificate chain (the server certificate first)'), {
-    description:
-      'PEM certificate chain served, the server certificate first (certbot: fullchain.pem). Relative to the config file. Reloaded when it changes and on SIGHUP.',
-    example: '/etc/letsencrypt/live/runwarden.example.com/fullchain.pem',
-  }),
-  key_file: option(pemPath('the PEM private key of cert_file'), {
-    description: 'PEM private key of `cert_file` (certbot: privkey.pem), unencrypted. Reloaded with it.',
-    example: '/etc/letsencrypt/live/runwarden.example.com/privkey.pem',
-  }),
-  client_ca_file: option(pemPath('a PEM file of CA certificates').optional(), {
-    description:
-      'Mutual TLS: PEM CA certificates that sign the allowed clients. Every connection must then present a client certificate they signed (others are refused during the handshake), and such a certificate authenticates the webhooks. Use a private CA that signs only your own clients, never a public CA bundle.',
-  }),
-  check_interval: option(duration.prefault('1m'), {
-    description:
-      'How often the certificate, key and client CA files are checked for changes (a renewal by certbot or cert-manager); SIGHUP reloads them at once.',
-  }),
-});
+const tlsSchema = z
+  .strictObject({
+    cert_file: option(pemPath('a PEM certificate chain (the server certificate first)'), {
+      description:
+        'PEM certificate chain served, the server certificate first (certbot: fullchain.pem). Relative to the config file. Reloaded when it changes and on SIGHUP.',
+      example: '/etc/letsencrypt/live/runwarden.example.com/fullchain.pem',
+    }),
+    key_file: option(pemPath('the PEM private key of cert_file'), {
+      description: 'PEM private key of `cert_file` (certbot: privkey.pem), unencrypted. Reloaded with it.',
+      example: '/etc/letsencrypt/live/runwarden.example.com/privkey.pem',
+    }),
+    client_ca_file: option(pemPath('a PEM file of CA certificates').optional(), {
+      description:
+        'Mutual TLS: PEM CA certificates that sign the allowed clients. Every connection must then present a client certificate they signed (others are refused during the handshake), and such a certificate authenticates the webhooks. Use a private CA that signs only your own clients, never a public CA bundle.',
+    }),
+    check_interval: option(duration.prefault('1m'), {
+      description:
+        'How often the certificate, key and client CA files are checked for changes (a renewal by certbot or cert-manager); SIGHUP reloads them at once.',
+    }),
+  })
+  .superRefine((tls, context) => {
+    // A stat of three files per check: anything faster than this only burns CPU.
+    if (tls.check_interval < MIN_CHECK_INTERVAL_MS)
+      context.addIssue({
+        code: 'custom',
+        path: ['check_interval'],
+        message: `expected at least ${MIN_CHECK_INTERVAL_MS}ms`,
+      });
+  });
 
 export const serverSchema = z
   .strictObject({
