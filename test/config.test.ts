@@ -43,7 +43,7 @@ describe('loadConfig', () => {
     const problems = problemsOf(() => loadConfig({ path: file, env: {} }));
     expect(problems).toEqual(
       expect.arrayContaining([
-        'server.adress: unknown key (expected one of: address, body_limit_bytes, request_timeout)',
+        'server.adress: unknown key (expected one of: address, body_limit_bytes, request_timeout, trust_proxy, tls)',
         'server.request_timeout: expected a duration like "7d", got "10 seconds"',
         'shutdown.grace_period: expected a duration like "7d", got 5',
         'log.level: expected one of "trace", "debug", "info", "warn", "error", "fatal", got "loud"',

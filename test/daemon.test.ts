@@ -9,9 +9,10 @@ import { loadConfig } from '../src/config/load.js';
 import { DAEMON_LOCK_FILE, startDaemon } from '../src/app/daemon.js';
 import type { RunningDaemon } from '../src/app/daemon-context.js';
 import { createLogger } from '../src/telemetry/logger.js';
-import { daemonReady, exitWithin, spawnCli } from './helpers/cli.js';
-import { PROCESS_START, stopDeadline } from './helpers/deadlines.js';
+import { daemonReady, exitWithin, spawnCli, waitFor } from './helpers/cli.js';
+import { PROCESS_START, parsed, stopDeadline } from './helpers/deadlines.js';
 import { useTempDir } from './helpers/temp.js';
+import { plus } from './helpers/wait.js';
 
 const tempDir = useTempDir();
 const silent = createLogger({
@@ -165,6 +166,31 @@ describe('daemon as a process', () => {
       lines.every((line) => typeof line.severity === 'string' && typeof line.component === 'string'),
     ).toBe(true);
     expect(lines.map((line) => line.message)).toContain('stopped');
+  });
+
+  it('drains and exits 0 on a SIGTERM that arrives while it is still starting', async () => {
+    // No config file: the daemon warns before it starts anything, so the signal lands mid-start-up.
+    const dir = tempDir();
+    const daemon = spawnCli(['daemon'], {
+      cwd: dir,
+      env: {
+        RUNWARDEN_STATE_DIR: path.join(dir, 'state'),
+        RUNWARDEN_SERVER_ADDRESS: '127.0.0.1:0',
+        RUNWARDEN_BACKUP_ENABLED: 'false',
+      },
+    });
+    await waitFor(
+      () => (daemon.output.stdout.includes('no config file found') ? true : undefined),
+      'the daemon to begin starting',
+      PROCESS_START,
+    );
+    daemon.child.kill('SIGTERM');
+    expect(await exitWithin(daemon, plus(PROCESS_START, stopDeadline(parsed({}))))).toEqual({
+      code: 0,
+      signal: null,
+    });
+    expect(daemon.output.stdout).toContain('"message":"stopped"');
+    expect(existsSync(path.join(dir, 'state', DAEMON_LOCK_FILE))).toBe(false);
   });
 
   it('refuses a second daemon on the same state folder, naming the holder pid', async () => {

@@ -25,4 +25,6 @@ export interface RunningDaemon {
   readonly address: string;
   /** Graceful stop: no new work, running work gets the grace period, then everything closes. */
   stop(reason: string): Promise<{ aborted: string[] }>;
+  /** SIGHUP: reads the TLS certificate files again (the only thing reloaded without a restart). */
+  reload(reason: string): void;
 }

@@ -53,6 +53,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       address: config.server.address,
       bodyLimitBytes: config.server.body_limit_bytes,
       requestTimeoutMs: config.server.request_timeout,
+      tls: config.server.tls,
+      trustProxy: config.server.trust_proxy,
       onError: (route, error) => countStoreError(context, `http:${route}`, error),
       routes: [
         metricsRoute(context.metrics.registry),
@@ -66,7 +68,12 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     context.events.emit('daemon:ready', { address });
     scheduleConfigChecks(context, deployWatch.runtime);
     logger.info({ address, state_dir: config.state_dir }, 'runwarden daemon ready');
-    return { context, address, stop: stopOnce(context, closers) };
+    return {
+      context,
+      address,
+      stop: stopOnce(context, closers),
+      reload: (reason) => void server.reloadTls(reason),
+    };
   } catch (error) {
     await closeAll(closers, logger);
     throw error;

@@ -13,7 +13,7 @@ import { AlertReceiver } from '../alerts/alert-receiver.js';
 import type { AlertRollbackPort } from '../alerts/rollback-port.js';
 
 export interface AlertEndpointsDeps {
-  config: Pick<Config, 'alerts' | 'services'>;
+  config: Pick<Config, 'alerts' | 'services'> & { server?: Pick<Config['server'], 'tls'> };
   store: Store;
   metrics: AlertMetrics;
   logger: Logger;
@@ -35,10 +35,12 @@ export interface AlertEndpoints {
  */
 export function createAlertEndpoints(deps: AlertEndpointsDeps): AlertEndpoints {
   const { config, logger } = deps;
-  const auth = createWebhookAuthenticator(config.alerts);
+  const auth = createWebhookAuthenticator(config.alerts, {
+    clientCertificates: config.server?.tls?.client_ca_file !== undefined,
+  });
   if (!auth.configured)
     logger.warn(
-      'no webhook credentials configured (alerts.bearer_token, alerts.basic_username/basic_password): the alert receivers and /v1/backups refuse every request',
+      'no webhook credentials configured (alerts.bearer_token, alerts.basic_username/basic_password, alerts.cloud_monitoring_token, server.tls.client_ca_file): the alert receivers and /v1/backups refuse every request',
     );
   const repo = deps.store.alerts;
   const watches = deps.store.watches;

@@ -7,6 +7,7 @@ import { envNameFor, envOptions, envVariableProblem, isRunwardenVariable } from 
 import { formatIssues, formatPath } from './issues.js';
 import { type Config, configSchema } from './schema.js';
 import { resolveBackupPaths } from './schema/backup.js';
+import { resolveServerPaths } from './schema/server.js';
 import { listOptions, type OptionLeaf } from './schema-walk.js';
 
 /** Where the config is looked for when no --config is given, in order. */
@@ -56,6 +57,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const config = result.data;
   config.state_dir = path.resolve(source ? path.dirname(source) : cwd, config.state_dir);
   resolveBackupPaths(config.backup, source ? path.dirname(source) : cwd);
+  resolveServerPaths(config.server, source ? path.dirname(source) : cwd);
   return { config, source };
 }
 

@@ -9,7 +9,12 @@ export interface HttpResponse {
 
 export interface RequestContext {
   req: IncomingMessage;
+  /** The request URL. Its query may hold a credential (`auth_token`): never log it whole. */
   url: URL;
+  /** The client's address (from X-Forwarded-For with `server.trust_proxy`), for logs only. */
+  remote: string | undefined;
+  /** The address that connected: the client, or the proxy in front of it. */
+  peer: string | undefined;
   /**
    * Reads the whole body, refusing (413) past the configured limit. `inspect` sees each chunk as it
    * arrives, before it is kept; when it throws, reading stops and the error is the result.

@@ -1,6 +1,13 @@
 import { request } from 'undici';
 import { errorMessage } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
+import { VERSION } from '../version.js';
+
+/**
+ * The User-Agent of every probe, so the app's access logs and metrics can tell probes from users
+ * (the README shows how to leave them out of the app's own request metrics).
+ */
+export const PROBE_USER_AGENT = `runwarden/${VERSION} probe`;
 
 /** One probe: a GET of a health URL, healthy on any 2xx within the timeout. */
 export interface ProbeResult {
@@ -44,7 +51,7 @@ export class UndiciHealthProber implements HealthProber {
       const response = await request(url, {
         method: 'GET',
         signal: AbortSignal.any([signal, timeout]),
-        headers: { 'user-agent': 'runwarden-health-probe' },
+        headers: { 'user-agent': PROBE_USER_AGENT },
       });
       // Drain the body so the connection can be reused; its content does not matter.
       await response.body.dump({ limit: 64 * 1024 });

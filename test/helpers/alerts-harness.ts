@@ -71,6 +71,7 @@ export function useAlertsHarness(): (dir: string, options?: HarnessOptions) => P
         ...(options.auth ?? { bearer_token: TOKEN, basic_username: USER, basic_password: PASSWORD }),
         ...options.alerts,
       },
+      server: options.server ?? {},
     });
     const store = Store.open(dir);
     cleanups.push(() => store.close());
@@ -105,11 +106,13 @@ export function useAlertsHarness(): (dir: string, options?: HarnessOptions) => P
       requestTimeoutMs: 10_000,
       routes: [...routes, metricsRoute(registry)],
       logger,
+      tls: config.server.tls,
+      trustProxy: config.server.trust_proxy,
     });
     const address = await server.listen();
     cleanups.push(() => server.close());
     return {
-      base: `http://${address}`,
+      base: `${server.scheme}://${address}`,
       rollback,
       store,
       logLines: () =>
@@ -124,10 +127,18 @@ export function useAlertsHarness(): (dir: string, options?: HarnessOptions) => P
 
 export interface HarnessOptions {
   /** Replaces the default credentials (a bearer token and basic auth). */
-  auth?: Pick<NonNullable<ConfigInput['alerts']>, 'bearer_token' | 'basic_username' | 'basic_password'>;
-  alerts?: Omit<NonNullable<ConfigInput['alerts']>, 'bearer_token' | 'basic_username' | 'basic_password'>;
+  auth?: Pick<
+    NonNullable<ConfigInput['alerts']>,
+    'bearer_token' | 'basic_username' | 'basic_password' | 'cloud_monitoring_token'
+  >;
+  alerts?: Omit<
+    NonNullable<ConfigInput['alerts']>,
+    'bearer_token' | 'basic_username' | 'basic_password' | 'cloud_monitoring_token'
+  >;
   bodyLimitBytes?: number;
   backups?: BackupTrigger;
+  /** The `server` section: `tls` (then `base` is https) and `trust_proxy`. */
+  server?: Pick<NonNullable<ConfigInput['server']>, 'tls' | 'trust_proxy'>;
 }
 
 /** An Alertmanager v4 delivery of the given alerts. */

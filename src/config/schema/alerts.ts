@@ -22,12 +22,20 @@ export const alertsSchema = z
     ),
     basic_username: option(z.string().min(1).optional(), {
       description:
-        'Also (or instead) accept HTTP basic auth with this user and `basic_password`; Cloud Monitoring webhooks use basic auth.',
+        'Also (or instead) accept HTTP basic auth with this user and `basic_password` (Cloud Monitoring `webhook_basicauth` channels use it).',
     }),
     basic_password: option(
       z.string().min(12, { error: 'expected a password of at least 12 characters' }).optional(),
       {
         description: 'Password for HTTP basic auth, together with `basic_username`.',
+        secret: true,
+      },
+    ),
+    cloud_monitoring_token: option(
+      z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
+      {
+        description:
+          'Cloud Monitoring `webhook_tokenauth` channels: accept `?auth_token=<token>` on /v1/alerts/cloud-monitoring (only there). Use a token of its own: it travels in the URL, which the channel shows to anyone who can read it.',
         secret: true,
       },
     ),
@@ -71,4 +79,7 @@ export const alertsSchema = z
 
 export type AlertsConfig = z.output<typeof alertsSchema>;
 /** The credentials part of the alerts section. */
-export type WebhookAuthConfig = Pick<AlertsConfig, 'bearer_token' | 'basic_username' | 'basic_password'>;
+export type WebhookAuthConfig = Pick<
+  AlertsConfig,
+  'bearer_token' | 'basic_username' | 'basic_password' | 'cloud_monitoring_token'
+>;

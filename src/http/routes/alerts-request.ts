@@ -1,9 +1,9 @@
-import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import { formatIssues } from '../../config/issues.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { AlertMetrics, RefusalReason, WebhookRoute } from '../../telemetry/metrics-alerts.js';
 import type { WebhookAuthenticator } from '../auth.js';
+import { hasVerifiedClientCertificate } from '../client-address.js';
 import type { InFlightLimit } from '../in-flight-limit.js';
 import { JsonDepthScan, MAX_JSON_DEPTH } from '../json-depth.js';
 import { HttpError, type HttpResponse, json, type RequestContext, type RouteHandler } from '../router.js';
@@ -53,7 +53,13 @@ export function refuse(
     .map((line) => (line.length > MAX_PROBLEM_CHARS ? `${line.slice(0, MAX_PROBLEM_CHARS)}...` : line));
   guard.metrics.refused(route, reason);
   guard.logger.warn(
-    { route, reason, remote: remotes.get(context.req) ?? context.req.socket?.remoteAddress, problems: shown },
+    {
+      route,
+      reason,
+      remote: context.remote,
+      ...(context.peer !== context.remote ? { peer: context.peer } : {}),
+      problems: shown,
+    },
     'webhook request refused',
   );
   if (reason === 'unauthorized') {
@@ -80,7 +86,6 @@ export function limited(guard: WebhookGuard, route: WebhookRoute, handler: Route
   return async (context) => {
     const release = guard.limit.tryAcquire();
     if (!release) {
-      remotes.set(context.req, context.req.socket?.remoteAddress);
       context.req.resume();
       return refuse(
         guard,
@@ -108,9 +113,6 @@ class TooDeepError extends Error {
   }
 }
 
-/** The sender's address, noted on arrival: a refused body stream can take the socket with it. */
-const remotes = new WeakMap<IncomingMessage, string | undefined>();
-
 export type Vetted<T> = { ok: true; value: T } | { ok: false; response: HttpResponse };
 
 /**
@@ -123,9 +125,15 @@ export async function vetJson<S extends z.ZodType>(
   route: WebhookRoute,
   schema: S,
 ): Promise<Vetted<z.output<S>>> {
-  remotes.set(context.req, context.req.socket?.remoteAddress);
-  const header = context.req.headers.authorization;
-  if (!guard.auth.check(header)) {
+  const authenticated = guard.auth.check({
+    authorization: context.req.headers.authorization,
+    // Cloud Monitoring's token-auth channel can only put its token in the URL; no other sender
+    // needs to, so no other route takes a credential from the query.
+    queryToken:
+      route === 'cloud_monitoring' ? (context.url.searchParams.get('auth_token') ?? undefined) : undefined,
+    verifiedClientCertificate: hasVerifiedClientCertificate(context.req),
+  });
+  if (!authenticated) {
     context.req.resume();
     return { ok: false, response: refuse(guard, context, route, 'unauthorized') };
   }
