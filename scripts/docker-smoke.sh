@@ -14,7 +14,7 @@ echo "smoke: build stage"
 mkdir -p "$work/build" "$work/app/etc" "$work/state" "$work/backups" "$work/data"
 cp "$repo/package.json" "$repo/package-lock.json" "$repo/tsconfig.json" "$work/build/"
 cp -r "$repo/src" "$work/build/src"
-(cd "$work/build" && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent && npm prune --omit=dev --no-audit --no-fund --loglevel=error)
+(cd "$work/build" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error && npm run build --silent && npm prune --omit=dev --no-audit --no-fund --loglevel=error)
 
 echo "smoke: runtime stage"
 cp "$work/build/package.json" "$work/app/"

@@ -8,6 +8,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const unit = fileURLToPath(new URL('../systemd/runwarden.service', import.meta.url));
 const dockerfile = readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8');
 
+const SMOKE_BACKSTOP_MS = 1_800_000;
+
 function run(command: string, args: string[], timeout = 60_000) {
   const result = spawnSync(command, args, { cwd: root, encoding: 'utf8', timeout });
   return { status: result.status, output: `${result.stdout}${result.stderr}`, error: result.error };
@@ -54,8 +56,10 @@ describe('Dockerfile', () => {
   });
 
   it("reproduces the image's production install and start (scripts/docker-smoke.sh)", () => {
-    const result = run('bash', ['scripts/docker-smoke.sh'], 600_000);
+    // Nothing configures how long `npm ci` and a build take: a backstop for a machine loaded several
+    // times over (a run beside two CPU hogs took over 600 s), not a measure of anything.
+    const result = run('bash', ['scripts/docker-smoke.sh'], SMOKE_BACKSTOP_MS);
     expect(result.output).toContain('smoke: OK');
     expect(result.status).toBe(0);
-  }, 620_000);
+  }, SMOKE_BACKSTOP_MS + 20_000);
 });
