@@ -40,6 +40,20 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/(store|core|events|util)/|^src/version\\.ts$' },
     },
     {
+      name: 'helpers-are-leaves',
+      comment: 'util/ holds helpers everyone shares (sleep, liveness, durable files); they know nothing of runwarden.',
+      severity: 'error',
+      from: { path: '^src/util/' },
+      to: { path: '^src/', pathNot: '^src/(util|core)/' },
+    },
+    {
+      name: 'config-below-everything',
+      comment: 'Every layer reads the config schema, so the schema imports nothing but core and helpers.',
+      severity: 'error',
+      from: { path: '^src/config/' },
+      to: { path: '^src/', pathNot: '^src/(config|core|util)/|^src/version\\.ts$' },
+    },
+    {
       name: 'adapters-never-import-use-cases',
       comment: 'An adapter talks to one outside system for whoever calls it; it must not reach back up into a job.',
       severity: 'error',
