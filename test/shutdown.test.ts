@@ -131,7 +131,8 @@ describe('SIGTERM during a backup', () => {
     expect(exit).toEqual({ code: 0, signal: null });
 
     // The signal came while the backup ran, and the backup went on after it.
-    expect(logLines(daemon.output).find((line) => line.message === 'stopping')?.running).toEqual(['backup']);
+    // Other jobs may be running too (the start-up configuration check, on a slow machine).
+    expect(logLines(daemon.output).find((line) => line.message === 'stopping')?.running).toContain('backup');
     const log = messages(daemon.output);
     expect(log.indexOf('backup completed')).toBeGreaterThan(log.indexOf('stopping'));
     expect(log).not.toContain('work did not finish within the grace period and was aborted');
@@ -159,11 +160,12 @@ describe('SIGTERM during a backup', () => {
     expect(exit).toEqual({ code: 0, signal: null });
 
     const lines = logLines(daemon.output);
-    expect(lines.find((line) => line.message === 'stopping')?.running).toEqual(['backup']);
+    // Other jobs may be running too (the start-up configuration check, on a slow machine).
+    expect(lines.find((line) => line.message === 'stopping')?.running).toContain('backup');
     const aborted = lines.find(
       (line) => line.message === 'work did not finish within the grace period and was aborted',
     );
-    expect(aborted?.aborted).toEqual(['backup']);
+    expect(aborted?.aborted).toContain('backup');
     expect(lines.find((line) => line.message === 'backup failed')).toMatchObject({
       code: 'RW_SHUTTING_DOWN',
     });
