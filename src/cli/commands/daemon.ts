@@ -12,7 +12,6 @@ export function registerDaemon(program: Command): void {
     .action(async (options: GlobalOptions) => {
       const loaded = loadFromOptions(options);
       const logger = createLogger({ level: loaded.config.log.level, format: loaded.config.log.format });
-      if (!loaded.source) logger.warn('no config file found; running with defaults');
       // Node exits on SIGHUP unless it is handled; here it reloads the TLS certificate files
       // (systemd's ExecReload sends it). One arriving during start-up is noted and dropped.
       let running: RunningDaemon | undefined;
@@ -46,6 +45,8 @@ export function registerDaemon(program: Command): void {
           process.exit(ExitCode.failed);
         },
       );
+      // Logged once the handlers listen, so a stop that follows it is always a graceful one.
+      if (!loaded.source) logger.warn('no config file found; running with defaults');
       running = await startDaemon(loaded.config, logger);
       if (stopRequested) stop(running, stopRequested);
       await done;
