@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startPlayground } from '../src/playground/index.js';
 import { Store } from '../src/store/store.js';
@@ -8,7 +8,7 @@ import { sample } from './helpers/alerts-harness.js';
 import { spawnCli, waitFor } from './helpers/cli.js';
 import { startAlertmanager, useTools } from './helpers/prometheus.js';
 import { PROCESS_START, SLOWDOWN } from './helpers/deadlines.js';
-import { useTempDir } from './helpers/temp.js';
+import { useCleanups, useTempDir } from './helpers/temp.js';
 import type { Deadline } from './helpers/wait.js';
 
 // A real Alertmanager re-sends a firing alert every repeat_interval. The built daemon must decide
@@ -17,10 +17,7 @@ import type { Deadline } from './helpers/wait.js';
 
 const tempDir = useTempDir('runwarden-am-repeats-');
 const tool = useTools();
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = useCleanups();
 
 const TOKEN = 'repeats-token-0123456789abcdef';
 /** Alertmanager's timers, as configured below. */

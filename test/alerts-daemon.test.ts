@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config/schema.js';
 import { startDaemon } from '../src/app/daemon.js';
 import type { RunningDaemon } from '../src/app/daemon-context.js';
@@ -9,17 +9,14 @@ import { type Playground, startPlayground } from '../src/playground/index.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { alertmanagerPayload, BEARER, post, sample, TOKEN } from './helpers/alerts-harness.js';
 import { pollDeadline } from './helpers/deadlines.js';
-import { useTempDir } from './helpers/temp.js';
+import { useCleanups, useTempDir } from './helpers/temp.js';
 import { waitFor } from './helpers/wait.js';
 
 // The receivers inside the real daemon, rolling back through the deploy watch's one rollback path
 // and the real Cloud Run client over gRPC to the emulator.
 
 const tempDir = useTempDir('runwarden-alerts-daemon-');
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = useCleanups();
 
 const silent = createLogger({
   format: 'json',

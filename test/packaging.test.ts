@@ -55,11 +55,15 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^CMD \["daemon"/m);
   });
 
-  it("reproduces the image's production install and start (scripts/docker-smoke.sh)", () => {
-    // Nothing configures how long `npm ci` and a build take: a backstop for a machine loaded several
-    // times over (a run beside two CPU hogs took over 600 s), not a measure of anything.
-    const result = run('bash', ['scripts/docker-smoke.sh'], SMOKE_BACKSTOP_MS);
-    expect(result.output).toContain('smoke: OK');
-    expect(result.status).toBe(0);
-  }, SMOKE_BACKSTOP_MS + 20_000);
+  it(
+    "reproduces the image's production install and start (scripts/docker-smoke.sh)",
+    () => {
+      // Nothing configures how long `npm ci` and a build take: a backstop for a machine loaded several
+      // times over (a run beside two CPU hogs took over 600 s), not a measure of anything.
+      const result = run('bash', ['scripts/docker-smoke.sh'], SMOKE_BACKSTOP_MS);
+      expect(result.output).toContain('smoke: OK');
+      expect(result.status).toBe(0);
+    },
+    SMOKE_BACKSTOP_MS + 20_000,
+  );
 });

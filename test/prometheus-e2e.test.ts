@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type Playground, startPlayground } from '../src/playground/index.js';
 import { Store } from '../src/store/store.js';
@@ -9,7 +9,7 @@ import { sample } from './helpers/alerts-harness.js';
 import { daemonReady, spawnCli } from './helpers/cli.js';
 import { actionDeadline, configOfFile, pollDeadline, SLOWDOWN } from './helpers/deadlines.js';
 import { query, startAlertmanager, startPrometheus, useTools } from './helpers/prometheus.js';
-import { useTempDir } from './helpers/temp.js';
+import { useCleanups, useTempDir } from './helpers/temp.js';
 import { type Deadline, plus, waitFor } from './helpers/wait.js';
 
 // The whole chain with real parts: the emulated Cloud Run service serves errors on a bad revision;
@@ -20,10 +20,7 @@ import { type Deadline, plus, waitFor } from './helpers/wait.js';
 
 const tempDir = useTempDir('runwarden-e2e-');
 const tool = useTools();
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = useCleanups();
 
 const TOKEN = 'e2e-token-0123456789abcdef';
 

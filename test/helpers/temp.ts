@@ -15,3 +15,12 @@ export function useTempDir(prefix = 'runwarden-test-'): () => string {
     return dir;
   };
 }
+
+/** Clean-up steps a test registers as it starts things; after it, they run newest first. */
+export function useCleanups(): Array<() => Promise<void>> {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return cleanups;
+}
