@@ -9,6 +9,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
 import { type BackupService, createBackupService } from './backup-service.js';
+import type { OffsiteService } from './offsite-service.js';
 import type { AlertEndpoints } from './webhooks.js';
 
 export interface AppOptions {
@@ -44,6 +45,11 @@ export interface App {
   readonly work: WorkTracker;
   /** The backup use-case: runs, prunes. */
   readonly backups: BackupService;
+  /**
+   * Off-site copies in the configured bucket, or undefined when `backup.offsite` is not set. The
+   * storage client loads only when the bucket is first used.
+   */
+  offsite(): Promise<OffsiteService | undefined>;
   /** Every Prometheus metric, on a registry of its own (the daemon serves it). */
   metrics(): Promise<Metrics>;
   /** Notifications of this process's events to the configured targets; subscribed on first call. */
@@ -79,6 +85,8 @@ class LazyApp implements App {
   #notifier: Promise<NotificationDispatcher> | undefined;
   #watch: Promise<WatchRuntime> | undefined;
   #alerts: Promise<AlertEndpoints> | undefined;
+  #offsite: Promise<OffsiteService | undefined> | undefined;
+  #offsiteBuilt: OffsiteService | undefined;
 
   constructor(options: AppOptions) {
     this.#options = options;
@@ -116,8 +124,27 @@ class LazyApp implements App {
       store: () => this.store,
       events: this.events,
       logger: this.logger,
+      // A new archive is copied off-site by the uploader's loop (the daemon's), if it runs.
+      onBackedUp: () => this.#offsiteBuilt?.uploader.kick(),
     });
     return this.#backups;
+  }
+
+  offsite(): Promise<OffsiteService | undefined> {
+    this.#offsite ??= this.#build(async () => {
+      const { createOffsiteService, withOffsite } = await import('./offsite-service.js');
+      const config = withOffsite(this.config.backup);
+      if (!config) return undefined;
+      this.#offsiteBuilt = createOffsiteService({
+        config,
+        store: () => this.store,
+        events: this.events,
+        logger: this.logger,
+        clock: this.clock,
+      });
+      return this.#offsiteBuilt;
+    });
+    return this.#offsite;
   }
 
   metrics(): Promise<Metrics> {

@@ -42,6 +42,8 @@ export interface BackupServiceDeps {
   store: () => Store;
   events: EventBus;
   logger: Logger;
+  /** Told after each successful run (the off-site uploader takes the new archive from the catalog). */
+  onBackedUp?: (result: BackupResult) => void;
 }
 
 /** The one place `runBackup` and `runPrune` are given their configuration, catalog and events. */
@@ -50,7 +52,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
   return {
     async run(request, options = {}) {
       const { runBackup } = await import('../backup/run-backup.js');
-      return runBackup(request, {
+      const result = await runBackup(request, {
         config: deps.config,
         catalog: deps.store().backups,
         events: deps.events,
@@ -58,6 +60,8 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
         signal: options.signal,
         onProgress: options.onProgress,
       });
+      deps.onBackedUp?.(result);
+      return result;
     },
     async prune(options) {
       const { runPrune } = await import('../backup/prune-run.js');

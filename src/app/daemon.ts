@@ -14,6 +14,7 @@ import { type App, createApp } from './app.js';
 import { scheduledBackupJob } from './backup-schedule.js';
 import { scheduleConfigChecks } from './config-check.js';
 import type { DaemonContext, RunningDaemon } from './daemon-context.js';
+import type { OffsiteService } from './offsite-service.js';
 import { startDeployWatch } from './deploy-watch.js';
 
 export const DAEMON_LOCK_FILE = 'daemon.lock';
@@ -43,6 +44,10 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     closers.unshift(observeBackups(context.events, context.metrics.backup));
     if (config.backup.enabled)
       context.scheduler.cron(config.backup.schedule, scheduledBackupJob(app.backups), config.backup.timezone);
+    // --- off-site copies: the uploader's loop takes the backlog a restart left, then each new
+    // archive; it stops as the daemon starts stopping (an upload cut short resumes next start) ---
+    const offsite = await app.offsite();
+    if (offsite) closers.unshift(runOffsiteUploads(context, offsite));
     // --- deploy watch: per-service watch and probe jobs; history and metrics from events ---
     const deployWatch = await startDeployWatch(context);
     closers.unshift(deployWatch.close);
@@ -104,6 +109,20 @@ async function daemonContext(app: App, logger: Logger): Promise<DaemonContext> {
   events.on('watch:failure', (event) => countStoreError(context, `watch:${event.operation}`, event.error));
   events.on('backup:failed', (event) => countStoreError(context, 'backup', event));
   return context;
+}
+
+/** Starts the uploader's loop; returns the closer that stops it and waits for it. */
+function runOffsiteUploads(context: DaemonContext, offsite: OffsiteService): Closer {
+  const stop = new AbortController();
+  const offStopping = context.events.on('daemon:stopping', () => stop.abort(new Error('daemon stopping')));
+  const loop = offsite.uploader.run(stop.signal).catch((error: unknown) => {
+    context.logger.error({ err: errorMessage(error) }, 'off-site uploads stopped');
+  });
+  return async () => {
+    offStopping();
+    stop.abort(new Error('daemon stopping'));
+    await loop;
+  };
 }
 
 function countStoreError(context: DaemonContext, where: string, error: unknown): void {

@@ -2,6 +2,7 @@ import type { BackupConfig } from '../config/schema/backup.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { BackupsRepo } from '../store/backups-repo.js';
 import type { Logger } from '../telemetry/logger.js';
+import { NOT_OFFSITE_REASON } from '../core/offsite-hold.js';
 import { acquireBackupLock } from './lock.js';
 import { type PruneOutcome, pruneBackups } from './prune.js';
 
@@ -40,9 +41,12 @@ export async function runPrune(
       dryRun: options.dryRun,
       signal: options.signal,
       events: deps.events,
+      offsiteConfigured: config.offsite !== undefined,
     });
     for (const decision of outcome.decisions) {
       if (decision.deleted) logger.info({ file: decision.file }, 'backup pruned');
+      if (decision.keep && decision.reasons.includes(NOT_OFFSITE_REASON))
+        logger.info({ file: decision.file }, 'backup kept past retention: not confirmed off-site yet');
       if (decision.error)
         logger.error({ file: decision.file, err: decision.error }, 'backup could not be pruned');
     }

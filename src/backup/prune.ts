@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { RetentionConfig } from '../config/schema/backup.js';
 import { type BackupStatus, isEmptyPolicy, planRetention } from '../core/retention.js';
 import { errorMessage } from '../core/errors.js';
+import { holdUnconfirmed } from '../core/offsite-hold.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { BackupRecord, BackupsRepo } from '../store/backups-repo.js';
 import { fsyncDirectory } from '../util/durable-fs.js';
@@ -16,6 +17,11 @@ export interface PruneRequest {
   dryRun: boolean;
   signal: AbortSignal;
   events?: EventBus;
+  /**
+   * Off-site copies are configured: an archive whose copy is not confirmed is never deleted
+   * (core/offsite-hold.ts), whatever the plan says; its decision says why it was kept.
+   */
+  offsiteConfigured?: boolean;
 }
 
 /** One cataloged backup and what prune did with it. */
@@ -62,7 +68,7 @@ export async function pruneBackups(request: PruneRequest): Promise<PruneOutcome>
     ...request.retention,
     timezone: request.timezone,
   };
-  const plan = planRetention(
+  const planned = planRetention(
     candidates.map((candidate) => ({
       ...candidate,
       // A missing archive is never a keeper; planRetention leaves non-verified rows alone.
@@ -70,6 +76,9 @@ export async function pruneBackups(request: PruneRequest): Promise<PruneOutcome>
     })),
     policy,
   );
+  const plan = holdUnconfirmed(planned, request.offsiteConfigured ?? false, (backup) => ({
+    ...(backup.row.offsite?.confirmedAt ? { confirmedAt: Date.parse(backup.row.offsite.confirmedAt) } : {}),
+  }));
   const decisions: PruneDecision[] = plan.map(({ backup, keep, reasons }) => {
     const original = candidates.find((candidate) => candidate.row === backup.row);
     const status = original?.status ?? backup.status;

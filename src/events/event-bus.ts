@@ -6,6 +6,12 @@ import type {
   BackupsPrunedEvent,
 } from './backup-events.js';
 import type { ConfigCheckedEvent, DaemonReadyEvent, DaemonStoppingEvent } from './daemon-events.js';
+import type {
+  OffsiteBacklogEvent,
+  OffsiteCopiedEvent,
+  OffsiteFailedEvent,
+  OffsitePrunedEvent,
+} from './offsite-events.js';
 import type { RestoreCompletedEvent, RestoreFailedEvent } from './restore-events.js';
 import type {
   InsufficientDataEvent,
@@ -44,6 +50,14 @@ export interface RunwardenEvents {
   'restore:failed': RestoreFailedEvent;
   /** Retention ran: how many backups it kept and which archives it deleted. */
   'backups:pruned': BackupsPrunedEvent;
+  /** An archive's copy in the bucket was confirmed. */
+  'offsite:copied': OffsiteCopiedEvent;
+  /** Copying an archive failed; it stays in the backlog and is tried again later. */
+  'offsite:failed': OffsiteFailedEvent;
+  /** What is still waiting to be copied, after each pass of the uploader. */
+  'offsite:backlog': OffsiteBacklogEvent;
+  /** Remote retention ran over the bucket's copies. */
+  'offsite:pruned': OffsitePrunedEvent;
   // Deploy watch; payloads and their contracts in watch-events.ts.
   /** First sight of a service: the revision serving all of it is taken as the known good one. */
   'watch:baseline': WatchEventBase;

@@ -31,3 +31,11 @@ export function offsiteRetentionPolicy(backup: BackupConfig): RetentionPolicy {
 export function offsiteObjectName(archiveFile: string): string {
   return path.basename(archiveFile);
 }
+
+/** The gs:// URL of an object of the configured bucket and prefix: what the catalog records. */
+export function offsiteObjectUrl(
+  offsite: Pick<OffsiteConfig, 'bucket' | 'prefix'>,
+  objectName: string,
+): string {
+  return `gs://${offsite.bucket}/${offsite.prefix}${objectName}`;
+}

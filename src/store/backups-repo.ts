@@ -31,6 +31,30 @@ export interface BackupRecord {
   /** Recorded by `backups import` rather than by the run that wrote it. */
   imported: boolean;
   status: 'verified' | 'unverified' | 'failed';
+  /** Its copy in the bucket; null while off-site copies are off or it was never tried. */
+  offsite: OffsiteState | null;
+}
+
+/**
+ * An archive's off-site copy as the catalog knows it. `confirmedAt` (ISO) is set once the object's
+ * size and CRC32C read back matched the file; until then the attempts so far, the last error and
+ * when the next attempt is due.
+ */
+export interface OffsiteState {
+  /** Full object name (prefix included) of the confirmed copy; null until confirmed. */
+  objectName: string | null;
+  generation: number | null;
+  confirmedAt: string | null;
+  attempts: number;
+  error: string | null;
+  nextAttemptAt: string | null;
+}
+
+/** A confirmed copy, as copyOffsite (or an import from the bucket) reports it. */
+export interface ConfirmedCopy {
+  objectName: string;
+  generation: number;
+  confirmedAt: Date;
 }
 
 /** What a finished, verified backup run (or an import) records. */
@@ -63,6 +87,12 @@ interface Row {
   verified_at: string | null;
   verify_error: string | null;
   imported: number;
+  offsite_object: string | null;
+  offsite_generation: number | null;
+  offsite_confirmed_at: string | null;
+  offsite_attempts: number;
+  offsite_error: string | null;
+  offsite_next_attempt_at: string | null;
 }
 
 /**
@@ -93,7 +123,11 @@ export class BackupsRepo {
            size = excluded.size, sha256 = excluded.sha256, reason = excluded.reason,
            triggered_by = excluded.triggered_by, started_at = excluded.started_at,
            finished_at = excluded.finished_at, entries = excluded.entries,
-           verified_at = excluded.verified_at, verify_error = NULL, imported = excluded.imported`,
+           verified_at = excluded.verified_at, verify_error = NULL, imported = excluded.imported,
+           -- Other bytes under the same name: the copy in the bucket is not theirs.
+           offsite_object = CASE WHEN excluded.sha256 = backups.sha256 THEN backups.offsite_object END,
+           offsite_generation = CASE WHEN excluded.sha256 = backups.sha256 THEN backups.offsite_generation END,
+           offsite_confirmed_at = CASE WHEN excluded.sha256 = backups.sha256 THEN backups.offsite_confirmed_at END`,
       )
       .run(
         backup.file,
@@ -151,6 +185,48 @@ export class BackupsRepo {
       .run(error, file);
   }
 
+  /**
+   * Verified archives whose copy is not confirmed yet, oldest first: the off-site backlog. With
+   * `dueAt`, only those whose next attempt is due by then.
+   */
+  offsitePending(dueAt?: Date): BackupRecord[] {
+    const rows = this.#db
+      .prepare(
+        `SELECT * FROM backups
+         WHERE offsite_confirmed_at IS NULL AND verified_at IS NOT NULL
+           AND (? IS NULL OR offsite_next_attempt_at IS NULL OR offsite_next_attempt_at <= ?)
+         ORDER BY started_at ASC, id ASC`,
+      )
+      .all(dueAt?.toISOString() ?? null, dueAt?.toISOString() ?? null) as Row[];
+    return rows.map(toRecord);
+  }
+
+  /** The archive's copy is confirmed in the bucket: it leaves the backlog. */
+  confirmOffsite(file: string, copy: ConfirmedCopy): boolean {
+    return (
+      this.#db
+        .prepare(
+          `UPDATE backups SET offsite_object = ?, offsite_generation = ?, offsite_confirmed_at = ?,
+             offsite_error = NULL, offsite_next_attempt_at = NULL
+           WHERE file = ?`,
+        )
+        .run(copy.objectName, copy.generation, copy.confirmedAt.toISOString(), file).changes > 0
+    );
+  }
+
+  /** An attempt to copy it failed: counted, with the error and when to try again. */
+  recordOffsiteFailure(file: string, error: string, nextAttemptAt: Date): boolean {
+    return (
+      this.#db
+        .prepare(
+          `UPDATE backups SET offsite_attempts = offsite_attempts + 1, offsite_error = ?,
+             offsite_next_attempt_at = ?
+           WHERE file = ? AND offsite_confirmed_at IS NULL`,
+        )
+        .run(error, nextAttemptAt.toISOString(), file).changes > 0
+    );
+  }
+
   /** Forgets an archive (after prune deleted it). Returns whether a row was removed. */
   remove(file: string): boolean {
     return this.#db.prepare('DELETE FROM backups WHERE file = ?').run(file).changes > 0;
@@ -173,5 +249,18 @@ function toRecord(row: Row): BackupRecord {
     verifyError: row.verify_error,
     imported: row.imported === 1,
     status: row.verified_at !== null ? 'verified' : row.verify_error !== null ? 'failed' : 'unverified',
+    offsite: toOffsite(row),
+  };
+}
+
+function toOffsite(row: Row): OffsiteState | null {
+  if (row.offsite_confirmed_at === null && row.offsite_attempts === 0) return null;
+  return {
+    objectName: row.offsite_object,
+    generation: row.offsite_generation,
+    confirmedAt: row.offsite_confirmed_at,
+    attempts: row.offsite_attempts,
+    error: row.offsite_error,
+    nextAttemptAt: row.offsite_next_attempt_at,
   };
 }

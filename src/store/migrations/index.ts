@@ -5,6 +5,7 @@ import { watchMigration } from './004-watch.js';
 import { alertsMigration } from './005-alerts.js';
 import { owedRollbacksMigration } from './006-owed-rollbacks.js';
 import { backupManifestShaMigration } from './007-backup-manifest-sha.js';
+import { backupOffsiteMigration } from './008-backup-offsite.js';
 import type { Migration } from './migration.js';
 
 /**
@@ -19,4 +20,5 @@ export const MIGRATIONS: readonly Migration[] = [
   alertsMigration,
   owedRollbacksMigration,
   backupManifestShaMigration,
+  backupOffsiteMigration,
 ];
