@@ -15,7 +15,13 @@ const tempDir = useTempDir('runwarden-demo-');
  */
 function demoDeadline() {
   const config = parsed(
-    demoConfig({ endpoint: '127.0.0.1:1', project: 'demo', region: 'europe-west1', service: 'shop' }),
+    demoConfig({
+      endpoint: '127.0.0.1:1',
+      project: 'demo',
+      region: 'europe-west1',
+      service: 'shop',
+      storageUrl: 'http://127.0.0.1:1',
+    }),
   );
   const watch = watchDeadline(config);
   return plus(PROCESS_START, WORK_BACKSTOP, watch, watch, stopDeadline(config));
@@ -38,8 +44,9 @@ describe('runwarden demo --once', () => {
 
     // Each step, in order, with what it showed.
     const expected = [
-      '1. A backup, verified',
+      '1. A backup, verified and copied off-site',
       'backup verified: ',
+      'copied off-site: gs://runwarden-demo-backups/runwarden/backup_completo_',
       '2. A good deploy, watched and promoted',
       'the daemon watches shop: ',
       'promoted shop-00002-',

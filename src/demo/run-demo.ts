@@ -7,7 +7,7 @@ import type { RunningDaemon } from '../app/daemon-context.js';
 import { errorMessage } from '../core/errors.js';
 import { type Playground, startPlayground } from '../playground/index.js';
 import { createLogger } from '../telemetry/logger.js';
-import { DEMO_APP_DIR, DEMO_WATCH_WINDOW, writeDemoConfig } from './demo-config.js';
+import { DEMO_APP_DIR, DEMO_BUCKET, DEMO_WATCH_WINDOW, writeDemoConfig } from './demo-config.js';
 import { prepareDemoDir } from './demo-dir.js';
 import { narrateLive } from './live-narration.js';
 import { Narrator } from './narrator.js';
@@ -36,6 +36,7 @@ export type DemoOutcome =
 const SERVICE = 'shop';
 const EVENTS = [
   'backup:completed',
+  'offsite:copied',
   'watch:started',
   'watch:promoted',
   'watch:ended',
@@ -68,6 +69,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
         project: 'demo-project',
         region: 'europe-west1',
         services: [{ name: SERVICE, revisions: [{ behaviour: 'healthy' }] }],
+        buckets: [DEMO_BUCKET],
       },
       { samplePeriodMs: 1_000, ingestionDelayMs: 200 },
     );
@@ -77,6 +79,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
       project: playground.project,
       region: playground.region,
       service: SERVICE,
+      storageUrl: playground.storage.url,
     });
     const { config } = loadConfig({ path: configFile });
     const daemonLog = path.join(dir, 'daemon.log');

@@ -28,7 +28,7 @@ export interface StoryResult {
 }
 
 export const STEP_TITLES = [
-  'A backup, verified',
+  'A backup, verified and copied off-site',
   'A good deploy, watched and promoted',
   'A bad deploy (HTTP 5xx), detected and rolled back',
   'The restore point named for that rollback',
@@ -74,6 +74,17 @@ async function backupStep(ctx: StoryContext): Promise<void> {
     `${formatBytes(backup.size)}, ${backup.entries} entries (databases, media and a manifest), sha256 ${backup.sha256.slice(0, 12)}...`,
   );
   narrator.detail('written as .zip.partial, read back and checked, then renamed into place and cataloged');
+  const copy = await events.wait('offsite:copied', {
+    match: (event) => event.file === backup.file,
+    timeoutMs: 30_000,
+    step: 1,
+    missing: 'the archive was not copied to the emulated bucket within 30 s; see daemon.log',
+    signal: ctx.signal,
+  });
+  narrator.event(`copied off-site: ${copy.objectName} (generation ${copy.generation})`);
+  narrator.detail(
+    "uploaded without overwriting anything, then confirmed: the object's size and CRC32C read back from the bucket match the file",
+  );
 }
 
 /** The revision the daemon took as known good at first sight of the service. */
