@@ -139,6 +139,13 @@ describe('the off-site uploader against the storage emulator with the real clien
     expect(objects()).toHaveLength(3);
   });
 
+  it('stores the copy in the configured storage class', async () => {
+    const { backups, uploader, objects } = parts({ storage_class: 'NEARLINE' });
+    await backups.run({ reason: 'manual', trigger: 'cli' });
+    expect((await uploader.drain(signal())).copied).toHaveLength(1);
+    expect(objects().map((object) => object.storageClass)).toEqual(['NEARLINE']);
+  });
+
   it('local retention keeps an archive until its copy is confirmed, then prunes it', async () => {
     const { backups, uploader, store, advance } = parts(
       {},

@@ -45,6 +45,8 @@ export interface CopyOffsiteOptions {
   clock?: () => number;
   /** Written as `runwarden_version` metadata; this runwarden's by default. */
   version?: string;
+  /** Storage class of the new object; the bucket's default when absent. */
+  storageClass?: string;
   /** Told as each step starts (for logs and progress). */
   onStage?: (stage: CopyStage) => void;
 }
@@ -114,7 +116,12 @@ class Copy {
       uploaded = await this.store.put(
         this.archive.file,
         this.name,
-        { ifAbsent: true, contentType: 'application/zip', metadata: this.#metadata() },
+        {
+          ifAbsent: true,
+          contentType: 'application/zip',
+          metadata: this.#metadata(),
+          ...(this.options.storageClass ? { storageClass: this.options.storageClass } : {}),
+        },
         this.signal,
       );
     } catch (error) {

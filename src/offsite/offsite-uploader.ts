@@ -110,7 +110,12 @@ export class OffsiteUploader {
         { file: record.file, size: record.size, sha256: record.sha256, manifestSha256 },
         offsiteObjectName(record.file),
         signal,
-        { readBack: config.read_back, timeoutMs: config.upload_timeout, clock: this.#clock },
+        {
+          readBack: config.read_back,
+          timeoutMs: config.upload_timeout,
+          clock: this.#clock,
+          ...(config.storage_class ? { storageClass: config.storage_class } : {}),
+        },
       );
       const objectName = offsiteObjectUrl(config, copy.objectName);
       catalog.confirmOffsite(record.file, {

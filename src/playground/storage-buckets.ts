@@ -14,6 +14,8 @@ export interface StoredObject extends ObjectHashes {
   metageneration: number;
   size: number;
   contentType: string;
+  /** STANDARD, NEARLINE, COLDLINE or ARCHIVE, as the upload asked (the bucket's default: STANDARD). */
+  storageClass: string;
   /** Custom metadata (string values, as Cloud Storage keeps them). */
   metadata: Record<string, string>;
   /** Epoch ms. */
@@ -29,6 +31,7 @@ export interface NewObject extends ObjectHashes {
   file: string;
   size: number;
   contentType: string;
+  storageClass: string;
   metadata: Record<string, string>;
 }
 

@@ -17,6 +17,7 @@ export interface StorageObjectView {
   crc32c: string;
   md5Hash: string;
   contentType: string;
+  storageClass: string;
   metadata: Record<string, string>;
 }
 
@@ -112,6 +113,7 @@ export async function startStorageEmulator(options: StorageEmulatorOptions): Pro
           crc32c: object.crc32c,
           md5Hash: object.md5Hash,
           contentType: object.contentType,
+          storageClass: object.storageClass,
           metadata: { ...object.metadata },
         })),
       injectFault: (fault) => faults.inject(fault),

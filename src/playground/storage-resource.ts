@@ -13,7 +13,7 @@ export function objectResource(object: StoredObject, baseUrl: string): object {
     generation: String(object.generation),
     metageneration: String(object.metageneration),
     contentType: object.contentType,
-    storageClass: 'STANDARD',
+    storageClass: object.storageClass,
     size: String(object.size),
     md5Hash: object.md5Hash,
     crc32c: object.crc32c,

@@ -29,6 +29,7 @@ interface Session {
   name: string;
   pre: Preconditions;
   contentType: string;
+  storageClass: string;
   metadata: Record<string, string>;
   declared: Partial<ObjectHashes>;
   staged: StagedFile;
@@ -100,6 +101,7 @@ export class StorageUploads {
           size: staged.size,
           ...hashes,
           contentType: contentType ?? 'application/octet-stream',
+          storageClass: storageClassOf(metadata),
           metadata: stringsOnly(metadata.metadata),
         },
         pre,
@@ -146,6 +148,7 @@ export class StorageUploads {
         stringField(metadata, 'contentType') ??
         header(req, 'x-upload-content-type') ??
         'application/octet-stream',
+      storageClass: storageClassOf(metadata),
       metadata: stringsOnly(metadata.metadata),
       declared: declaredHashes(metadata),
       staged: await StagedFile.create(this.#buckets.stagingPath(), this.#crc32c),
@@ -240,6 +243,7 @@ export class StorageUploads {
           size: session.staged.size,
           ...hashes,
           contentType: session.contentType,
+          storageClass: session.storageClass,
           metadata: session.metadata,
         },
         session.pre,
@@ -320,6 +324,16 @@ function checkDeclaredHashes(actual: ObjectHashes, declared: Partial<ObjectHashe
       `Provided MD5 hash "${declared.md5Hash}" doesn't match calculated MD5 hash "${actual.md5Hash}".`,
     );
   }
+}
+
+const STORAGE_CLASSES = ['STANDARD', 'NEARLINE', 'COLDLINE', 'ARCHIVE'];
+
+/** The storage class an upload asks for (the bucket's default, STANDARD, when none); 400 for an unknown one. */
+function storageClassOf(metadata: Record<string, unknown>): string {
+  const asked = stringField(metadata, 'storageClass');
+  if (asked === undefined) return 'STANDARD';
+  if (!STORAGE_CLASSES.includes(asked)) throw badRequest(`Invalid storage class: ${asked}`);
+  return asked;
 }
 
 function declaredHashes(metadata: Record<string, unknown>): Partial<ObjectHashes> {

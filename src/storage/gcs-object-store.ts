@@ -51,6 +51,7 @@ export class GcsObjectStore implements ObjectStore {
       preconditionOpts: preconditions(options),
       metadata: {
         contentType: options.contentType ?? 'application/octet-stream',
+        ...(options.storageClass ? { storageClass: options.storageClass } : {}),
         ...(resumable ? { contentLength: size } : {}),
         ...(options.metadata ? { metadata: options.metadata } : {}),
       },
@@ -223,6 +224,7 @@ function toInfo(metadata: FileMetadata, prefix: string): ObjectInfo {
     crc32c: metadata.crc32c ?? '',
     ...(metadata.md5Hash ? { md5Hash: metadata.md5Hash } : {}),
     metadata: custom,
+    storageClass: metadata.storageClass ?? '',
     updated: metadata.updated ? Date.parse(metadata.updated) : 0,
   };
 }

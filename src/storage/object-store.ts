@@ -14,6 +14,8 @@ export interface ObjectInfo {
   md5Hash?: string;
   /** Custom metadata. */
   metadata: Record<string, string>;
+  /** STANDARD, NEARLINE, ...; empty when the API did not say. */
+  storageClass: string;
   /** Epoch ms of the last change. */
   updated: number;
 }
@@ -25,6 +27,8 @@ export interface PutOptions {
   ifGenerationMatch?: number;
   metadata?: Record<string, string>;
   contentType?: string;
+  /** STANDARD, NEARLINE, COLDLINE or ARCHIVE; the bucket's default when absent. */
+  storageClass?: string;
 }
 
 export interface ReadOptions {
