@@ -6,6 +6,8 @@ import { HttpServer } from '../src/http/server.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { createMetrics } from '../src/telemetry/metrics.js';
 import { Writable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import { request } from 'undici';
 
 const servers: HttpServer[] = [];
 afterEach(async () => {
@@ -61,6 +63,29 @@ describe('HttpServer', () => {
     expect(buildInfo?.[1]).toBe(1);
     expect(buildInfo?.[0]).toMatch(/version="\d+\.\d+\.\d+"/);
     expect(samples.has('process_cpu_user_seconds_total')).toBe(true);
+  });
+
+  it('compresses /metrics with gzip when the scraper asks, and only then', async () => {
+    const base = await start();
+    const raw = async (acceptEncoding?: string) => {
+      const response = await request(`${base}/metrics`, {
+        headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding },
+      });
+      const body = Buffer.from(await response.body.arrayBuffer());
+      return { headers: response.headers, body };
+    };
+    // Prometheus' own header.
+    const zipped = await raw('gzip');
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(zipped.headers.vary).toBe('Accept-Encoding');
+    const unzipped = gunzipSync(zipped.body).toString('utf8');
+    expect(parseExposition(unzipped).has('process_cpu_user_seconds_total')).toBe(true);
+    const plain = await raw();
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body.toString('utf8')).toContain('# TYPE runwarden_build_info gauge');
+    expect(zipped.body.length).toBeLessThan(plain.body.length);
+    // Refused explicitly: identity.
+    expect((await raw('gzip;q=0, identity')).headers['content-encoding']).toBeUndefined();
   });
 
   it('answers /healthz, and /readyz 503 with the reasons once not ready', async () => {
