@@ -1,11 +1,14 @@
 import { PROCESS_START } from './helpers/deadlines.js';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli, waitFor } from './helpers/cli.js';
 import { useTempDir } from './helpers/temp.js';
+
+const PRELOAD = fileURLToPath(new URL('./helpers/loaded-packages.cjs', import.meta.url));
 
 const tempDir = useTempDir('runwarden-google-auth-');
 
@@ -46,7 +49,7 @@ describe('Google auth is not touched when nothing needs it', () => {
     expect(connections).toBe(0);
   });
 
-  it('a daemon with no services, from start to stop', async () => {
+  it('a daemon with no services, from start to stop, loads no Google client', async () => {
     connections = 0;
     const dir = tempDir();
     const config = path.join(dir, 'runwarden.yaml');
@@ -54,7 +57,10 @@ describe('Google auth is not touched when nothing needs it', () => {
       config,
       'state_dir: ./state\nserver: { address: "127.0.0.1:0" }\nlog: { format: json }\nbackup: { enabled: false }\n',
     );
-    const daemon = spawnCli(['daemon', '--config', config], { env });
+    const loaded = path.join(dir, 'loaded-packages.json');
+    const daemon = spawnCli(['daemon', '--config', config], {
+      env: { ...env, NODE_OPTIONS: `--require ${PRELOAD}`, LOADED_PACKAGES_OUT: loaded },
+    });
     const address = await waitFor(
       () => {
         const ready = daemon.output.stdout
@@ -72,5 +78,9 @@ describe('Google auth is not touched when nothing needs it', () => {
     expect((await daemon.exited).code, daemon.output.stderr).toBe(0);
     expect(daemon.output.stderr).not.toContain('MetadataLookupWarning');
     expect(connections).toBe(0);
+    // Tens of MB of RSS each: a daemon that watches no service never pays for them.
+    const packages = JSON.parse(readFileSync(loaded, 'utf8')) as string[];
+    expect(packages).toContain('better-sqlite3');
+    expect(packages.filter((name) => /^@google-cloud\/|^@grpc\/|^google-gax$/.test(name))).toEqual([]);
   });
 });

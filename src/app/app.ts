@@ -217,7 +217,7 @@ class LazyApp implements App {
           import('./backup-trigger.js'),
           import('../watch/rollback.js'),
         ]);
-      const [metrics, runtime] = await Promise.all([this.metrics(), this.watch()]);
+      const metrics = await this.metrics();
       return createAlertEndpoints({
         config: this.config,
         store: this.store,
@@ -225,7 +225,9 @@ class LazyApp implements App {
         logger: this.logger.child({ component: 'alerts' }),
         work: this.work,
         rollback: watchRollbackAdapter(
-          (request, signal) => rollback.requestRollback(runtime, request, signal),
+          // The watch (and its Google clients) loads at the first alert when no service is
+          // watched yet: a daemon without services never loads them otherwise.
+          async (request, signal) => rollback.requestRollback(await this.watch(), request, signal),
           this.clock,
         ),
         // Served whether or not scheduled backups run, like the CLI's `runwarden backup`.

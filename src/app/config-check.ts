@@ -17,7 +17,7 @@ export const CONFIG_CHECK_INTERVAL_MS = 60 * 60 * 1000;
  */
 export function scheduleConfigChecks(
   context: DaemonContext,
-  watch: Pick<WatchRuntime, 'cloudRun' | 'services'>,
+  watch: Pick<WatchRuntime, 'cloudRun' | 'services'> | undefined,
 ): void {
   const stopping = new AbortController();
   context.events.on('daemon:stopping', () =>
@@ -33,7 +33,8 @@ export function scheduleConfigChecks(
 
 export function configCheckJob(
   context: Pick<DaemonContext, 'config' | 'logger' | 'metrics' | 'events'>,
-  watch: Pick<WatchRuntime, 'cloudRun' | 'services'>,
+  /** Undefined when no service is configured (the daemon then runs no deploy watch). */
+  watch: Pick<WatchRuntime, 'cloudRun' | 'services'> | undefined,
 ): Job {
   const logger = context.logger.child({ component: 'config-check' });
   let known = new Map<string, ConfigProblem>();
@@ -43,7 +44,7 @@ export function configCheckJob(
     async runOnce(signal) {
       const [backup, services] = await Promise.all([
         context.config.backup.enabled ? backupProblems(context.config.backup) : [],
-        serviceProblems(watch, signal),
+        watch ? serviceProblems(watch, signal) : [],
       ]);
       // Stopped by shutdown: what was found is incomplete, so nothing is reported.
       if (signal.aborted) return;
@@ -69,11 +70,12 @@ export function configCheckJob(
             'configuration problem resolved',
           );
       if (first) {
-        if (watch.services.length === 0) logger.info('no services configured: no deploy is watched');
+        const services = watch?.services.length ?? 0;
+        if (services === 0) logger.info('no services configured: no deploy is watched');
         logger.info(
           {
             problems: problems.length,
-            services: watch.services.length,
+            services,
             backup_sources: context.config.backup.enabled,
           },
           'configuration checked',

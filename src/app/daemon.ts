@@ -49,8 +49,9 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     const offsite = await app.offsite();
     if (offsite) closers.unshift(runOffsiteUploads(context, offsite));
     // --- deploy watch: per-service watch and probe jobs; history and metrics from events ---
-    const deployWatch = await startDeployWatch(context);
-    closers.unshift(deployWatch.close);
+    // No service: no deploy watch, and so no Google client loaded (tens of MB of RSS).
+    const deployWatch = config.services.length > 0 ? await startDeployWatch(context) : undefined;
+    if (deployWatch) closers.unshift(deployWatch.close);
     // --- alert receivers and backup trigger: authenticated POST routes; alerts roll back
     // through the deploy watch's one rollback path ---
     const webhooks = await app.alerts();
@@ -71,7 +72,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     const address = await server.listen();
     closers.unshift(() => server.close());
     context.events.emit('daemon:ready', { address });
-    scheduleConfigChecks(context, deployWatch.runtime);
+    scheduleConfigChecks(context, deployWatch?.runtime);
     logger.info({ address, state_dir: config.state_dir }, 'runwarden daemon ready');
     return {
       context,
