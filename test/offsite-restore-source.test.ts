@@ -91,6 +91,27 @@ describe('restoreSource: an archive in a bucket, downloaded for a normal restore
     expect(readdirSync(staging)).toEqual([]);
   });
 
+  it('with a generation, downloads that one; once it is replaced, RW_STORAGE_NOT_FOUND says that generation is gone', async () => {
+    const { bytes, copy } = await uploaded('pinned.zip');
+    const url = `gs://${BUCKET}/pinned.zip`;
+    const fetched = await restoreSource(url, openStore, tempDir(), signal(), { generation: copy.generation });
+    expect(fetched.object.generation).toBe(copy.generation);
+    expect(readFileSync(fetched.file).equals(bytes)).toBe(true);
+    await fetched.remove();
+    // Someone replaced it (a new generation under the same name): the cataloged copy is gone.
+    const store = await openStore(BUCKET);
+    await store.delete('pinned.zip', { ifGenerationMatch: copy.generation }, signal());
+    await uploaded('pinned.zip');
+    const staging = tempDir();
+    await expect(
+      restoreSource(url, openStore, staging, signal(), { generation: copy.generation }),
+    ).rejects.toMatchObject({
+      code: 'RW_STORAGE_NOT_FOUND',
+      message: expect.stringContaining(`${url}#${copy.generation}`),
+    });
+    expect(readdirSync(staging)).toEqual([]);
+  });
+
   it('an object that is not there is RW_STORAGE_NOT_FOUND naming it', async () => {
     await expect(
       restoreSource(`gs://${BUCKET}/none.zip`, openStore, tempDir(), signal()),

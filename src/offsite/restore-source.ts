@@ -56,6 +56,7 @@ export interface FetchedArchive extends GsUrl {
  * folder's start-up cleanup removes once its process is gone, so a kill -9 leaves nothing behind for
  * long. The store's download checks the bytes against the object's CRC32C (RW_STORAGE_CORRUPT) and
  * pins the generation it stat'ed. `openStore` gives a store on that bucket with no prefix.
+ * With `generation`, only that generation (a cataloged copy): RW_STORAGE_NOT_FOUND once it is gone.
  * Throws UsageError for a bad URL (before any request), and the store's RW_STORAGE_* errors.
  */
 export async function restoreSource(
@@ -63,6 +64,7 @@ export async function restoreSource(
   openStore: (bucket: string) => Promise<ObjectStore>,
   stagingDir: string,
   signal: AbortSignal,
+  options: { generation?: number } = {},
 ): Promise<FetchedArchive> {
   const where = parseGsUrl(url);
   const store = await openStore(where.bucket);
@@ -71,7 +73,7 @@ export async function restoreSource(
     stagingDir,
     `.runwarden-tmp-${process.pid}-${randomBytes(4).toString('hex')}-${label}`,
   );
-  const object = await store.download(where.objectName, file, signal);
+  const object = await store.download(where.objectName, file, signal, options);
   const archiveSha256 = object.metadata[OffsiteMetadata.archiveSha256];
   const manifestSha256 = object.metadata[OffsiteMetadata.manifestSha256];
   return {

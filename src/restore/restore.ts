@@ -31,6 +31,11 @@ const ENTRY_CHUNK = 1024 * 1024;
 export interface RestoreRequest {
   /** Path of the archive to restore from. */
   archive: string;
+  /**
+   * What the archive is called in the outcome, the records and the events when `archive` is a
+   * temporary copy (a gs:// URL downloaded to it); `archive` by default.
+   */
+  archiveLabel?: string;
   selection: RestoreSelection;
   /** Resolved (absolute) `backup.sources`: where the main DB, tenants and media live. */
   sources: BackupSourcesConfig;
@@ -111,6 +116,7 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
   const startedAt = Date.now();
   const { signal } = request;
   const resolved = resolveTarget(request.selection, request.sources, request.target);
+  const archiveName = request.archiveLabel ?? request.archive;
   let restoreId: number | undefined;
   let lock: { release(): void } | undefined;
   let source: SourceArchive | undefined;
@@ -127,7 +133,7 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
       onProgress: onVerify,
     });
     const { zip, manifest } = source;
-    const plan = entryFor(resolved, manifest, request.archive);
+    const plan = entryFor(resolved, manifest, archiveName);
     const entries = manifest.entries.filter((entry) =>
       plan.kind === 'media' ? entry.kind === 'media' : entry.path === plan.entry,
     );
@@ -145,7 +151,7 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
       prepared = await prepareDatabase({
         target: plan.target,
         openEntry: (entrySignal) => zip.open(record, entrySignal, { chunkBytes: ENTRY_CHUNK }),
-        source: { archive: request.archive, entry },
+        source: { archive: archiveName, entry },
         force: request.force,
         signal,
         onProgress: request.onProgress,
@@ -153,7 +159,7 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
     }
 
     restoreId = request.restores?.start({
-      archive: request.archive,
+      archive: archiveName,
       archiveSha256: source.sha256,
       kind: plan.kind,
       name: plan.name,
@@ -161,7 +167,7 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
       at: now(),
     });
     const outcome: RestoreOutcome = {
-      archive: request.archive,
+      archive: archiveName,
       archiveSha256: source.sha256,
       kind: plan.kind,
       name: plan.name,
@@ -236,7 +242,7 @@ export async function runRestore(request: RestoreRequest): Promise<RestoreOutcom
       request.restores?.finish(restoreId, { result: 'failed', error: errorMessage(error), at: now() });
     }
     request.events?.emit('restore:failed', {
-      archive: request.archive,
+      archive: archiveName,
       kind: resolved.kind,
       name: resolved.name,
       target: resolved.target,

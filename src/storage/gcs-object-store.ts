@@ -10,7 +10,14 @@ import {
   resolveObjectStoreOptions,
   storageClientOptions,
 } from './client-options.js';
-import type { DeleteOptions, ObjectInfo, ObjectStore, PutOptions, ReadOptions } from './object-store.js';
+import type {
+  DeleteOptions,
+  DownloadOptions,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  ReadOptions,
+} from './object-store.js';
 import { mapStorageError } from './storage-errors.js';
 
 type Resolved = ReturnType<typeof resolveObjectStoreOptions>;
@@ -146,10 +153,21 @@ export class GcsObjectStore implements ObjectStore {
     return out;
   }
 
-  async download(name: string, toFile: string, signal: AbortSignal): Promise<ObjectInfo> {
-    const doing = `download ${this.#where(name)} to ${toFile}`;
-    const info = await this.stat(name, signal);
-    if (!info) throw new FatalError('RW_STORAGE_NOT_FOUND', `${doing}: no such object`);
+  async download(
+    name: string,
+    toFile: string,
+    signal: AbortSignal,
+    options: DownloadOptions = {},
+  ): Promise<ObjectInfo> {
+    const pinned = options.generation === undefined ? '' : `#${options.generation}`;
+    const doing = `download ${this.#where(name)}${pinned} to ${toFile}`;
+    const info = await this.#statGeneration(name, options.generation, signal);
+    if (!info) {
+      throw new FatalError(
+        'RW_STORAGE_NOT_FOUND',
+        `${doing}: no such object${pinned ? ' (that generation is gone: replaced or deleted)' : ''}`,
+      );
+    }
     // Pinned to the generation just read, so the bytes are those the metadata describes.
     const source = this.#bucket.file(this.#options.prefix + name, { generation: info.generation });
     const partial = `${toFile}.partial`;
@@ -178,6 +196,23 @@ export class GcsObjectStore implements ObjectStore {
         options.ifGenerationMatch !== undefined ? { ifGenerationMatch: options.ifGenerationMatch } : {},
       ),
     );
+  }
+
+  async #statGeneration(
+    name: string,
+    generation: number | undefined,
+    signal: AbortSignal,
+  ): Promise<ObjectInfo | undefined> {
+    if (generation === undefined) return this.stat(name, signal);
+    try {
+      return await this.#call(`stat ${this.#where(name)}#${generation}`, signal, async () => {
+        const [metadata] = await this.#bucket.file(this.#options.prefix + name, { generation }).getMetadata();
+        return toInfo(metadata, this.#options.prefix);
+      });
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'RW_STORAGE_NOT_FOUND') return undefined;
+      throw error;
+    }
   }
 
   #file(name: string): File {

@@ -36,6 +36,11 @@ export interface ReadOptions {
   range?: { start: number; end?: number };
 }
 
+export interface DownloadOptions {
+  /** Only this generation (an archive's cataloged copy): RW_STORAGE_NOT_FOUND when it is gone. */
+  generation?: number;
+}
+
 export interface DeleteOptions {
   /** Only delete this generation: refused with RW_STORAGE_PRECONDITION when the object changed. */
   ifGenerationMatch?: number;
@@ -79,7 +84,7 @@ export interface ObjectStore {
    * Streams the object to `toFile` (written as `<toFile>.partial`, renamed when whole and checked
    * against its CRC32C; removed on failure). Resolves with the generation that was downloaded.
    */
-  download(name: string, toFile: string, signal: AbortSignal): Promise<ObjectInfo>;
+  download(name: string, toFile: string, signal: AbortSignal, options?: DownloadOptions): Promise<ObjectInfo>;
   /** Deletes the object; RW_STORAGE_NOT_FOUND when there is none. */
   delete(name: string, options: DeleteOptions, signal: AbortSignal): Promise<void>;
 }

@@ -1,7 +1,9 @@
 import { type Command, Option } from 'commander';
 import { progressReporter } from '../../backup/progress.js';
 import { formatBytes } from '../../util/format-bytes.js';
+import { type CopyReport, copyAfterBackup } from '../../app/copy-after-backup.js';
 import type { BackupResult } from '../../backup/run-backup.js';
+import type { App } from '../../app/app.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { withInterrupt } from '../interrupt.js';
 import { printResult } from '../output.js';
@@ -9,7 +11,11 @@ import { withApp } from '../with-app.js';
 
 interface BackupOptions extends GlobalOptions {
   reason: 'manual' | 'pre-deploy';
+  /** false with --no-offsite. */
+  offsite: boolean;
 }
+
+type OffsiteOutcome = CopyReport | { state: 'skipped' };
 
 export function registerBackup(program: Command): void {
   withJsonOption(withConfigOption(program.command('backup')))
@@ -21,12 +27,17 @@ export function registerBackup(program: Command): void {
         .choices(['manual', 'pre-deploy'])
         .default('manual'),
     )
+    .option(
+      '--no-offsite',
+      'do not copy the archive to the off-site bucket now (it waits in the backlog for the daemon)',
+    )
     .action(async (options: BackupOptions) => {
-      const result = await withApp(options, 'write', async (app, loaded) => {
+      const { result, offsite } = await withApp(options, 'write', async (app, loaded) => {
         if (!loaded.source) app.logger.warn('no config file found; backing up with the default sources');
         const progress = progressReporter({ logger: app.logger });
+        let result: BackupResult;
         try {
-          return await withInterrupt(
+          result = await withInterrupt(
             app.logger,
             'backup',
             'stopping the backup; its partial archive is removed',
@@ -39,12 +50,30 @@ export function registerBackup(program: Command): void {
         } finally {
           progress.finish();
         }
+        return { result, offsite: await copyOffsite(app, result, options.offsite) };
       });
-      printResult(summary(result), options.json === true, describe);
+      printResult(summary(result, offsite), options.json === true, describe);
     });
 }
 
-function summary(result: BackupResult) {
+/** The copy to the bucket, when off-site copies are configured; a failure is a warning, not exit 1. */
+async function copyOffsite(
+  app: App,
+  result: BackupResult,
+  wanted: boolean,
+): Promise<OffsiteOutcome | undefined> {
+  const offsite = await app.offsite();
+  if (!offsite) return undefined;
+  if (!wanted) return { state: 'skipped' };
+  return withInterrupt(
+    app.logger,
+    'off-site copy',
+    'stopping the off-site copy; the archive stays in the backlog for the daemon',
+    (signal) => copyAfterBackup(offsite, app.store.backups, result.file, signal),
+  );
+}
+
+function summary(result: BackupResult, offsite: OffsiteOutcome | undefined) {
   return {
     file: result.file,
     size: result.size,
@@ -57,6 +86,7 @@ function summary(result: BackupResult) {
     databases: result.manifest.databases.map((database) => database.entry),
     duration_ms: result.durationMs,
     warnings: result.warnings,
+    ...(offsite ? { offsite } : {}),
   };
 }
 
@@ -67,5 +97,14 @@ function describe(result: ReturnType<typeof summary>): string {
     `  sha256 ${result.sha256}`,
   ];
   for (const warning of result.warnings) lines.push(`  warning: ${warning}`);
+  const offsite = result.offsite;
+  if (offsite?.state === 'confirmed')
+    lines.push(`  off-site: copied and confirmed as ${offsite.object} (generation ${offsite.generation})`);
+  else if (offsite?.state === 'skipped')
+    lines.push('  off-site: not copied now (--no-offsite); it waits in the backlog for the daemon');
+  else if (offsite?.state === 'failed')
+    lines.push(
+      `  warning: off-site copy failed (${offsite.code}): ${offsite.error}; the backup is good, and the archive stays in the backlog for the daemon to copy`,
+    );
   return lines.join('\n');
 }

@@ -6,6 +6,10 @@ import { importArchive, verifyCataloged } from '../../backup/catalog.js';
 import { type InventoryItem, listInventory } from '../../backup/inventory.js';
 import { formatBytes } from '../../util/format-bytes.js';
 import { UsageError } from '../../core/errors.js';
+import { type BucketArchive, importFromBucket, listBucketArchives } from '../../app/bucket-archives.js';
+import { bucketOpener, isGsUrl } from '../../app/remote-archives.js';
+import { describeBacklog, type OffsiteBacklog, offsiteBacklog, offsiteView } from '../../offsite/backlog.js';
+import { withInterrupt } from '../interrupt.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printFailedResult, printResult } from '../output.js';
 import { withApp } from '../with-app.js';
@@ -27,16 +31,28 @@ export function registerBackups(program: Command): void {
 
   withJsonOption(withConfigOption(backups.command('list')))
     .description(
-      'cataloged backups (newest first), then archives in the folder the catalog lacks and partial files',
+      'cataloged backups (newest first) with their off-site copies, then archives in the folder the catalog lacks and partial files',
     )
-    .action(async (options: GlobalOptions) => {
+    .option(
+      '--offsite',
+      'list the archives in the off-site bucket instead, and whether the catalog has each confirmed',
+    )
+    .action(async (options: GlobalOptions & { offsite?: boolean }) => {
+      if (options.offsite) return listOffsite(options);
       // Reads only: creates no state folder where there is none.
-      const { config, items } = await withApp(options, 'read', async ({ config, store }) => ({
+      const { config, items, backlog } = await withApp(options, 'read', async ({ config, store, clock }) => ({
         config,
         items: await listInventory(config.backup.dir, config.backup.prefix, store.backups),
+        backlog: config.backup.offsite ? offsiteBacklog(store.backups, clock()) : undefined,
       }));
+      const configured = config.backup.offsite !== undefined;
       printResult(
-        { dir: config.backup.dir, backups: items.map(listRow) },
+        {
+          dir: config.backup.dir,
+          backups: items.map((item) => listRow(item, configured)),
+          // Only with off-site copies configured.
+          ...(backlog ? { backlog } : {}),
+        },
         options.json === true,
         describeList,
       );
@@ -86,11 +102,27 @@ export function registerBackups(program: Command): void {
     });
 
   withJsonOption(withConfigOption(backups.command('import')))
-    .description('verify an archive in backup.dir that the catalog lacks, and catalog it')
-    .argument('<file>', 'archive path, or its file name in backup.dir')
+    .description(
+      'verify an archive the catalog lacks and catalog it: a file in backup.dir, or gs://bucket/path.zip (downloaded into backup.dir, its copy recorded as confirmed)',
+    )
+    .argument('<file>', 'archive path, its file name in backup.dir, or gs://bucket/path.zip')
     .action(async (file: string, options: GlobalOptions) => {
       const record = await withApp(options, 'write', async (app) => {
         const { config } = app;
+        if (isGsUrl(file)) {
+          return withInterrupt(app.logger, 'import', 'stopping the import; nothing is recorded', (signal) =>
+            importFromBucket(
+              file,
+              {
+                backup: config.backup,
+                catalog: app.store.backups,
+                openBucket: bucketOpener(config.backup.offsite),
+                now: () => new Date(app.clock()),
+              },
+              signal,
+            ),
+          );
+        }
         const archive = resolveArchive(file, config.backup.dir);
         const [realDir, realFile] = await Promise.all([realpath(config.backup.dir), realpath(archive)]);
         if (path.dirname(realFile) !== realDir)
@@ -99,12 +131,51 @@ export function registerBackups(program: Command): void {
           );
         return importArchive(path.join(config.backup.dir, path.basename(realFile)), app.store.backups);
       });
-      printResult(
-        record,
-        options.json === true,
-        (row) => `imported ${row.file} (${formatBytes(row.size)}, verified)`,
+      printResult(record, options.json === true, (row) =>
+        row.offsite?.confirmedAt
+          ? `imported ${row.file} (${formatBytes(row.size)}, verified) from ${row.offsite.objectName} (generation ${row.offsite.generation}, confirmed off-site)`
+          : `imported ${row.file} (${formatBytes(row.size)}, verified)`,
       );
     });
+}
+
+/** `backups list --offsite`: the bucket's archives, newest first. */
+async function listOffsite(options: GlobalOptions): Promise<void> {
+  const { bucket, archives } = await withApp(options, 'read', async (app) => {
+    const offsite = await app.offsite();
+    if (!offsite)
+      throw new UsageError('backups list --offsite: off-site copies are not configured (backup.offsite)');
+    return withInterrupt(app.logger, 'list', 'stopping the listing', async (signal) => ({
+      bucket: `gs://${offsite.config.bucket}/${offsite.config.prefix}`,
+      archives: await listBucketArchives(
+        offsite.config,
+        await offsite.objectStore(),
+        app.store.backups,
+        signal,
+      ),
+    }));
+  });
+  printResult({ bucket, archives }, options.json === true, describeOffsite);
+}
+
+function describeOffsite(data: { bucket: string; archives: BucketArchive[] }): string {
+  if (data.archives.length === 0) return `no archives in ${data.bucket}`;
+  const lines = data.archives.map((archive) =>
+    [
+      archive.updated.padEnd(24),
+      formatBytes(archive.size).padStart(10),
+      String(archive.generation).padEnd(16),
+      (archive.confirmedFor ? 'confirmed' : 'not cataloged').padEnd(13),
+      archive.url,
+    ].join('  '),
+  );
+  const hint = data.archives.some((archive) => !archive.confirmedFor)
+    ? [
+        '',
+        'restore one with `runwarden restore gs://...`, or catalog it with `runwarden backups import gs://...`',
+      ]
+    : [];
+  return [`archives in ${data.bucket}:`, ...lines, ...hint].join('\n');
 }
 
 /** An existing path as given, else a file name (with or without .zip) inside the backup folder. */
@@ -113,7 +184,8 @@ function resolveArchive(given: string, dir: string): string {
   return candidates.find((candidate) => existsSync(candidate)) ?? path.resolve(given);
 }
 
-function listRow(item: InventoryItem) {
+function listRow(item: InventoryItem, offsiteConfigured: boolean) {
+  const offsite = item.record ? offsiteView(item.record, offsiteConfigured) : null;
   return {
     file: item.file,
     status: item.status,
@@ -124,11 +196,26 @@ function listRow(item: InventoryItem) {
     started_at: item.record?.startedAt ?? null,
     verified_at: item.record?.verifiedAt ?? null,
     error: item.record?.verifyError ?? null,
+    offsite,
   };
 }
 
-function describeList(data: { dir: string; backups: Array<ReturnType<typeof listRow>> }): string {
-  if (data.backups.length === 0) return `no backups in ${data.dir}`;
+/** The off-site column: confirmed, pending (attempts, last error), or off. */
+function offsiteCell(offsite: ReturnType<typeof listRow>['offsite']): string {
+  if (!offsite || offsite.state === 'off') return 'off';
+  if (offsite.state === 'confirmed') return 'confirmed';
+  if (offsite.attempts === 0) return 'pending';
+  const plural = offsite.attempts === 1 ? 'attempt' : 'attempts';
+  return `pending (${offsite.attempts} ${plural}, last error: ${offsite.error ?? 'none'})`;
+}
+
+function describeList(data: {
+  dir: string;
+  backups: Array<ReturnType<typeof listRow>>;
+  backlog?: OffsiteBacklog;
+}): string {
+  const backlog = data.backlog ? [`off-site backlog: ${describeBacklog(data.backlog, formatBytes)}`] : [];
+  if (data.backups.length === 0) return [`no backups in ${data.dir}`, ...backlog].join('\n');
   const lines = data.backups.map((row) =>
     [
       row.status.padEnd(11),
@@ -136,10 +223,11 @@ function describeList(data: { dir: string; backups: Array<ReturnType<typeof list
       formatBytes(row.size ?? 0).padStart(10),
       (row.reason ?? '').padEnd(10),
       path.basename(row.file),
+      ...(data.backlog ? [`off-site: ${offsiteCell(row.offsite)}`] : []),
     ].join('  '),
   );
   const hint = data.backups.some((row) => row.status === 'uncataloged')
     ? ['', 'uncataloged archives can be cataloged with `runwarden backups import <file>`']
     : [];
-  return [`backups in ${data.dir}:`, ...lines, ...hint].join('\n');
+  return [`backups in ${data.dir}:`, ...lines, ...backlog, ...hint].join('\n');
 }

@@ -1,10 +1,15 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { type RestoreOutcome, runRestore } from '../../restore/restore.js';
 import { type RestoreSelection, resolveTarget } from '../../restore/restore-targets.js';
 import type { App } from '../../app/app.js';
-import { FatalError, UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
+import {
+  bucketOpener,
+  type DownloadedArchive,
+  locateArchive,
+  withArchiveFile,
+} from '../../app/remote-archives.js';
+import type { BackupsRepo } from '../../store/backups-repo.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { withInterrupt } from '../interrupt.js';
 import { printResult } from '../output.js';
@@ -29,7 +34,10 @@ export function registerRestore(program: Command): void {
         '(against the manifest the catalog vouches for; every entry for an archive the catalog lacks), ' +
         'the replaced database is kept as <db>.pre-restore-<timestamp>. Stop the app first.',
     )
-    .argument('<backup>', 'archive path, or its file name in backup.dir')
+    .argument(
+      '<backup>',
+      'archive path, its file name in backup.dir (its confirmed off-site copy when the file is gone), or gs://bucket/path.zip',
+    )
     .option('--db <name>', 'restore the main database ("main")')
     .option('--tenant <id>', "restore one tenant's database")
     .option('--media', 'restore the media folder (files the archive lacks are kept)')
@@ -42,7 +50,7 @@ export function registerRestore(program: Command): void {
       const outcome = await withApp(options, 'write', (app, loaded) => {
         const { config, logger } = app;
         resolveTarget(selection, config.backup.sources, options.target); // usage errors first (exit 2)
-        const archive = resolveArchive(backup, config.backup.dir);
+        const location = locateArchive(backup, config.backup.dir, app.store.backups);
         const preBackup = options.backup !== false && loaded.source !== undefined;
         if (options.backup !== false && !preBackup) {
           logger.warn('no config file found: no pre-restore backup is taken (only the safety copy)');
@@ -51,7 +59,33 @@ export function registerRestore(program: Command): void {
           logger,
           'restore',
           'stopping the restore; the target is left as it was or fully restored',
-          (signal) => restoreLocked(app, { archive, selection, options, preBackup, signal }),
+          (signal) =>
+            withArchiveFile(
+              location,
+              {
+                backup: config.backup,
+                catalog: app.store.backups,
+                openBucket: bucketOpener(config.backup.offsite),
+              },
+              signal,
+              async ({ file, catalog, downloaded }) => {
+                if (downloaded)
+                  logger.info(
+                    { url: downloaded.url, generation: downloaded.object.generation },
+                    'downloaded the archive from the bucket (CRC32C checked); verifying every entry',
+                  );
+                const outcome = await restoreLocked(app, {
+                  archive: file,
+                  catalog,
+                  downloaded,
+                  selection,
+                  options,
+                  preBackup,
+                  signal,
+                });
+                return downloaded ? { ...outcome, downloaded: downloadedSummary(downloaded) } : outcome;
+              },
+            ),
         );
       });
       printResult(outcome, options.json === true, describe);
@@ -70,23 +104,12 @@ function selectionOf(options: RestoreOptions): RestoreSelection {
   return { kind: 'media' };
 }
 
-/** An existing path as given, else a file name (with or without .zip) inside the backup folder. */
-function resolveArchive(given: string, backupDir: string): string {
-  const candidates = [path.resolve(given), path.join(backupDir, given), path.join(backupDir, `${given}.zip`)];
-  const found = candidates.find((candidate) => existsSync(candidate));
-  if (!found) {
-    throw new FatalError(
-      'RW_BACKUP_NOT_FOUND',
-      `backup ${given} not found (looked at ${candidates.join(', ')})`,
-    );
-  }
-  return found;
-}
-
 async function restoreLocked(
   app: App,
   run: {
     archive: string;
+    catalog: Pick<BackupsRepo, 'get'>;
+    downloaded: DownloadedArchive | undefined;
     selection: RestoreSelection;
     options: RestoreOptions;
     preBackup: boolean;
@@ -98,14 +121,17 @@ async function restoreLocked(
   try {
     return await runRestore({
       archive: run.archive,
+      ...(run.downloaded ? { archiveLabel: run.downloaded.url } : {}),
       selection: run.selection,
       sources: config.backup.sources,
       target: run.options.target,
       force: run.options.force === true,
-      verifyAll: run.options.verifyAll === true,
+      // A download is read whole once more: every entry checked, and its SHA-256 against the
+      // catalog when the catalog has the copy.
+      verifyAll: run.options.verifyAll === true || run.downloaded !== undefined,
       signal: run.signal,
       restores: store.restores,
-      catalog: store.backups,
+      catalog: run.catalog,
       onProgress: (event) => progress.report(event),
       preRestoreBackup: run.preBackup
         ? async (signal) => {
@@ -141,7 +167,19 @@ async function restoreLocked(
   }
 }
 
-function describe(outcome: RestoreOutcome): string {
+function downloadedSummary(downloaded: DownloadedArchive) {
+  return {
+    url: downloaded.url,
+    generation: downloaded.object.generation,
+    size: downloaded.object.size,
+    crc32c: downloaded.object.crc32c,
+    cataloged: downloaded.record?.file ?? null,
+  };
+}
+
+type Outcome = RestoreOutcome & { downloaded?: ReturnType<typeof downloadedSummary> };
+
+function describe(outcome: Outcome): string {
   const what =
     outcome.kind === 'media' ? 'media' : outcome.kind === 'db' ? 'main database' : `tenant ${outcome.name}`;
   const lines = [
@@ -149,6 +187,12 @@ function describe(outcome: RestoreOutcome): string {
     `  into: ${outcome.target}`,
     `  verified: ${describeVerification(outcome)}`,
   ];
+  if (outcome.downloaded) {
+    const { generation, size, cataloged } = outcome.downloaded;
+    lines.push(
+      `  downloaded: generation ${generation}, ${size} bytes, CRC32C checked${cataloged ? `; SHA-256 matched the catalog's ${cataloged}` : ''}; the temporary copy was removed`,
+    );
+  }
   if (outcome.kind === 'media') lines.push(`  files: ${outcome.files} (${outcome.bytes} bytes)`);
   if (outcome.safetyCopy) lines.push(`  safety copy of the replaced database: ${outcome.safetyCopy}`);
   else if (outcome.kind !== 'media') lines.push('  no database was there before: no safety copy needed');

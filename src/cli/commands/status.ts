@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { describeBacklog, type OffsiteBacklog, offsiteBacklog } from '../../offsite/backlog.js';
+import { formatBytes } from '../../util/format-bytes.js';
 import { serviceStatuses, type ServiceStatus } from '../../watch/status.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printResult } from '../output.js';
@@ -20,6 +22,10 @@ export function registerStatus(program: Command): void {
           last_backup: latest
             ? { file: latest.file, at: latest.startedAt, reason: latest.reason, status: latest.status }
             : null,
+          // Only with off-site copies configured: the JSON of a status without them is unchanged.
+          ...(view.config.backup.offsite
+            ? { offsite_backlog: offsiteBacklog(view.store.backups, Date.now()) }
+            : {}),
         };
       });
       printResult(result, options.json === true, (data) => describe(data, stateDir));
@@ -41,7 +47,11 @@ function servingAsList(status: ServiceStatus): StatusRow {
 
 /** `noStateIn`: the state folder, when it holds no store yet. */
 function describe(
-  result: { services: StatusRow[]; last_backup: { file: string; at: string } | null },
+  result: {
+    services: StatusRow[];
+    last_backup: { file: string; at: string } | null;
+    offsite_backlog?: OffsiteBacklog;
+  },
   noStateIn: string | undefined,
 ): string {
   const lines: string[] = [];
@@ -91,5 +101,7 @@ function describe(
   lines.push(
     `last backup: ${result.last_backup ? `${result.last_backup.file} (${result.last_backup.at})` : 'none'}`,
   );
+  if (result.offsite_backlog)
+    lines.push(`off-site backlog: ${describeBacklog(result.offsite_backlog, formatBytes)}`);
   return lines.join('\n');
 }
