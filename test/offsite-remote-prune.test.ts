@@ -127,6 +127,11 @@ describe('remote retention against the storage emulator with the real client', (
     expect(pruned).toEqual([
       { retained: 2, deleted: [A('20261126_030000'), A('20261125_030000')], dryRun: false },
     ]);
+    // The catalog forgets the copies it deleted.
+    expect(store.offsiteCopies.list().map((copy) => path.basename(copy.objectName))).toEqual([
+      A('20261127_030000'),
+      A('20261128_030000'),
+    ]);
     store.close();
   });
 

@@ -3,7 +3,7 @@ import type { OffsiteConfig } from '../config/schema/offsite.js';
 import type { EventBus } from '../events/event-bus.js';
 import { offsiteStoreOptions } from '../offsite/offsite-options.js';
 import { OffsiteUploader } from '../offsite/offsite-uploader.js';
-import type { ConfirmedObject, RemotePruneOutcome } from '../offsite/remote-prune.js';
+import type { RemotePruneOutcome } from '../offsite/remote-prune.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -58,7 +58,8 @@ export function createOffsiteService(deps: OffsiteServiceDeps): OffsiteService {
       const outcome = await pruneRemote(
         {
           store: await objectStore(),
-          confirmed: () => confirmedCopies(deps.store()),
+          confirmed: () => deps.store().offsiteCopies.list(),
+          forget: (copy) => deps.store().offsiteCopies.forget(copy.objectName, copy.generation),
           config: deps.config,
           events: deps.events,
           clock: deps.clock ?? Date.now,
@@ -82,17 +83,6 @@ export function createOffsiteService(deps: OffsiteServiceDeps): OffsiteService {
 /** The backup config narrowed to one with off-site copies, or undefined when they are off. */
 export function withOffsite(config: BackupConfig): (BackupConfig & { offsite: OffsiteConfig }) | undefined {
   return config.offsite ? (config as BackupConfig & { offsite: OffsiteConfig }) : undefined;
-}
-
-/** The copies the catalog holds as confirmed: what remote retention may count and delete. */
-function confirmedCopies(store: Store): ConfirmedObject[] {
-  const out: ConfirmedObject[] = [];
-  for (const row of store.backups.list()) {
-    const copy = row.offsite;
-    if (copy?.confirmedAt && copy.objectName !== null && copy.generation !== null)
-      out.push({ objectName: copy.objectName, generation: copy.generation });
-  }
-  return out;
 }
 
 function logRemotePrune(logger: Logger, outcome: RemotePruneOutcome): void {

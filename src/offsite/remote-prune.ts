@@ -18,6 +18,8 @@ export interface RemotePruneDeps {
   store: ObjectStore;
   /** Every copy the catalog holds as confirmed (read once, after the bucket was listed). */
   confirmed: () => Iterable<ConfirmedObject>;
+  /** Told of each confirmed copy whose object is gone (deleted here, or by someone else). */
+  forget: (copy: ConfirmedObject) => void;
   config: BackupConfig & { offsite: OffsiteConfig };
   /** Announces offsite:pruned, which the metrics follow. */
   events?: EventBus;
@@ -120,12 +122,14 @@ export async function pruneRemote(
         await store.delete(decision.name, { ifGenerationMatch: decision.generation }, options.signal);
         decision.deleted = true;
         deleted.push(decision.name);
+        deps.forget({ objectName: decision.url, generation: decision.generation });
       } catch (error) {
         if (options.signal.aborted) throw error;
         // Another prune (the daemon's and a CLI's) got there first: the end wanted, not a failure.
         if (error instanceof RunwardenError && error.code === 'RW_STORAGE_NOT_FOUND') {
           decision.reasons = [GONE_REASON];
           gone += 1;
+          deps.forget({ objectName: decision.url, generation: decision.generation });
         } else decision.error = whyNotDeleted(error, decision.generation);
       }
     }
