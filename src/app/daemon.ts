@@ -42,11 +42,16 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     await app.notifier();
     // --- backups: metrics fed by backup events; the scheduled backup, then retention ---
     closers.unshift(observeBackups(context.events, context.metrics.backup));
-    if (config.backup.enabled)
-      context.scheduler.cron(config.backup.schedule, scheduledBackupJob(app.backups), config.backup.timezone);
     // --- off-site copies: the uploader's loop takes the backlog a restart left, then each new
-    // archive; it stops as the daemon starts stopping (an upload cut short resumes next start) ---
+    // archive; it stops as the daemon starts stopping (an upload cut short resumes next start).
+    // The scheduled pass prunes the bucket after the local archives ---
     const offsite = await app.offsite();
+    if (config.backup.enabled)
+      context.scheduler.cron(
+        config.backup.schedule,
+        scheduledBackupJob(app.backups, offsite),
+        config.backup.timezone,
+      );
     if (offsite) closers.unshift(runOffsiteUploads(context, offsite));
     // --- deploy watch: per-service watch and probe jobs; history and metrics from events ---
     // No service: no deploy watch, and so no Google client loaded (tens of MB of RSS).

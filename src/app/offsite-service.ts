@@ -3,6 +3,7 @@ import type { OffsiteConfig } from '../config/schema/offsite.js';
 import type { EventBus } from '../events/event-bus.js';
 import { offsiteStoreOptions } from '../offsite/offsite-options.js';
 import { OffsiteUploader } from '../offsite/offsite-uploader.js';
+import type { RemotePruneOutcome } from '../offsite/remote-prune.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -18,6 +19,12 @@ export interface OffsiteService {
   readonly uploader: OffsiteUploader;
   /** The bucket and prefix of the config, opened once. */
   objectStore(): Promise<ObjectStore>;
+  /**
+   * Applies the off-site policy to the bucket's archive objects (see pruneRemote): a dry run lists
+   * and plans only. Logs each deletion, each object left in place and a summary. Rejects when the
+   * bucket cannot be listed or the policy is bad.
+   */
+  prune(options: { dryRun: boolean; signal: AbortSignal }): Promise<RemotePruneOutcome>;
 }
 
 export interface OffsiteServiceDeps {
@@ -42,15 +49,32 @@ export function createOffsiteService(deps: OffsiteServiceDeps): OffsiteService {
     });
     return opened;
   };
+  const logger = deps.logger.child({ component: 'offsite' });
   return {
     config: offsite,
     objectStore,
+    async prune(options) {
+      const { pruneRemote } = await import('../offsite/remote-prune.js');
+      const outcome = await pruneRemote(
+        {
+          store: await objectStore(),
+          confirmed: () => deps.store().offsiteCopies.list(),
+          forget: (copy) => deps.store().offsiteCopies.forget(copy.objectName, copy.generation),
+          config: deps.config,
+          events: deps.events,
+          clock: deps.clock ?? Date.now,
+        },
+        options,
+      );
+      logRemotePrune(logger, outcome);
+      return outcome;
+    },
     uploader: new OffsiteUploader({
       store: objectStore,
       catalog: () => deps.store().backups,
       config: offsite,
       events: deps.events,
-      logger: deps.logger.child({ component: 'offsite' }),
+      logger,
       ...(deps.clock ? { clock: deps.clock } : {}),
     }),
   };
@@ -59,4 +83,22 @@ export function createOffsiteService(deps: OffsiteServiceDeps): OffsiteService {
 /** The backup config narrowed to one with off-site copies, or undefined when they are off. */
 export function withOffsite(config: BackupConfig): (BackupConfig & { offsite: OffsiteConfig }) | undefined {
   return config.offsite ? (config as BackupConfig & { offsite: OffsiteConfig }) : undefined;
+}
+
+function logRemotePrune(logger: Logger, outcome: RemotePruneOutcome): void {
+  for (const decision of outcome.decisions) {
+    if (decision.deleted) logger.info({ object: decision.url }, 'off-site copy pruned');
+    if (decision.error)
+      logger.warn({ object: decision.url, err: decision.error }, 'off-site copy could not be pruned');
+  }
+  logger.info(
+    {
+      bucket: outcome.bucket,
+      retained: outcome.retained,
+      deleted: outcome.deleted.length,
+      ignored: outcome.ignored,
+      dry_run: outcome.dryRun,
+    },
+    outcome.emptyPolicy ? 'off-site retention policy is empty: nothing pruned' : 'off-site retention applied',
+  );
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { ServiceMemory } from '../core/watch-types.js';
 import { AlertsRepo } from './alerts-repo.js';
 import { BackupsRepo } from './backups-repo.js';
+import { OffsiteCopiesRepo } from './offsite-copies-repo.js';
 import { connect, connectInMemory, migrate, schemaVersion } from './connect.js';
 import type { Db } from './db.js';
 import { MIGRATIONS } from './migrations/index.js';
@@ -34,6 +35,8 @@ export class Store {
   readonly file: string;
   /** The catalog of backup archives. */
   readonly backups: BackupsRepo;
+  /** Confirmed off-site copies, kept after local retention deletes their archives' rows. */
+  readonly offsiteCopies: OffsiteCopiesRepo;
   /** Restores done, for the audit. */
   readonly restores: RestoresRepo;
   /** Alerts received: dedupe, cooldown and what was done. */
@@ -53,6 +56,7 @@ export class Store {
     this.#db = db;
     this.file = file;
     this.backups = new BackupsRepo(db);
+    this.offsiteCopies = new OffsiteCopiesRepo(db);
     this.restores = new RestoresRepo(db);
     this.alerts = new AlertsRepo(db);
     this.services = new ServicesRepo(db);

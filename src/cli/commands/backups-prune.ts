@@ -1,10 +1,10 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { PruneOutcome } from '../../backup/prune.js';
-import type { RetentionConfig } from '../../config/schema/backup.js';
-import { formatWithin } from '../../core/retention.js';
+import { errorMessage, RunwardenError } from '../../core/errors.js';
+import type { RemotePruneOutcome } from '../../offsite/remote-prune.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printFailedResult, printResult } from '../output.js';
+import { describeLocal, describePolicy, describeRemote } from '../prune-text.js';
 import { withApp } from '../with-app.js';
 import { backupsCommand } from './backups.js';
 
@@ -13,74 +13,79 @@ export function registerBackupsPrune(program: Command): void {
   registerPrune(backupsCommand(program));
 }
 
-/** Adds `prune [--dry-run] [--json]` under `backups`. Exit 1 when an archive could not be deleted. */
+type RemoteResult = { bucket: string; policy: string } & (
+  | RemotePruneOutcome
+  | { failed: string; code: string }
+);
+
+/**
+ * Adds `prune [--dry-run] [--json]` under `backups`: the local archives, then (with off-site copies
+ * on) the bucket's, under `remote`. Exit 1 when an archive or object could not be deleted or the
+ * bucket could not be pruned; the local side is done (and reported) either way.
+ */
 export function registerPrune(backups: Command): void {
   withJsonOption(withConfigOption(backups.command('prune')))
     .description(
       'apply backup.retention (restic keep_* rules, counted back from the newest verified backup): ' +
-        'prints each backup with keep or delete and the rule that kept it',
+        'prints each backup with keep or delete and the rule that kept it; with backup.offsite, ' +
+        'then the same for the copies in the bucket (offsite.retention)',
     )
-    .option('--dry-run', 'print the plan; delete nothing')
+    .option('--dry-run', 'print the plans; delete nothing')
     .action(async (options: GlobalOptions & { dryRun?: boolean }) => {
       const dryRun = options.dryRun === true;
+      const signal = new AbortController().signal;
       // A dry run reads only: it creates no state folder where there is none.
-      const { config, outcome } = await withApp(options, dryRun ? 'read' : 'write', async (app) => ({
-        config: app.config,
-        outcome: await app.backups.prune({ dryRun, signal: new AbortController().signal }),
-      }));
+      const { config, outcome, remote } = await withApp(options, dryRun ? 'read' : 'write', async (app) => {
+        const outcome = await app.backups.prune({ dryRun, signal });
+        const offsite = await app.offsite();
+        let remote: RemoteResult | undefined;
+        if (offsite) {
+          const bucket = `gs://${offsite.config.bucket}/${offsite.config.prefix}`;
+          const policy = describePolicy(
+            offsite.config.retention ?? app.config.backup.retention,
+            app.config.backup.timezone,
+          );
+          try {
+            remote = { policy, ...(await offsite.prune({ dryRun, signal })) };
+          } catch (error) {
+            const code = error instanceof RunwardenError ? error.code : 'RW_FAILED';
+            remote = { bucket, policy, failed: errorMessage(error), code };
+          }
+        }
+        return { config: app.config, outcome, remote };
+      });
       const result = {
         policy: describePolicy(config.backup.retention, config.backup.timezone),
         ...outcome,
+        ...(remote ? { remote } : {}),
       };
-      const human = (data: typeof result) => describe(data, data.policy);
-      const failed = outcome.decisions.filter((decision) => decision.error !== undefined);
-      if (failed.length === 0) printResult(result, options.json === true, human);
-      else
-        printFailedResult(
-          result,
-          {
-            code: 'RW_PRUNE_FAILED',
-            message: `${failed.length} archives could not be deleted: ${failed.map((decision) => `${path.basename(decision.file)}: ${decision.error}`).join('; ')}`,
-          },
-          options.json === true,
-          human,
+      const human = (data: typeof result) =>
+        [describeLocal(data, data.policy), ...(data.remote ? [describeRemote(data.remote)] : [])].join(
+          '\n\n',
         );
+      const failure = failureOf(result);
+      if (!failure) printResult(result, options.json === true, human);
+      else printFailedResult(result, failure, options.json === true, human);
     });
 }
 
-function describePolicy(retention: RetentionConfig, timezone: string): string {
-  const rules = Object.entries(retention)
-    .filter(([, value]) => value !== 0)
-    .map(([key, value]) => {
-      if (key === 'keep_within') return `keep_within ${formatWithin(value)}`;
-      return `${key} ${value === -1 ? 'unlimited' : value}`;
-    });
-  return rules.length === 0
-    ? 'empty (nothing is ever deleted)'
-    : `${rules.join(', ')} (periods in ${timezone})`;
-}
-
-function describe(outcome: PruneOutcome, policy: string): string {
-  const lines = [`policy: ${policy}`];
-  if (outcome.decisions.length === 0) lines.push('no cataloged backups');
-  for (const decision of outcome.decisions) {
-    const action = decision.keep
-      ? 'keep  '
-      : decision.deleted
-        ? 'delete'
-        : outcome.dryRun
-          ? 'delete'
-          : 'FAILED';
-    const why = decision.error ? `could not delete: ${decision.error}` : decision.reasons.join(', ');
-    lines.push(
-      `${action}  ${decision.startedAt.slice(0, 19).replace('T', ' ')}  ${path.basename(decision.file)}  ${why}`.trimEnd(),
-    );
+function failureOf(result: {
+  decisions: Array<{ file: string; error?: string }>;
+  remote?: RemoteResult;
+}): { code: string; message: string } | undefined {
+  const failed = result.decisions
+    .filter((decision) => decision.error !== undefined)
+    .map((decision) => `${path.basename(decision.file)}: ${decision.error}`);
+  const remote = result.remote;
+  if (remote && !('failed' in remote)) {
+    for (const decision of remote.decisions) {
+      if (decision.error !== undefined) failed.push(`${decision.url}: ${decision.error}`);
+    }
   }
-  const planned = outcome.decisions.filter((decision) => !decision.keep).length;
-  lines.push(
-    outcome.dryRun
-      ? `dry run: ${outcome.decisions.length - planned} to keep, ${planned} would be deleted; nothing was deleted`
-      : `${outcome.retained} kept, ${outcome.deleted.length} deleted`,
-  );
-  return lines.join('\n');
+  const deletions = `${failed.length} archives could not be deleted: ${failed.join('; ')}`;
+  if (remote && 'failed' in remote) {
+    const message = `could not prune ${remote.bucket}: ${remote.failed}`;
+    return { code: remote.code, message: failed.length > 0 ? `${message}; ${deletions}` : message };
+  }
+  return failed.length === 0 ? undefined : { code: 'RW_PRUNE_FAILED', message: deletions };
 }

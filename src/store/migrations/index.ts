@@ -6,6 +6,7 @@ import { alertsMigration } from './005-alerts.js';
 import { owedRollbacksMigration } from './006-owed-rollbacks.js';
 import { backupManifestShaMigration } from './007-backup-manifest-sha.js';
 import { backupOffsiteMigration } from './008-backup-offsite.js';
+import { offsiteCopiesMigration } from './009-offsite-copies.js';
 import type { Migration } from './migration.js';
 
 /**
@@ -21,4 +22,5 @@ export const MIGRATIONS: readonly Migration[] = [
   owedRollbacksMigration,
   backupManifestShaMigration,
   backupOffsiteMigration,
+  offsiteCopiesMigration,
 ];
