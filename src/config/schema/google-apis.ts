@@ -46,3 +46,19 @@ export const monitoringSchema = z
 
 export type CloudRunConfig = z.output<typeof cloudRunSchema>;
 export type MonitoringConfig = z.output<typeof monitoringSchema>;
+
+export const iamCredentialsSchema = z
+  .strictObject({
+    endpoint: option(
+      z
+        .url({ protocol: /^https?$/, error: 'expected a URL like "https://iamcredentials.googleapis.com"' })
+        .optional(),
+      {
+        description:
+          "Base URL of the IAM Credentials API, used to impersonate a service's probe_service_account; unset: Google's endpoint. Set it to the local emulator's URL for tests.",
+      },
+    ),
+  })
+  .prefault({});
+
+export type IamCredentialsConfig = z.output<typeof iamCredentialsSchema>;
