@@ -58,6 +58,7 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
       ? new GoogleIdTokenSource({
           iamEndpoint: config.iam_credentials.endpoint,
           timeoutMs: Math.max(...config.services.map((service) => service.probe_timeout)),
+          projectId: config.services.find((service) => service.probe_auth === 'id_token')?.project,
           clock,
         })
       : null,

@@ -56,7 +56,7 @@ export async function startIdentityServer(options: IdentityServerOptions): Promi
   };
 }
 
-function metadata(options: IdentityServerOptions, req: IncomingMessage, res: ServerResponse, url: URL): void {
+function metadata(options: IdentityServerOptions, req: IncomingMessage, res: ServerResponse, url: URL) {
   // The real server refuses requests without the header (it guards against SSRF).
   if (req.headers['metadata-flavor'] !== 'Google')
     return sendText(res, 403, 'Missing Metadata-Flavor:Google header.\n');
@@ -91,7 +91,7 @@ function generateIdToken(
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
-): void {
+) {
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {

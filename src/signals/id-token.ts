@@ -23,6 +23,11 @@ export interface GoogleIdTokenOptions {
   iamEndpoint?: string | undefined;
   /** Longest a token fetch may take. */
   timeoutMs: number;
+  /**
+   * A project id for the library, which otherwise looks one up (spawning `gcloud` or asking the
+   * metadata server); ID tokens do not depend on it.
+   */
+  projectId?: string | undefined;
   clock?: Clock;
 }
 
@@ -98,7 +103,11 @@ export class GoogleIdTokenSource implements IdTokenSource {
 
   #googleAuth(): Promise<GoogleAuth> {
     this.#auth ??= import('google-auth-library').then(
-      ({ GoogleAuth }) => new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] }),
+      ({ GoogleAuth }) =>
+        new GoogleAuth({
+          scopes: ['https://www.googleapis.com/auth/cloud-platform'],
+          ...(this.#options.projectId ? { projectId: this.#options.projectId } : {}),
+        }),
     );
     return this.#auth;
   }
