@@ -55,7 +55,7 @@ afterAll(() => {
 async function privateShop(service: Record<string, unknown>, invokers?: string[]) {
   const h = await start({
     service: { ...HEALTH_ONLY, ...service },
-    config: (playground) => ({ iam_credentials: { endpoint: playground.identity.iamEndpoint } }),
+    config: (playground) => ({ id_tokens: { iam_endpoint: playground.identity.iamEndpoint } }),
   });
   process.env.GCE_METADATA_HOST = h.playground.identity.metadataHost;
   h.playground.identity.setAccess('shop', { invokers: invokers ?? [h.playground.identity.serviceAccount] });

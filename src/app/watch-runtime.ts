@@ -56,8 +56,8 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
     // Built only when some service probes with an ID token; the library loads on its first token.
     idTokens: config.services.some((service) => service.probe_auth === 'id_token')
       ? new GoogleIdTokenSource({
-          iamEndpoint: config.iam_credentials.endpoint,
-          timeoutMs: Math.max(...config.services.map((service) => service.probe_timeout)),
+          iamEndpoint: config.id_tokens.iam_endpoint,
+          timeoutMs: config.id_tokens.timeout,
           projectId: config.services.find((service) => service.probe_auth === 'id_token')?.project,
           clock,
         })
