@@ -54,6 +54,34 @@ describe('services config', () => {
     expect(config.monitoring).toMatchObject({ endpoint: 'localhost:9000', alignment_period: 60_000 });
   });
 
+  it('probe identity: none by default; id_token with an audience and an account to impersonate', () => {
+    expect(load(minimal).services[0]).toMatchObject({ probe_auth: 'none' });
+    expect(load(minimal).services[0]?.probe_audience).toBeUndefined();
+    const config = load(
+      `${minimal}    probe_auth: id_token\n    probe_audience: https://shop-abc-ew.a.run.app\n    probe_service_account: p@x.iam.gserviceaccount.com\nid_tokens:\n  iam_endpoint: http://127.0.0.1:8090\n`,
+    );
+    expect(config.services[0]).toMatchObject({
+      probe_auth: 'id_token',
+      probe_audience: 'https://shop-abc-ew.a.run.app',
+      probe_service_account: 'p@x.iam.gserviceaccount.com',
+    });
+    expect(config.id_tokens).toEqual({ iam_endpoint: 'http://127.0.0.1:8090', timeout: 10_000 });
+  });
+
+  it('bad probe identity settings name the option', () => {
+    const problems = problemsOfText(
+      `${minimal}    probe_auth: token\n    probe_audience: shop\n    probe_service_account: nobody\nid_tokens:\n  iam_endpoint: somewhere\n`,
+    ).join('\n');
+    expect(problems).toMatch(/services\[0\]\.probe_auth: .*"none".*"id_token"/);
+    expect(problems).toMatch(/services\[0\]\.probe_audience: expected an absolute http\(s\) URL/);
+    expect(problems).toMatch(/services\[0\]\.probe_service_account: expected a service account email/);
+    expect(problems).toMatch(/id_tokens\.iam_endpoint: expected a URL/);
+    const unused = problemsOfText(`${minimal}    probe_audience: https://shop-abc-ew.a.run.app\n`).join('\n');
+    expect(unused).toMatch(
+      /services\[0\]\.probe_audience: probe_audience applies only with probe_auth: id_token/,
+    );
+  });
+
   it('reports every problem with its path', () => {
     const problems = problemsOfText(
       [

@@ -1,3 +1,4 @@
+import { type ProbeAuthCheck, stableCheck } from '../src/core/probe-auth.js';
 import { describe, expect, it } from 'vitest';
 import {
   evaluateRule,
@@ -159,6 +160,43 @@ describe('health rule', () => {
     ok,
     target,
     status: ok ? 200 : 500,
+  });
+
+  it('a 401/403 the stable revision gives too, or no token, is auth_failed, never a failure', () => {
+    const refused = (seconds: number, auth: ProbeAuthCheck) => ({
+      ...probe(seconds, false),
+      status: 403,
+      auth,
+    });
+    const samples = { health: [probe(10, false), probe(20, false), refused(30, 'stable_refused')] };
+    expect(evaluateRule(health, samples, context)).toMatchObject({ verdict: 'auth_failed', value: null });
+    const noToken = {
+      ...probe(30, false),
+      status: undefined,
+      error: 'RW_PROBE_TOKEN',
+      auth: 'token_failed' as const,
+    };
+    expect(evaluateRule(health, { health: [noToken] }, context).verdict).toBe('auth_failed');
+    // Failures before a refused probe are not counted across it once the credentials work again.
+    const after = {
+      health: [probe(10, false), probe(20, false), refused(25, 'stable_refused'), probe(30, false)],
+    };
+    expect(evaluateRule(health, after, context)).toMatchObject({ verdict: 'healthy', value: 1 });
+  });
+
+  it('a 403 the stable revision answers 2xx to, or that could not be compared, counts against the candidate', () => {
+    for (const auth of ['stable_accepted', 'stable_unreachable', 'stable_unanswered'] as const) {
+      const samples = { health: [10, 20, 30].map((at) => ({ ...probe(at, false), status: 403, auth })) };
+      expect(evaluateRule(health, samples, context)).toMatchObject({ verdict: 'unhealthy', value: 3 });
+    }
+  });
+
+  it('the stable check reads the stable answer', () => {
+    expect(stableCheck({ status: 401 })).toBe('stable_refused');
+    expect(stableCheck({ status: 204 })).toBe('stable_accepted');
+    expect(stableCheck({ status: 503 })).toBe('stable_unanswered');
+    expect(stableCheck({})).toBe('stable_unanswered');
+    expect(stableCheck(undefined)).toBe('stable_unreachable');
   });
 
   it('trips on the configured number of failures in a row', () => {

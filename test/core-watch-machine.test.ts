@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { detect, onObservation } from '../src/core/deploy-detect.js';
 import { planRollback, type RollbackPlanInput, trafficTo } from '../src/core/rollback-plan.js';
 import type { RuleEvaluation } from '../src/core/rules.js';
-import { alertKey, INSUFFICIENT_KEY, judge, type JudgePolicy } from '../src/core/watch-machine.js';
+import {
+  AUTH_FAILED_KEY,
+  alertKey,
+  INSUFFICIENT_KEY,
+  judge,
+  type JudgePolicy,
+} from '../src/core/watch-machine.js';
 import type { ServiceMemory, ServiceObservation, TrafficEntry, WatchState } from '../src/core/watch-types.js';
 
 const MIN = 60_000;
@@ -171,6 +177,28 @@ describe('judging a watch', () => {
       open,
     );
     expect(result.kind).toBe('keep_watching');
+  });
+
+  it('auth_failed never trips; it is announced once, then counts as missing data but never rolls back', () => {
+    const evaluations = [evaluation('http_5xx', 'healthy'), evaluation('health', 'auth_failed')];
+    const early = judge(watch(), evaluations, T0 + MIN, open);
+    expect(early).toMatchObject({ kind: 'keep_watching', trips: [] });
+    expect(early.authFailed.map((entry) => entry.rule)).toEqual(['health']);
+    expect(judge(watch({ announced: [AUTH_FAILED_KEY] }), evaluations, T0 + MIN, open).authFailed).toEqual(
+      [],
+    );
+    const due = T0 + 31 * MIN;
+    const ended = judge(watch(), evaluations, due, open);
+    expect(ended).toMatchObject({ kind: 'end', endStatus: 'inconclusive' });
+    expect(ended.reason).toContain('health: auth_failed, ');
+    const atDeadline = judge(watch(), evaluations, due, {
+      ...open,
+      insufficientData: 'rollback_at_deadline',
+    });
+    expect(atDeadline).toMatchObject({ kind: 'end', endStatus: 'inconclusive' });
+    expect(judge(watch(), evaluations, due, { ...open, insufficientData: 'keep_waiting' }).kind).toBe(
+      'keep_watching',
+    );
   });
 
   it('rolls back at once when a rollback rule is unhealthy, naming the rules', () => {

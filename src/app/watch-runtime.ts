@@ -4,6 +4,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import type { EventBus } from '../events/event-bus.js';
 import { CloudMonitoring } from '../signals/cloud-monitoring.js';
 import { UndiciHealthProber } from '../signals/health-probe.js';
+import { GoogleIdTokenSource } from '../signals/id-token.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { WatchMetrics } from '../telemetry/metrics-watch.js';
@@ -52,6 +53,15 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
     cloudRun,
     metricSource,
     prober: new UndiciHealthProber(clock),
+    // Built only when some service probes with an ID token; the library loads on its first token.
+    idTokens: config.services.some((service) => service.probe_auth === 'id_token')
+      ? new GoogleIdTokenSource({
+          iamEndpoint: config.id_tokens.iam_endpoint,
+          timeoutMs: config.id_tokens.timeout,
+          projectId: config.services.find((service) => service.probe_auth === 'id_token')?.project,
+          clock,
+        })
+      : null,
     backup: preDeployBackup(options.backups, logger),
     schema: new SqliteSchemaInspector(config.backup.sources.main_db.path),
     events: options.events,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { alertsSchema } from './schema/alerts.js';
 import { backupSchema } from './schema/backup.js';
 import { logSchema, shutdownSchema } from './schema/daemon.js';
-import { cloudRunSchema, monitoringSchema } from './schema/google-apis.js';
+import { cloudRunSchema, idTokensSchema, monitoringSchema } from './schema/google-apis.js';
 import { notifySchema } from './schema/notify.js';
 import { serverSchema } from './schema/server.js';
 import { servicesSchema } from './schema/services.js';
@@ -23,6 +23,7 @@ export const configSchema = z.strictObject({
   services: option(servicesSchema, { description: 'Cloud Run services whose deploys are watched.' }),
   cloud_run: cloudRunSchema,
   monitoring: monitoringSchema,
+  id_tokens: idTokensSchema,
   notify: notifySchema,
   alerts: alertsSchema,
 });

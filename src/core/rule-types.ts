@@ -1,7 +1,11 @@
 /** The deploy watch's rules as data: what each looks at and what trips it (evaluated in rules.ts). */
 
 export type RuleAction = 'rollback' | 'alert';
-export type Verdict = 'healthy' | 'unhealthy' | 'insufficient_data';
+/**
+ * auth_failed: the health probes could not judge the candidate because their own credentials were
+ * refused (by the stable revision too) or no ID token could be had: never a trip, never a rollback.
+ */
+export type Verdict = 'healthy' | 'unhealthy' | 'insufficient_data' | 'auth_failed';
 export type RuleSignal = 'requests' | 'health' | 'cpu' | 'memory';
 
 /** Requests answered with a matching response code, per window: a count or a share of all requests. */

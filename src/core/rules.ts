@@ -5,6 +5,7 @@
  * decision can be explained later.
  */
 import { formatDuration } from './duration.js';
+import { type ProbeAuthCheck, probeAuthFailed } from './probe-auth.js';
 import type {
   HealthRule,
   RequestRule,
@@ -60,6 +61,8 @@ export interface HealthSample {
   revision?: string | undefined;
   status?: number | undefined;
   error?: string | undefined;
+  /** Set when the probe was refused (401/403) or had no token: what its credentials were found to be. */
+  auth?: ProbeAuthCheck | undefined;
 }
 
 /** A fetched metric series and the query text that fetched it (kept for the audit trail). */
@@ -191,6 +194,27 @@ function evaluateHealth(rule: HealthRule, samples: HealthSample[], context: Eval
   for (const sample of [...seen].sort((a, b) => a.at - b.at)) {
     byTarget.set(sample.target, [...(byTarget.get(sample.target) ?? []), sample]);
   }
+  // The newest probe of some URL was refused for the probe's own credentials: the probes cannot
+  // judge the candidate now (older failures are not counted across it either).
+  const refused = [...byTarget].find(([, list]) => {
+    const newest = list.at(-1);
+    return newest !== undefined && probeAuthFailed(newest);
+  });
+  if (refused) {
+    const [target, list] = refused;
+    const newest = list.at(-1) as HealthSample;
+    const why =
+      newest.auth === 'token_failed'
+        ? `no ID token for the probe (${newest.error ?? 'token failed'})`
+        : `the probe of ${target} was refused (${newest.status}) and the stable revision refuses the same credentials`;
+    return {
+      ...head,
+      raw: { target, probes: seen.length, status: newest.status, error: newest.error, auth: newest.auth },
+      value: null,
+      verdict: 'auth_failed' as const,
+      detail: `${why}: check the probe's identity has roles/run.invoker and its audience`,
+    };
+  }
   let worst = 0;
   let worstTarget = '';
   for (const [target, list] of byTarget) {
@@ -217,9 +241,14 @@ function evaluateHealth(rule: HealthRule, samples: HealthSample[], context: Eval
     : verdict(head, raw, worst, 'healthy', `${worst} failed probes in a row (< ${rule.threshold})`);
 }
 
+/** Failures in a row at the end; a probe refused for its credentials ends the run (it says nothing). */
 function trailingFailures(samples: HealthSample[]): number {
   let count = 0;
-  for (let index = samples.length - 1; index >= 0 && !samples[index]?.ok; index -= 1) count += 1;
+  for (let index = samples.length - 1; index >= 0; index -= 1) {
+    const sample = samples[index] as HealthSample;
+    if (sample.ok || probeAuthFailed(sample)) break;
+    count += 1;
+  }
   return count;
 }
 

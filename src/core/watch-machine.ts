@@ -10,6 +10,10 @@ import type { InsufficientDataPolicy, WatchState, WatchStatus } from './watch-ty
  *   watching --deadline, clean--> promote
  *   watching --deadline, insufficient data--> keep waiting | end inconclusive | rollback
  *   watching --deadline, tripped but never rolled back--> end failed (never promoted)
+ *
+ * A rule whose verdict is auth_failed (the probes' own credentials were refused) never trips; it is
+ * announced once and, at the deadline, counts as missing data, except that it never rolls back:
+ * wrong credentials are not evidence against the candidate (rollback_at_deadline ends inconclusive).
  */
 export interface JudgePolicy {
   insufficientData: InsufficientDataPolicy;
@@ -32,6 +36,8 @@ export interface Judgement {
   insufficient: RuleEvaluation[];
   /** What a frozen service would have done. */
   wouldDo?: 'rollback' | 'promote';
+  /** Rules whose probes' credentials were refused, not announced yet in this watch. */
+  authFailed: RuleEvaluation[];
 }
 
 export function alertKey(rule: string): string {
@@ -40,6 +46,7 @@ export function alertKey(rule: string): string {
 
 export const INSUFFICIENT_KEY = 'insufficient';
 export const FROZEN_KEY = 'hold:frozen';
+export const AUTH_FAILED_KEY = 'auth_failed';
 
 export function judge(
   watch: WatchState,
@@ -54,7 +61,9 @@ export function judge(
       entry.verdict === 'unhealthy' &&
       !watch.announced.includes(alertKey(entry.rule)),
   );
-  const none = { trips: [], alerts, insufficient: [] };
+  const refused = evaluations.filter((entry) => entry.verdict === 'auth_failed');
+  const authFailed = watch.announced.includes(AUTH_FAILED_KEY) ? [] : refused;
+  const none = { trips: [], alerts, insufficient: [], authFailed };
   if (trips.length > 0) {
     const reason = trips.map((entry) => `${entry.rule}: ${entry.detail}`).join('; ');
     return policy.frozen
@@ -65,8 +74,9 @@ export function judge(
           alerts,
           insufficient: [],
           wouldDo: 'rollback',
+          authFailed,
         }
-      : { kind: 'rollback', reason, trips, alerts, insufficient: [] };
+      : { kind: 'rollback', reason, trips, alerts, insufficient: [], authFailed };
   }
   if (now < watch.deadline) return { kind: 'keep_watching', reason: 'watch window still open', ...none };
   if (watch.tripped.length > 0) {
@@ -79,11 +89,26 @@ export function judge(
   }
   if (policy.frozen) return { kind: 'hold', reason: 'frozen; would promote', ...none, wouldDo: 'promote' };
   const short = evaluations.filter(
-    (entry) => entry.action === 'rollback' && entry.verdict === 'insufficient_data',
+    (entry) =>
+      entry.action === 'rollback' &&
+      (entry.verdict === 'insufficient_data' || entry.verdict === 'auth_failed'),
   );
   if (short.length === 0) return { kind: 'promote', reason: 'watch window passed clean', ...none };
-  const missing = short.map((entry) => `${entry.rule}: ${entry.detail}`).join('; ');
+  const missing = short
+    .map((entry) => `${entry.rule}: ${entry.verdict === 'auth_failed' ? 'auth_failed, ' : ''}${entry.detail}`)
+    .join('; ');
   const insufficient = watch.announced.includes(INSUFFICIENT_KEY) ? [] : short;
+  const byCredentials = short.some((entry) => entry.verdict === 'auth_failed');
+  if (policy.insufficientData === 'rollback_at_deadline' && byCredentials)
+    return {
+      kind: 'end',
+      endStatus: 'inconclusive',
+      reason: `insufficient data at the deadline, not rolled back: the probes' credentials were refused (${missing})`,
+      trips: [],
+      alerts,
+      insufficient: short,
+      authFailed,
+    };
   switch (policy.insufficientData) {
     case 'keep_waiting':
       return {
@@ -92,6 +117,7 @@ export function judge(
         trips: [],
         alerts,
         insufficient,
+        authFailed,
       };
     case 'alert':
       return {
@@ -101,6 +127,7 @@ export function judge(
         trips: [],
         alerts,
         insufficient: short,
+        authFailed,
       };
     case 'rollback_at_deadline':
       return {
@@ -109,6 +136,7 @@ export function judge(
         trips: [],
         alerts,
         insufficient: short,
+        authFailed,
       };
   }
 }

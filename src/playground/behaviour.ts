@@ -9,6 +9,8 @@ import { UsageError } from '../core/errors.js';
 export interface Behaviour {
   /** GET /health answers 200 when true, 503 when false. */
   healthy: boolean;
+  /** When set, GET /health answers this status instead (e.g. 403: an app that refuses its callers). */
+  healthStatus?: number | undefined;
   /** Share of requests answered 500. */
   errorRate: number;
   /** Share of requests answered 503. */
@@ -40,6 +42,7 @@ export const behaviourInputSchema = z.union([
   z.strictObject({
     preset: z.enum(Object.keys(BEHAVIOUR_PRESETS) as [BehaviourPreset, ...BehaviourPreset[]]).optional(),
     healthy: z.boolean().optional(),
+    healthStatus: z.number().int().min(200).max(599).optional(),
     errorRate: share.optional(),
     unavailableRate: share.optional(),
     latencyMs: z.number().int().min(0).max(600_000).optional(),

@@ -2,6 +2,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { BehaviourInput, resolveBehaviour } from './behaviour.js';
 import type { EmulatorEndpoint } from './client-options.js';
 import type { Fault } from './faults.js';
+import type { ServiceAccess } from './identity.js';
 import type { StorageEmulator } from './storage-emulator.js';
 import type { DriveOptions, DriveSummary } from './traffic-driver.js';
 import type { TrafficStatus, TrafficTarget } from './traffic-spec.js';
@@ -16,6 +17,8 @@ export interface PlaygroundOptions {
   grpcPort?: number;
   /** Control API port; 0 (default) picks a free one. */
   controlPort?: number;
+  /** Metadata server and IAM Credentials port; 0 (default) picks a free one. */
+  identityPort?: number;
   /** Cloud Storage JSON API port; 0 (default) picks a free one. */
   storagePort?: number;
   /** Parent of the temporary folder holding stored objects' bytes; the OS temp folder by default. */
@@ -45,6 +48,31 @@ export interface RevisionView {
 /** Traffic a service is serving now; `uri` is the tag URL for tagged targets. */
 export type ServedTraffic = TrafficStatus & { uri?: string };
 
+/**
+ * Google identity as the playground plays it: a metadata server whose default service account
+ * mints ID tokens (point GCE_METADATA_HOST at `metadataHost`), the IAM Credentials API for
+ * impersonation, and services that may require an ID token (like Cloud Run without allUsers).
+ */
+export interface PlaygroundIdentity {
+  /** host:port of the metadata server, for GCE_METADATA_HOST. */
+  readonly metadataHost: string;
+  /** Base URL of the IAM Credentials API (generateIdToken). */
+  readonly iamEndpoint: string;
+  /** The metadata server's default service account. */
+  readonly serviceAccount: string;
+  /** ID tokens signed so far (metadata server and IAM together). */
+  idTokensMinted(): number;
+  /** Lifetime of ID tokens signed from now on, in whole seconds (3600 by default). */
+  setTokenLifetime(seconds: number): void;
+  /**
+   * Makes a service private (only `invokers` hold roles/run.invoker; tokens must be for its URL or
+   * one of `audiences`), or public again with null. Requests are refused 401/403 in front of every revision.
+   */
+  setAccess(service: string, access: ServiceAccess | null): void;
+  /** Grants `principal` roles/iam.serviceAccountTokenCreator on `target`. */
+  allowImpersonation(target: string, principal: string): void;
+}
+
 /** A running emulator. Every method throws PlaygroundError/UsageError naming what was wrong. */
 export interface Playground {
   readonly project: string;
@@ -55,6 +83,7 @@ export interface Playground {
   readonly controlUrl: string;
   /** The Cloud Storage emulator; give it to storageEmulatorOptions(). */
   readonly storage: StorageEmulator;
+  readonly identity: PlaygroundIdentity;
   /** Names of the emulated services. */
   services(): string[];
   /** projects/P/locations/L/services/S */

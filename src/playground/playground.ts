@@ -15,9 +15,18 @@ import { driveTraffic } from './traffic-driver.js';
 import { type StorageEmulator, startStorageEmulator } from './storage-emulator.js';
 import { World } from './world.js';
 
-import type { Playground, PlaygroundOptions } from './playground-types.js';
+import type { Playground, PlaygroundIdentity, PlaygroundOptions } from './playground-types.js';
+import { IdentityAuthority } from './identity.js';
+import { startIdentityServer } from './identity-server.js';
+import { UsageError } from '../core/errors.js';
 
-export type { Playground, PlaygroundOptions, RevisionView, ServedTraffic } from './playground-types.js';
+export type {
+  Playground,
+  PlaygroundIdentity,
+  PlaygroundOptions,
+  RevisionView,
+  ServedTraffic,
+} from './playground-types.js';
 
 /**
  * Starts the emulator: the revision apps and service routers of `scenario` (an object, or the path
@@ -31,12 +40,14 @@ export async function startPlayground(
   const host = options.host ?? '127.0.0.1';
   const clock = options.clock ?? Date.now;
   const logger = options.logger ?? createLogger({ level: 'silent', format: 'json' });
+  const authority = new IdentityAuthority(clock);
   const world = new World({
     project: valid.project,
     region: valid.region,
     host,
     samplePeriodMs: options.samplePeriodMs ?? 60_000,
     clock,
+    authority,
   });
   const faults = new FaultInjector();
   const operations = new OperationStore({
@@ -73,7 +84,42 @@ export async function startPlayground(
       logger,
     });
     stops.push(storage.stop);
-    const playground = createPlayground(world, faults, storage, { host, port: grpc.port }, stopAll);
+    const serviceAccount = `runwarden@${valid.project}.iam.gserviceaccount.com`;
+    const tokenCreators = new Map<string, Set<string>>();
+    const identityServer = await startIdentityServer({
+      host,
+      port: options.identityPort ?? 0,
+      project: valid.project,
+      authority,
+      serviceAccount,
+      tokenCreators,
+    });
+    stops.push(identityServer.close);
+    const identity: PlaygroundIdentity = {
+      metadataHost: identityServer.metadataHost,
+      iamEndpoint: identityServer.iamEndpoint,
+      serviceAccount,
+      idTokensMinted: () => authority.minted,
+      setTokenLifetime: (seconds) => {
+        if (!Number.isInteger(seconds) || seconds < 1)
+          throw new UsageError(
+            `token lifetime must be a whole number of seconds, at least 1, got ${seconds}`,
+          );
+        authority.tokenLifetimeSec = seconds;
+      },
+      setAccess: (service, access) => {
+        world.service(service).access = access && {
+          invokers: [...access.invokers],
+          audiences: [...(access.audiences ?? [])],
+        };
+      },
+      allowImpersonation: (target, principal) => {
+        const creators = tokenCreators.get(target) ?? new Set<string>();
+        creators.add(principal);
+        tokenCreators.set(target, creators);
+      },
+    };
+    const playground = createPlayground(world, faults, storage, identity, { host, port: grpc.port }, stopAll);
     const control = await startControlApi(playground, { host, port: options.controlPort ?? 0, logger });
     stops.push(control.close);
     (playground as { controlUrl: string }).controlUrl = control.url;
@@ -112,10 +158,12 @@ function createPlayground(
   world: World,
   faults: FaultInjector,
   storage: StorageEmulator,
+  identity: PlaygroundIdentity,
   endpoint: EmulatorEndpoint,
   stop: () => Promise<void>,
 ): Playground {
   return {
+    identity,
     project: world.options.project,
     region: world.options.region,
     endpoint,

@@ -64,7 +64,8 @@ export class RevisionApp {
     req.resume();
     const behaviour = this.behaviour;
     const path = (req.url ?? '/').split('?')[0];
-    const code = path === '/health' ? (behaviour.healthy ? 200 : 503) : this.#picker.next(behaviour);
+    const health = behaviour.healthStatus ?? (behaviour.healthy ? 200 : 503);
+    const code = path === '/health' ? health : this.#picker.next(behaviour);
     const respond = () => {
       if (res.destroyed) return;
       this.log.record(code, this.#clock(), behaviour);

@@ -7,6 +7,10 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Refusal } from './identity.js';
+
+/** Answers a request's Authorization header with a refusal, or undefined to let it through. */
+export type Gate = (authorization: string | undefined) => Refusal | undefined;
 
 /** Where the service URL sends requests: revision app URLs with their share of traffic. */
 export interface RouteTable {
@@ -51,18 +55,24 @@ export class WeightedPicker<T extends { percent: number }> {
 export class ServiceRouter {
   readonly #host: string;
   readonly #metricsText: () => string;
+  readonly #gate: Gate;
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 128 });
   readonly #tagListeners = new Map<string, { server: Server; url: string; target: string }>();
   #main: { server: Server; url: string } | undefined;
   #picker = new WeightedPicker<{ revision: string; percent: number; url: string }>([]);
 
-  private constructor(host: string, metricsText: () => string) {
+  private constructor(host: string, metricsText: () => string, gate: Gate) {
     this.#host = host;
     this.#metricsText = metricsText;
+    this.#gate = gate;
   }
 
-  static async start(options: { host: string; metricsText: () => string }): Promise<ServiceRouter> {
-    const router = new ServiceRouter(options.host, options.metricsText);
+  static async start(options: {
+    host: string;
+    metricsText: () => string;
+    gate?: Gate;
+  }): Promise<ServiceRouter> {
+    const router = new ServiceRouter(options.host, options.metricsText, options.gate ?? (() => undefined));
     router.#main = await listen(options.host, (req, res) => router.#handleMain(req, res));
     return router;
   }
@@ -91,7 +101,9 @@ export class ServiceRouter {
         continue;
       }
       const entry = { server: undefined as unknown as Server, url: '', target };
-      const opened = await listen(this.#host, (req, res) => this.#forward(req, res, entry.target));
+      const opened = await listen(this.#host, (req, res) => {
+        if (!this.#refused(req, res)) this.#forward(req, res, entry.target);
+      });
       entry.server = opened.server;
       entry.url = opened.url;
       this.#tagListeners.set(tag, entry);
@@ -113,6 +125,7 @@ export class ServiceRouter {
       res.end(this.#metricsText());
       return;
     }
+    if (this.#refused(req, res)) return;
     const target = this.#picker.pick();
     if (!target) {
       req.resume();
@@ -121,6 +134,19 @@ export class ServiceRouter {
       return;
     }
     this.#forward(req, res, target.url);
+  }
+
+  /** A private service's refusal (401/403, as Cloud Run's front end answers), sent; false when let through. */
+  #refused(req: IncomingMessage, res: ServerResponse): boolean {
+    const refusal = this.#gate(req.headers.authorization);
+    if (!refusal) return false;
+    req.resume();
+    res.writeHead(refusal.status, {
+      'content-type': 'text/plain',
+      ...(refusal.status === 401 ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {}),
+    });
+    res.end(`${refusal.status === 401 ? 'Unauthorized' : 'Forbidden'}: ${refusal.reason}\n`);
+    return true;
   }
 
   #forward(req: IncomingMessage, res: ServerResponse, targetUrl: string): void {

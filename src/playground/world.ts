@@ -1,3 +1,4 @@
+import type { IdentityAuthority, ServiceAccess } from './identity.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Behaviour } from './behaviour.js';
 import { invalid, notFound, PlaygroundError } from './playground-error.js';
@@ -42,6 +43,8 @@ export interface ServiceRecord {
   revisions: RevisionRecord[];
   latestReady: string | undefined;
   router: ServiceRouter;
+  /** null: public (allUsers may invoke); else who may invoke it and the audiences it accepts. */
+  access: ServiceAccess | null;
 }
 
 export interface WorldOptions {
@@ -50,6 +53,8 @@ export interface WorldOptions {
   host: string;
   samplePeriodMs: number;
   clock: () => number;
+  /** Checks ID tokens sent to private services. */
+  authority: IdentityAuthority;
 }
 
 /** Requests one revision served with one status code. */
@@ -79,6 +84,11 @@ export class World {
     const router = await ServiceRouter.start({
       host: this.options.host,
       metricsText: () => this.#metricsText(name),
+      // Cloud Run checks the caller in front of every revision: IAM is set on the service.
+      gate: (authorization) => {
+        const access = this.services.get(name)?.access;
+        return access ? this.options.authority.check(authorization, router.url, access) : undefined;
+      },
     });
     const now = this.options.clock();
     const record: ServiceRecord = {
@@ -94,6 +104,7 @@ export class World {
       revisions: [],
       latestReady: undefined,
       router,
+      access: null,
     };
     this.services.set(name, record);
     return record;

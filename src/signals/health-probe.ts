@@ -28,14 +28,17 @@ export interface ProbeResult {
  * that redirects is not answering.
  */
 export interface HealthProber {
-  /** GETs `url`; `timeoutMs` bounds the whole exchange (headers and body). */
-  probe(url: string, timeoutMs: number, signal: AbortSignal): Promise<ProbeResult>;
+  /**
+   * GETs `url`; `timeoutMs` bounds the whole exchange (headers and body). `bearer`: an ID token sent
+   * as `Authorization: Bearer` (never logged, never part of the result).
+   */
+  probe(url: string, timeoutMs: number, signal: AbortSignal, bearer?: string): Promise<ProbeResult>;
 }
 
 export class UndiciHealthProber implements HealthProber {
   constructor(private readonly clock: Clock = Date.now) {}
 
-  async probe(url: string, timeoutMs: number, signal: AbortSignal): Promise<ProbeResult> {
+  async probe(url: string, timeoutMs: number, signal: AbortSignal, bearer?: string): Promise<ProbeResult> {
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
       throw new RangeError(`probe timeout must be more than 0 ms, got ${timeoutMs}`);
     const at = this.clock();
@@ -51,7 +54,10 @@ export class UndiciHealthProber implements HealthProber {
       const response = await request(url, {
         method: 'GET',
         signal: AbortSignal.any([signal, timeout]),
-        headers: { 'user-agent': PROBE_USER_AGENT },
+        headers: {
+          'user-agent': PROBE_USER_AGENT,
+          ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        },
       });
       // Drain the body so the connection can be reused; its content does not matter.
       await response.body.dump({ limit: 64 * 1024 });

@@ -1,7 +1,14 @@
+import { PROBE_AUTH_FAILED } from '../core/probe-auth.js';
 import type { RollbackRefusal } from '../core/rollback-plan.js';
 import type { RuleEvaluation } from '../core/rules.js';
 import type { ServiceObservation } from '../core/watch-types.js';
-import { alertKey, FROZEN_KEY, INSUFFICIENT_KEY, type Judgement } from '../core/watch-machine.js';
+import {
+  AUTH_FAILED_KEY,
+  alertKey,
+  FROZEN_KEY,
+  INSUFFICIENT_KEY,
+  type Judgement,
+} from '../core/watch-machine.js';
 import { errorMessage } from '../core/errors.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
 import { watchEventBase } from './event-base.js';
@@ -120,6 +127,22 @@ function announce(
       ...watchEventBase(rt, service, watch, { rule: alert.rule, reason: `${alert.rule}: ${alert.detail}` }),
       rule: alert.rule,
       evaluation: summarize(alert),
+    });
+  }
+  if (judgement.authFailed.length > 0 && !announced.has(AUTH_FAILED_KEY)) {
+    announced.add(AUTH_FAILED_KEY);
+    const [first] = judgement.authFailed;
+    rt.logger.warn(
+      { service: service.key, rule: first?.rule },
+      'health probes refused for their own credentials',
+    );
+    rt.events.emit('watch:failure', {
+      ...watchEventBase(rt, service, watch, {
+        rule: first?.rule ?? null,
+        reason: `auth_failed: ${judgement.authFailed.map((entry) => `${entry.rule}: ${entry.detail}`).join('; ')}`,
+      }),
+      operation: 'probe_auth',
+      error: { code: PROBE_AUTH_FAILED, message: first?.detail ?? 'auth_failed' },
     });
   }
   if (judgement.insufficient.length > 0 && !announced.has(INSUFFICIENT_KEY)) {

@@ -15,6 +15,8 @@ export interface LiveService {
   probes: Map<string, HealthSample[]>;
   /** Changes of this service's traffic this process is making right now (action leases it holds). */
   acting: number;
+  /** The first probe since start ran (its refusal, if any, was reported at once). */
+  authChecked: boolean;
 }
 
 /** In-memory state per service, shared by the watch tick and the probe job. */
@@ -24,7 +26,14 @@ export class LiveState {
   of(service: string): LiveService {
     let live = this.#services.get(service);
     if (!live) {
-      live = { observation: null, pollFailing: false, fingerprint: null, probes: new Map(), acting: 0 };
+      live = {
+        observation: null,
+        pollFailing: false,
+        fingerprint: null,
+        probes: new Map(),
+        acting: 0,
+        authChecked: false,
+      };
       this.#services.set(service, live);
     }
     return live;

@@ -1,3 +1,4 @@
+import { probeWithIdentity } from './probe-identity.js';
 import type { OwedRollback } from '../core/owed-rollback.js';
 import { type RollbackPlan, trafficTo } from '../core/rollback-plan.js';
 import { type ServiceObservation, servingOf, snapshotOf } from '../core/watch-types.js';
@@ -186,9 +187,11 @@ async function probeAgain(
   signal: AbortSignal,
 ): Promise<RollbackCompletedEvent['probe']> {
   if (!observation.uri) return null;
-  const result = await rt.prober.probe(
+  const result = await probeWithIdentity(
+    rt,
+    service,
     new URL(service.config.health_path, observation.uri).toString(),
-    service.config.probe_timeout,
+    observation.uri,
     signal,
   );
   return { ok: result.ok, status: result.status, error: result.error };

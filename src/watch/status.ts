@@ -1,3 +1,4 @@
+import { AUTH_FAILED_KEY } from '../core/watch-machine.js';
 import type { WatchStatus } from '../core/watch-types.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
 import type { WatchStore } from '../store/store.js';
@@ -21,6 +22,8 @@ export interface ServiceStatus {
     started_at: string;
     deadline: string;
     tripped: string[];
+    /** The health probes' own credentials were refused during this watch (announced once). */
+    auth_failed: boolean;
     restore_point: string | null;
   } | null;
   last_watch: {
@@ -73,6 +76,7 @@ export function serviceStatuses(services: readonly WatchedService[], store: Watc
         started_at: iso(open.startedAt) as string,
         deadline: iso(open.deadline) as string,
         tripped: open.tripped,
+        auth_failed: open.announced.includes(AUTH_FAILED_KEY),
         restore_point: open.restorePoint?.backup ?? null,
       },
       last_watch: last && {

@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { WindowOptions } from '../core/rules.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { HealthProber } from '../signals/health-probe.js';
+import type { IdTokenSource } from '../signals/id-token.js';
 import type { MetricSource } from '../signals/metric-source.js';
 import type { WatchStore } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -21,6 +22,8 @@ export interface WatchRuntime {
   cloudRun: CloudRunApi;
   metricSource: MetricSource;
   prober: HealthProber;
+  /** ID tokens for services with probe_auth id_token; null when no service has it. */
+  idTokens: IdTokenSource | null;
   /** null: no pre-deploy backups can be taken (no backup configured). */
   backup: PreDeployBackup | null;
   /** null: the schema is not compared (no main database configured). */

@@ -68,6 +68,8 @@ export interface Harness {
 export interface HarnessOptions {
   scenario?: ScenarioInput;
   service?: Record<string, unknown>;
+  /** Top-level config keys added once the emulator runs (e.g. its IAM Credentials endpoint). */
+  config?: (playground: Playground) => Partial<ConfigInput>;
   stateDir: string;
 }
 
@@ -103,6 +105,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       call_timeout: '3s',
     },
     monitoring: { endpoint, insecure: true, alignment_period: '1s', reporting_delay: '1s' },
+    ...options.config?.(playground),
     services: [
       {
         project: playground.project,

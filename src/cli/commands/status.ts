@@ -75,8 +75,9 @@ function describe(
     lines.push(`  serving:   ${serving}${status.polled_at ? ` (polled ${status.polled_at})` : ''}`);
     if (status.watch) {
       const tripped = status.watch.tripped.length > 0 ? `, tripped: ${status.watch.tripped.join(', ')}` : '';
+      const refused = status.watch.auth_failed ? ', auth_failed: probe credentials refused' : '';
       lines.push(
-        `  watching:  ${status.watch.candidate} until ${status.watch.deadline} (watch ${status.watch.id}${tripped})`,
+        `  watching:  ${status.watch.candidate} until ${status.watch.deadline} (watch ${status.watch.id}${tripped}${refused})`,
       );
     } else {
       lines.push('  watching:  nothing');

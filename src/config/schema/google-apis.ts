@@ -46,3 +46,24 @@ export const monitoringSchema = z
 
 export type CloudRunConfig = z.output<typeof cloudRunSchema>;
 export type MonitoringConfig = z.output<typeof monitoringSchema>;
+
+/** Where probes get their ID tokens (services with probe_auth: id_token). */
+export const idTokensSchema = z
+  .strictObject({
+    iam_endpoint: option(
+      z
+        .url({ protocol: /^https?$/, error: 'expected a URL like "https://iamcredentials.googleapis.com"' })
+        .optional(),
+      {
+        description:
+          "Base URL of the IAM Credentials API, used to impersonate a service's probe_service_account; unset: Google's endpoint. Set it to the local emulator's URL for tests.",
+      },
+    ),
+    timeout: option(duration.prefault('10s'), {
+      description:
+        'Longest fetching one ID token may take (metadata server, key exchange or impersonation); past it the probe counts as auth_failed.',
+    }),
+  })
+  .prefault({});
+
+export type IdTokensConfig = z.output<typeof idTokensSchema>;

@@ -93,66 +93,111 @@ const nameRule = z.string().regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, {
   error: 'expected a Cloud Run service name: lowercase letters, digits and -, starting with a letter',
 });
 
-const serviceSchema = z.strictObject({
-  name: option(
-    z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9_-]*$/)
-      .optional(),
-    {
-      description: 'Name used by the CLI (--service), history and metrics; defaults to `service`.',
-      example: 'shop',
-    },
-  ),
-  project: option(z.string().min(1), { description: 'Google Cloud project id.', example: 'my-project' }),
-  region: option(z.string().regex(/^[a-z]+-[a-z]+\d+$/, { error: 'expected a region like "europe-west1"' }), {
-    description: 'Cloud Run region.',
-    example: 'europe-west1',
-  }),
-  service: option(nameRule, { description: 'Cloud Run service name.', example: 'shop' }),
-  health_path: option(
-    z.string().startsWith('/', { error: 'expected a path starting with "/"' }).default('/health'),
-    {
-      description: 'Path probed on the service URL and on the candidate tag URL; any 2xx is healthy.',
-    },
-  ),
-  probe_interval: option(duration.prefault('10s'), { description: 'Time between health probes.' }),
-  probe_timeout: option(duration.prefault('5s'), {
-    description: 'A probe with no answer within this fails.',
-  }),
-  poll_interval: option(duration.prefault('15s'), {
-    description: 'How often Cloud Run is polled for new revisions and the rules are evaluated.',
-  }),
-  watch_window: option(duration.prefault('30m'), {
-    description:
-      'How long a new revision is watched; passing clean, it becomes the last known good revision.',
-  }),
-  mode: option(z.enum(['enforce', 'dry-run']).default('enforce'), {
-    description: 'dry-run: evaluate, record and announce what would be done, but never change traffic.',
-  }),
-  insufficient_data: option(z.enum(['keep_waiting', 'alert', 'rollback_at_deadline']).default('alert'), {
-    description:
-      'When rollback rules still lack data at the deadline: keep_waiting (watch on until they have it), alert (end the watch unpromoted and tell a person) or rollback_at_deadline.',
-  }),
-  cooldown: option(duration.prefault('10m'), {
-    description:
-      'After an automatic rollback, further automatic rollbacks of this service are refused (and announced) for this long, unless a newer deploy is being watched.',
-  }),
-  pre_deploy_backup: option(z.boolean().default(true), {
-    description:
-      'Take a backup (or reuse one from `runwarden predeploy`) when a watch starts; rollback events name it as the restore point.',
-  }),
-  predeploy_reuse_within: option(duration.prefault('2h'), {
-    description:
-      'A `runwarden predeploy` backup this recent is used as the restore point instead of a new one.',
-  }),
-  notify: option(z.array(z.string().min(1)).default([]), {
-    description: 'Names of notify targets for this service; empty: every target.',
-  }),
-  rules: option(z.array(ruleSchema).prefault(DEFAULT_RULES), {
-    description: "Rules judged on the candidate revision; giving this list replaces the guide's defaults.",
-  }),
-});
+const serviceSchema = z
+  .strictObject({
+    name: option(
+      z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9_-]*$/)
+        .optional(),
+      {
+        description: 'Name used by the CLI (--service), history and metrics; defaults to `service`.',
+        example: 'shop',
+      },
+    ),
+    project: option(z.string().min(1), { description: 'Google Cloud project id.', example: 'my-project' }),
+    region: option(
+      z.string().regex(/^[a-z]+-[a-z]+\d+$/, { error: 'expected a region like "europe-west1"' }),
+      {
+        description: 'Cloud Run region.',
+        example: 'europe-west1',
+      },
+    ),
+    service: option(nameRule, { description: 'Cloud Run service name.', example: 'shop' }),
+    health_path: option(
+      z.string().startsWith('/', { error: 'expected a path starting with "/"' }).default('/health'),
+      {
+        description: 'Path probed on the service URL and on the candidate tag URL; any 2xx is healthy.',
+      },
+    ),
+    probe_interval: option(duration.prefault('10s'), { description: 'Time between health probes.' }),
+    probe_timeout: option(duration.prefault('5s'), {
+      description: 'A probe with no answer within this fails.',
+    }),
+    poll_interval: option(duration.prefault('15s'), {
+      description: 'How often Cloud Run is polled for new revisions and the rules are evaluated.',
+    }),
+    watch_window: option(duration.prefault('30m'), {
+      description:
+        'How long a new revision is watched; passing clean, it becomes the last known good revision.',
+    }),
+    mode: option(z.enum(['enforce', 'dry-run']).default('enforce'), {
+      description: 'dry-run: evaluate, record and announce what would be done, but never change traffic.',
+    }),
+    insufficient_data: option(z.enum(['keep_waiting', 'alert', 'rollback_at_deadline']).default('alert'), {
+      description:
+        'When rollback rules still lack data at the deadline: keep_waiting (watch on until they have it), alert (end the watch unpromoted and tell a person) or rollback_at_deadline.',
+    }),
+    cooldown: option(duration.prefault('10m'), {
+      description:
+        'After an automatic rollback, further automatic rollbacks of this service are refused (and announced) for this long, unless a newer deploy is being watched.',
+    }),
+    pre_deploy_backup: option(z.boolean().default(true), {
+      description:
+        'Take a backup (or reuse one from `runwarden predeploy`) when a watch starts; rollback events name it as the restore point.',
+    }),
+    predeploy_reuse_within: option(duration.prefault('2h'), {
+      description:
+        'A `runwarden predeploy` backup this recent is used as the restore point instead of a new one.',
+    }),
+    notify: option(z.array(z.string().min(1)).default([]), {
+      description: 'Names of notify targets for this service; empty: every target.',
+    }),
+    rules: option(z.array(ruleSchema).prefault(DEFAULT_RULES), {
+      description: "Rules judged on the candidate revision; giving this list replaces the guide's defaults.",
+    }),
+    probe_auth: option(z.enum(['none', 'id_token']).default('none'), {
+      description:
+        'none: probes carry no identity (a public service). id_token: each probe carries a Google-signed ID token (Application Default Credentials: the metadata server on Google Cloud, or a service-account key), for a service that requires authentication; the identity needs roles/run.invoker on the service.',
+    }),
+    probe_audience: option(
+      z
+        .url({
+          protocol: /^https?$/,
+          error: 'expected an absolute http(s) URL like "https://shop-abc123-ew.a.run.app"',
+        })
+        .optional(),
+      {
+        description:
+          "id_token only: the ID token's audience; unset: the service's main URL as Cloud Run reports it (also used for probes of tag URLs).",
+        example: 'https://shop-abc123-ew.a.run.app',
+      },
+    ),
+    probe_service_account: option(
+      z
+        .string()
+        .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, {
+          error: 'expected a service account email like "probe@my-project.iam.gserviceaccount.com"',
+        })
+        .optional(),
+      {
+        description:
+          "id_token only: impersonate this service account to mint the token (the credentials need roles/iam.serviceAccountTokenCreator on it); unset: the credentials' own identity.",
+        example: 'probe@my-project.iam.gserviceaccount.com',
+      },
+    ),
+  })
+  .superRefine((service, context) => {
+    if (service.probe_auth === 'id_token') return;
+    for (const key of ['probe_audience', 'probe_service_account'] as const) {
+      if (service[key] !== undefined)
+        context.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${key} applies only with probe_auth: id_token`,
+        });
+    }
+  });
 
 export const servicesSchema = z.array(serviceSchema).default([]).superRefine(checkUnique);
 
