@@ -82,13 +82,20 @@ describe('Grafana dashboard config/grafana/runwarden.json', () => {
     ]);
   });
 
-  it('covers backups (age, size, duration, retained), watches, rule values, probes and rollbacks', () => {
+  it('covers backups (age, size, duration, retained), off-site copies, disk space, watches, rule values, probes and rollbacks', () => {
     const all = expressions.map((entry) => entry.expr).join('\n');
     for (const metric of [
       'runwarden_backup_last_success_timestamp_seconds',
       'runwarden_backup_last_size_bytes',
       'runwarden_backup_duration_seconds_bucket',
       'runwarden_backups_retained',
+      'runwarden_offsite_last_confirmed_timestamp_seconds',
+      'runwarden_offsite_backlog_archives',
+      'runwarden_offsite_backlog_bytes',
+      'runwarden_offsite_oldest_pending_timestamp_seconds',
+      'runwarden_offsite_upload_duration_seconds_bucket',
+      'runwarden_offsite_failures_total',
+      'runwarden_backup_dir_free_bytes',
       'runwarden_watches_active',
       'runwarden_rule_value',
       'runwarden_probe_duration_seconds_bucket',

@@ -10,10 +10,13 @@ import { acquirePidLock } from '../lock/pid-lock.js';
 import { isStoreError } from '../store/store-errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { observeBackups } from '../telemetry/metrics-backup.js';
+import { observeOffsite } from '../telemetry/metrics-offsite.js';
 import { type App, createApp } from './app.js';
+import { scheduleDiskSpace } from './backup-disk-space.js';
 import { scheduledBackupJob } from './backup-schedule.js';
 import { scheduleConfigChecks } from './config-check.js';
 import type { DaemonContext, RunningDaemon } from './daemon-context.js';
+import { seedOffsiteMetrics } from './offsite-metrics.js';
 import type { OffsiteService } from './offsite-service.js';
 import { startDeployWatch } from './deploy-watch.js';
 
@@ -40,8 +43,11 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     const context = await daemonContext(app, logger);
     // --- notifications: subscribe to events; deliveries never block the job that emitted ---
     await app.notifier();
-    // --- backups: metrics fed by backup events; the scheduled backup, then retention ---
+    // --- backups: metrics fed by backup events (off-site ones too); the free space of backup.dir;
+    // the scheduled backup, then retention ---
     closers.unshift(observeBackups(context.events, context.metrics.backup));
+    closers.unshift(observeOffsite(context.events, context.metrics.offsite));
+    closers.unshift(scheduleDiskSpace(context));
     // --- off-site copies: the uploader's loop takes the backlog a restart left, then each new
     // archive; it stops as the daemon starts stopping (an upload cut short resumes next start).
     // The scheduled pass prunes the bucket after the local archives ---
@@ -52,7 +58,10 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
         scheduledBackupJob(app.backups, offsite),
         config.backup.timezone,
       );
-    if (offsite) closers.unshift(runOffsiteUploads(context, offsite));
+    if (offsite) {
+      seedOffsiteMetrics(offsite, context.store.backups, context.metrics.offsite);
+      closers.unshift(runOffsiteUploads(context, offsite));
+    }
     // --- deploy watch: per-service watch and probe jobs; history and metrics from events ---
     // No service: no deploy watch, and so no Google client loaded (tens of MB of RSS).
     const deployWatch = config.services.length > 0 ? await startDeployWatch(context) : undefined;

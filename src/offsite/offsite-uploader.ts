@@ -74,7 +74,7 @@ export class OffsiteUploader {
     };
     await Promise.all(Array.from({ length: Math.min(this.#deps.config.concurrency, due.length) }, worker));
     signal.throwIfAborted();
-    outcome.pending = this.#announceBacklog(catalog);
+    outcome.pending = this.announceBacklog();
     return outcome;
   }
 
@@ -182,8 +182,12 @@ export class OffsiteUploader {
     return read.sha256;
   }
 
-  #announceBacklog(catalog: OffsiteCatalog): number {
-    const pending = catalog.offsitePending();
+  /**
+   * Emits `offsite:backlog` with what waits now; returns the count. Each pass ends with it; the
+   * daemon also calls it at start, so the backlog a restart left shows before the first pass ends.
+   */
+  announceBacklog(): number {
+    const pending = this.#deps.catalog().offsitePending();
     const oldest = pending[0];
     this.#deps.events.emit('offsite:backlog', {
       count: pending.length,

@@ -31,6 +31,11 @@ export function backupMetrics(registry: Registry) {
       help: 'Size of the last successful backup archive.',
       registers,
     }),
+    dirFreeBytes: new Gauge({
+      name: 'runwarden_backup_dir_free_bytes',
+      help: "Bytes runwarden may still write on backup.dir's file system (what statfs says is available to it), refreshed each minute and after each backup; 0 until first measured.",
+      registers,
+    }),
     snapshotRestarts: new Counter({
       name: 'runwarden_backup_snapshot_restarts_total',
       help: 'Times a database snapshot restarted because its source changed underneath the copy.',

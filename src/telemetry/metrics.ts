@@ -3,6 +3,7 @@ import { VERSION } from '../version.js';
 import { createAlertMetrics } from './metrics-alerts.js';
 import { backupMetrics } from './metrics-backup.js';
 import { configMetrics } from './metrics-config.js';
+import { offsiteMetrics } from './metrics-offsite.js';
 import { watchMetrics } from './metrics-watch.js';
 
 /**
@@ -44,6 +45,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     storeErrors,
     notifications,
     backup: backupMetrics(registry),
+    offsite: offsiteMetrics(registry),
     alerts: createAlertMetrics(registry),
     watch: watchMetrics(registry),
     config: configMetrics(registry),
