@@ -85,6 +85,12 @@ describe('runwarden demo --once', () => {
     expect(history.stdout).toContain('rollback:completed');
     const backups = runCli(['backups', 'list', '--json', '--config', config]);
     expect(backups.status, backups.stderr).toBe(0);
+    // The archive the story showed copied is cataloged with that confirmed copy.
+    const copied = /copied off-site: (\S+) \(generation (\d+)\)/.exec(out);
+    const listed = JSON.parse(backups.stdout) as {
+      backups: Array<{ offsite?: { object?: string; state?: string } | null }>;
+    };
+    expect(listed.backups.map((row) => row.offsite?.object)).toContain(copied?.[1]);
   });
 
   it('refuses a folder it did not make, and leaves it untouched', () => {
