@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { formatAge, type RecoveryPoint, recoveryPoint } from '../../core/recovery-point.js';
 import { serviceStatuses, type ServiceStatus } from '../../watch/status.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printResult } from '../output.js';
@@ -20,6 +21,8 @@ export function registerStatus(program: Command): void {
           last_backup: latest
             ? { file: latest.file, at: latest.startedAt, reason: latest.reason, status: latest.status }
             : null,
+          // How much a restore now would lose: everything written since the newest verified archive.
+          recovery_point: recoveryPoint(view.store.backups.list(), new Date()),
         };
       });
       printResult(result, options.json === true, (data) => describe(data, stateDir));
@@ -41,7 +44,11 @@ function servingAsList(status: ServiceStatus): StatusRow {
 
 /** `noStateIn`: the state folder, when it holds no store yet. */
 function describe(
-  result: { services: StatusRow[]; last_backup: { file: string; at: string } | null },
+  result: {
+    services: StatusRow[];
+    last_backup: { file: string; at: string } | null;
+    recovery_point: RecoveryPoint | null;
+  },
   noStateIn: string | undefined,
 ): string {
   const lines: string[] = [];
@@ -90,6 +97,12 @@ function describe(
   }
   lines.push(
     `last backup: ${result.last_backup ? `${result.last_backup.file} (${result.last_backup.at})` : 'none'}`,
+  );
+  const point = result.recovery_point;
+  lines.push(
+    point
+      ? `recovery point: ${point.at}, ${formatAge(point.ageSeconds)} ago (${point.file}); a restore now loses what was written since`
+      : 'recovery point: none (no verified backup: a restore has nothing to go back to)',
   );
   return lines.join('\n');
 }
