@@ -53,7 +53,9 @@ describe('read-only commands', () => {
     expect(JSON.parse(runCli(['status', '--json'], { cwd }).stdout)).toEqual({
       services: [],
       last_backup: null,
+      recovery_point: null,
     });
+    expect(status.stdout).toContain('recovery point: none (no verified backup');
     expect(runCli(['history'], { cwd }).stdout).toContain('no history yet');
   });
 
@@ -76,9 +78,12 @@ describe('read-only commands', () => {
     const status = runCli(['status', '-c', config]);
     expect(status.stdout).toContain('no services are configured');
     expect(status.stdout).toContain(`last backup: ${file}`);
-    expect(JSON.parse(runCli(['status', '--json', '-c', config]).stdout).last_backup).toMatchObject({
-      file,
-      reason: 'manual',
-    });
+    const json = JSON.parse(runCli(['status', '--json', '-c', config]).stdout);
+    expect(json.last_backup).toMatchObject({ file, reason: 'manual' });
+    // The backup just taken is verified: it is the recovery point, its age whole seconds.
+    expect(json.recovery_point).toEqual({ file, at: json.last_backup.at, age_seconds: expect.any(Number) });
+    expect(status.stdout).toMatch(
+      /recovery point: \S+, \d+s ago \(.*\); a restore now loses what was written since/,
+    );
   });
 });

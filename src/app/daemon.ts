@@ -19,6 +19,7 @@ import type { DaemonContext, RunningDaemon } from './daemon-context.js';
 import { seedOffsiteMetrics } from './offsite-metrics.js';
 import type { OffsiteService } from './offsite-service.js';
 import { startDeployWatch } from './deploy-watch.js';
+import { finishInterruptedRestore } from './restore-recovery.js';
 
 export const DAEMON_LOCK_FILE = 'daemon.lock';
 
@@ -37,7 +38,10 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
   );
   const closers: Closer[] = [() => lock.release()];
   try {
-    await removeLeftovers(config.backup, logger.child({ component: 'backup' }));
+    // A restore killed mid-swap is finished or undone first; the clean-up keeps what its journal
+    // still names when it could not be.
+    const keep = await finishInterruptedRestore(config, logger.child({ component: 'restore' }));
+    await removeLeftovers(config.backup, logger.child({ component: 'backup' }), { keep });
     const app = createApp({ config, logger, owner: `daemon:${process.pid}` });
     closers.unshift(() => app.close());
     const context = await daemonContext(app, logger);

@@ -17,10 +17,17 @@ import { removeStaleTemps } from '../util/temp-files.js';
  * Only files whose writer is gone are removed: temp and safety-copy names carry their writer
  * process (pid, start, host), and a `.zip.partial` is only written by the backup lock's holder, so
  * they are removed only while this holds that lock (a CLI backup running now keeps its files).
+ * Paths in `keep` are never removed: the staged files and folders a restore journal still names
+ * (a restore of several targets stopped mid-swap that could not be finished or undone yet).
  * Never throws: a folder that cannot be read or written is logged and skipped. Returns the paths
  * removed.
  */
-export async function removeLeftovers(config: BackupConfig, logger: Logger): Promise<string[]> {
+export async function removeLeftovers(
+  config: BackupConfig,
+  logger: Logger,
+  options: { keep?: readonly string[] } = {},
+): Promise<string[]> {
+  const keep = new Set(options.keep ?? []);
   const removed: string[] = [];
   const lock = await backupLockIfFree(config, logger);
   try {
@@ -32,7 +39,8 @@ export async function removeLeftovers(config: BackupConfig, logger: Logger): Pro
     logger.warn({ dir: config.dir, err: errorMessage(error) }, 'could not clean up backup.dir');
   }
   try {
-    for (const dir of await databaseFolders(config)) removed.push(...(await removeRestoreLeftovers(dir)));
+    for (const dir of await databaseFolders(config))
+      removed.push(...(await removeRestoreLeftovers(dir, keep)));
   } catch (error) {
     logger.warn({ err: errorMessage(error) }, 'could not clean up beside the configured databases');
   } finally {
@@ -58,19 +66,25 @@ async function backupLockIfFree(config: BackupConfig, logger: Logger): Promise<P
   }
 }
 
-async function removeRestoreLeftovers(dir: string): Promise<string[]> {
+async function removeRestoreLeftovers(dir: string, keep: ReadonlySet<string>): Promise<string[]> {
   const names = await readdir(dir).catch(() => [] as string[]);
   const removed: string[] = [];
   for (const name of staleRestoreFiles(names)) {
-    await rm(path.join(dir, name), { force: true });
-    removed.push(path.join(dir, name));
+    const file = path.join(dir, name);
+    if (keep.has(file)) continue;
+    // Recursive: a restore of everything stages the media folder whole beside it.
+    await rm(file, { force: true, recursive: true });
+    removed.push(file);
   }
   return removed;
 }
 
-/** The folders of the main database and of every tenant database the sources name now. */
+/**
+ * The folders of the main database and of every tenant database the sources name now, and the
+ * media folder's parent (where a restore of everything stages the media folder).
+ */
 async function databaseFolders(config: BackupConfig): Promise<string[]> {
-  const folders = [path.dirname(config.sources.main_db.path)];
+  const folders = [path.dirname(config.sources.main_db.path), path.dirname(config.sources.media.dir)];
   const segments = config.sources.tenants.pattern.split('/');
   const at = segments.findIndex((segment) => segment.includes('{tenant}'));
   const parent = segments.slice(0, at).join('/') || '/';

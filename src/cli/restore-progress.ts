@@ -2,7 +2,10 @@ import { progressReporter } from '../backup/progress.js';
 import type { RestoreProgress } from '../restore/restore-db.js';
 import type { Logger } from '../telemetry/logger.js';
 
-type Progress = RestoreProgress | { kind: 'verify' | 'backup'; done: number; total: number };
+type Progress =
+  | RestoreProgress
+  | { kind: 'verify' | 'backup'; done: number; total: number }
+  | { kind: 'step'; step: string; detail?: string };
 
 const STEP_TEXT: Record<string, string> = {
   verified: 'archive verified',
@@ -12,6 +15,12 @@ const STEP_TEXT: Record<string, string> = {
   'safety-copied': 'safety copy taken',
   'sidecars-removed': 'stale -wal/-shm removed',
   renamed: 'renamed into place',
+  // restore --all / --tenants
+  staged: 'staged beside its target and verified',
+  journaled: 'every target staged and every safety copy taken; swap journal written',
+  swapped: 'swapped into place',
+  'recovered-forward': 'finished a restore that was stopped mid-swap',
+  'recovered-back': 'undid a restore that was stopped mid-swap',
 };
 
 /**

@@ -72,28 +72,57 @@ export async function takeSafetyCopy(db: string, now: Date): Promise<SafetyCopy>
 
 function snapshotInto(db: string, into: string): void {
   const connection = new Database(db, { fileMustExist: true, timeout: 5_000 });
+  try {
+    lockOrRefuse(connection, db);
+    connection.prepare('VACUUM INTO ?').run(into);
+  } finally {
+    connection.close();
+  }
+}
+
+/**
+ * Refuses with RW_RESTORE_DB_BUSY, naming `db`, when another process has it open as far as SQLite
+ * can tell (the checks takeSafetyCopy makes, without the copy): a restore of several databases
+ * asks this of each before it writes anything. A file SQLite cannot read is not refused here.
+ */
+export function assertNotInUse(db: string): void {
+  let connection: Database.Database;
+  try {
+    connection = new Database(db, { fileMustExist: true, timeout: 5_000 });
+  } catch {
+    return; // gone or unreadable: the restore's own checks say what is wrong with it
+  }
+  try {
+    lockOrRefuse(connection, db);
+  } catch (error) {
+    if (error instanceof FatalError || !isUnreadableDatabase(error)) throw error;
+  } finally {
+    connection.close();
+  }
+}
+
+/**
+ * Checkpoints `db`'s WAL and takes an exclusive lock, kept until the connection closes; throws
+ * RW_RESTORE_DB_BUSY when another connection stands in the way.
+ */
+function lockOrRefuse(connection: Database.Database, db: string): void {
   const busy = (why: string) =>
     new FatalError(
       'RW_RESTORE_DB_BUSY',
       `database ${db} is in use by another process (${why}); stop the app before restoring. Nothing was changed.`,
     );
+  const [result] = connection.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number }>;
+  if (result && result.busy !== 0) throw busy('its WAL could not be checkpointed');
+  // In WAL mode an exclusive lock is refused while any other connection has the file open, even
+  // an idle one: replacing the file under a running app would split its writes. The lock is
+  // kept until this connection closes (locking_mode EXCLUSIVE), so nobody writes before the copy.
+  connection.pragma('locking_mode = EXCLUSIVE');
   try {
-    const [result] = connection.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number }>;
-    if (result && result.busy !== 0) throw busy('its WAL could not be checkpointed');
-    // In WAL mode an exclusive lock is refused while any other connection has the file open, even
-    // an idle one: replacing the file under a running app would split its writes. The lock is
-    // kept until this connection closes (locking_mode EXCLUSIVE), so nobody writes before the copy.
-    connection.pragma('locking_mode = EXCLUSIVE');
-    try {
-      connection.prepare('BEGIN EXCLUSIVE').run();
-      connection.prepare('ROLLBACK').run();
-    } catch (error) {
-      if ((error as { code?: string }).code === 'SQLITE_BUSY') throw busy('another connection has it open');
-      throw error;
-    }
-    connection.prepare('VACUUM INTO ?').run(into);
-  } finally {
-    connection.close();
+    connection.prepare('BEGIN EXCLUSIVE').run();
+    connection.prepare('ROLLBACK').run();
+  } catch (error) {
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') throw busy('another connection has it open');
+    throw error;
   }
 }
 

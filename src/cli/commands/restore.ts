@@ -15,6 +15,7 @@ import { withInterrupt } from '../interrupt.js';
 import { printResult } from '../output.js';
 import { restoreProgress } from '../restore-progress.js';
 import { withApp } from '../with-app.js';
+import { finishInterruptedRestoreFirst, restoreAllCommand } from './restore-all.js';
 
 interface RestoreOptions extends GlobalOptions {
   db?: string;
@@ -25,6 +26,8 @@ interface RestoreOptions extends GlobalOptions {
   /** false with --no-backup. */
   backup?: boolean;
   verifyAll?: boolean;
+  all?: boolean;
+  tenants?: string;
 }
 
 export function registerRestore(program: Command): void {
@@ -45,7 +48,17 @@ export function registerRestore(program: Command): void {
     .option('--force', 'replace an existing database, or write into a media folder that holds files')
     .option('--no-backup', 'skip the full pre-restore backup (taken by default when a config file is found)')
     .option('--verify-all', 'verify every entry of the archive, not only the ones restored')
+    .option(
+      '--all',
+      'restore the main database, every tenant in the archive and the media, under one journal',
+    )
+    .option(
+      '--tenants <ids>',
+      'restore these tenants (a,b,c) under one journal; with --all, instead of every tenant',
+    )
     .action(async (backup: string, options: RestoreOptions) => {
+      if (options.all || options.tenants !== undefined)
+        return restoreAllCommand(backup, options, resolveArchive);
       const selection = selectionOf(options);
       const outcome = await withApp(options, 'write', (app, loaded) => {
         const { config, logger } = app;
@@ -117,6 +130,7 @@ async function restoreLocked(
   },
 ): Promise<RestoreOutcome> {
   const { config, logger, store } = app;
+  await finishInterruptedRestoreFirst(app, logger);
   const progress = restoreProgress(logger);
   try {
     return await runRestore({

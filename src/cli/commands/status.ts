@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { describeBacklog, type OffsiteBacklog, offsiteBacklog } from '../../offsite/backlog.js';
 import { formatBytes } from '../../util/format-bytes.js';
+import { formatAge, type RecoveryPoint, recoveryPoint } from '../../core/recovery-point.js';
 import { serviceStatuses, type ServiceStatus } from '../../watch/status.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printResult } from '../output.js';
@@ -26,6 +27,8 @@ export function registerStatus(program: Command): void {
           ...(view.config.backup.offsite
             ? { offsite_backlog: offsiteBacklog(view.store.backups, Date.now()) }
             : {}),
+          // How much a restore now would lose: everything written since the newest verified archive.
+          recovery_point: recoveryPoint(view.store.backups.list(), new Date()),
         };
       });
       printResult(result, options.json === true, (data) => describe(data, stateDir));
@@ -51,6 +54,7 @@ function describe(
     services: StatusRow[];
     last_backup: { file: string; at: string } | null;
     offsite_backlog?: OffsiteBacklog;
+    recovery_point: RecoveryPoint | null;
   },
   noStateIn: string | undefined,
 ): string {
@@ -104,5 +108,11 @@ function describe(
   );
   if (result.offsite_backlog)
     lines.push(`off-site backlog: ${describeBacklog(result.offsite_backlog, formatBytes)}`);
+  const point = result.recovery_point;
+  lines.push(
+    point
+      ? `recovery point: ${point.at}, ${formatAge(point.ageSeconds)} ago (${point.file}); a restore now loses what was written since`
+      : 'recovery point: none (no verified backup: a restore has nothing to go back to)',
+  );
   return lines.join('\n');
 }
