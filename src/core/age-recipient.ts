@@ -7,7 +7,8 @@
  * Returns undefined when `text` is one, else why not (a short phrase for the config message).
  */
 export function ageRecipientProblem(text: string): string | undefined {
-  if (text.startsWith('AGE-SECRET-KEY-')) return 'that is a secret key (an identity): give its public key, age1...';
+  if (text.startsWith('AGE-SECRET-KEY-'))
+    return 'that is a secret key (an identity): give its public key, age1...';
   if (/^age1(pq|tag|tagpq)1/.test(text))
     return 'post-quantum and tag recipients are not taken: give an X25519 recipient (age-keygen without -pq)';
   if (text.startsWith('ssh-')) return 'SSH keys are not taken: give an age recipient (age-keygen -y KEYFILE)';
@@ -16,10 +17,12 @@ export function ageRecipientProblem(text: string): string | undefined {
   const words: number[] = [];
   for (const char of text.slice('age1'.length)) {
     const word = CHARSET.indexOf(char);
-    if (word === -1) return `"${char}" is not a Bech32 character (lowercase letters and digits but 1, b, i, o)`;
+    if (word === -1)
+      return `"${char}" is not a Bech32 character (lowercase letters and digits but 1, b, i, o)`;
     words.push(word);
   }
-  if (polymod([...expandHrp('age'), ...words]) !== 1) return 'its checksum does not match (a mistyped character?)';
+  if (polymod([...expandHrp('age'), ...words]) !== 1)
+    return 'its checksum does not match (a mistyped character?)';
   // 52 five-bit words carry 260 bits: 256 of key and 4 of padding, which must be zero.
   if ((words[51] as number) & 0b1111) return 'its padding bits are not zero';
   return undefined;

@@ -205,7 +205,10 @@ class Copy {
       );
     }
     if (this.#encrypted && !this.name.endsWith(AGE_SUFFIX)) {
-      throw new FatalError('RW_INTERNAL', `copy ${this.archive.file}: an encrypted copy's name must end in .age`);
+      throw new FatalError(
+        'RW_INTERNAL',
+        `copy ${this.archive.file}: an encrypted copy's name must end in .age`,
+      );
     }
   }
 
@@ -306,14 +309,15 @@ class Copy {
       const payload = agePayloadSize(this.archive.size);
       // The header holds a stanza per recipient: at least the version and MAC lines and one stanza.
       if (info.size < payload + MIN_AGE_HEADER)
-        out.push(`it is ${info.size} bytes, too small for age ciphertext of the ${this.archive.size}-byte archive`);
+        out.push(
+          `it is ${info.size} bytes, too small for age ciphertext of the ${this.archive.size}-byte archive`,
+        );
     } else {
       const size = this.#ciphertext?.size ?? this.archive.size;
       const what = this.#encrypted ? 'the ciphertext' : 'the archive';
       if (info.size !== size) out.push(`it is ${info.size} bytes, ${what} ${size}`);
       const crc32c = await this.#startLocalCrc32c();
-      if (info.crc32c !== crc32c)
-        out.push(`its CRC32C is ${info.crc32c || 'unknown'}, ${what}'s ${crc32c}`);
+      if (info.crc32c !== crc32c) out.push(`its CRC32C is ${info.crc32c || 'unknown'}, ${what}'s ${crc32c}`);
     }
     if (withDigests) {
       for (const [key, want] of [

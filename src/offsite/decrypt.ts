@@ -104,7 +104,8 @@ export async function decryptFile(
   } catch (error) {
     await rm(toFile, { force: true });
     signal.throwIfAborted();
-    if (noneMatched) throw new UsageError(`none of the identities in ${identities.file} can decrypt ${source}`);
+    if (noneMatched)
+      throw new UsageError(`none of the identities in ${identities.file} can decrypt ${source}`);
     if (typeof (error as NodeJS.ErrnoException).code === 'string')
       throw wrapError(`decrypt ${source} to ${toFile}`, error, OffsiteCode.localIo);
     throw new FatalError(

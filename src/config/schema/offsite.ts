@@ -53,15 +53,22 @@ const apiEndpoint = z.string().regex(/^https?:\/\/[^/\s]+\/?$/, {
 const recipient = z.string().superRefine((text, ctx) => {
   const problem = ageRecipientProblem(text);
   if (problem)
-    ctx.addIssue({ code: 'custom', message: `expected an age X25519 recipient (age1...): ${problem}, got ${describeValue(text)}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected an age X25519 recipient (age1...): ${problem}, got ${describeValue(text)}`,
+    });
 });
 
 /** Client-side encryption of the copies: the bucket holds only age ciphertext. */
 const encryptionSchema = z.strictObject({
   recipients: option(
     z
-      .array(recipient, { error: (issue) => `expected a list of age recipients, got ${describeValue(issue.input)}` })
-      .min(1, { error: 'expected at least one age recipient (age1...); remove `encryption` to copy unencrypted' }),
+      .array(recipient, {
+        error: (issue) => `expected a list of age recipients, got ${describeValue(issue.input)}`,
+      })
+      .min(1, {
+        error: 'expected at least one age recipient (age1...); remove `encryption` to copy unencrypted',
+      }),
     {
       description:
         'age public keys (`age1...`, from `age-keygen`) each copy is encrypted to; any one of their identities decrypts it. Keep the identities off this machine.',
