@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ageRecipientProblem } from '../src/core/age-recipient.js';
 import { UsageError } from '../src/core/errors.js';
 import { type CopyStage, copyOffsite, type LocalArchive } from '../src/offsite/copy-offsite.js';
 import { decryptFile, readIdentityFile } from '../src/offsite/decrypt.js';
@@ -354,6 +356,44 @@ describe('encrypted off-site copies (age) against the storage emulator with the 
       restoreSource(`gs://${BUCKET}/${name}`, openStore, staging, signal(), { identityFile: identityFile() }),
     ).rejects.toMatchObject({ code: OffsiteCode.mismatch, message: expect.stringContaining(archive.sha256) });
     expect(readdirSync(staging)).toEqual([]);
+  });
+});
+
+describe('interoperable with the reference age tool (age and age-keygen)', () => {
+  const tempDir = useTempDir('runwarden-offsite-age-cli-');
+
+  it('a key from age-keygen encrypts a copy here that `age -d` opens, and a file from `age -r` decrypts here', async () => {
+    const dir = tempDir();
+    const keyFile = path.join(dir, 'key.txt');
+    const made = spawnSync('age-keygen', ['-o', keyFile], { encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    const recipient = spawnSync('age-keygen', ['-y', keyFile], { encoding: 'utf8' }).stdout.trim();
+    expect(ageRecipientProblem(recipient)).toBeUndefined();
+    const plain = path.join(dir, 'archive.zip');
+    const bytes = randomBytes(300_000);
+    writeFileSync(plain, bytes);
+
+    const cipher = await encryptFile(
+      plain,
+      [recipient],
+      path.join(dir, 'here.age'),
+      signal(),
+      await loadCrc32c(),
+    );
+    const opened = spawnSync('age', ['-d', '-i', keyFile, '-o', path.join(dir, 'by-age.zip'), cipher.file]);
+    expect(opened.status, String(opened.stderr)).toBe(0);
+    expect(sha256(readFileSync(path.join(dir, 'by-age.zip')))).toBe(sha256(bytes));
+
+    const sealed = spawnSync('age', ['-r', recipient, '-o', path.join(dir, 'there.age'), plain]);
+    expect(sealed.status, String(sealed.stderr)).toBe(0);
+    const back = await decryptFile(
+      path.join(dir, 'there.age'),
+      await readIdentityFile(keyFile),
+      path.join(dir, 'by-us.zip'),
+      'there.age',
+      signal(),
+    );
+    expect(back).toEqual({ size: bytes.length, sha256: sha256(bytes) });
   });
 });
 

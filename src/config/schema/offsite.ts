@@ -72,7 +72,6 @@ const encryptionSchema = z.strictObject({
     {
       description:
         'age public keys (`age1...`, from `age-keygen`) each copy is encrypted to; any one of their identities decrypts it. Keep the identities off this machine.',
-      example: '[age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]',
     },
   ),
 });
