@@ -21,6 +21,9 @@ export const TOOLS = [
   // The bench measures peak memory with GNU time's -f, which the shell builtin lacks.
   { command: '/usr/bin/time', deb: 'time' },
   { command: 'openssl', deb: 'openssl' },
+  // Encrypted off-site copies must open with the reference age tool, and its keys must work here.
+  { command: 'age', deb: 'age' },
+  { command: 'age-keygen', deb: 'age' },
 ];
 
 function isExecutable(file) {

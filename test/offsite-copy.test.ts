@@ -11,6 +11,7 @@ import type { ObjectStoreOptions } from '../src/storage/client-options.js';
 import { openGcsObjectStore } from '../src/storage/gcs-object-store.js';
 import type { ObjectStore } from '../src/storage/object-store.js';
 import { crc32cOf } from './helpers/object-store-contract.js';
+import { raceAfterStat } from './helpers/offsite.js';
 import { useTempDir } from './helpers/temp.js';
 
 const BUCKET = 'offsite-copies';
@@ -280,31 +281,3 @@ describe('copyOffsite against the storage emulator with the real client', () => 
     expect(inBucket('wrong-crc.zip')).toBeUndefined();
   });
 });
-
-/**
- * The real store, except that its first stat lets `meanwhile` run after the bucket answered and
- * before the caller sees the answer: another writer acting between a check and an upload, at a
- * known moment instead of by luck. Every answer is the emulator's.
- */
-function raceAfterStat(
-  real: ObjectStore,
-  meanwhile: (name: string, signal: AbortSignal) => Promise<void>,
-): ObjectStore {
-  let raced = false;
-  return {
-    put: (...args) => real.put(...args),
-    write: (...args) => real.write(...args),
-    read: (...args) => real.read(...args),
-    list: (...args) => real.list(...args),
-    download: (...args) => real.download(...args),
-    delete: (...args) => real.delete(...args),
-    stat: async (name, s) => {
-      const answer = await real.stat(name, s);
-      if (!raced) {
-        raced = true;
-        await meanwhile(name, s);
-      }
-      return answer;
-    },
-  };
-}

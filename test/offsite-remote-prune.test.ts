@@ -104,6 +104,19 @@ async function parts(retention: Record<string, unknown>) {
 const A = (stamp: string) => `backup_completo_${stamp}.zip`;
 
 describe('remote retention against the storage emulator with the real client', () => {
+  it('judges encrypted copies (<archive>.age) by their archive name, like plain ones', async () => {
+    const { offsite, seed, inBucket } = await parts({ keep_within: '0s', keep_last: 1 });
+    await seed(`${A('20261125_030000')}.age`, true);
+    await seed(A('20261126_030000'), true); // copied before encryption was turned on
+    await seed(`${A('20261127_030000')}.age`, true);
+
+    const outcome = await offsite.prune({ dryRun: false, signal: signal() });
+
+    expect(outcome.ignored).toBe(0);
+    expect(outcome.deleted.sort()).toEqual([`${A('20261125_030000')}.age`, A('20261126_030000')]);
+    expect(inBucket()).toEqual([`${A('20261127_030000')}.age`]);
+  });
+
   it('keeps and deletes by the policy, judging each copy by the time in its name', async () => {
     const { offsite, seed, inBucket, pruned, store } = await parts({ keep_within: '0s', keep_last: 2 });
     // Uploaded newest first: upload times say the opposite of the names.

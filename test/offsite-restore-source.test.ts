@@ -131,6 +131,7 @@ describe('restoreSource: an archive in a bucket, downloaded for a normal restore
     ['gs://my-bucket/runwarden/', 'it names a folder, not an archive'],
     ['gs://my-bucket/runwarden/*.zip', 'wildcards are not taken: name one archive'],
     ['gs://my-bucket/runwarden/x.tar', 'expected a .zip archive'],
+    ['gs://my-bucket/runwarden/x.tar.age', 'expected a .zip archive (or its encrypted copy, .zip.age)'],
     ['gs://my-bucket/a\nb.zip', 'the object name has control characters'],
   ])('%j is refused before any request: %s', async (url, why) => {
     expect(() => parseGsUrl(url)).toThrow(UsageError);
@@ -146,6 +147,14 @@ describe('restoreSource: an archive in a bucket, downloaded for a normal restore
     expect(parseGsUrl('gs://my.bucket-1/a b/%20c/backup_completo_20261128_030000.zip')).toEqual({
       bucket: 'my.bucket-1',
       objectName: 'a b/%20c/backup_completo_20261128_030000.zip',
+      encrypted: false,
+      archiveName: 'backup_completo_20261128_030000.zip',
+    });
+    expect(parseGsUrl('gs://b-1/runwarden/backup_completo_20261128_030000.zip.age')).toEqual({
+      bucket: 'b-1',
+      objectName: 'runwarden/backup_completo_20261128_030000.zip.age',
+      encrypted: true,
+      archiveName: 'backup_completo_20261128_030000.zip',
     });
   });
 });

@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackupService } from '../src/app/backup-service.js';
 import { createOffsiteService, withOffsite } from '../src/app/offsite-service.js';
 import { OFFSITE_FIRST_RETRY_MS } from '../src/core/offsite-backoff.js';
+import { copyOffsite } from '../src/offsite/copy-offsite.js';
+import { restoreSource } from '../src/offsite/restore-source.js';
 import { EventBus } from '../src/events/event-bus.js';
 import type { OffsiteCopiedEvent, OffsiteFailedEvent } from '../src/events/offsite-events.js';
 import { type Playground, startPlayground } from '../src/playground/index.js';
+import { openGcsObjectStore } from '../src/storage/gcs-object-store.js';
 import { Store } from '../src/store/store.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
 import { useTempDir } from './helpers/temp.js';
@@ -171,6 +175,80 @@ describe('the off-site uploader against the storage emulator with the real clien
     expect(pruned.deleted).toEqual([older]);
   });
 });
+
+describe('the off-site uploader with encryption.recipients', () => {
+  it('copies each archive as age ciphertext named <archive>.age, records it, and leaves no ciphertext in the backup folder', async () => {
+    const { identity, recipient } = await ageKeyPair();
+    const { backups, uploader, store, objects, prefix, config } = parts({
+      encryption: { recipients: [recipient] },
+    });
+    const backup = await backups.run({ reason: 'manual', trigger: 'cli' });
+
+    const outcome = await uploader.drain(signal());
+
+    expect(outcome).toEqual({ copied: [backup.file], failed: [], pending: 0 });
+    const name = `${prefix}${path.basename(backup.file)}.age`;
+    expect(objects().map((object) => object.name)).toEqual([name]);
+    expect(store.backups.get(backup.file)?.offsite).toMatchObject({
+      objectName: `gs://${BUCKET}/${name}`,
+      generation: objects()[0]?.generation,
+    });
+    expect(objects()[0]?.metadata).toMatchObject({ archive_sha256: sha256(backup.file), encryption: 'age' });
+    expect(readdirSync(config.dir).filter((entry) => entry.startsWith('.runwarden-tmp-'))).toEqual([]);
+
+    // Only the identity opens it, and it opens to the very archive.
+    const identityFile = path.join(config.dir, '..', 'identity.txt');
+    writeFileSync(identityFile, `# public key: ${recipient}\n${identity}\n`);
+    const fetched = await restoreSource(`gs://${BUCKET}/${name}`, openBucket, config.dir, signal(), {
+      identityFile,
+    });
+    try {
+      expect(sha256(fetched.file)).toBe(sha256(backup.file));
+      expect(readFileSync(fetched.file).subarray(0, 4).toString('latin1')).toBe('PK\u0003\u0004');
+    } finally {
+      await fetched.remove();
+    }
+  });
+
+  it('a retry after a copy landed unrecorded confirms the object there without a second upload', async () => {
+    const { recipient } = await ageKeyPair();
+    const { backups, uploader, store, objects, copied, prefix } = parts({
+      encryption: { recipients: [recipient] },
+    });
+    const backup = await backups.run({ reason: 'manual', trigger: 'cli' });
+    // The first attempt's upload landed, and the process died before the catalog heard of it.
+    const row = store.backups.get(backup.file) ?? expect.fail('cataloged');
+    const landed = await copyOffsite(
+      await openBucket(BUCKET, prefix),
+      { file: row.file, size: row.size, sha256: row.sha256, manifestSha256: row.manifestSha256 ?? '' },
+      `${path.basename(backup.file)}.age`,
+      signal(),
+      { encryptTo: [recipient] },
+    );
+
+    const outcome = await uploader.drain(signal());
+
+    expect(outcome.copied).toEqual([backup.file]);
+    expect(copied.map((event) => event.outcome)).toEqual(['found']);
+    expect(objects().map((object) => object.generation)).toEqual([landed.generation]);
+    expect(store.backups.get(backup.file)?.offsite?.generation).toBe(landed.generation);
+  });
+});
+
+async function ageKeyPair() {
+  const identity = await generateX25519Identity();
+  return { identity, recipient: await identityToRecipient(identity) };
+}
+
+/** A store on the emulator's bucket, as the CLI opens one for a gs:// URL (or under a prefix). */
+function openBucket(bucket: string, prefix?: string) {
+  return openGcsObjectStore({
+    bucket,
+    ...(prefix ? { prefix } : {}),
+    apiEndpoint: playground.storage.url,
+    projectId: playground.storage.project,
+  });
+}
 
 /** Local retention as the scheduled job applies it. */
 async function backupsPrune(backups: ReturnType<typeof parts>['backups']) {

@@ -52,6 +52,7 @@ describe('npm test checks its own prerequisites first', () => {
       'systemd',
       'time',
       'openssl',
+      'age',
     ]) {
       expect(debs, deb).toContain(deb);
     }

@@ -1,9 +1,12 @@
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { formatDuration } from '../core/duration.js';
 import { errorMessage, FatalError, RetryableError, wrapError } from '../core/errors.js';
 import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
+import { tempPath } from '../util/temp-files.js';
 import { VERSION } from '../version.js';
 import { type Crc32cFactory, crc32cOfFile, loadCrc32c } from './crc32c.js';
+import { AGE_SUFFIX, agePayloadSize, type Ciphertext, encryptFile } from './encrypt.js';
 import { OffsiteCode, OffsiteMetadata } from './offsite-errors.js';
 import { readBackObject } from './read-back.js';
 
@@ -25,7 +28,7 @@ export interface OffsiteCopy {
   objectName: string;
   generation: number;
   size: number;
-  /** CRC32C (base64), equal to the local file's. */
+  /** CRC32C (base64), equal to the local file's (to the ciphertext's when encrypted). */
   crc32c: string;
   /** ms since the epoch. */
   confirmedAt: number;
@@ -33,7 +36,7 @@ export interface OffsiteCopy {
   outcome: 'uploaded' | 'found';
 }
 
-export type CopyStage = 'uploading' | 'uploaded' | 'found' | 'reading-back';
+export type CopyStage = 'encrypting' | 'uploading' | 'uploaded' | 'found' | 'reading-back';
 
 export interface CopyOffsiteOptions {
   /** `metadata` (default): size and CRC32C read back; `full`: also every byte, by SHA-256. */
@@ -49,6 +52,11 @@ export interface CopyOffsiteOptions {
   storageClass?: string;
   /** Told as each step starts (for logs and progress). */
   onStage?: (stage: CopyStage) => void;
+  /**
+   * age recipients (`age1...`) to encrypt the copy to: the bucket then holds only ciphertext. The
+   * object name must end in `.age`. See copyOffsite for how such a copy is confirmed.
+   */
+  encryptTo?: readonly string[];
 }
 
 /**
@@ -60,6 +68,17 @@ export interface CopyOffsiteOptions {
  * local archive, and refused otherwise, untouched. Idempotent: calling it again after any failure
  * is safe. A copy of this call that reads back wrong is deleted (its own generation only) so a
  * retry can upload again.
+ *
+ * Encrypted (`encryptTo`): the archive is first encrypted to a temp file beside it (a name the
+ * start-up cleanup removes once this process is gone; removed at the end either way), and that
+ * ciphertext is uploaded with `encryption: age` metadata; `archive_sha256` stays the plaintext's, as
+ * the catalog knows it. The upload is confirmed by the ciphertext's size and CRC32C (and SHA-256
+ * with readBack `full`). A ciphertext is different on every encryption (a random file key), so an
+ * object found at the name cannot be compared byte for byte: it is confirmed when its metadata
+ * says `encryption: age` with this archive's `archive_sha256` and `manifest_sha256` and its size
+ * is what age makes of an archive of this size (the payload exactly, plus a header); its CRC32C is
+ * the one Cloud Storage computed from its bytes when it was written. Only a writer of the bucket
+ * that forged those digests could pass that check, and such a writer can replace any copy anyway.
  *
  * Errors: FatalError RW_OFFSITE_CONFLICT (another object has the name), RW_OFFSITE_MISMATCH (the
  * read-back differs), RW_OFFSITE_LOCAL_CHANGED / RW_OFFSITE_LOCAL_IO (the local file); RetryableError
@@ -94,8 +113,17 @@ export async function copyOffsite(
   }
 }
 
+/** What is uploaded: the archive itself, or its ciphertext. */
+interface Upload {
+  file: string;
+  size: number;
+  /** SHA-256 (hex) of the uploaded bytes: what a full read-back compares. */
+  sha256: string;
+}
+
 class Copy {
   #localCrc32c: Promise<string> | undefined;
+  #ciphertext: Ciphertext | undefined;
 
   constructor(
     readonly store: ObjectStore,
@@ -105,20 +133,32 @@ class Copy {
     readonly options: CopyOffsiteOptions,
   ) {}
 
+  get #encrypted(): boolean {
+    return this.options.encryptTo !== undefined;
+  }
+
   async run(): Promise<OffsiteCopy> {
+    try {
+      return await this.#run();
+    } finally {
+      if (this.#ciphertext) await rm(this.#ciphertext.file, { force: true });
+    }
+  }
+
+  async #run(): Promise<OffsiteCopy> {
     await this.#checkLocal();
     const existing = await this.store.stat(this.name, this.signal);
     if (existing) return this.#confirmFound(existing);
+    const upload = await this.#upload();
     this.options.onStage?.('uploading');
-    this.#startLocalCrc32c();
     let uploaded: ObjectInfo;
     try {
       uploaded = await this.store.put(
-        this.archive.file,
+        upload.file,
         this.name,
         {
           ifAbsent: true,
-          contentType: 'application/zip',
+          contentType: this.#encrypted ? 'application/octet-stream' : 'application/zip',
           metadata: this.#metadata(),
           ...(this.options.storageClass ? { storageClass: this.options.storageClass } : {}),
         },
@@ -164,6 +204,32 @@ class Copy {
         `copy ${this.archive.file}: it is ${size} bytes, the catalog says ${this.archive.size}; not copied`,
       );
     }
+    if (this.#encrypted && !this.name.endsWith(AGE_SUFFIX)) {
+      throw new FatalError(
+        'RW_INTERNAL',
+        `copy ${this.archive.file}: an encrypted copy's name must end in .age`,
+      );
+    }
+  }
+
+  /** The file to upload: the archive (its CRC32C computed beside the upload), or its ciphertext. */
+  async #upload(): Promise<Upload> {
+    const recipients = this.options.encryptTo;
+    if (!recipients) {
+      this.#startLocalCrc32c();
+      return this.archive;
+    }
+    this.options.onStage?.('encrypting');
+    const dir = path.dirname(this.archive.file);
+    this.#ciphertext = await encryptFile(
+      this.archive.file,
+      recipients,
+      tempPath(dir, `${path.basename(this.archive.file)}${AGE_SUFFIX}`),
+      this.signal,
+      this.options.crc32c ?? (await loadCrc32c()),
+    );
+    this.#localCrc32c = Promise.resolve(this.#ciphertext.crc32c);
+    return this.#ciphertext;
   }
 
   #startLocalCrc32c(): Promise<string> {
@@ -184,6 +250,7 @@ class Copy {
       [OffsiteMetadata.archiveSha256]: this.archive.sha256,
       [OffsiteMetadata.manifestSha256]: this.archive.manifestSha256,
       [OffsiteMetadata.version]: this.options.version ?? VERSION,
+      ...(this.#encrypted ? { [OffsiteMetadata.encryption]: 'age' } : {}),
     };
   }
 
@@ -209,12 +276,14 @@ class Copy {
         `copy ${this.archive.file}: ${this.name} read back differs from the file: ${differences.join('; ')}`,
       );
     }
-    if (this.options.readBack === 'full') {
+    // A found encrypted copy is another ciphertext than any this call could make: nothing to hash.
+    const sha256 = this.#encrypted ? this.#ciphertext?.sha256 : this.archive.sha256;
+    if (this.options.readBack === 'full' && sha256 !== undefined) {
       this.options.onStage?.('reading-back');
       await readBackObject(
         this.store,
         this.name,
-        { generation: info.generation, size: info.size, sha256: this.archive.sha256 },
+        { generation: info.generation, size: info.size, sha256 },
         this.signal,
       );
     }
@@ -228,14 +297,28 @@ class Copy {
     };
   }
 
-  /** How the object differs from the local archive (size, CRC32C, and for a found one its digests). */
+  /**
+   * How the object differs from what was uploaded (size, CRC32C), and for a found one from the
+   * archive (its digests; an encrypted one by its metadata and age's size for the archive).
+   */
   async #differences(info: ObjectInfo, withDigests: boolean): Promise<string[]> {
     const out: string[] = [];
-    if (info.size !== this.archive.size)
-      out.push(`it is ${info.size} bytes, the archive ${this.archive.size}`);
-    const crc32c = await this.#startLocalCrc32c();
-    if (info.crc32c !== crc32c)
-      out.push(`its CRC32C is ${info.crc32c || 'unknown'}, the archive's ${crc32c}`);
+    if (this.#encrypted && withDigests) {
+      const encryption = info.metadata[OffsiteMetadata.encryption];
+      if (encryption !== 'age') out.push(`it is not marked encrypted (encryption: ${encryption ?? 'unset'})`);
+      const payload = agePayloadSize(this.archive.size);
+      // The header holds a stanza per recipient: at least the version and MAC lines and one stanza.
+      if (info.size < payload + MIN_AGE_HEADER)
+        out.push(
+          `it is ${info.size} bytes, too small for age ciphertext of the ${this.archive.size}-byte archive`,
+        );
+    } else {
+      const size = this.#ciphertext?.size ?? this.archive.size;
+      const what = this.#encrypted ? 'the ciphertext' : 'the archive';
+      if (info.size !== size) out.push(`it is ${info.size} bytes, ${what} ${size}`);
+      const crc32c = await this.#startLocalCrc32c();
+      if (info.crc32c !== crc32c) out.push(`its CRC32C is ${info.crc32c || 'unknown'}, ${what}'s ${crc32c}`);
+    }
     if (withDigests) {
       for (const [key, want] of [
         [OffsiteMetadata.archiveSha256, this.archive.sha256],
@@ -281,3 +364,6 @@ class Copy {
     );
   }
 }
+
+/** The smallest age header: version line, one X25519 stanza (two lines), MAC line. */
+const MIN_AGE_HEADER = 22 + 54 + 44 + 48;

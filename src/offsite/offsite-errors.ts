@@ -15,6 +15,10 @@ export const OffsiteCode = {
   timeout: 'RW_OFFSITE_TIMEOUT',
   /** RetryableError: the object changed under the copy (deleted or replaced between two requests). */
   raced: 'RW_OFFSITE_RACED',
+  /** FatalError: the age library refused to encrypt (a recipient it does not take). */
+  encrypt: 'RW_OFFSITE_ENCRYPT',
+  /** FatalError: an encrypted copy does not decrypt past its header (damaged or not age). */
+  decrypt: 'RW_OFFSITE_DECRYPT',
   /** UsageError message names it: a gs:// URL that is not gs://bucket/object. */
   url: 'RW_USAGE',
 } as const;
@@ -24,4 +28,6 @@ export const OffsiteMetadata = {
   archiveSha256: 'archive_sha256',
   manifestSha256: 'manifest_sha256',
   version: 'runwarden_version',
+  /** `age` on a copy encrypted before upload (archive_sha256 is then of the plaintext). */
+  encryption: 'encryption',
 } as const;

@@ -3,6 +3,7 @@ import type { BackupConfig } from '../config/schema/backup.js';
 import type { OffsiteConfig } from '../config/schema/offsite.js';
 import type { RetentionPolicy } from '../core/retention.js';
 import type { ObjectStoreOptions } from '../storage/client-options.js';
+import { AGE_SUFFIX } from './encrypt.js';
 
 /**
  * The object store of the off-site copies: the bucket and prefix of the config. An http:// endpoint
@@ -26,10 +27,11 @@ export function offsiteRetentionPolicy(backup: BackupConfig): RetentionPolicy {
 
 /**
  * The object name of an archive's copy, under the store's prefix: its file name, so the bucket reads
- * like the backup folder and `restore gs://bucket/<prefix><name>` names the same archive.
+ * like the backup folder and `restore gs://bucket/<prefix><name>` names the same archive. An
+ * encrypted copy is `<name>.age`, as age names its files.
  */
-export function offsiteObjectName(archiveFile: string): string {
-  return path.basename(archiveFile);
+export function offsiteObjectName(archiveFile: string, encrypted = false): string {
+  return encrypted ? `${path.basename(archiveFile)}${AGE_SUFFIX}` : path.basename(archiveFile);
 }
 
 /** The gs:// URL of an object of the configured bucket and prefix: what the catalog records. */

@@ -38,7 +38,8 @@ export interface DrainOutcome {
  * restarts, and a copy killed halfway is simply tried again: copyOffsite never overwrites and
  * confirms a copy an earlier attempt landed. A failure is recorded with its error and the time of
  * the next attempt (offsiteRetryDelay); nothing is ever dropped from the backlog but by a confirmed
- * copy or by the archive leaving the catalog.
+ * copy or by the archive leaving the catalog. With `encryption.recipients` each copy is the
+ * archive encrypted with age, named `<archive>.age` (see copyOffsite).
  */
 export class OffsiteUploader {
   readonly #deps: OffsiteUploaderDeps;
@@ -105,16 +106,18 @@ export class OffsiteUploader {
     try {
       const store = await this.#deps.store();
       const manifestSha256 = record.manifestSha256 ?? (await this.#manifestDigest(record, signal));
+      const recipients = config.encryption?.recipients;
       const copy = await copyOffsite(
         store,
         { file: record.file, size: record.size, sha256: record.sha256, manifestSha256 },
-        offsiteObjectName(record.file),
+        offsiteObjectName(record.file, recipients !== undefined),
         signal,
         {
           readBack: config.read_back,
           timeoutMs: config.upload_timeout,
           clock: this.#clock,
           ...(config.storage_class ? { storageClass: config.storage_class } : {}),
+          ...(recipients ? { encryptTo: recipients } : {}),
         },
       );
       const objectName = offsiteObjectUrl(config, copy.objectName);

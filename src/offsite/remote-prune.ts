@@ -6,6 +6,7 @@ import { planRemoteRetention, type RemoteCopy } from '../core/offsite-retention.
 import { isEmptyPolicy } from '../core/retention.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { AGE_SUFFIX } from './encrypt.js';
 import { offsiteObjectUrl, offsiteRetentionPolicy } from './offsite-options.js';
 
 /** A copy the catalog confirmed: its gs:// URL and the generation whose size and CRC32C matched. */
@@ -55,7 +56,7 @@ export interface RemotePruneOutcome {
   retained: number;
   /** Object names deleted. */
   deleted: string[];
-  /** Objects under the archive prefix that are not archives (not `<prefix>_YYYYMMDD_HHMMSS.zip`): left alone. */
+  /** Objects under the archive prefix that are not archives (not `<prefix>_YYYYMMDD_HHMMSS.zip[.age]`): left alone. */
   ignored: number;
 }
 
@@ -83,7 +84,11 @@ export async function pruneRemote(
   let ignored = 0;
   const copies: Array<RemoteCopy & { url: string }> = [];
   for (const object of listed) {
-    const time = archiveTime(object.name, config.prefix, config.timezone);
+    // An encrypted copy is `<archive>.age`: judged by its archive's name like a plain one.
+    const archiveName = object.name.endsWith(AGE_SUFFIX)
+      ? object.name.slice(0, -AGE_SUFFIX.length)
+      : object.name;
+    const time = archiveTime(archiveName, config.prefix, config.timezone);
     // Only archive names directly under the prefix: a `sub/backup_..zip` is not ours to judge.
     if (time === undefined || object.name.includes('/')) {
       ignored += 1;

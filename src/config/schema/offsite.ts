@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ageRecipientProblem } from '../../core/age-recipient.js';
 import { describeValue, duration, option } from '../types.js';
 import { retentionRulesSchema } from './retention.js';
 
@@ -49,6 +50,32 @@ const apiEndpoint = z.string().regex(/^https?:\/\/[^/\s]+\/?$/, {
   error: (issue) => `expected http(s)://host[:port], got ${describeValue(issue.input)}`,
 });
 
+const recipient = z.string().superRefine((text, ctx) => {
+  const problem = ageRecipientProblem(text);
+  if (problem)
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected an age X25519 recipient (age1...): ${problem}, got ${describeValue(text)}`,
+    });
+});
+
+/** Client-side encryption of the copies: the bucket holds only age ciphertext. */
+const encryptionSchema = z.strictObject({
+  recipients: option(
+    z
+      .array(recipient, {
+        error: (issue) => `expected a list of age recipients, got ${describeValue(issue.input)}`,
+      })
+      .min(1, {
+        error: 'expected at least one age recipient (age1...); remove `encryption` to copy unencrypted',
+      }),
+    {
+      description:
+        'age public keys (`age1...`, from `age-keygen`) each copy is encrypted to; any one of their identities decrypts it. Keep the identities off this machine.',
+    },
+  ),
+});
+
 export const STORAGE_CLASSES = ['STANDARD', 'NEARLINE', 'COLDLINE', 'ARCHIVE'] as const;
 
 export const offsiteSchema = z.strictObject({
@@ -77,6 +104,10 @@ export const offsiteSchema = z.strictObject({
   read_back: option(z.enum(['metadata', 'full']).default('metadata'), {
     description:
       "How a copy is confirmed: metadata compares the object's size and CRC32C with the local file; full also downloads it again and compares its SHA-256 (twice the traffic).",
+  }),
+  encryption: option(encryptionSchema.optional(), {
+    description:
+      'Encrypt each copy on this machine before it leaves (age); the object is `<archive>.zip.age`. Unset: copies are the plain ZIP archives.',
   }),
   api_endpoint: option(apiEndpoint.optional(), {
     description:
