@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -33,7 +34,7 @@ interface Run {
  * own, so tests do not see each other's objects), a state folder and a backup folder, and, unless
  * `data` is false, the app's data (main db, two tenants, media).
  */
-function machine(options: { prefix?: string; data?: boolean } = {}) {
+function machine(options: { prefix?: string; data?: boolean; recipients?: string[] } = {}) {
   const root = tempDir();
   const prefix = options.prefix ?? `site-${++sites}/`;
   const data = path.join(root, 'data');
@@ -65,6 +66,9 @@ function machine(options: { prefix?: string; data?: boolean } = {}) {
       `    bucket: ${BUCKET}`,
       `    prefix: ${prefix}`,
       `    api_endpoint: ${playground.storage.url}`,
+      ...(options.recipients
+        ? ['    encryption:', '      recipients:', ...options.recipients.map((key) => `        - ${key}`)]
+        : []),
       '',
     ].join('\n'),
   );
@@ -299,5 +303,41 @@ describe('off-site copies from the CLI (real client, storage emulator)', () => {
     expect(tenant.status, tenant.stderr).toBe(0);
     expect(labelsIn(fresh.acme)).toEqual(['a1', 'a2', 'a3']);
     expect(leftovers(fresh.backups)).toEqual([]);
+  });
+
+  it('an encrypted copy: the bucket holds ciphertext; a new machine restores everything with --identity, and is told to pass it without', async () => {
+    const { generateIdentity, identityToRecipient } = await import('age-encryption');
+    const identity = await generateIdentity();
+    const old = machine({ recipients: [await identityToRecipient(identity)] });
+    const made = await old.backup();
+    const url = `${urlOf(old.prefix, made.file)}.age`;
+    expect(made.offsite).toMatchObject({ state: 'confirmed', object: url });
+    const object = inBucket(url);
+    expect(object?.metadata.encryption).toBe('age');
+
+    const fresh = machine({ prefix: old.prefix, data: false });
+    const identityFile = path.join(fresh.root, 'key.txt');
+    writeFileSync(identityFile, `# test key\n${identity}\n`);
+    const listed = await fresh.json('backups', 'list', '--offsite');
+    expect(listed.body.archives).toEqual([expect.objectContaining({ url })]);
+
+    const without = await fresh.cli('restore', url, '--all', '--no-backup');
+    expect(without.status).toBe(2);
+    expect(without.stderr).toContain('pass --identity FILE');
+    expect(existsSync(fresh.main)).toBe(false);
+
+    const restored = await fresh.json('restore', url, '--all', '--no-backup', '--identity', identityFile);
+    expect(restored.status, restored.stderr).toBe(0);
+    expect(labelsIn(fresh.main)).toEqual(['main 1', 'main 2']);
+    expect(labelsIn(fresh.acme)).toEqual(['a1', 'a2', 'a3']);
+    expect(readFileSync(path.join(fresh.root, 'data', 'media', 'logo.txt'), 'utf8')).toBe('logo');
+    expect(leftovers(fresh.backups)).toEqual([]);
+
+    const imported = await fresh.json('backups', 'import', url, '--identity', identityFile);
+    expect(imported.status, imported.stderr).toBe(0);
+    expect(imported.body).toMatchObject({
+      file: path.join(fresh.backups, path.basename(made.file)),
+      sha256: createHash('sha256').update(readFileSync(made.file)).digest('hex'),
+    });
   });
 });

@@ -21,11 +21,19 @@ import type { BucketOpener } from './remote-archives.js';
  */
 export async function importFromBucket(
   url: string,
-  deps: { backup: BackupConfig; catalog: BackupsRepo; openBucket: BucketOpener; now: () => Date },
+  deps: {
+    backup: BackupConfig;
+    catalog: BackupsRepo;
+    openBucket: BucketOpener;
+    now: () => Date;
+    /** age identities for an encrypted copy (`.zip.age`): the plaintext archive is imported. */
+    identityFile?: string;
+  },
   signal: AbortSignal,
 ): Promise<BackupRecord> {
   const where = parseGsUrl(url);
-  const target = path.join(deps.backup.dir, path.basename(where.objectName));
+  // The archive's own name: an encrypted copy's `.age` suffix is not part of it.
+  const target = path.join(deps.backup.dir, where.archiveName);
   const taken = () =>
     new FatalError(
       'RW_BACKUP_EXISTS',
@@ -33,7 +41,13 @@ export async function importFromBucket(
     );
   if (existsSync(target)) throw taken();
   await mkdir(deps.backup.dir, { recursive: true });
-  const fetched = await restoreSource(url, deps.openBucket, deps.backup.dir, signal);
+  const fetched = await restoreSource(
+    url,
+    deps.openBucket,
+    deps.backup.dir,
+    signal,
+    deps.identityFile === undefined ? {} : { identityFile: deps.identityFile },
+  );
   try {
     await placeWithoutOverwrite(fetched.file, target, taken);
   } finally {
@@ -82,7 +96,7 @@ export interface BucketArchive {
   confirmedFor: string | null;
 }
 
-/** The archives (.zip objects) under the configured prefix, newest first. */
+/** The archives (.zip objects, and .zip.age encrypted ones) under the configured prefix, newest first. */
 export async function listBucketArchives(
   offsite: OffsiteConfig,
   store: ObjectStore,
@@ -94,7 +108,9 @@ export async function listBucketArchives(
     if (row.offsite?.confirmedAt && row.offsite.objectName)
       confirmed.set(`${row.offsite.objectName}#${row.offsite.generation}`, row.file);
   }
-  const objects = (await store.list('', signal)).filter((object) => object.name.endsWith('.zip'));
+  const objects = (await store.list('', signal)).filter(
+    (object) => object.name.endsWith('.zip') || object.name.endsWith('.zip.age'),
+  );
   return objects
     .sort((a, b) => b.updated - a.updated || b.name.localeCompare(a.name))
     .map((object) => {

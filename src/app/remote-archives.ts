@@ -70,6 +70,15 @@ export function locateArchive(given: string, backupDir: string, catalog: Backups
   );
 }
 
+/** What fetching a remote archive needs. */
+export interface ArchiveFileDeps {
+  backup: BackupConfig;
+  catalog: BackupsRepo;
+  openBucket: BucketOpener;
+  /** age identities (`--identity FILE`) for an encrypted copy (`.zip.age`). */
+  identityFile?: string;
+}
+
 /** A downloaded archive, with the catalog row it must match when the catalog has its copy. */
 export interface DownloadedArchive extends FetchedArchive {
   url: string;
@@ -83,7 +92,7 @@ export interface DownloadedArchive extends FetchedArchive {
  */
 export async function downloadArchive(
   location: Extract<ArchiveLocation, { kind: 'remote' }>,
-  deps: { backup: BackupConfig; catalog: BackupsRepo; openBucket: BucketOpener },
+  deps: ArchiveFileDeps,
   signal: AbortSignal,
 ): Promise<DownloadedArchive> {
   await mkdir(deps.backup.dir, { recursive: true });
@@ -92,7 +101,10 @@ export async function downloadArchive(
     deps.openBucket,
     deps.backup.dir,
     signal,
-    location.generation === undefined ? {} : { generation: location.generation },
+    {
+      ...(location.generation === undefined ? {} : { generation: location.generation }),
+      ...(deps.identityFile === undefined ? {} : { identityFile: deps.identityFile }),
+    },
   );
   const record =
     location.record ??
@@ -126,7 +138,7 @@ export function catalogForDownload(
  */
 export async function withArchiveFile<T>(
   location: ArchiveLocation,
-  deps: { backup: BackupConfig; catalog: BackupsRepo; openBucket: BucketOpener },
+  deps: ArchiveFileDeps,
   signal: AbortSignal,
   work: (archive: {
     file: string;

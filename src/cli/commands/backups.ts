@@ -106,7 +106,8 @@ export function registerBackups(program: Command): void {
       'verify an archive the catalog lacks and catalog it: a file in backup.dir, or gs://bucket/path.zip (downloaded into backup.dir, its copy recorded as confirmed)',
     )
     .argument('<file>', 'archive path, its file name in backup.dir, or gs://bucket/path.zip')
-    .action(async (file: string, options: GlobalOptions) => {
+    .option('--identity <file>', 'age identity file that decrypts an encrypted copy (gs://.../name.zip.age)')
+    .action(async (file: string, options: GlobalOptions & { identity?: string }) => {
       const record = await withApp(options, 'write', async (app) => {
         const { config } = app;
         if (isGsUrl(file)) {
@@ -118,6 +119,7 @@ export function registerBackups(program: Command): void {
                 catalog: app.store.backups,
                 openBucket: bucketOpener(config.backup.offsite),
                 now: () => new Date(app.clock()),
+                ...(options.identity === undefined ? {} : { identityFile: options.identity }),
               },
               signal,
             ),

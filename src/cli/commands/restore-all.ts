@@ -1,8 +1,10 @@
 import type { App } from '../../app/app.js';
+import { bucketOpener, locateArchive, withArchiveFile } from '../../app/remote-archives.js';
 import { restoreJournalPath } from '../../app/restore-recovery.js';
 import { UsageError } from '../../core/errors.js';
 import { TENANT_ID_PATTERN } from '../../archive/manifest.js';
 import type { RestoreAllOutcome } from '../../restore/restore-all.js';
+import type { RestoreCatalog } from '../../restore/restore-source.js';
 import { recoverJournal } from '../../restore/restore-journal.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { formatBytes } from '../../util/format-bytes.js';
@@ -22,22 +24,21 @@ export interface RestoreAllOptions extends GlobalOptions {
   force?: boolean;
   backup?: boolean;
   verifyAll?: boolean;
+  identity?: string;
 }
 
 /**
  * `restore <backup> --all [--tenants a,b]` and `restore <backup> --tenants a,b`: several targets
- * from one archive under one journal (runRestoreAll). `resolveArchive` is the command's own lookup
- * of an archive path or name.
+ * from one archive under one journal (runRestoreAll), local or fetched from the bucket.
  */
 export async function restoreAllCommand(
   backup: string,
   options: RestoreAllOptions,
-  resolveArchive: (given: string, backupDir: string) => string,
 ): Promise<void> {
   const tenants = tenantsOf(options);
   const outcome = await withApp(options, 'write', (app, loaded) => {
     const { config, logger } = app;
-    const archive = resolveArchive(backup, config.backup.dir);
+    const location = locateArchive(backup, config.backup.dir, app.store.backups);
     const preBackup = options.backup !== false && loaded.source !== undefined;
     if (options.backup !== false && !preBackup)
       logger.warn('no config file found: no pre-restore backup is taken (only the safety copies)');
@@ -45,7 +46,18 @@ export async function restoreAllCommand(
       logger,
       'restore',
       'stopping the restore; before the swaps nothing is changed, during them they all finish',
-      (signal) => run(app, { archive, tenants, options, preBackup, signal }),
+      (signal) =>
+        withArchiveFile(
+          location,
+          {
+            backup: config.backup,
+            catalog: app.store.backups,
+            openBucket: bucketOpener(config.backup.offsite),
+            ...(options.identity === undefined ? {} : { identityFile: options.identity }),
+          },
+          signal,
+          ({ file, catalog }) => run(app, { archive: file, catalog, tenants, options, preBackup, signal }),
+        ),
     );
   });
   printResult(outcome, options.json === true, describe);
@@ -76,6 +88,7 @@ async function run(
   app: App,
   job: {
     archive: string;
+    catalog: RestoreCatalog;
     tenants: string[] | undefined;
     options: RestoreAllOptions;
     preBackup: boolean;
@@ -96,7 +109,7 @@ async function run(
       signal: job.signal,
       journal: restoreJournalPath(config),
       restores: store.restores,
-      catalog: store.backups,
+      catalog: job.catalog,
       onProgress: (event) => progress.report(event),
       preRestoreBackup: job.preBackup
         ? async (signal) => {

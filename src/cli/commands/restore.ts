@@ -28,6 +28,8 @@ interface RestoreOptions extends GlobalOptions {
   verifyAll?: boolean;
   all?: boolean;
   tenants?: string;
+  /** age identity file for an encrypted off-site copy. */
+  identity?: string;
 }
 
 export function registerRestore(program: Command): void {
@@ -56,9 +58,10 @@ export function registerRestore(program: Command): void {
       '--tenants <ids>',
       'restore these tenants (a,b,c) under one journal; with --all, instead of every tenant',
     )
+    .option('--identity <file>', 'age identity file that decrypts an encrypted off-site copy (.zip.age)')
     .action(async (backup: string, options: RestoreOptions) => {
       if (options.all || options.tenants !== undefined)
-        return restoreAllCommand(backup, options, resolveArchive);
+        return restoreAllCommand(backup, options);
       const selection = selectionOf(options);
       const outcome = await withApp(options, 'write', (app, loaded) => {
         const { config, logger } = app;
@@ -79,6 +82,7 @@ export function registerRestore(program: Command): void {
                 backup: config.backup,
                 catalog: app.store.backups,
                 openBucket: bucketOpener(config.backup.offsite),
+                ...(options.identity === undefined ? {} : { identityFile: options.identity }),
               },
               signal,
               async ({ file, catalog, downloaded }) => {
