@@ -4,7 +4,7 @@ import type { TrafficEntry } from './watch-types.js';
  * The one rollback decision, shared by the watch, alert receivers and the CLI: where traffic goes,
  * or why nothing is done. Pure; `now` passed in.
  */
-export type RollbackTrigger = 'watch' | 'alert' | 'manual';
+export type RollbackTrigger = 'watch' | 'alert' | 'guard' | 'manual';
 
 export type RollbackRefusal =
   /** The service is frozen: no automatic action (a person's rollback still goes through). */
@@ -18,7 +18,13 @@ export type RollbackRefusal =
   /** Another runwarden process (the daemon, a CLI command) is changing this service right now. */
   | 'busy'
   /** Someone changed the service (or ended the watch) after the decision; it is decided again, never clobbered. */
-  | 'stale';
+  | 'stale'
+  /** After a promotion: past the serving revision's rollback_window, an old revision is no longer a safe target. */
+  | 'window_closed'
+  /** After a promotion: the serving revision was rolled back to (or is the baseline): it opens no window. */
+  | 'not_promoted'
+  /** The schema changed since the target last served and on_schema_change is alert. */
+  | 'schema_changed';
 
 export interface RollbackPlanInput {
   trigger: RollbackTrigger;
@@ -31,6 +37,8 @@ export interface RollbackPlanInput {
   candidateSeenAt?: number | undefined;
   /** Finishing an owed rollback (decided earlier, never confirmed): the same incident, so no cooldown. */
   owed?: boolean | undefined;
+  /** An automatic rollback after a promotion that its rollback window refuses (see known-good.ts). */
+  closed?: { reason: 'window_closed' | 'not_promoted'; detail: string } | undefined;
   now: number;
   cooldownMs: number;
   stable: string | null;
@@ -57,6 +65,7 @@ export function planRollback(input: RollbackPlanInput): RollbackPlan {
   const to = input.toRevision ?? input.stable;
   if (automatic && input.frozen)
     return refuse(to, 'frozen', 'the service is frozen; no automatic action is taken');
+  if (automatic && input.closed) return refuse(to, input.closed.reason, input.closed.detail);
   if (to === null)
     return refuse(null, 'no_stable', 'no last known good revision is recorded; runwarden does not guess one');
   // A person may deliberately go back to a revision runwarden rejected; automation never does.
