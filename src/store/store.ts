@@ -11,6 +11,7 @@ import type { Migration } from './migrations/migration.js';
 import { RestoresRepo } from './restores-repo.js';
 import { EvaluationsRepo } from './watch/evaluations-repo.js';
 import { HistoryRepo } from './watch/history-repo.js';
+import { KnownGoodRepo } from './watch/known-good-repo.js';
 import { OwedRollbacksRepo } from './watch/owed-rollbacks-repo.js';
 import { PredeploysRepo } from './watch/predeploys-repo.js';
 import { RevisionsRepo } from './watch/revisions-repo.js';
@@ -45,6 +46,8 @@ export class Store {
   readonly services: ServicesRepo;
   /** Revisions marked good or bad. */
   readonly revisions: RevisionsRepo;
+  /** The known-good history as a list: every baseline, promotion and rollback target. */
+  readonly knownGood: KnownGoodRepo;
   readonly watches: WatchesRepo;
   readonly evaluations: EvaluationsRepo;
   readonly predeploys: PredeploysRepo;
@@ -61,6 +64,7 @@ export class Store {
     this.alerts = new AlertsRepo(db);
     this.services = new ServicesRepo(db);
     this.revisions = new RevisionsRepo(db);
+    this.knownGood = new KnownGoodRepo(db);
     this.watches = new WatchesRepo(db);
     this.evaluations = new EvaluationsRepo(db);
     this.predeploys = new PredeploysRepo(db);
@@ -153,6 +157,7 @@ export type WatchStore = Pick<
   Store,
   | 'services'
   | 'revisions'
+  | 'knownGood'
   | 'watches'
   | 'evaluations'
   | 'predeploys'

@@ -89,6 +89,24 @@ export const DEFAULT_RULES: z.input<typeof ruleSchema>[] = [
   { name: 'memory', signal: 'memory', threshold: 0.9, window: '5m', action: 'alert' },
 ];
 
+const guardSchema = z.strictObject({
+  rules: option(z.array(ruleSchema).prefault(DEFAULT_RULES), {
+    description:
+      "Rules judged on the serving revision after its promotion, for as long as it serves; giving this list replaces the guide's defaults (the same as the watch's).",
+  }),
+  interval: option(duration.prefault('1m'), {
+    description: 'How often the guard evaluates its rules on the serving revision (slower than the watch).',
+  }),
+  rollback_window: option(duration.prefault('24h'), {
+    description:
+      'For this long after a promotion, a guard rollback rule trip or an alert asking for a rollback sends traffic back to the previous known good revision; after it, they only alert (an old revision is no longer a safe target). A revision traffic was rolled back to opens no window.',
+  }),
+  on_schema_change: option(z.enum(['rollback', 'alert']).default('alert'), {
+    description:
+      "When the database schema changed since the rollback target last served: alert (name the change and the commands: roll back and restore, or fix forward) or rollback anyway. The guard's default is alert: hours after a deploy, old code on a migrated database can do more harm.",
+  }),
+});
+
 const nameRule = z.string().regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, {
   error: 'expected a Cloud Run service name: lowercase letters, digits and -, starting with a letter',
 });
@@ -137,6 +155,14 @@ const serviceSchema = z
     insufficient_data: option(z.enum(['keep_waiting', 'alert', 'rollback_at_deadline']).default('alert'), {
       description:
         'When rollback rules still lack data at the deadline: keep_waiting (watch on until they have it), alert (end the watch unpromoted and tell a person) or rollback_at_deadline.',
+    }),
+    on_schema_change: option(z.enum(['rollback', 'alert']).default('rollback'), {
+      description:
+        "The watch's rollbacks when the database schema changed since the stable revision served: rollback (go ahead, and say so loudly in the log and the rollback's restore point) or alert (do not move traffic; name the change and the commands). The guard has its own, guard.on_schema_change.",
+    }),
+    guard: option(guardSchema.prefault({}), {
+      description:
+        'The guard on the serving revision after its promotion: rules, interval, rollback_window, on_schema_change.',
     }),
     cooldown: option(duration.prefault('10m'), {
       description:
@@ -213,15 +239,24 @@ function checkUnique(services: z.output<typeof serviceSchema>[], context: z.Refi
         message: `duplicate name "${key}" (also item ${first})`,
       });
     else seen.set(key, index);
-    const names = entry.rules.map((rule) => rule.name);
-    names.forEach((name, ruleIndex) => {
-      if (names.indexOf(name) !== ruleIndex)
-        context.addIssue({
-          code: 'custom',
-          path: [index, 'rules', ruleIndex, 'name'],
-          message: `duplicate rule "${name}"`,
-        });
-    });
+    duplicateRules(entry.rules, [index, 'rules'], context);
+    duplicateRules(entry.guard.rules, [index, 'guard', 'rules'], context);
+  });
+}
+
+function duplicateRules(
+  rules: ReadonlyArray<{ name: string }>,
+  path: Array<string | number>,
+  context: z.RefinementCtx,
+): void {
+  const names = rules.map((rule) => rule.name);
+  names.forEach((name, ruleIndex) => {
+    if (names.indexOf(name) !== ruleIndex)
+      context.addIssue({
+        code: 'custom',
+        path: [...path, ruleIndex, 'name'],
+        message: `duplicate rule "${name}"`,
+      });
   });
 }
 

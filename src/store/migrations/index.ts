@@ -7,6 +7,7 @@ import { owedRollbacksMigration } from './006-owed-rollbacks.js';
 import { backupManifestShaMigration } from './007-backup-manifest-sha.js';
 import { backupOffsiteMigration } from './008-backup-offsite.js';
 import { offsiteCopiesMigration } from './009-offsite-copies.js';
+import { knownGoodMigration } from './010-known-good.js';
 import type { Migration } from './migration.js';
 
 /**
@@ -23,4 +24,5 @@ export const MIGRATIONS: readonly Migration[] = [
   backupManifestShaMigration,
   backupOffsiteMigration,
   offsiteCopiesMigration,
+  knownGoodMigration,
 ];

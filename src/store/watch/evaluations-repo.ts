@@ -4,16 +4,32 @@ import type { Db } from '../db.js';
 /** A stored rule evaluation: what was measured, against what, and what the tick did about it. */
 export interface EvaluationRecord extends RuleEvaluation {
   id: number;
-  watchId: number;
+  /** The watch evaluated; null for the guard's evaluations of a revision no watch promoted. */
+  watchId: number | null;
+  /** watch: a candidate during its watch; guard: the serving revision after its promotion. */
+  phase: EvaluationPhase;
+  /** The revision evaluated (null for evaluations stored before it was recorded). */
+  revision: string | null;
   service: string;
   at: number;
   /** What the tick did: none, rollback, alert, hold, promote, end... */
   taken: string;
 }
 
+export type EvaluationPhase = 'watch' | 'guard';
+
+/** Who made an evaluation: a watch (its id and candidate) or the guard (the serving revision). */
+export interface EvaluationOwner {
+  watchId: number | null;
+  phase: EvaluationPhase;
+  revision: string;
+}
+
 interface Row {
   id: number;
-  watch_id: number;
+  watch_id: number | null;
+  phase: string;
+  revision: string | null;
   service: string;
   at: number;
   rule: string;
@@ -36,7 +52,7 @@ export class EvaluationsRepo {
 
   /** Stores one tick's evaluations; `taken(evaluation)` says what the tick did about each. */
   add(
-    watchId: number,
+    owner: EvaluationOwner,
     service: string,
     at: number,
     evaluations: readonly RuleEvaluation[],
@@ -44,13 +60,13 @@ export class EvaluationsRepo {
   ): void {
     const insert = this.db.prepare(
       `INSERT INTO watch_evaluations (watch_id, service, at, rule, signal, rule_action, window_start, window_end,
-                                      query, raw, value, threshold, verdict, action, detail)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                                      query, raw, value, threshold, verdict, action, detail, phase, revision)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.db.transaction(() => {
       for (const entry of evaluations) {
         insert.run(
-          watchId,
+          owner.watchId,
           service,
           at,
           entry.rule,
@@ -65,6 +81,8 @@ export class EvaluationsRepo {
           entry.verdict,
           taken(entry),
           entry.detail,
+          owner.phase,
+          owner.revision,
         );
       }
     })();
@@ -75,30 +93,44 @@ export class EvaluationsRepo {
     const rows = this.db
       .prepare('SELECT * FROM watch_evaluations WHERE watch_id = ? ORDER BY id DESC LIMIT ?')
       .all(watchId, limit) as Row[];
-    return rows.map((row) => ({
-      id: row.id,
-      watchId: row.watch_id,
-      service: row.service,
-      at: row.at,
-      rule: row.rule,
-      signal: row.signal as EvaluationRecord['signal'],
-      action: row.rule_action as EvaluationRecord['action'],
-      window:
-        row.window_start === null
-          ? null
-          : { start: row.window_start, end: row.window_end ?? row.window_start },
-      query: row.query,
-      raw: JSON.parse(row.raw) as Record<string, unknown>,
-      value: row.value,
-      threshold: row.threshold,
-      verdict: row.verdict as EvaluationRecord['verdict'],
-      detail: row.detail,
-      taken: row.action,
-    }));
+    return rows.map(fromRow);
+  }
+
+  /** The guard's newest evaluations of a service, newest first. */
+  forGuard(service: string, limit = 50): EvaluationRecord[] {
+    const rows = this.db
+      .prepare(
+        "SELECT * FROM watch_evaluations WHERE service = ? AND phase = 'guard' ORDER BY id DESC LIMIT ?",
+      )
+      .all(service, limit) as Row[];
+    return rows.map(fromRow);
   }
 
   /** Deletes evaluations older than `before` (ms); returns how many went. */
   prune(before: number): number {
     return this.db.prepare('DELETE FROM watch_evaluations WHERE at < ?').run(before).changes;
   }
+}
+
+function fromRow(row: Row): EvaluationRecord {
+  return {
+    id: row.id,
+    watchId: row.watch_id,
+    phase: row.phase as EvaluationPhase,
+    revision: row.revision,
+    service: row.service,
+    at: row.at,
+    rule: row.rule,
+    signal: row.signal as EvaluationRecord['signal'],
+    action: row.rule_action as EvaluationRecord['action'],
+    window:
+      row.window_start === null ? null : { start: row.window_start, end: row.window_end ?? row.window_start },
+    query: row.query,
+    raw: JSON.parse(row.raw) as Record<string, unknown>,
+    value: row.value,
+    threshold: row.threshold,
+    verdict: row.verdict as EvaluationRecord['verdict'],
+    detail: row.detail,
+    taken: row.action,
+  };
 }
