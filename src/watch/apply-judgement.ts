@@ -174,7 +174,8 @@ function store(
 ): void {
   const trips = new Set(judgement.trips.map((trip) => trip.rule));
   const alerts = new Set(judgement.alerts.map((alert) => alert.rule));
-  rt.store.evaluations.add(watch.id, service.key, rt.clock(), evaluations, (entry) => {
+  const owner = { watchId: watch.id, phase: 'watch' as const, revision: watch.candidate };
+  rt.store.evaluations.add(owner, service.key, rt.clock(), evaluations, (entry) => {
     if (trips.has(entry.rule)) return judgement.kind; // rollback, or hold while frozen
     if (alerts.has(entry.rule)) return 'alert';
     if (judgement.kind === 'promote' || judgement.kind === 'end') return judgement.kind;

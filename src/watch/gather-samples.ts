@@ -2,6 +2,7 @@ import {
   type Fetched,
   type HealthSample,
   requestQueryWindow,
+  type Rule,
   type Samples,
   type TimeWindow,
   type UtilizationPoint,
@@ -11,13 +12,18 @@ import {
 import { type ServiceObservation, servingOf, tagUrlOf } from '../core/watch-types.js';
 import { errorMessage } from '../core/errors.js';
 import type { MetricRead, RevisionTarget } from '../signals/metric-source.js';
-import type { WatchRecord } from '../store/watch/watches-repo.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import type { WatchedService } from './watched-service.js';
 
 /** Probe targets: the service URL, and a candidate's tag URL. */
 export const SERVICE_TARGET = 'service';
 export const TAG_TARGET = 'tag';
+
+/** Whose samples are gathered: a watch's candidate with the watch's rules, or the guard's revision. */
+export interface SampleSubject {
+  revision: string;
+  rules: readonly Rule[];
+}
 
 /**
  * Everything this tick knows about the candidate: metric windows for its revision (read in
@@ -27,17 +33,18 @@ export const TAG_TARGET = 'tag';
 export async function gatherSamples(
   rt: WatchRuntime,
   service: WatchedService,
-  watch: WatchRecord,
+  subject: SampleSubject,
   observation: ServiceObservation,
   signal: AbortSignal,
   onFailure: (what: string, error: unknown) => void,
 ): Promise<Samples> {
   const now = rt.clock();
-  const target: RevisionTarget = { ...service.ref, revision: watch.candidate };
+  const target: RevisionTarget = { ...service.ref, revision: subject.revision };
+  const rules = subject.rules;
   const until = Math.floor(now / rt.windows.alignmentMs) * rt.windows.alignmentMs;
   const widen = (window: TimeWindow | undefined) =>
     window && { start: window.start, end: Math.max(window.end, until) };
-  const requestWindow = widen(requestQueryWindow(service.rules, now, rt.windows));
+  const requestWindow = widen(requestQueryWindow(rules, now, rt.windows));
   const guard = <T>(what: string, read: Promise<MetricRead<T>>) =>
     read.then(
       (result) => {
@@ -56,7 +63,7 @@ export async function gatherSamples(
         rt.metricSource.requestCounts(target, requestWindow, rt.windows.alignmentMs, signal),
       )
     : Promise.resolve(undefined);
-  const utilization = utilizationReads(rt, service, target, until, signal, guard);
+  const utilization = utilizationReads(rt, rules, target, until, signal, guard);
   const [requestSamples, ...utilizationSamples] = await Promise.all([
     requests,
     ...utilization.map((entry) => entry.read),
@@ -66,13 +73,13 @@ export async function gatherSamples(
     utilization: Object.fromEntries(
       utilization.map((entry, index) => [entry.key, utilizationSamples[index]]),
     ),
-    health: healthSamples(rt, service, watch, observation),
+    health: healthSamples(rt, service, subject.revision, observation),
   };
 }
 
 function utilizationReads(
   rt: WatchRuntime,
-  service: WatchedService,
+  rules: readonly Rule[],
   target: RevisionTarget,
   until: number,
   signal: AbortSignal,
@@ -82,10 +89,10 @@ function utilizationReads(
   ) => Promise<Fetched<UtilizationPoint> | undefined>,
 ) {
   const reads = new Map<string, Promise<Fetched<UtilizationPoint> | undefined>>();
-  for (const rule of service.rules) {
+  for (const rule of rules) {
     if (rule.signal !== 'cpu' && rule.signal !== 'memory') continue;
     const key = utilizationKey(rule.signal, rule.percentile);
-    const window = utilizationQueryWindow(service.rules, rule.signal, rt.clock(), rt.windows);
+    const window = utilizationQueryWindow(rules, rule.signal, rt.clock(), rt.windows);
     if (reads.has(key) || !window) continue;
     const what = `${rule.signal} utilization`;
     const range = { start: window.start, end: Math.max(window.end, until) };
@@ -118,12 +125,12 @@ export function candidateTargets(observation: ServiceObservation, candidate: str
 function healthSamples(
   rt: WatchRuntime,
   service: WatchedService,
-  watch: WatchRecord,
+  revision: string,
   observation: ServiceObservation,
 ): HealthSample[] {
-  const samples = rt.live.probesOf(service.key, candidateTargets(observation, watch.candidate));
+  const samples = rt.live.probesOf(service.key, candidateTargets(observation, revision));
   // A tag probe is of whatever revision held the tag then; keep only those of this candidate.
-  return samples.filter((sample) => sample.revision === undefined || sample.revision === watch.candidate);
+  return samples.filter((sample) => sample.revision === undefined || sample.revision === revision);
 }
 
 function noteLag(rt: WatchRuntime, service: WatchedService, newest: number | null, now: number): void {

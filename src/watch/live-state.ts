@@ -17,6 +17,8 @@ export interface LiveService {
   acting: number;
   /** The first probe since start ran (its refusal, if any, was reported at once). */
   authChecked: boolean;
+  /** What the guard announced about the serving revision (alert rules, refusals); reset when it changes. */
+  guard: { revision: string | null; announced: Set<string> };
 }
 
 /** In-memory state per service, shared by the watch tick and the probe job. */
@@ -33,6 +35,7 @@ export class LiveState {
         probes: new Map(),
         acting: 0,
         authChecked: false,
+        guard: { revision: null, announced: new Set() },
       };
       this.#services.set(service, live);
     }

@@ -93,6 +93,7 @@ function record(
       rt.store.watches.end(open.id, open.candidate === revision ? 'promoted' : 'cancelled', reason, now);
     rt.store.services.setStable(key, revision, 'manual', now);
     rt.store.revisions.mark(key, revision, 'good', reason, now);
+    if (previous !== revision) rt.store.knownGood.append(key, revision, 'promoted', now);
     rt.store.services.saveSnapshot(key, snapshotOf(observation), now);
     // A person chose where traffic goes: an automatic rollback still owed must not undo it.
     rt.store.owed.clearService(key);

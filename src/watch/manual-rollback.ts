@@ -1,6 +1,7 @@
 import { UsageError } from '../core/errors.js';
 import { badMarkNotice } from './bad-mark.js';
 import { requestRollback } from './rollback.js';
+import { defaultTarget } from './rollback-target.js';
 import type { RollbackOutcome } from './rollback-request.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import { findService } from './watched-service.js';
@@ -8,7 +9,8 @@ import { findService } from './watched-service.js';
 /**
  * `runwarden rollback`: a person's rollback, through the same path as the watch's. Frozen services
  * and the cooldown do not stop it (a person decides); the etag precondition and the action lease
- * still apply. `--to` must name a ready revision of the service. A target marked bad is refused
+ * still apply. Without `--to` it goes to the default target (rollback-target.ts: during a watch the
+ * stable revision, after a promotion the known good one before). `--to` must name a ready revision of the service. A target marked bad is refused
  * (`target_bad`, naming the mark) unless `force`: the person is told before going back to it.
  */
 export async function manualRollback(
@@ -35,7 +37,7 @@ export async function manualRollback(
     if (!target.ready)
       throw new UsageError(`--to ${options.to}: the revision is not ready and cannot take traffic`);
   }
-  const to = options.to ?? rt.store.services.get(service.key)?.stableRevision ?? null;
+  const to = options.to ?? defaultTarget(rt.store, service, rt.clock()).to;
   const bad = to === null || options.force === true ? null : badMarkNotice(rt, service.key, to);
   if (bad !== null)
     return {

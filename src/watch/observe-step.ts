@@ -15,7 +15,10 @@ export function applyObservationStep(rt: WatchRuntime, service: WatchedService, 
     case 'none':
       return;
     case 'adopt_baseline': {
-      rt.store.services.setStable(service.key, step.stable, 'baseline', now);
+      rt.store.transaction(() => {
+        rt.store.services.setStable(service.key, step.stable, 'baseline', now);
+        rt.store.knownGood.append(service.key, step.stable, 'baseline', now);
+      });
       const reason = `first sight of ${service.key}: ${step.stable} serves all traffic and is taken as known good`;
       rt.events.emit('watch:baseline', {
         ...watchEventBase(rt, service, null, { reason }),

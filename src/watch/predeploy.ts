@@ -30,7 +30,11 @@ export async function predeploy(
   const sole = serving.length === 1 && serving[0]?.[1] === 100 ? serving[0][0] : null;
   let stable = memory.stable;
   if (sole && !memory.watch && !memory.bad.has(sole) && sole !== memory.stable) {
-    rt.store.services.setStable(service.key, sole, 'predeploy', rt.clock());
+    const now = rt.clock();
+    rt.store.transaction(() => {
+      rt.store.services.setStable(service.key, sole, 'predeploy', now);
+      rt.store.knownGood.append(service.key, sole, 'baseline', now);
+    });
     stable = sole;
   }
   // The schema is read before the backup starts: a migration that lands in between is then seen as

@@ -19,6 +19,8 @@ export function promoteWatch(
     if (!rt.store.watches.end(watch.id, 'promoted', reason, now)) return false;
     rt.store.services.setStable(service.key, watch.candidate, 'promoted', now);
     rt.store.revisions.mark(service.key, watch.candidate, 'good', reason, now);
+    // Opens the revision's rollback window for the guard (see core/known-good.ts).
+    rt.store.knownGood.append(service.key, watch.candidate, 'promoted', now);
     return true;
   });
   if (!promoted) return false;

@@ -52,6 +52,16 @@ export async function executeRollback(
       record(rt, service, request, plan, confirmed.observation, confirmed.ok);
       const restorePoint = await (announced ??
         restoreReportOrUnknown(rt, service, request.watch ?? null, signal));
+      if (restorePoint.schemaChanged === true)
+        rt.logger.warn(
+          {
+            service: service.key,
+            to: plan.to,
+            schema: restorePoint.schemaDetail,
+            backup: restorePoint.backup,
+          },
+          'ROLLED BACK ALTHOUGH THE DATABASE SCHEMA CHANGED since the target served: check whether the data needs the restore point',
+        );
       const completed: RollbackCompletedEvent = {
         ...base(),
         at: rt.clock(),
@@ -215,9 +225,23 @@ function record(
     if (open && plan.from.includes(open.candidate))
       rt.store.watches.end(open.id, 'rolled_back', request.reason, now);
     if (request.trigger !== 'manual') rt.store.services.setLastAutoRollback(service.key, now);
+    if (confirmed) noteRolledBackTo(rt, service, plan.to, now);
     rt.store.services.saveSnapshot(service.key, snapshotOf(after), now);
   });
   rt.live.of(service.key).observation = after;
+}
+
+/**
+ * A known good revision traffic went back to: listed again (a rollback target opens no rollback
+ * window, see core/known-good.ts) and, when it is not the stable one (a rollback after a
+ * promotion), made stable, so the next poll does not take it for a new deploy to watch. A revision
+ * never known good (a person's --to) is left to the watch, as before.
+ */
+function noteRolledBackTo(rt: WatchRuntime, service: WatchedService, to: string, now: number): void {
+  if (!rt.store.knownGood.has(service.key, to)) return;
+  rt.store.knownGood.append(service.key, to, 'rolled_back_to', now);
+  if (rt.store.services.get(service.key)?.stableRevision !== to)
+    rt.store.services.setStable(service.key, to, 'rolled back to', now);
 }
 
 /**

@@ -6,6 +6,7 @@ import { executeRollback, recordNoop } from './rollback-execute.js';
 import { planFor } from './rollback-plan-for.js';
 import type { RollbackOutcome, RollbackRequest } from './rollback-request.js';
 import { restoreReportOrUnknown } from './restore-points.js';
+import { schemaGateFor } from './schema-gate-for.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import { findService, type WatchedService } from './watched-service.js';
 
@@ -37,6 +38,17 @@ async function decideAndAct(
   const observation = request.known ?? (await rt.cloudRun.getService(service.ref, signal));
   const plan = planFor(rt, service, request, observation);
   if (plan.kind === 'refused') return refuse(rt, service, request, plan, dryRun);
+  if (plan.kind === 'update') {
+    const gate = await schemaGateFor(rt, service, request, plan, signal);
+    if (gate.kind === 'alert')
+      return refuse(
+        rt,
+        service,
+        request,
+        { kind: 'refused', to: plan.to, reason: 'schema_changed', detail: gate.detail },
+        dryRun,
+      );
+  }
   if (dryRun) return dryRunOf(rt, service, request, plan, signal);
   const blocker = takeActionLease(rt, service.key);
   if (blocker !== null)

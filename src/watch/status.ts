@@ -2,6 +2,7 @@ import { AUTH_FAILED_KEY } from '../core/watch-machine.js';
 import type { WatchStatus } from '../core/watch-types.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
 import type { WatchStore } from '../store/store.js';
+import { defaultTarget } from './rollback-target.js';
 import type { WatchedService } from './watched-service.js';
 
 /** One service as `runwarden status` shows it; times are ISO-8601 UTC. */
@@ -40,7 +41,7 @@ export interface ServiceStatus {
   owed_rollback: {
     to: string;
     from: string[];
-    trigger: 'watch' | 'alert';
+    trigger: 'watch' | 'alert' | 'guard';
     reason: string;
     decided_at: string;
     watch_id: number | null;
@@ -48,11 +49,23 @@ export interface ServiceStatus {
   /** The last rollback that changed traffic (any trigger), from the history. */
   last_rollback: { at: string; to: string; trigger: string; reason: string } | null;
   bad_revisions: string[];
+  /**
+   * Where `runwarden rollback` without --to sends traffic: during a watch the stable revision, else
+   * the known good one before the serving revision; with the serving revision's rollback window
+   * (until when the guard and alerts may roll back by themselves), null when none is open.
+   */
+  rollback_target: { revision: string | null; window_closes_at: string | null; note: string | null };
+  /** The known-good history, newest first: revision, how it became known good, when. */
+  known_good: Array<{ revision: string; how: string; at: string }>;
   last_backup: { file: string; at: string; source: string } | null;
 }
 
 /** The state of every configured service, from the store alone (no Cloud Run call: works offline). */
-export function serviceStatuses(services: readonly WatchedService[], store: WatchStore): ServiceStatus[] {
+export function serviceStatuses(
+  services: readonly WatchedService[],
+  store: WatchStore,
+  now = Date.now(),
+): ServiceStatus[] {
   return services.map((service) => {
     const row = store.services.get(service.key);
     const open = store.watches.open(service.key) ?? null;
@@ -101,9 +114,33 @@ export function serviceStatuses(services: readonly WatchedService[], store: Watc
         .list(service.key)
         .filter((mark) => mark.verdict === 'bad')
         .map((mark) => mark.revision),
+      ...targetOf(store, service, now),
       last_backup: lastBackup(store, service.key, open ?? last),
     };
   });
+}
+
+function targetOf(
+  store: WatchStore,
+  service: WatchedService,
+  now: number,
+): Pick<ServiceStatus, 'rollback_target' | 'known_good'> {
+  const target = defaultTarget(store, service, now);
+  const window = target.window;
+  return {
+    rollback_target: {
+      revision: target.to,
+      window_closes_at: window.open ? iso(window.closesAt) : null,
+      note: target.watching
+        ? 'a candidate is watched: its rollback goes to the stable revision'
+        : window.open
+          ? null
+          : window.detail,
+    },
+    known_good: target.knownGood
+      .map((entry) => ({ revision: entry.revision, how: entry.how, at: iso(entry.at) as string }))
+      .reverse(),
+  };
 }
 
 function lastBackup(store: WatchStore, key: string, watch: WatchRecord | null): ServiceStatus['last_backup'] {

@@ -1,4 +1,5 @@
 import type { Job, Scheduler } from '../daemon/scheduler.js';
+import { guardService } from './guard-tick.js';
 import { probeJob } from './probe-job.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import { tickService } from './watch-tick.js';
@@ -34,9 +35,15 @@ export function watchJob(rt: WatchRuntime, service: WatchedService): NudgeableJo
   };
 }
 
+/** The guard on the serving revision of one service as a job: one pass per run. */
+export function guardJob(rt: WatchRuntime, service: WatchedService): Job {
+  return { name: `guard:${service.key}`, runOnce: (signal) => guardService(rt, service, signal) };
+}
+
 /**
  * Schedules, per service, the watch tick every `poll_interval` and the probes every
- * `probe_interval`, both at once at start (a restarted daemon resumes open watches right away).
+ * `probe_interval`, both at once at start (a restarted daemon resumes open watches right away),
+ * and the guard every `guard.interval` (first after one interval: it reads the tick's poll).
  * A failed probe nudges the tick, so a failing candidate is judged without waiting for the poll.
  */
 export function scheduleWatches(rt: WatchRuntime, scheduler: Scheduler): void {
@@ -45,5 +52,6 @@ export function scheduleWatches(rt: WatchRuntime, scheduler: Scheduler): void {
     scheduler.every(service.config.poll_interval, tick, true);
     const probes = probeJob(rt, service, () => tick.nudge(() => scheduler.fire(tick)));
     scheduler.every(service.config.probe_interval, probes, true);
+    scheduler.every(service.config.guard.interval, guardJob(rt, service));
   }
 }

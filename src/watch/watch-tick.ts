@@ -48,7 +48,8 @@ async function judgeWatch(
 ): Promise<void> {
   await probeBeforeConcluding(rt, service, watch, observation, signal);
   const failures: string[] = [];
-  const samples = await gatherSamples(rt, service, watch, observation, signal, (what, error) => {
+  const subject = { revision: watch.candidate, rules: service.rules };
+  const samples = await gatherSamples(rt, service, subject, observation, signal, (what, error) => {
     rt.logger.warn({ service: service.key, err: errorMessage(error) }, 'metric read failed');
     failures.push(describeFailure(what, error));
     reportOnce(rt, service, watch, `failure:${what}`, 'metrics', error);

@@ -11,6 +11,8 @@ export interface WatchedService {
   ref: ServiceRef;
   config: ServiceConfig;
   rules: Rule[];
+  /** The guard's rules, judged on the serving revision after its promotion. */
+  guardRules: Rule[];
 }
 
 export function watchedService(config: ServiceConfig): WatchedService {
@@ -19,6 +21,7 @@ export function watchedService(config: ServiceConfig): WatchedService {
     ref: { project: config.project, region: config.region, service: config.service },
     config,
     rules: config.rules.map(toRule),
+    guardRules: config.guard.rules.map(toRule),
   };
 }
 

@@ -98,6 +98,10 @@ function describe(
       lines.push(
         `  rollback:  to ${status.last_rollback.to} at ${status.last_rollback.at} (${status.last_rollback.trigger}): ${status.last_rollback.reason}`,
       );
+    const target = status.rollback_target;
+    lines.push(
+      `  rollback target: ${target.revision ?? 'none known'}${target.window_closes_at ? ` (automatic until ${target.window_closes_at})` : target.note ? ` (${target.note})` : ''}`,
+    );
     if (status.bad_revisions.length > 0) lines.push(`  bad:       ${status.bad_revisions.join(', ')}`);
     lines.push(
       `  restore:   ${status.last_backup ? `${status.last_backup.file} (${status.last_backup.source}, ${status.last_backup.at})` : 'no pre-deploy backup'}`,

@@ -1,0 +1,154 @@
+import { judgeGuard } from '../core/guard.js';
+import { errorMessage } from '../core/errors.js';
+import { evaluateRules, type RuleEvaluation } from '../core/rules.js';
+import { type ServiceObservation, servingOf } from '../core/watch-types.js';
+import { summarize } from '../events/watch-events.js';
+import { watchEventBase } from './event-base.js';
+import { describeFailure, gatherSamples } from './gather-samples.js';
+import { requestRollback } from './rollback.js';
+import type { RollbackOutcome } from './rollback-request.js';
+import type { WatchRuntime } from './watch-runtime.js';
+import type { WatchedService } from './watched-service.js';
+
+/**
+ * One pass of the guard on the serving revision: after its promotion, for as long as it alone
+ * serves, its guard rules are evaluated and stored (phase guard). A rollback rule that trips asks
+ * the one rollback path, which sends traffic to the previous known good revision within the
+ * revision's rollback window and otherwise refuses (announced once: notification, metric,
+ * history) naming the command a person would run. It reads the service as the watch tick last
+ * polled it, so it adds no Cloud Run call; it stands aside while a watch or an owed rollback is open.
+ */
+export async function guardService(rt: WatchRuntime, service: WatchedService, signal: AbortSignal) {
+  const observation = rt.live.of(service.key).observation;
+  if (!observation || rt.store.owed.get(service.key)) return;
+  const memory = rt.store.memory(service.key);
+  const serving = soleServing(observation);
+  if (memory.watch || serving === null || serving !== memory.stable) return;
+  const live = rt.live.of(service.key).guard;
+  if (live.revision !== serving) {
+    live.revision = serving;
+    live.announced = new Set();
+  }
+  const now = rt.clock();
+  const since = rt.store.knownGood.list(service.key).findLast((entry) => entry.revision === serving)?.at ?? 0;
+  const subject = { revision: serving, rules: service.guardRules };
+  const samples = await gatherSamples(rt, service, subject, observation, signal, (what, error) => {
+    rt.logger.warn({ service: service.key, err: errorMessage(error) }, 'guard: metric read failed');
+    announceOnce(rt, service, live.announced, `failure:${what}`, () =>
+      rt.events.emit('watch:failure', {
+        ...watchEventBase(rt, service, null, { reason: `guard: ${describeFailure(what, error)}` }),
+        candidate: serving,
+        operation: 'metrics',
+        error: { code: 'RW_METRICS', message: errorMessage(error) },
+      }),
+    );
+  });
+  const evaluations = evaluateRules(service.guardRules, samples, { now, since, windows: rt.windows });
+  const alertKeys = new Set(
+    [...live.announced].filter((key) => key.startsWith('alert:')).map((key) => key.slice(6)),
+  );
+  const judgement = judgeGuard(evaluations, alertKeys);
+  for (const key of [...live.announced]) if (key.startsWith('alert:')) live.announced.delete(key);
+  for (const rule of judgement.announced) live.announced.add(`alert:${rule}`);
+  for (const alert of judgement.alerts) announceAlert(rt, service, serving, alert);
+  let outcome: RollbackOutcome | null = null;
+  const [first] = judgement.trips;
+  if (first)
+    outcome = await tripped(rt, service, serving, judgement.trips, observation, live.announced, signal);
+  store(rt, service, serving, evaluations, judgement.trips, judgement.alerts, outcome);
+}
+
+async function tripped(
+  rt: WatchRuntime,
+  service: WatchedService,
+  serving: string,
+  trips: readonly RuleEvaluation[],
+  observation: ServiceObservation,
+  announced: Set<string>,
+  signal: AbortSignal,
+): Promise<RollbackOutcome | null> {
+  const reason = `guard on ${serving}: ${trips.map((trip) => `${trip.rule}: ${trip.detail}`).join('; ')}`;
+  try {
+    return await requestRollback(
+      rt,
+      {
+        service: service.key,
+        trigger: 'guard',
+        reason,
+        rule: trips[0]?.rule ?? null,
+        decidedAt: rt.clock(),
+        known: observation,
+        // Each refusal once per serving revision: a trip that persists is not repeated every pass.
+        announceRefusal: (refusal) => {
+          const key = `refused:${refusal}`;
+          if (announced.has(key)) return false;
+          announced.add(key);
+          return true;
+        },
+      },
+      signal,
+    );
+  } catch (error) {
+    // Announced as rollback:failed by the rollback path; the next pass asks again.
+    rt.logger.warn({ service: service.key, err: errorMessage(error) }, 'guard rollback failed; will retry');
+    return null;
+  }
+}
+
+function announceAlert(rt: WatchRuntime, service: WatchedService, serving: string, alert: RuleEvaluation) {
+  rt.events.emit('watch:alert', {
+    ...watchEventBase(rt, service, null, {
+      rule: alert.rule,
+      reason: `guard on ${serving}: ${alert.rule}: ${alert.detail}`,
+    }),
+    candidate: serving,
+    rule: alert.rule,
+    evaluation: summarize(alert),
+  });
+}
+
+function announceOnce(
+  rt: WatchRuntime,
+  service: WatchedService,
+  announced: Set<string>,
+  key: string,
+  announce: () => void,
+): void {
+  if (announced.has(key)) return;
+  announced.add(key);
+  rt.logger.debug({ service: service.key, key }, 'guard: announced');
+  announce();
+}
+
+/** Stored like a watch's evaluations, marked as the guard's, with what the pass did about each. */
+function store(
+  rt: WatchRuntime,
+  service: WatchedService,
+  serving: string,
+  evaluations: readonly RuleEvaluation[],
+  trips: readonly RuleEvaluation[],
+  alerts: readonly RuleEvaluation[],
+  outcome: RollbackOutcome | null,
+): void {
+  const tripped = new Set(trips.map((trip) => trip.rule));
+  const alerted = new Set(alerts.map((alert) => alert.rule));
+  const promoted = rt.store.watches
+    .recent(service.key, 20)
+    .find((watch) => watch.status === 'promoted' && watch.candidate === serving);
+  const owner = { watchId: promoted?.id ?? null, phase: 'guard' as const, revision: serving };
+  rt.store.evaluations.add(owner, service.key, rt.clock(), evaluations, (entry) => {
+    if (tripped.has(entry.rule)) return takenBy(outcome);
+    return alerted.has(entry.rule) ? 'alert' : 'none';
+  });
+}
+
+function takenBy(outcome: RollbackOutcome | null): string {
+  if (outcome === null) return 'rollback_failed';
+  if (outcome.kind === 'refused') return `refused:${outcome.reason}`;
+  return outcome.kind === 'noop' ? 'none' : 'rollback';
+}
+
+function soleServing(observation: ServiceObservation): string | null {
+  const serving = Object.entries(servingOf(observation.traffic));
+  return serving.length === 1 && serving[0]?.[1] === 100 ? serving[0][0] : null;
+}
