@@ -22,7 +22,10 @@ export function planFor(
     // After a promotion: the known good revision before the serving one, within its rollback window.
     const target = defaultTarget(rt.store, service, now, observation.traffic);
     toRevision = target.to ?? undefined;
-    if (!target.window.open && target.to !== null && target.to !== target.serving)
+    // The window guards a known good revision that serves; a revision nobody vouched for (a person
+    // sent traffic to it) goes back to the known good one under the usual rules.
+    const vouched = target.serving !== null && target.serving === memory.stable;
+    if (vouched && !target.window.open && target.to !== null && target.to !== target.serving)
       closed = {
         reason: target.window.why === 'closed' ? 'window_closed' : 'not_promoted',
         detail: `${target.window.detail}; alert only. To roll back by hand: ${rollbackCommand(service.key, target.to)}`,

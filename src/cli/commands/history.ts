@@ -69,7 +69,8 @@ function describeEvaluations(evaluations: EvaluationRecord[]): string {
         ? ` window ${new Date(entry.window.start).toISOString()}..${new Date(entry.window.end).toISOString()}`
         : '';
       return [
-        `${new Date(entry.at).toISOString()}  ${entry.rule} (${entry.action})  ${entry.verdict}  -> ${entry.taken}`,
+        // The guard's evaluations of the revision this watch promoted are listed with them, marked.
+        `${new Date(entry.at).toISOString()}  ${entry.phase === 'guard' ? `[guard ${entry.revision}] ` : ''}${entry.rule} (${entry.action})  ${entry.verdict}  -> ${entry.taken}`,
         `    ${entry.detail}; value ${entry.value ?? 'none'}, threshold ${entry.threshold}${window}`,
         `    raw ${JSON.stringify(entry.raw)}`,
         entry.query ? `    query ${entry.query}` : '',
