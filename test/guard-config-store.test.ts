@@ -42,9 +42,6 @@ describe('the guard configuration', () => {
         '    guard:',
         '      rollback_window: soon',
         '      on_schema_change: maybe',
-        '      rules:',
-        '        - { name: health, signal: health, threshold: 3 }',
-        '        - { name: health, signal: health, threshold: 2 }',
         '      every: 1m',
       ]),
     );
@@ -52,8 +49,16 @@ describe('the guard configuration', () => {
     expect(text).toContain('services[0].on_schema_change');
     expect(text).toContain('services[0].guard.rollback_window');
     expect(text).toContain('services[0].guard.on_schema_change');
-    expect(text).toContain('services[0].guard.rules[1].name: duplicate rule "health"');
-    expect(text).toContain('every');
+    expect(text).toContain('services[0].guard.every: unknown key');
+    const duplicate = problemsOf(() =>
+      load([
+        '    guard:',
+        '      rules:',
+        '        - { name: health, signal: health, threshold: 3 }',
+        '        - { name: health, signal: health, threshold: 2 }',
+      ]),
+    );
+    expect(duplicate).toEqual(['services[0].guard.rules[1].name: duplicate rule "health"']);
   });
 });
 
