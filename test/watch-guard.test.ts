@@ -28,20 +28,25 @@ async function deployAndPromote(h: Harness): Promise<string> {
   return revision;
 }
 
+/** One probe, tick and guard pass, as the daemon runs them. */
+async function onePass(h: Harness): Promise<void> {
+  const service = h.runtime.services[0]!;
+  await probeJob(h.runtime, service, () => {}).runOnce(signal());
+  await tickService(h.runtime, service, signal());
+  await guardService(h.runtime, service, signal());
+}
+
 /** Probe, tick and guard passes, as the daemon runs them, until `name` (matching `match`) is emitted. */
 function guardUntilEvent<K extends keyof RunwardenEvents & string>(
   h: Harness,
   name: K,
   match: (payload: RunwardenEvents[K]) => boolean = () => true,
 ): Promise<RunwardenEvents[K]> {
-  const service = h.runtime.services[0]!;
   return waitFor(
     async () => {
       const found = h.seen.find((entry) => entry.name === name && match(entry.payload as never));
       if (found) return found.payload as RunwardenEvents[K];
-      await probeJob(h.runtime, service, () => {}).runOnce(signal());
-      await tickService(h.runtime, service, signal());
-      await guardService(h.runtime, service, signal());
+      await onePass(h);
       return undefined;
     },
     `the event ${name}`,
@@ -169,6 +174,19 @@ describe('the guard on the serving revision', () => {
     const outcome = await manualRollback(h.runtime, { service: 'shop', dryRun: false }, signal());
     expect(outcome).toMatchObject({ kind: 'rolled_back', to: v2, from: [v4], confirmed: true });
     expect(servedBy(h)).toEqual({ [v2]: 100 });
+  });
+
+  it('a trip on the first revision ever seen, with nowhere earlier to go, alerts once', async () => {
+    const { h, v1 } = await ready(HEALTH_ONLY);
+    h.playground.setBehaviour(v1, 'failing-health');
+    const alert = await guardUntilEvent(h, 'watch:alert', (event) => event.rule === 'health');
+    expect(alert).toMatchObject({ candidate: v1, rule: 'health' });
+    expect(alert.reason).toContain('no earlier known good revision to roll back to');
+    // The trip persists over further passes: it is not announced again.
+    for (let pass = 0; pass < 3; pass += 1) await onePass(h);
+    expect(h.seen.filter((entry) => entry.name === 'watch:alert')).toHaveLength(1);
+    expect(h.seen.some((entry) => entry.name.startsWith('rollback:'))).toBe(false);
+    expect(servedBy(h)).toEqual({ [v1]: 100 });
   });
 
   it('a guard trip after a schema change alerts, naming the change and the commands, and moves nothing', async () => {

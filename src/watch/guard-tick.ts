@@ -51,11 +51,41 @@ export async function guardService(rt: WatchRuntime, service: WatchedService, si
   for (const key of [...live.announced]) if (key.startsWith('alert:')) live.announced.delete(key);
   for (const rule of judgement.announced) live.announced.add(`alert:${rule}`);
   for (const alert of judgement.alerts) announceAlert(rt, service, serving, alert);
-  let outcome: RollbackOutcome | null = null;
-  const [first] = judgement.trips;
-  if (first)
-    outcome = await tripped(rt, service, serving, judgement.trips, observation, live.announced, signal);
+  const outcome = await actOnTrips(
+    rt,
+    service,
+    serving,
+    judgement.trips,
+    observation,
+    live.announced,
+    signal,
+  );
   store(rt, service, serving, evaluations, judgement.trips, judgement.alerts, outcome);
+}
+
+const DRY_RUN_KEY = 'dry_run';
+
+/** Asks for the rollback of a trip and makes sure it is heard once when it cannot move anything. */
+async function actOnTrips(
+  rt: WatchRuntime,
+  service: WatchedService,
+  serving: string,
+  trips: readonly RuleEvaluation[],
+  observation: ServiceObservation,
+  announced: Set<string>,
+  signal: AbortSignal,
+): Promise<RollbackOutcome | null> {
+  const [first] = trips;
+  if (!first || announced.has(DRY_RUN_KEY)) return null;
+  const outcome = await tripped(rt, service, serving, trips, observation, announced, signal);
+  // A dry run changes nothing, so the same trip would be "rolled back" every pass: once is enough.
+  if (outcome?.kind === 'dry_run') announced.add(DRY_RUN_KEY);
+  // Nowhere earlier to go (the first revision ever seen): the trip is still heard, once.
+  if (outcome?.kind === 'noop')
+    announceOnce(rt, service, announced, `noop:${first.rule}`, () =>
+      announceAlert(rt, service, serving, first, 'no earlier known good revision to roll back to'),
+    );
+  return outcome;
 }
 
 async function tripped(
@@ -95,11 +125,17 @@ async function tripped(
   }
 }
 
-function announceAlert(rt: WatchRuntime, service: WatchedService, serving: string, alert: RuleEvaluation) {
+function announceAlert(
+  rt: WatchRuntime,
+  service: WatchedService,
+  serving: string,
+  alert: RuleEvaluation,
+  note?: string,
+) {
   rt.events.emit('watch:alert', {
     ...watchEventBase(rt, service, null, {
       rule: alert.rule,
-      reason: `guard on ${serving}: ${alert.rule}: ${alert.detail}`,
+      reason: `guard on ${serving}: ${alert.rule}: ${alert.detail}${note ? `; ${note}` : ''}`,
     }),
     candidate: serving,
     rule: alert.rule,
