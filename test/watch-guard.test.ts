@@ -206,4 +206,23 @@ describe('the guard on the serving revision', () => {
     expect(refused.reason).toContain('fix forward');
     expect(servedBy(h)).toEqual({ [v2]: 100 });
   });
+
+  it('the watch with on_schema_change alert does not roll back over a schema change, and ends the watch failed', async () => {
+    const { h, v1 } = await ready({ ...HEALTH_ONLY, on_schema_change: 'alert' });
+    const v2 = await h.playground.deploy('shop', { behaviour: 'failing-health' });
+    await h.runUntilEvent('watch:started', (event) => event.candidate === v2);
+    // The new revision migrates the database before its probes fail.
+    const app = new Database(h.mainDb);
+    app.exec(
+      "CREATE TABLE shop_item (id INTEGER PRIMARY KEY); INSERT INTO django_migrations (app, name, applied) VALUES ('shop', '0002_item', 'now')",
+    );
+    app.close();
+    const refused = await h.runUntilEvent('rollback:refused', (event) => event.trigger === 'watch');
+    expect(refused).toMatchObject({ refusal: 'schema_changed', to: v1, candidate: v2 });
+    expect(refused.reason).toContain('shop.0002_item');
+    const ended = await h.runUntilEvent('watch:ended', (event) => event.candidate === v2);
+    expect(ended).toMatchObject({ status: 'failed' });
+    expect(servedBy(h)).toEqual({ [v2]: 100 });
+    expect(h.seen.some((entry) => entry.name === 'rollback:completed')).toBe(false);
+  });
 });

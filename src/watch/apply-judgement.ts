@@ -48,7 +48,8 @@ export async function applyJudgement(
   else rt.metrics.activeWatches.set({ service: service.key }, 0);
 }
 
-const PERMANENT = new Set<RollbackRefusal>(['no_stable', 'target_bad']);
+// schema_changed: with on_schema_change alert a person decides (roll back and restore, or fix forward).
+const PERMANENT = new Set<RollbackRefusal>(['no_stable', 'target_bad', 'schema_changed']);
 
 async function rollback(
   rt: WatchRuntime,
