@@ -123,4 +123,33 @@ describe('migration 010: the known-good list', () => {
       store.close();
     }
   });
+
+  it("prunes only the guard's old evaluations of one service", () => {
+    const store = Store.open(tempDir());
+    try {
+      const evaluation = {
+        rule: 'health',
+        signal: 'health' as const,
+        action: 'rollback' as const,
+        window: null,
+        query: '',
+        raw: {},
+        value: 0,
+        threshold: 3,
+        verdict: 'healthy' as const,
+        detail: 'ok',
+      };
+      const guard = { watchId: null, phase: 'guard' as const, revision: 'shop-2' };
+      store.evaluations.add(guard, 'shop', 1_000, [evaluation], () => 'none');
+      store.evaluations.add(guard, 'shop', 5_000, [evaluation], () => 'none');
+      store.evaluations.add(guard, 'blog', 1_000, [evaluation], () => 'none');
+      expect(store.evaluations.pruneGuard('shop', 2_000)).toBe(1);
+      expect(
+        store.evaluations.forGuard('shop').map((entry) => [entry.at, entry.phase, entry.watchId]),
+      ).toEqual([[5_000, 'guard', null]]);
+      expect(store.evaluations.forGuard('blog')).toHaveLength(1);
+    } finally {
+      store.close();
+    }
+  });
 });

@@ -65,6 +65,9 @@ export async function guardService(rt: WatchRuntime, service: WatchedService, si
 
 const DRY_RUN_KEY = 'dry_run';
 
+/** How long the guard's evaluations are kept (a row per rule per pass adds up: 7,200 a day per service). */
+const GUARD_EVALUATIONS_KEPT_MS = 3 * 86_400_000;
+
 /** Asks for the rollback of a trip and makes sure it is heard once when it cannot move anything. */
 async function actOnTrips(
   rt: WatchRuntime,
@@ -172,7 +175,10 @@ function store(
     .recent(service.key, 20)
     .find((watch) => watch.status === 'promoted' && watch.candidate === serving);
   const owner = { watchId: promoted?.id ?? null, phase: 'guard' as const, revision: serving };
-  rt.store.evaluations.add(owner, service.key, rt.clock(), evaluations, (entry) => {
+  const now = rt.clock();
+  // Every pass of every service adds a row per rule: the guard's are kept days, not the watch's 90.
+  rt.store.evaluations.pruneGuard(service.key, now - GUARD_EVALUATIONS_KEPT_MS);
+  rt.store.evaluations.add(owner, service.key, now, evaluations, (entry) => {
     if (tripped.has(entry.rule)) return takenBy(outcome);
     return alerted.has(entry.rule) ? 'alert' : 'none';
   });

@@ -71,6 +71,6 @@ export const knownGoodMigration: Migration = {
     DROP TABLE watch_evaluations;
     ALTER TABLE watch_evaluations_new RENAME TO watch_evaluations;
     CREATE INDEX watch_evaluations_by_watch ON watch_evaluations (watch_id, id);
-    CREATE INDEX watch_evaluations_guard ON watch_evaluations (service, id) WHERE phase = 'guard';
+    CREATE INDEX watch_evaluations_guard ON watch_evaluations (service, at) WHERE phase = 'guard';
   `,
 };

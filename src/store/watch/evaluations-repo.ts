@@ -100,10 +100,17 @@ export class EvaluationsRepo {
   forGuard(service: string, limit = 50): EvaluationRecord[] {
     const rows = this.db
       .prepare(
-        "SELECT * FROM watch_evaluations WHERE service = ? AND phase = 'guard' ORDER BY id DESC LIMIT ?",
+        "SELECT * FROM watch_evaluations WHERE service = ? AND phase = 'guard' ORDER BY at DESC, id DESC LIMIT ?",
       )
       .all(service, limit) as Row[];
     return rows.map(fromRow);
+  }
+
+  /** Deletes the guard's evaluations of `service` older than `before` (ms); returns how many went. */
+  pruneGuard(service: string, before: number): number {
+    return this.db
+      .prepare("DELETE FROM watch_evaluations WHERE service = ? AND phase = 'guard' AND at < ?")
+      .run(service, before).changes;
   }
 
   /** Deletes evaluations older than `before` (ms); returns how many went. */
