@@ -1,5 +1,5 @@
 import { judgeGuard } from '../core/guard.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, RunwardenError } from '../core/errors.js';
 import { evaluateRules, type RuleEvaluation } from '../core/rules.js';
 import { type ServiceObservation, servingOf } from '../core/watch-types.js';
 import { summarize } from '../events/watch-events.js';
@@ -28,6 +28,7 @@ export async function guardService(rt: WatchRuntime, service: WatchedService, si
   if (live.revision !== serving) {
     live.revision = serving;
     live.announced = new Set();
+    live.alerted = new Set();
   }
   const now = rt.clock();
   const since = rt.store.knownGood.list(service.key).findLast((entry) => entry.revision === serving)?.at ?? 0;
@@ -39,17 +40,16 @@ export async function guardService(rt: WatchRuntime, service: WatchedService, si
         ...watchEventBase(rt, service, null, { reason: `guard: ${describeFailure(what, error)}` }),
         candidate: serving,
         operation: 'metrics',
-        error: { code: 'RW_METRICS', message: errorMessage(error) },
+        error: {
+          code: error instanceof RunwardenError ? error.code : 'RW_FAILED',
+          message: errorMessage(error),
+        },
       }),
     );
   });
   const evaluations = evaluateRules(service.guardRules, samples, { now, since, windows: rt.windows });
-  const alertKeys = new Set(
-    [...live.announced].filter((key) => key.startsWith('alert:')).map((key) => key.slice(6)),
-  );
-  const judgement = judgeGuard(evaluations, alertKeys);
-  for (const key of [...live.announced]) if (key.startsWith('alert:')) live.announced.delete(key);
-  for (const rule of judgement.announced) live.announced.add(`alert:${rule}`);
+  const judgement = judgeGuard(evaluations, live.alerted);
+  live.alerted = judgement.announced;
   for (const alert of judgement.alerts) announceAlert(rt, service, serving, alert);
   const outcome = await actOnTrips(
     rt,

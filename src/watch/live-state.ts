@@ -17,8 +17,11 @@ export interface LiveService {
   acting: number;
   /** The first probe since start ran (its refusal, if any, was reported at once). */
   authChecked: boolean;
-  /** What the guard announced about the serving revision (alert rules, refusals); reset when it changes. */
-  guard: { revision: string | null; announced: Set<string> };
+  /**
+   * What the guard announced about the serving revision, reset when it changes: refusals, failures
+   * (`announced`) and the alert rules still unhealthy since they were announced (`alerted`).
+   */
+  guard: { revision: string | null; announced: Set<string>; alerted: Set<string> };
 }
 
 /** In-memory state per service, shared by the watch tick and the probe job. */
@@ -35,7 +38,7 @@ export class LiveState {
         probes: new Map(),
         acting: 0,
         authChecked: false,
-        guard: { revision: null, announced: new Set() },
+        guard: { revision: null, announced: new Set(), alerted: new Set() },
       };
       this.#services.set(service, live);
     }
