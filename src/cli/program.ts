@@ -63,6 +63,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/history.js')).registerHistory,
   },
   {
+    name: 'report',
+    summary: 'the report of an incident: timeline, values against thresholds, restore point, links',
+    load: async () => (await import('./commands/report.js')).registerReport,
+  },
+  {
     name: 'rollback',
     summary: 'send 100 % of traffic back to the last known good revision',
     load: async () => (await import('./commands/rollback.js')).registerRollback,

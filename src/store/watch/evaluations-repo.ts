@@ -75,30 +75,39 @@ export class EvaluationsRepo {
     const rows = this.db
       .prepare('SELECT * FROM watch_evaluations WHERE watch_id = ? ORDER BY id DESC LIMIT ?')
       .all(watchId, limit) as Row[];
-    return rows.map((row) => ({
-      id: row.id,
-      watchId: row.watch_id,
-      service: row.service,
-      at: row.at,
-      rule: row.rule,
-      signal: row.signal as EvaluationRecord['signal'],
-      action: row.rule_action as EvaluationRecord['action'],
-      window:
-        row.window_start === null
-          ? null
-          : { start: row.window_start, end: row.window_end ?? row.window_start },
-      query: row.query,
-      raw: JSON.parse(row.raw) as Record<string, unknown>,
-      value: row.value,
-      threshold: row.threshold,
-      verdict: row.verdict as EvaluationRecord['verdict'],
-      detail: row.detail,
-      taken: row.action,
-    }));
+    return rows.map(fromRow);
+  }
+
+  /** Every evaluation of a watch, oldest first. */
+  allForWatch(watchId: number): EvaluationRecord[] {
+    return (
+      this.db.prepare('SELECT * FROM watch_evaluations WHERE watch_id = ? ORDER BY id').all(watchId) as Row[]
+    ).map(fromRow);
   }
 
   /** Deletes evaluations older than `before` (ms); returns how many went. */
   prune(before: number): number {
     return this.db.prepare('DELETE FROM watch_evaluations WHERE at < ?').run(before).changes;
   }
+}
+
+function fromRow(row: Row): EvaluationRecord {
+  return {
+    id: row.id,
+    watchId: row.watch_id,
+    service: row.service,
+    at: row.at,
+    rule: row.rule,
+    signal: row.signal as EvaluationRecord['signal'],
+    action: row.rule_action as EvaluationRecord['action'],
+    window:
+      row.window_start === null ? null : { start: row.window_start, end: row.window_end ?? row.window_start },
+    query: row.query,
+    raw: JSON.parse(row.raw) as Record<string, unknown>,
+    value: row.value,
+    threshold: row.threshold,
+    verdict: row.verdict as EvaluationRecord['verdict'],
+    detail: row.detail,
+    taken: row.action,
+  };
 }
