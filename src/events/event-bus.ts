@@ -98,6 +98,16 @@ export class EventBus<Events extends object = RunwardenEvents> {
   }
 
   /**
+   * Like `on`, but the listener runs before every other, whenever they subscribed: for the audit
+   * history, so the listeners after it (a notification naming `runwarden report --rollback ID`)
+   * find the event already recorded.
+   */
+  onFirst<K extends keyof Events & string>(name: K, listener: Listener<Events[K]>): () => void {
+    this.#emitter.prependListener(name, listener);
+    return () => this.#emitter.off(name, listener);
+  }
+
+  /**
    * Calls every listener synchronously. A throwing listener is reported through `onListenerError`
    * and never interrupts the job that emitted (a failing notifier must not block a rollback).
    */

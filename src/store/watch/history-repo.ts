@@ -45,6 +45,16 @@ export class HistoryRepo {
     return row && fromRow(row);
   }
 
+  /** The id of the entry recording the event `kind` of `service` at `at` (ms), if there is one. */
+  idOf(kind: string, service: string, at: number): number | undefined {
+    const row = this.db
+      .prepare(
+        'SELECT id FROM watch_history WHERE kind = ? AND service = ? AND at = ? ORDER BY id DESC LIMIT 1',
+      )
+      .get(kind, service, at) as { id: number } | undefined;
+    return row?.id;
+  }
+
   /** Every entry of one watch, oldest first. */
   forWatch(watchId: number): HistoryEntry[] {
     return (
