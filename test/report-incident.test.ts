@@ -78,7 +78,8 @@ function story(): { store: Store; watchId: number; completedId: number; manualId
   store.evaluations.add(
     watch.id,
     'shop',
-    at(40),
+    // Stored once the rollback returned, as a tick does: the report dates it by the decision (43 s - 3 s).
+    at(44),
     [evaluation('http_5xx', 12, 'unhealthy'), evaluation('health', 0, 'healthy')],
     (entry) => (entry.rule === 'http_5xx' ? 'rollback' : 'none'),
   );

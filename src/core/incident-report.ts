@@ -45,7 +45,7 @@ export function buildIncidentReport(facts: IncidentFacts): IncidentReport {
   const rollbacks = facts.history.filter((entry) => entry.kind.startsWith('rollback:'));
   const raw = [
     ...watchEntries(facts),
-    ...evaluationEntries(facts.evaluations),
+    ...evaluationEntries(datedByDecision(facts.evaluations, rollbacks)),
     ...historyEntries(facts.history),
     ...facts.restores.map(
       (restore): RawEntry => ({
@@ -99,6 +99,25 @@ interface RollbackDetail {
   error?: { code: string; message: string };
   refusal?: string;
   restorePoint?: (Partial<RestorePoint> & { schemaChanged?: boolean | null; schemaDetail?: string }) | null;
+}
+
+/**
+ * A tick stores its evaluations once the rollback it decided has returned (nothing is written before
+ * UpdateService but the trip), so they are recorded after the rollback. They are dated here by the
+ * decision instead: the completed rollback's time minus its duration "from the trip", or else when
+ * it was sent. Every evaluation of that tick (one `at`) moves together.
+ */
+function datedByDecision(
+  evaluations: readonly IncidentEvaluation[],
+  rollbacks: readonly IncidentHistoryEntry[],
+): readonly IncidentEvaluation[] {
+  const trip = evaluations.find((entry) => entry.verdict === 'unhealthy' && entry.taken === 'rollback');
+  const sent = rollbacks.find((entry) => entry.kind === 'rollback:started');
+  if (!trip || !sent || trip.at < sent.at) return evaluations;
+  const completed = rollbacks.find((entry) => entry.kind === 'rollback:completed');
+  const duration = (completed?.detail as RollbackDetail | undefined)?.durationMs;
+  const decided = completed && duration !== undefined ? Math.min(completed.at - duration, sent.at) : sent.at;
+  return evaluations.map((entry) => (entry.at === trip.at ? { ...entry, at: decided } : entry));
 }
 
 function watchEntries(facts: IncidentFacts): RawEntry[] {
@@ -277,7 +296,6 @@ function title(service: string, candidate: string | null, outcome: string, to: s
 function list(revisions: readonly string[] | undefined): string {
   return revisions && revisions.length > 0 ? revisions.join(', ') : 'unknown';
 }
-
 
 function offset(ms: number): string {
   const seconds = Math.round(Math.abs(ms) / 1000);

@@ -31,7 +31,7 @@ export function loadIncidents(
   }
   if ('rollback' in query) {
     const entry = store.history.get(query.rollback);
-    if (!entry || !entry.kind.startsWith('rollback:'))
+    if (!entry?.kind.startsWith('rollback:'))
       throw new UsageError(
         `--rollback ${query.rollback}: no such rollback${entry ? ` (history entry ${entry.id} is ${entry.kind})` : ''}; \`runwarden history --json\` lists rollback entries with their id`,
       );
