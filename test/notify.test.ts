@@ -7,6 +7,11 @@ import { NotificationDispatcher } from '../src/notify/dispatcher.js';
 import { notifyOnEvents } from '../src/notify/from-events.js';
 import type { Notification } from '../src/notify/notification.js';
 import { NO_RESTORE_POINT } from '../src/core/restore-point.js';
+import { Store } from '../src/store/store.js';
+import { recordHistory } from '../src/watch/history-recorder.js';
+import { useTempDir } from './helpers/temp.js';
+
+const tempDir = useTempDir('runwarden-notify-');
 import { createLogger } from '../src/telemetry/logger.js';
 
 const silent = createLogger({
@@ -214,6 +219,29 @@ describe('notifyOnEvents for the deploy watch', () => {
     // The command that prints the incident's report, by the history id of the rollback's entry.
     expect(text).toContain('report: runwarden report --rollback 42');
     expect(asked).toEqual([['rollback:completed', 'shop', base.at]]);
+  });
+
+  it('finds the rollback already in the history, even when the notifier subscribed before the recorder', () => {
+    const store = Store.open(tempDir());
+    const events = new EventBus();
+    const found: Array<number | undefined> = [];
+    events.on('rollback:completed', (event) =>
+      found.push(store.history.idOf('rollback:completed', event.service, event.at)),
+    );
+    recordHistory(events, store.history);
+    events.emit('rollback:completed', {
+      ...base,
+      trigger: 'watch',
+      from: ['shop-00002-bad'],
+      to: 'shop-00001-good',
+      confirmed: true,
+      probe: null,
+      durationMs: 5,
+      restorePoint: { ...NO_RESTORE_POINT, schemaChanged: null, schemaDetail: 'unknown' },
+    });
+    expect(found).toEqual([store.history.list({ limit: 1 })[0]?.id]);
+    expect(found[0]).toBeGreaterThan(0);
+    store.close();
   });
 
   it("names the watch's report when the rollback's entry cannot be found, and still notifies when the lookup throws", async () => {
