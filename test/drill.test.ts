@@ -203,4 +203,26 @@ describe('restore drill', () => {
     expect(existsSync(folder)).toBe(false);
     expect(readdirSync(data).filter((name) => name.includes('.restore-'))).toEqual([]);
   });
+
+  it('stopped by its signal (the daemon stopping), removes the copy and emits nothing', async () => {
+    const { data, seen, config, store, events } = await site();
+    const stop = new AbortController();
+    let folder = '';
+    const drill = runDrill({
+      sources: config.sources,
+      catalog: store.backups,
+      trigger: 'schedule',
+      signal: stop.signal,
+      events,
+      beforeCleanup: (at) => {
+        folder = at;
+        stop.abort(new Error('daemon stopping'));
+        stop.signal.throwIfAborted();
+      },
+    });
+    await expect(drill).rejects.toThrow('daemon stopping');
+    expect(existsSync(folder)).toBe(false);
+    expect(readdirSync(data).filter((name) => name.includes('.restore-'))).toEqual([]);
+    expect(seen).toEqual([]);
+  });
 });

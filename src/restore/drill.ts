@@ -84,7 +84,8 @@ export interface DrillOutcome {
  * crash the daemon's start-up clean-up removes it. Nothing of the site is touched.
  * Resolves with ok false when the archive differs (every difference in `problems`); rejects when
  * the drill cannot run: RW_DRILL_NO_ARCHIVE, RW_BACKUP_NOT_FOUND, RW_BACKUP_CHANGED,
- * RW_RESTORE_NO_SPACE, RW_RESTORE_IO, or the signal's reason. Emits drill:completed or drill:failed.
+ * RW_RESTORE_NO_SPACE, RW_RESTORE_IO, or the signal's reason. Emits drill:completed or drill:failed
+ * (nothing when aborted).
  */
 export async function runDrill(request: DrillRequest): Promise<DrillOutcome> {
   const now = request.now ?? (() => new Date());
@@ -117,11 +118,11 @@ export async function runDrill(request: DrillRequest): Promise<DrillOutcome> {
       });
     return outcome;
   } catch (error) {
-    const failure = signal.aborted
-      ? signal.reason
-      : error instanceof RunwardenError
-        ? error
-        : wrapError('run a restore drill', error, 'RW_DRILL_IO');
+    // A drill stopped by the daemon's shutdown proved nothing either way: no event, so the metrics
+    // and the alert on a failed drill are not moved by a restart.
+    if (signal.aborted) throw signal.reason;
+    const failure =
+      error instanceof RunwardenError ? error : wrapError('run a restore drill', error, 'RW_DRILL_IO');
     request.events?.emit('drill:failed', {
       trigger,
       archive,
