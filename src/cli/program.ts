@@ -39,13 +39,18 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'backups',
-    summary: 'list, verify, import and prune backup archives',
+    summary: 'list, verify, import, prune and drill backup archives',
     load: async () => (await import('./commands/backups.js')).registerBackups,
   },
   {
     name: 'backups',
-    summary: 'list, verify, import and prune backup archives',
+    summary: 'list, verify, import, prune and drill backup archives',
     load: async () => (await import('./commands/backups-prune.js')).registerBackupsPrune,
+  },
+  {
+    name: 'backups',
+    summary: 'list, verify, import, prune and drill backup archives',
+    load: async () => (await import('./commands/backups-drill.js')).registerBackupsDrill,
   },
   {
     name: 'restore',
