@@ -130,6 +130,7 @@ describe('--json output', () => {
       expect.objectContaining({ file: archive, ok: true }),
     ]);
     await ok('backups verify', '--all');
+    expect(await ok('backups drill')).toMatchObject({ ok: true, archive, checks: 'full', problems: [] });
     const copy = path.join(
       path.dirname(archive),
       path.basename(archive).replace(/\d{8}_\d{6}/, '20200101_000000'),

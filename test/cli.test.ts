@@ -94,7 +94,7 @@ describe('cli', () => {
     const help = await buildProgram(['node', 'runwarden', 'help', 'backups']);
     expect(help.commands.map((command) => command.name())).toEqual(['backups']);
     expect(help.commands[0]?.commands.map((command) => command.name())).toEqual(
-      expect.arrayContaining(['list', 'verify', 'import', 'prune']),
+      expect.arrayContaining(['list', 'verify', 'import', 'prune', 'drill']),
     );
     const listing = runCli(['--help']);
     expect(listing.status).toBe(0);

@@ -6,6 +6,12 @@ import { EventBus } from '../src/events/event-bus.js';
 import { NotificationDispatcher } from '../src/notify/dispatcher.js';
 import { notifyOnEvents } from '../src/notify/from-events.js';
 import type { Notification } from '../src/notify/notification.js';
+import { NO_RESTORE_POINT } from '../src/core/restore-point.js';
+import { Store } from '../src/store/store.js';
+import { recordHistory } from '../src/watch/history-recorder.js';
+import { useTempDir } from './helpers/temp.js';
+
+const tempDir = useTempDir('runwarden-notify-');
 import { createLogger } from '../src/telemetry/logger.js';
 
 const silent = createLogger({
@@ -173,7 +179,16 @@ describe('notifyOnEvents for the deploy watch', () => {
       ],
       { logger: silent },
     );
-    notifyOnEvents(events, dispatcher, (service) => (service === 'shop' ? ['picked'] : undefined));
+    const asked: unknown[] = [];
+    notifyOnEvents(
+      events,
+      dispatcher,
+      (service) => (service === 'shop' ? ['picked'] : undefined),
+      (kind, event) => {
+        asked.push([kind, event.service, event.at]);
+        return 42;
+      },
+    );
     events.emit('rollback:completed', {
       ...base,
       trigger: 'watch',
@@ -201,6 +216,62 @@ describe('notifyOnEvents for the deploy watch', () => {
     expect(text).toContain(
       'restore point: /var/backups/runwarden/backup_completo_20261128_095900.zip (the schema CHANGED since',
     );
+    // The command that prints the incident's report, by the history id of the rollback's entry.
+    expect(text).toContain('report: runwarden report --rollback 42');
+    expect(asked).toEqual([['rollback:completed', 'shop', base.at]]);
+  });
+
+  it('finds the rollback already in the history, even when the notifier subscribed before the recorder', () => {
+    const store = Store.open(tempDir());
+    const events = new EventBus();
+    const found: Array<number | undefined> = [];
+    events.on('rollback:completed', (event) =>
+      found.push(store.history.idOf('rollback:completed', event.service, event.at)),
+    );
+    recordHistory(events, store.history);
+    events.emit('rollback:completed', {
+      ...base,
+      trigger: 'watch',
+      from: ['shop-00002-bad'],
+      to: 'shop-00001-good',
+      confirmed: true,
+      probe: null,
+      durationMs: 5,
+      restorePoint: { ...NO_RESTORE_POINT, schemaChanged: null, schemaDetail: 'unknown' },
+    });
+    expect(found).toEqual([store.history.list({ limit: 1 })[0]?.id]);
+    expect(found[0]).toBeGreaterThan(0);
+    store.close();
+  });
+
+  it("names the watch's report when the rollback's entry cannot be found, and still notifies when the lookup throws", async () => {
+    const hook = await receiver();
+    const events = new EventBus();
+    const dispatcher = new NotificationDispatcher(
+      [{ name: 'hook', type: 'webhook', url: hook.url, events: ['rollback', 'failure'], timeout: 2_000 }],
+      { logger: silent },
+    );
+    let lookups = 0;
+    notifyOnEvents(events, dispatcher, undefined, () => {
+      lookups += 1;
+      if (lookups === 2) throw new Error('database disk image is malformed');
+      return undefined;
+    });
+    const rollback = {
+      ...base,
+      trigger: 'watch' as const,
+      from: ['shop-00002-bad'],
+      to: 'shop-00001-good',
+      restorePoint: { ...NO_RESTORE_POINT, schemaChanged: null, schemaDetail: 'unknown' },
+    };
+    events.emit('rollback:completed', { ...rollback, confirmed: true, probe: null, durationMs: 5 });
+    events.emit('rollback:failed', { ...rollback, watchId: null, error: { code: 'RW_X', message: 'boom' } });
+    await dispatcher.idle();
+    const text = (kind: string) =>
+      hook.received.map((item) => item.body as Notification).find((sent) => sent.kind === kind)?.text;
+    expect(text('rollback')).toContain('report: runwarden report --watch 1');
+    expect(text('failure')).toContain('RW_X: boom');
+    expect(text('failure')).not.toContain('runwarden report');
   });
 
   it('marks dry-run promotions and reports failures to act', async () => {

@@ -82,13 +82,16 @@ describe('Grafana dashboard config/grafana/runwarden.json', () => {
     ]);
   });
 
-  it('covers backups (age, size, duration, retained), off-site copies, disk space, watches, rule values, probes and rollbacks', () => {
+  it('covers backups (age, size, duration, retained), restore drills, off-site copies, disk space, watches, rule values, probes and rollbacks', () => {
     const all = expressions.map((entry) => entry.expr).join('\n');
     for (const metric of [
       'runwarden_backup_last_success_timestamp_seconds',
       'runwarden_backup_last_size_bytes',
       'runwarden_backup_duration_seconds_bucket',
       'runwarden_backups_retained',
+      'runwarden_drill_last_success_timestamp_seconds',
+      'runwarden_drill_runs_total',
+      'runwarden_drill_duration_seconds_sum',
       'runwarden_offsite_last_confirmed_timestamp_seconds',
       'runwarden_offsite_backlog_archives',
       'runwarden_offsite_backlog_bytes',

@@ -12,6 +12,10 @@ import path from 'node:path';
 // promtool comes with Debian's `prometheus` package, which CI installs.
 const RULES = fileURLToPath(new URL('../config/prometheus/alerts.yml', import.meta.url));
 const RULE_TESTS = fileURLToPath(new URL('../config/prometheus/alerts.test.yml', import.meta.url));
+// The restore drill rules' windows are days: their tests run on an hourly evaluation of their own.
+const DRILL_RULE_TESTS = fileURLToPath(
+  new URL('../config/prometheus/alerts-drill.test.yml', import.meta.url),
+);
 const PROMETHEUS_EXAMPLE = fileURLToPath(
   new URL('../config/prometheus/prometheus.example.yml', import.meta.url),
 );
@@ -41,7 +45,7 @@ describe('Prometheus rules shipped in config/prometheus', () => {
   });
 
   it('pass their unit tests (promtool test rules)', () => {
-    const result = promtool(['test', 'rules', RULE_TESTS]);
+    const result = promtool(['test', 'rules', RULE_TESTS, DRILL_RULE_TESTS]);
     expect(result.status, result.output).toBe(0);
     expect(result.output).toContain('SUCCESS');
   });

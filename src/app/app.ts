@@ -163,7 +163,13 @@ class LazyApp implements App {
         logger: this.logger.child({ component: 'notify' }),
         onResult: (target, result) => metrics.notifications.inc({ target, result }),
       });
-      const stop = notifyOnEvents(this.events, notifier, targetsFromConfig(this.config.services));
+      const stop = notifyOnEvents(
+        this.events,
+        notifier,
+        targetsFromConfig(this.config.services),
+        // The watch's recorder has written the entry already (it listens first).
+        (kind, event) => this.store.history.idOf(kind, event.service, event.at),
+      );
       this.#onClose(async () => {
         stop();
         await notifier.close();

@@ -10,6 +10,7 @@ import { acquirePidLock } from '../lock/pid-lock.js';
 import { isStoreError } from '../store/store-errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { observeBackups } from '../telemetry/metrics-backup.js';
+import { observeDrills } from '../telemetry/metrics-drill.js';
 import { observeOffsite } from '../telemetry/metrics-offsite.js';
 import { type App, createApp } from './app.js';
 import { scheduleDiskSpace } from './backup-disk-space.js';
@@ -19,6 +20,7 @@ import type { DaemonContext, RunningDaemon } from './daemon-context.js';
 import { seedOffsiteMetrics } from './offsite-metrics.js';
 import type { OffsiteService } from './offsite-service.js';
 import { startDeployWatch } from './deploy-watch.js';
+import { scheduledDrillJob } from './restore-drill.js';
 import { finishInterruptedRestore } from './restore-recovery.js';
 
 export const DAEMON_LOCK_FILE = 'daemon.lock';
@@ -62,6 +64,10 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
         scheduledBackupJob(app.backups, offsite),
         config.backup.timezone,
       );
+    // --- restore drills: the newest verified archive restored aside, checked and removed ---
+    closers.unshift(observeDrills(context.events, context.metrics.drill));
+    if (config.backup.enabled && config.backup.drill.enabled)
+      context.scheduler.cron(config.backup.drill.schedule, scheduledDrillJob(app), config.backup.timezone);
     if (offsite) {
       seedOffsiteMetrics(offsite, context.store.backups, context.metrics.offsite);
       closers.unshift(runOffsiteUploads(context, offsite));

@@ -78,6 +78,24 @@ export const manifestDatabaseSchema = z.object({
   snapshot_at: isoWithOffset,
   /** How many times the copy restarted because the source changed underneath it. */
   restarts: z.number().int().nonnegative().optional(),
+  /**
+   * Rows per table of the snapshot as archived (tables named `sqlite_*` and virtual tables left
+   * out). Absent in archives written before restore drills: a drill then checks integrity and
+   * hashes only.
+   */
+  tables: z.record(z.string(), byteCount).optional(),
+  /** The snapshot's schema: see databaseFacts in sqlite-facts.ts. Absent like `tables`. */
+  schema: z
+    .object({
+      /** SHA-256 of the sorted (type, name, sql) rows of sqlite_master, `sqlite_*` objects left out. */
+      sha256: sha256Hex,
+      /**
+       * `PRAGMA user_version` (what migration tools set). Not schema_version: SQLite's backup API
+       * resets that counter in every snapshot, so it says nothing about the source.
+       */
+      user_version: z.number().int(),
+    })
+    .optional(),
 });
 
 export const manifestSchema = z

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupConfig } from '../config/schema/backup.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -7,6 +7,7 @@ import { ArchivePipeline } from '../archive/archive-pipeline.js';
 import { DeflatePool, OUTPUT_CHUNK } from '../archive/deflate-pool.js';
 import type { CompressionMethod, ManifestDatabase, ManifestEntry } from '../archive/manifest.js';
 import { chooseMethod, MAGIC_BYTES } from '../archive/media-type.js';
+import { databaseFacts } from '../archive/sqlite-facts.js';
 import { isoWithOffset } from './naming.js';
 import { snapshotDatabase } from './snapshot.js';
 import type { DatabaseSource, MediaSource, ResolvedSources } from './sources.js';
@@ -119,6 +120,9 @@ async function queueDatabase(
         'database is not in WAL mode; its writers waited for the snapshot',
       );
     }
+    // Read from the snapshot file itself, so a restore drill compares its copy with what was archived.
+    const facts = databaseFacts(dest);
+    await removeSidecars(dest);
     built.databases.push({
       entry: source.entry,
       source: source.file,
@@ -127,6 +131,8 @@ async function queueDatabase(
       size: snapshot.size,
       snapshot_at: isoWithOffset(snapshot.snapshotAt, config.timezone),
       restarts: snapshot.restarts,
+      tables: facts.tables,
+      schema: facts.schema,
     });
     const handle = await open(dest, 'r');
     try {
@@ -157,6 +163,11 @@ async function queueDatabase(
   } finally {
     await removeDatabaseFiles(dest);
   }
+}
+
+/** Removes the -wal and -shm that reading a WAL-mode snapshot leaves (the file itself is kept). */
+async function removeSidecars(file: string): Promise<void> {
+  await Promise.all(['-wal', '-shm'].map((suffix) => rm(`${file}${suffix}`, { force: true })));
 }
 
 /**

@@ -39,13 +39,18 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'backups',
-    summary: 'list, verify, import and prune backup archives',
+    summary: 'list, verify, import, prune and drill backup archives',
     load: async () => (await import('./commands/backups.js')).registerBackups,
   },
   {
     name: 'backups',
-    summary: 'list, verify, import and prune backup archives',
+    summary: 'list, verify, import, prune and drill backup archives',
     load: async () => (await import('./commands/backups-prune.js')).registerBackupsPrune,
+  },
+  {
+    name: 'backups',
+    summary: 'list, verify, import, prune and drill backup archives',
+    load: async () => (await import('./commands/backups-drill.js')).registerBackupsDrill,
   },
   {
     name: 'restore',
@@ -61,6 +66,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'history',
     summary: 'what the deploy watch did and why',
     load: async () => (await import('./commands/history.js')).registerHistory,
+  },
+  {
+    name: 'report',
+    summary: 'the report of an incident: timeline, values against thresholds, restore point, links',
+    load: async () => (await import('./commands/report.js')).registerReport,
   },
   {
     name: 'rollback',

@@ -5,6 +5,7 @@ import type {
   BackupStartedEvent,
   BackupsPrunedEvent,
 } from './backup-events.js';
+import type { DrillCompletedEvent, DrillFailedEvent } from './drill-events.js';
 import type { ConfigCheckedEvent, DaemonReadyEvent, DaemonStoppingEvent } from './daemon-events.js';
 import type {
   OffsiteBacklogEvent,
@@ -31,7 +32,7 @@ import type {
 /**
  * Everything runwarden does is announced as a typed event; metrics, notifications, the audit history
  * and tests subscribe instead of being called directly. Payloads live in one file per job beside
- * this one (backup-, restore-, watch-, daemon-events.ts); this map names them.
+ * this one (backup-, restore-, drill-, watch-, daemon-events.ts); this map names them.
  */
 export interface RunwardenEvents {
   'daemon:ready': DaemonReadyEvent;
@@ -48,6 +49,10 @@ export interface RunwardenEvents {
   'restore:completed': RestoreCompletedEvent;
   /** A restore was refused or failed. */
   'restore:failed': RestoreFailedEvent;
+  /** A restore drill restored the newest verified archive aside and found it whole. */
+  'drill:completed': DrillCompletedEvent;
+  /** A restore drill found a difference or could not run. */
+  'drill:failed': DrillFailedEvent;
   /** Retention ran: how many backups it kept and which archives it deleted. */
   'backups:pruned': BackupsPrunedEvent;
   /** An archive's copy in the bucket was confirmed. */
@@ -94,6 +99,16 @@ export class EventBus<Events extends object = RunwardenEvents> {
 
   on<K extends keyof Events & string>(name: K, listener: Listener<Events[K]>): () => void {
     this.#emitter.on(name, listener);
+    return () => this.#emitter.off(name, listener);
+  }
+
+  /**
+   * Like `on`, but the listener runs before every other, whenever they subscribed: for the audit
+   * history, so the listeners after it (a notification naming `runwarden report --rollback ID`)
+   * find the event already recorded.
+   */
+  onFirst<K extends keyof Events & string>(name: K, listener: Listener<Events[K]>): () => void {
+    this.#emitter.prependListener(name, listener);
     return () => this.#emitter.off(name, listener);
   }
 

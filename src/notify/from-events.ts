@@ -14,6 +14,15 @@ export function targetsFromConfig(
 }
 
 /**
+ * The history id of a rollback event's entry (`runwarden report --rollback ID`), if it was recorded.
+ * The history is written before notifications are built (EventBus.onFirst).
+ */
+export type RollbackIdOf = (
+  kind: 'rollback:completed' | 'rollback:failed',
+  event: WatchEventBase,
+) => number | undefined;
+
+/**
  * Turns the daemon's events into notifications. Subscribing (rather than having jobs call the
  * notifier) keeps every job free of notification concerns and makes delivery failures harmless.
  * Returns a function that unsubscribes everything.
@@ -22,7 +31,10 @@ export function notifyOnEvents(
   events: EventBus,
   dispatcher: NotificationDispatcher,
   targetsFor: TargetsFor = () => undefined,
+  rollbackIdOf: RollbackIdOf = () => undefined,
 ): () => void {
+  const report = (kind: Parameters<RollbackIdOf>[0], event: WatchEventBase) =>
+    reportLine(event, () => rollbackIdOf(kind, event));
   const send = (notification: Notification) => {
     const only = notification.service ? targetsFor(notification.service) : undefined;
     dispatcher.notify(notification, only && only.length > 0 ? only : undefined);
@@ -42,6 +54,7 @@ export function notifyOnEvents(
         watchNotification('rollback', event, `${dry(event)}rolled back ${event.service} to ${event.to}`, [
           `from ${event.from.join(', ') || 'unknown'} (${event.trigger}); traffic ${event.confirmed ? 'confirmed' : 'NOT confirmed'} on ${event.to} after ${event.durationMs} ms`,
           restorePointLine(event),
+          report('rollback:completed', event),
         ]),
       ),
     ),
@@ -50,6 +63,7 @@ export function notifyOnEvents(
         watchNotification('failure', event, `rollback of ${event.service} to ${event.to} FAILED`, [
           `${event.error.code}: ${event.error.message}`,
           'Traffic may still be on the bad revision: check the service now.',
+          report('rollback:failed', event),
         ]),
       ),
     ),
@@ -131,4 +145,16 @@ function restorePointLine(event: RollbackEventBase): string {
         ? 'the schema CHANGED since'
         : 'schema unchanged since';
   return `restore point: ${point.backup} (${schema}: ${point.schemaDetail}); data is never restored automatically`;
+}
+
+/** The command that prints the incident's report; a failed lookup (a broken store) only drops the id. */
+function reportLine(event: WatchEventBase, rollbackId: () => number | undefined): string {
+  let id: number | undefined;
+  try {
+    id = rollbackId();
+  } catch {
+    id = undefined;
+  }
+  if (id !== undefined) return `report: runwarden report --rollback ${id}`;
+  return event.watchId === null ? '' : `report: runwarden report --watch ${event.watchId}`;
 }

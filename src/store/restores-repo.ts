@@ -94,6 +94,16 @@ export class RestoresRepo {
     return row && toRecord(row);
   }
 
+  /** Restores started at or after `from` and before `until` (ISO-8601 UTC; none: no end), oldest first. */
+  between(from: string, until: string | null): RestoreRecord[] {
+    const rows = this.#db
+      .prepare(
+        'SELECT * FROM restores WHERE started_at >= ? AND (? IS NULL OR started_at < ?) ORDER BY started_at, id',
+      )
+      .all(from, until, until) as Row[];
+    return rows.map(toRecord);
+  }
+
   /** Newest first. */
   list(limit = 100): RestoreRecord[] {
     const rows = this.#db

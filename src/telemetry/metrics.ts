@@ -3,6 +3,7 @@ import { VERSION } from '../version.js';
 import { createAlertMetrics } from './metrics-alerts.js';
 import { backupMetrics } from './metrics-backup.js';
 import { configMetrics } from './metrics-config.js';
+import { drillMetrics } from './metrics-drill.js';
 import { offsiteMetrics } from './metrics-offsite.js';
 import { watchMetrics } from './metrics-watch.js';
 
@@ -45,6 +46,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     storeErrors,
     notifications,
     backup: backupMetrics(registry),
+    drill: drillMetrics(registry),
     offsite: offsiteMetrics(registry),
     alerts: createAlertMetrics(registry),
     watch: watchMetrics(registry),

@@ -19,11 +19,12 @@ const RECORDED = [
 
 /**
  * Writes every deploy-watch event to the audit history (`runwarden history`), in the process that
- * emitted it: the daemon and CLI commands alike. Returns the unsubscribe function.
+ * emitted it: the daemon and CLI commands alike, before any other listener sees the event (so a
+ * notification can name the entry). Returns the unsubscribe function.
  */
 export function recordHistory(events: EventBus, history: HistoryRepo): () => void {
   const offs = RECORDED.map((kind) =>
-    events.on(kind, (payload: WatchEventBase) =>
+    events.onFirst(kind, (payload: WatchEventBase) =>
       history.add({
         service: payload.service,
         at: payload.at,

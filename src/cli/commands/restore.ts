@@ -15,7 +15,7 @@ import { withInterrupt } from '../interrupt.js';
 import { printResult } from '../output.js';
 import { restoreProgress } from '../restore-progress.js';
 import { withApp } from '../with-app.js';
-import { finishInterruptedRestoreFirst, restoreAllCommand } from './restore-all.js';
+import { finishInterruptedRestoreFirst, restoreAllCommand } from '../restore-all-command.js';
 
 interface RestoreOptions extends GlobalOptions {
   db?: string;
@@ -60,8 +60,7 @@ export function registerRestore(program: Command): void {
     )
     .option('--identity <file>', 'age identity file that decrypts an encrypted off-site copy (.zip.age)')
     .action(async (backup: string, options: RestoreOptions) => {
-      if (options.all || options.tenants !== undefined)
-        return restoreAllCommand(backup, options);
+      if (options.all || options.tenants !== undefined) return restoreAllCommand(backup, options);
       const selection = selectionOf(options);
       const outcome = await withApp(options, 'write', (app, loaded) => {
         const { config, logger } = app;

@@ -20,6 +20,10 @@ const timezone = z.string().refine(isTimeZone, {
     `expected an IANA time zone like "UTC" or "America/Sao_Paulo", got ${describeValue(issue.input)}`,
 });
 
+const cronExpression = z.string().refine((text) => cron.validate(text), {
+  error: (issue) => `expected a cron expression like "0 3 * * *", got ${describeValue(issue.input)}`,
+});
+
 export const backupSourcesSchema = z
   .strictObject({
     data_dir: option(z.string().min(1).default('.'), {
@@ -95,18 +99,22 @@ export const backupSchema = z
     timezone: option(timezone.default('UTC'), {
       description: 'IANA time zone of archive names, manifest times, the schedule and retention periods.',
     }),
-    schedule: option(
-      z
-        .string()
-        .refine((text) => cron.validate(text), {
-          error: (issue) => `expected a cron expression like "0 3 * * *", got ${describeValue(issue.input)}`,
-        })
-        .default('0 3 * * *'),
-      {
-        description:
-          'When the daemon takes a backup (cron, in `timezone`; an optional first field is seconds).',
-      },
-    ),
+    schedule: option(cronExpression.default('0 3 * * *'), {
+      description:
+        'When the daemon takes a backup (cron, in `timezone`; an optional first field is seconds).',
+    }),
+    drill: z
+      .strictObject({
+        enabled: option(z.boolean().default(true), {
+          description:
+            'Run restore drills in the daemon (only while `backup.enabled`): the newest verified archive is restored into a temporary folder beside the main database, checked (integrity_check, row counts and schema against the manifest, hashes) and removed. `runwarden backups drill` runs one either way.',
+        }),
+        schedule: option(cronExpression.default('30 4 * * 0'), {
+          description:
+            'When the daemon runs a restore drill (cron, in `backup.timezone`; default Sundays 04:30).',
+        }),
+      })
+      .prefault({}),
     lock_wait: option(duration.prefault('10m'), {
       description:
         'How long a backup waits for another one (daemon or CLI) to finish before failing; 0s: fail at once.',

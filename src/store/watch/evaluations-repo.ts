@@ -88,10 +88,12 @@ export class EvaluationsRepo {
     })();
   }
 
-  /** The newest evaluations of a watch, newest first. */
+  /** The newest evaluations of a watch, newest first (the guard's of the revision it promoted are not). */
   forWatch(watchId: number, limit = 50): EvaluationRecord[] {
     const rows = this.db
-      .prepare('SELECT * FROM watch_evaluations WHERE watch_id = ? ORDER BY id DESC LIMIT ?')
+      .prepare(
+        "SELECT * FROM watch_evaluations WHERE watch_id = ? AND phase = 'watch' ORDER BY id DESC LIMIT ?",
+      )
       .all(watchId, limit) as Row[];
     return rows.map(fromRow);
   }
@@ -111,6 +113,15 @@ export class EvaluationsRepo {
     return this.db
       .prepare("DELETE FROM watch_evaluations WHERE service = ? AND phase = 'guard' AND at < ?")
       .run(service, before).changes;
+  }
+
+  /** Every evaluation of a watch, oldest first (the guard's of the revision it promoted are not). */
+  allForWatch(watchId: number): EvaluationRecord[] {
+    return (
+      this.db
+        .prepare("SELECT * FROM watch_evaluations WHERE watch_id = ? AND phase = 'watch' ORDER BY id")
+        .all(watchId) as Row[]
+    ).map(fromRow);
   }
 
   /** Deletes evaluations older than `before` (ms); returns how many went. */

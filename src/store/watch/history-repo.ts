@@ -40,6 +40,42 @@ export class HistoryRepo {
       );
   }
 
+  get(id: number): HistoryEntry | undefined {
+    const row = this.db.prepare('SELECT * FROM watch_history WHERE id = ?').get(id) as Row | undefined;
+    return row && fromRow(row);
+  }
+
+  /** The id of the entry recording the event `kind` of `service` at `at` (ms), if there is one. */
+  idOf(kind: string, service: string, at: number): number | undefined {
+    const row = this.db
+      .prepare(
+        'SELECT id FROM watch_history WHERE kind = ? AND service = ? AND at = ? ORDER BY id DESC LIMIT 1',
+      )
+      .get(kind, service, at) as { id: number } | undefined;
+    return row?.id;
+  }
+
+  /** Every entry of one watch, oldest first. */
+  forWatch(watchId: number): HistoryEntry[] {
+    return (
+      this.db.prepare('SELECT * FROM watch_history WHERE watch_id = ? ORDER BY id').all(watchId) as Row[]
+    ).map(fromRow);
+  }
+
+  /**
+   * The rollback entries (`rollback:*`) outside any watch (asked for by a person or an alert), at or
+   * after `since` (ms), of one service or all, oldest first.
+   */
+  rollbacksOutsideWatches(since: number, service?: string): HistoryEntry[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM watch_history WHERE watch_id IS NULL AND kind LIKE 'rollback:%' AND at >= ?
+           AND (? IS NULL OR service = ?) ORDER BY id`,
+      )
+      .all(since, service ?? null, service ?? null) as Row[];
+    return rows.map(fromRow);
+  }
+
   /** The newest entries (of one service, or all), returned oldest first. */
   list(options: { service?: string | undefined; limit: number }): HistoryEntry[] {
     const rows = (
@@ -49,10 +85,10 @@ export class HistoryRepo {
             .prepare('SELECT * FROM watch_history WHERE service = ? ORDER BY id DESC LIMIT ?')
             .all(options.service, options.limit)
     ) as Row[];
-    return rows.reverse().map(({ watch_id, detail, ...rest }) => ({
-      ...rest,
-      watchId: watch_id,
-      detail: JSON.parse(detail) as unknown,
-    }));
+    return rows.reverse().map(fromRow);
   }
+}
+
+function fromRow({ watch_id, detail, ...rest }: Row): HistoryEntry {
+  return { ...rest, watchId: watch_id, detail: JSON.parse(detail) as unknown };
 }

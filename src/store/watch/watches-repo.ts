@@ -64,6 +64,23 @@ export class WatchesRepo {
     ).map(fromRow);
   }
 
+  /** Watches started at or after `since` (ms), of every service, oldest first. */
+  since(since: number): WatchRecord[] {
+    return (
+      this.db
+        .prepare('SELECT * FROM watches WHERE started_at >= ? ORDER BY started_at, id')
+        .all(since) as Row[]
+    ).map(fromRow);
+  }
+
+  /** The watch of the same service that followed watch `id`, if any. */
+  next(service: string, id: number): WatchRecord | undefined {
+    const row = this.db
+      .prepare('SELECT * FROM watches WHERE service = ? AND id > ? ORDER BY id LIMIT 1')
+      .get(service, id) as Row | undefined;
+    return row && fromRow(row);
+  }
+
   /** Opens a watch; fails (SQLite constraint) if the service already has an open one. */
   create(watch: NewWatch): WatchRecord {
     const { lastInsertRowid } = this.db

@@ -1,18 +1,18 @@
-import type { App } from '../../app/app.js';
-import { bucketOpener, locateArchive, withArchiveFile } from '../../app/remote-archives.js';
-import { restoreJournalPath } from '../../app/restore-recovery.js';
-import { UsageError } from '../../core/errors.js';
-import { TENANT_ID_PATTERN } from '../../archive/manifest.js';
-import type { RestoreAllOutcome } from '../../restore/restore-all.js';
-import type { RestoreCatalog } from '../../restore/restore-source.js';
-import { recoverJournal } from '../../restore/restore-journal.js';
-import type { Logger } from '../../telemetry/logger.js';
-import { formatBytes } from '../../util/format-bytes.js';
-import type { GlobalOptions } from '../common.js';
-import { withInterrupt } from '../interrupt.js';
-import { printResult } from '../output.js';
-import { restoreProgress } from '../restore-progress.js';
-import { withApp } from '../with-app.js';
+import type { App } from '../app/app.js';
+import { bucketOpener, locateArchive, withArchiveFile } from '../app/remote-archives.js';
+import { restoreJournalPath } from '../app/restore-recovery.js';
+import { UsageError } from '../core/errors.js';
+import { TENANT_ID_PATTERN } from '../archive/manifest.js';
+import type { RestoreAllOutcome } from '../restore/restore-all.js';
+import type { RestoreCatalog } from '../restore/restore-source.js';
+import { recoverJournal } from '../restore/restore-journal.js';
+import type { Logger } from '../telemetry/logger.js';
+import { formatBytes } from '../util/format-bytes.js';
+import type { GlobalOptions } from './common.js';
+import { withInterrupt } from './interrupt.js';
+import { printResult } from './output.js';
+import { restoreProgress } from './restore-progress.js';
+import { withApp } from './with-app.js';
 
 export interface RestoreAllOptions extends GlobalOptions {
   all?: boolean;
@@ -31,10 +31,7 @@ export interface RestoreAllOptions extends GlobalOptions {
  * `restore <backup> --all [--tenants a,b]` and `restore <backup> --tenants a,b`: several targets
  * from one archive under one journal (runRestoreAll), local or fetched from the bucket.
  */
-export async function restoreAllCommand(
-  backup: string,
-  options: RestoreAllOptions,
-): Promise<void> {
+export async function restoreAllCommand(backup: string, options: RestoreAllOptions): Promise<void> {
   const tenants = tenantsOf(options);
   const outcome = await withApp(options, 'write', (app, loaded) => {
     const { config, logger } = app;
@@ -97,7 +94,7 @@ async function run(
 ): Promise<RestoreAllOutcome> {
   const { config, logger, store } = app;
   const progress = restoreProgress(logger);
-  const { runRestoreAll } = await import('../../restore/restore-all.js');
+  const { runRestoreAll } = await import('../restore/restore-all.js');
   try {
     return await runRestoreAll({
       archive: job.archive,
@@ -127,7 +124,7 @@ async function run(
           }
         : undefined,
       lock: async (signal) => {
-        const { acquireBackupLock } = await import('../../backup/lock.js');
+        const { acquireBackupLock } = await import('../backup/lock.js');
         return acquireBackupLock(config.backup.dir, {
           waitMs: config.backup.lock_wait,
           signal,
