@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { MIGRATIONS } from '../src/store/migrations/index.js';
 import { STORE_FILE, Store } from '../src/store/store.js';
+import { runCli } from './helpers/cli.js';
 import { problemsOf } from './helpers/config-problems.js';
 import { useTempDir } from './helpers/temp.js';
 
@@ -151,5 +152,57 @@ describe('migration 010: the known-good list', () => {
     } finally {
       store.close();
     }
+  });
+});
+
+describe('runwarden history --guard', () => {
+  it("lists the guard's evaluations of a service; without --service it is a usage error", () => {
+    const dir = tempDir();
+    const state = path.join(dir, 'state');
+    const config = path.join(dir, 'runwarden.yaml');
+    writeFileSync(
+      config,
+      [
+        'state_dir: ./state',
+        'services:',
+        '  - { project: p1, region: europe-west1, service: shop }',
+        '',
+      ].join('\n'),
+    );
+    const store = Store.open(state);
+    store.evaluations.add(
+      { watchId: null, phase: 'guard', revision: 'shop-00002' },
+      'shop',
+      Date.UTC(2026, 0, 1),
+      [
+        {
+          rule: 'health',
+          signal: 'health',
+          action: 'rollback',
+          window: null,
+          query: '',
+          raw: {},
+          value: 3,
+          threshold: 3,
+          verdict: 'unhealthy',
+          detail: '3 failed probes in a row',
+        },
+      ],
+      () => 'refused:window_closed',
+    );
+    store.close();
+    const listed = runCli(['history', '--service', 'shop', '--guard', '--json', '--config', config]);
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toMatchObject({
+      guard: 'shop',
+      evaluations: [
+        { phase: 'guard', revision: 'shop-00002', rule: 'health', taken: 'refused:window_closed' },
+      ],
+    });
+    const text = runCli(['history', '--service', 'shop', '--guard', '--config', config]);
+    expect(text.stdout).toContain('health (rollback)  unhealthy  -> refused:window_closed');
+    const bad = runCli(['history', '--guard', '--config', config]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--guard needs --service S');
   });
 });

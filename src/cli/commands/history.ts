@@ -11,11 +11,14 @@ interface HistoryOptions extends GlobalOptions {
   service?: string;
   limit: number;
   watch?: number;
+  guard?: boolean;
 }
 
 export function registerHistory(program: Command): void {
   withJsonOption(withConfigOption(program.command('history')))
-    .description('show what the deploy watch did and why; --watch N lists every rule evaluation of one watch')
+    .description(
+      'show what the deploy watch did and why; --watch N lists every rule evaluation of one watch, --guard those of the guard on the serving revision',
+    )
     .option('-s, --service <name>', 'only this service')
     .option('-n, --limit <count>', 'newest entries to show', positiveInt, 50)
     .option(
@@ -23,9 +26,18 @@ export function registerHistory(program: Command): void {
       'the evaluations of this watch: window, query, raw values, threshold, verdict, action',
       positiveInt,
     )
+    .option('--guard', "with --service: the guard's newest evaluations of the serving revision (kept 3 days)")
     .action(async (options: HistoryOptions) => {
       const result = await withStateView(options, (runtime): HistoryResult => {
         if (options.service !== undefined) findService(runtime.services, options.service);
+        if (options.guard === true) {
+          if (options.service === undefined || options.watch !== undefined)
+            throw new UsageError('--guard needs --service S (and no --watch): whose guard to show');
+          return {
+            guard: options.service,
+            evaluations: runtime.store.evaluations.forGuard(options.service, options.limit).reverse(),
+          };
+        }
         if (options.watch !== undefined) {
           const watch = runtime.store.watches.get(options.watch);
           if (!watch) throw new UsageError(`--watch ${options.watch}: no such watch`);
@@ -42,7 +54,10 @@ export function registerHistory(program: Command): void {
     });
 }
 
-type HistoryResult = { entries: HistoryEntry[] } | { watch: unknown; evaluations: EvaluationRecord[] };
+type HistoryResult =
+  | { entries: HistoryEntry[] }
+  | { watch: unknown; evaluations: EvaluationRecord[] }
+  | { guard: string; evaluations: EvaluationRecord[] };
 
 function positiveInt(text: string): number {
   const value = Number(text);
@@ -62,14 +77,13 @@ function describeEntries(entries: HistoryEntry[]): string {
 }
 
 function describeEvaluations(evaluations: EvaluationRecord[]): string {
-  if (evaluations.length === 0) return 'no evaluations recorded for this watch';
+  if (evaluations.length === 0) return 'no evaluations recorded';
   return evaluations
     .map((entry) => {
       const window = entry.window
         ? ` window ${new Date(entry.window.start).toISOString()}..${new Date(entry.window.end).toISOString()}`
         : '';
       return [
-        // The guard's evaluations of the revision this watch promoted are listed with them, marked.
         `${new Date(entry.at).toISOString()}  ${entry.phase === 'guard' ? `[guard ${entry.revision}] ` : ''}${entry.rule} (${entry.action})  ${entry.verdict}  -> ${entry.taken}`,
         `    ${entry.detail}; value ${entry.value ?? 'none'}, threshold ${entry.threshold}${window}`,
         `    raw ${JSON.stringify(entry.raw)}`,
