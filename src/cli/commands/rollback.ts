@@ -19,7 +19,10 @@ export function registerRollback(program: Command): void {
       'send 100 % of traffic back to the last known good revision (during a watch the stable one, after a promotion the one before; or --to REV), conditional on the service not changing meanwhile',
     )
     .requiredOption(...SERVICE_FLAG)
-    .option('--to <revision>', 'a specific ready revision instead of the default target (see `runwarden status`)')
+    .option(
+      '--to <revision>',
+      'a specific ready revision instead of the default target (see `runwarden status`)',
+    )
     .option('--dry-run', 'say what would be done, change nothing')
     .option('--reason <text>', 'why, for the history and notifications')
     .option('--force', 'roll back to a revision marked bad (refused without it, naming the mark)')
