@@ -1,6 +1,6 @@
 import { probeWithIdentity } from './probe-identity.js';
 import type { OwedRollback } from '../core/owed-rollback.js';
-import { type RollbackPlan, trafficTo } from '../core/rollback-plan.js';
+import { byPerson, type RollbackPlan, trafficTo } from '../core/rollback-plan.js';
 import { type ServiceObservation, servingOf, snapshotOf } from '../core/watch-types.js';
 import { errorMessage, RunwardenError } from '../core/errors.js';
 import { sleep } from '../util/sleep.js';
@@ -214,7 +214,7 @@ function record(
     const open = rt.store.watches.open(service.key);
     if (open && plan.from.includes(open.candidate))
       rt.store.watches.end(open.id, 'rolled_back', request.reason, now);
-    if (request.trigger !== 'manual') rt.store.services.setLastAutoRollback(service.key, now);
+    if (!byPerson(request.trigger)) rt.store.services.setLastAutoRollback(service.key, now);
     rt.store.services.saveSnapshot(service.key, snapshotOf(after), now);
   });
   rt.live.of(service.key).observation = after;

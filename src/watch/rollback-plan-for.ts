@@ -1,4 +1,4 @@
-import { planRollback, type RollbackPlan } from '../core/rollback-plan.js';
+import { byPerson, planRollback, type RollbackPlan } from '../core/rollback-plan.js';
 import type { ServiceObservation } from '../core/watch-types.js';
 import type { RollbackRequest } from './rollback-request.js';
 import type { WatchRuntime } from './watch-runtime.js';
@@ -17,7 +17,7 @@ export function planFor(
     trigger: request.trigger,
     toRevision: request.toRevision,
     // An alert during the watch of a deploy newer than the last rollback is a new incident too.
-    candidateSeenAt: request.trigger === 'manual' ? undefined : watch?.startedAt,
+    candidateSeenAt: byPerson(request.trigger) ? undefined : watch?.startedAt,
     owed: request.owed !== undefined,
     now: rt.clock(),
     cooldownMs: service.config.cooldown,
