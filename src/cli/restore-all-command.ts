@@ -1,5 +1,10 @@
 import type { App } from '../app/app.js';
-import { type ArchiveLocation, bucketOpener, locateArchive, withArchiveFile } from '../app/remote-archives.js';
+import {
+  type ArchiveLocation,
+  bucketOpener,
+  locateArchive,
+  withArchiveFile,
+} from '../app/remote-archives.js';
 import { restoreJournalPath } from '../app/restore-recovery.js';
 import { UsageError } from '../core/errors.js';
 import { TENANT_ID_PATTERN } from '../archive/manifest.js';

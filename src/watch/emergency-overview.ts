@@ -27,7 +27,10 @@ export interface EmergencyOverview {
   /** The newest rule evaluations of the newest watch, newest first. */
   evaluations: Array<{ at: number; rule: string; verdict: string; value: number | null; detail: string }>;
   /** 5xx and all requests of the serving revisions over the last ERROR_WINDOW_MS, from Cloud Monitoring. */
-  errors: Maybe<{ windowMs: number; byRevision: Array<{ revision: string; errors5xx: number; requests: number }> }>;
+  errors: Maybe<{
+    windowMs: number;
+    byRevision: Array<{ revision: string; errors5xx: number; requests: number }>;
+  }>;
   restorePoint: RestorePointReport;
   /** The observation read, for the rollback that follows (saves a round trip). */
   observation: ServiceObservation | null;
