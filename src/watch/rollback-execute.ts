@@ -26,11 +26,17 @@ const MAX_CONFLICTS = 3;
 export async function executeRollback(
   rt: WatchRuntime,
   service: WatchedService,
-  request: RollbackRequest,
+  given: RollbackRequest,
   first: UpdatePlan,
   observation: ServiceObservation,
   signal: AbortSignal,
 ): Promise<RollbackOutcome> {
+  // The open watch, read once: record() ends it, and the completed event must still name it (a
+  // person's rollback carries none of its own), or started and completed land in different incidents.
+  const request: RollbackRequest = {
+    ...given,
+    watch: given.watch ?? rt.store.memory(service.key).watch ?? undefined,
+  };
   const decidedAt = request.decidedAt ?? rt.clock();
   let plan = first;
   let current = observation;
