@@ -33,10 +33,7 @@ export async function executeRollback(
 ): Promise<RollbackOutcome> {
   // The open watch, read once: record() ends it, and the completed event must still name it (a
   // person's rollback carries none of its own), or started and completed land in different incidents.
-  const request: RollbackRequest = {
-    ...given,
-    watch: given.watch ?? rt.store.memory(service.key).watch ?? undefined,
-  };
+  const request: RollbackRequest = { ...given, watch: given.watch ?? openWatch(rt, service) };
   const decidedAt = request.decidedAt ?? rt.clock();
   let plan = first;
   let current = observation;
@@ -99,6 +96,15 @@ export async function executeRollback(
       }
       plan = again;
     }
+  }
+}
+
+/** The service's open watch; none when the store cannot say (the rollback goes on, `fail` copes). */
+function openWatch(rt: WatchRuntime, service: WatchedService): WatchRecord | undefined {
+  try {
+    return rt.store.watches.open(service.key) ?? undefined;
+  } catch {
+    return undefined;
   }
 }
 
