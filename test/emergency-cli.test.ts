@@ -154,6 +154,39 @@ describe('runwarden emergency against the emulator', () => {
     expect(h.store.restores.list()).toEqual([]);
   });
 
+  it('with --yes --no-rollback --restore all: restores from the restore point (one journal), recorded, traffic untouched', async () => {
+    const { h, v2, config } = await badDeploy();
+    const db = new Database(h.mainDb);
+    db.exec("INSERT INTO django_migrations (app, name, applied) VALUES ('shop', '0002_bad', 'now')");
+    db.close();
+    const point = h.store.watches.recent('shop', 1)[0]?.restorePoint?.backup;
+    const run = spawnCli([
+      'emergency',
+      '--yes',
+      '--no-rollback',
+      '--restore',
+      'all',
+      '--json',
+      '--config',
+      config,
+    ]);
+    const { code } = await exitWithin(run, PROCESS_START);
+    expect(code, run.output.stderr).toBe(0);
+    const result = JSON.parse(run.output.stdout);
+    expect(result.services[0].restore_point).toMatchObject({ backup: point, schema_changed: true });
+    expect(result.rollbacks).toEqual([]);
+    expect(result.restore).toMatchObject({ scope: 'all', backup: point, error: null });
+    expect(result.restore.outcome.targets.map((target: { kind: string }) => target.kind)).toContain('db');
+    expect(result.report).toBeNull();
+    // The migration the bad deploy applied is gone; the replaced database was kept; traffic untouched.
+    const after = new Database(h.mainDb, { readonly: true });
+    const names = after.prepare('SELECT name FROM django_migrations ORDER BY id').all();
+    after.close();
+    expect(names).toEqual([{ name: '0001_initial' }]);
+    expect(h.store.restores.list().length).toBeGreaterThan(0);
+    expect(servedBy(h)).toEqual({ [v2]: 100 });
+  });
+
   it('without a terminal and without --yes: prints the overview, changes nothing, exits 2', async () => {
     const { h, v1, v2, config } = await badDeploy();
     const run = spawnCli(['emergency', '--config', config]);
@@ -167,6 +200,14 @@ describe('runwarden emergency against the emulator', () => {
     expect(run.output.stdout).toContain('not acting: no terminal to ask on');
     expect(servedBy(h)).toEqual({ [v2]: 100 });
     expect(rollbackEntries(h)).toEqual([]);
+    const asJson = spawnCli(['emergency', '--rollback', '--json', '--config', config]);
+    expect((await exitWithin(asJson, PROCESS_START)).code).toBe(2);
+    expect(JSON.parse(asJson.output.stdout)).toMatchObject({
+      error: { code: 'RW_USAGE', message: expect.stringContaining('no terminal to ask on') },
+      services: [{ service: 'shop', stable: v1 }],
+      rollbacks: [],
+    });
+    expect(servedBy(h)).toEqual({ [v2]: 100 });
 
     const bad = spawnCli(['emergency', '--yes', '--restore', 'everything', '--config', config]);
     expect((await exitWithin(bad, PROCESS_START)).code).toBe(2);

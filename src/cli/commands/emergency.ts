@@ -24,7 +24,7 @@ import { findService, type WatchedService } from '../../watch/watched-service.js
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { backupLines, overviewLines, probeLine, rollbackLine } from '../emergency-text.js';
 import { abortOnStopSignals } from '../interrupt.js';
-import { printResult } from '../output.js';
+import { printFailedResult, printResult } from '../output.js';
 import { describeRestoreAll, restoreAllFrom } from '../restore-all-command.js';
 import { withApp } from '../with-app.js';
 import { describeRestore, restoreOneFrom } from './restore.js';
@@ -88,9 +88,14 @@ export function registerEmergency(program: Command): void {
           interrupt.dispose();
         }
       });
-      if (result.refused) process.exitCode = ExitCode.usage;
-      else if (!result.ok) process.exitCode = ExitCode.failed;
-      printResult(result, asJson, (data) => summary(data).join('\n'));
+      const human = (data: EmergencyResult) => summary(data).join('\n');
+      if (result.refused !== null) {
+        printFailedResult(result, { code: 'RW_USAGE', message: result.refused }, asJson, human);
+        process.exitCode = ExitCode.usage;
+      } else if (!result.ok) {
+        const message = 'a step did not succeed (see rollbacks and restore)';
+        printFailedResult(result, { code: 'RW_EMERGENCY_INCOMPLETE', message }, asJson, human);
+      } else printResult(result, asJson, human);
     });
 }
 
