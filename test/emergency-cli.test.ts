@@ -111,6 +111,16 @@ describe('runwarden emergency against the emulator', () => {
     expect(report).toContain('rollback sent (emergency)');
     // The running story went to stderr: stdout is the JSON document alone.
     expect(run.output.stderr).toContain('probing /health until healthy');
+
+    // Run again: nothing left to roll back, and the report is the newest rollback's.
+    const again = spawnCli(['emergency', '--yes', '--json', '--config', config]);
+    expect((await exitWithin(again, PROCESS_START)).code, again.output.stderr).toBe(0);
+    const second = JSON.parse(again.output.stdout);
+    expect(second.services[0]).toMatchObject({ rollback_needed: false, serving: { value: { [v1]: 100 } } });
+    expect(second.rollbacks).toEqual([]);
+    expect(second.report.command).toBe(`runwarden report --rollback ${entry?.id}`);
+    expect(again.output.stderr).toContain(`no rollback needed: all traffic already goes to ${v1}`);
+    expect(rollbackEntries(h)).toHaveLength(1);
   });
 
   it('on a terminal: y rolls back, n declines the restore offered for the changed schema', async () => {

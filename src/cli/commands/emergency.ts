@@ -73,7 +73,7 @@ export function registerEmergency(program: Command): void {
         const rt = await app.watch();
         await app.notifier(); // the rollback is announced like the daemon's own
         const interrupt = abortOnStopSignals('the emergency');
-        const prompt = interactive ? linePrompt(out) : null;
+        const prompt = interactive ? linePrompt(out, interrupt.signal) : null;
         try {
           return await emergency(app, rt, {
             options,
@@ -187,9 +187,23 @@ async function emergency(
     result.restore = await restore(app, restoring.backup, restoring.scope, run);
     if (result.restore.error !== null) result.ok = false;
   }
-  // 4. What happened, and the incident report.
+  // 4. What happened, and the incident report: of this rollback, else of the newest one (the daemon's).
+  reportId ??= newestRollback(app, services);
   if (reportId !== null) result.report = writeReport(app, rt, reportId, say);
   return result;
+}
+
+/** The history id of the newest rollback that changed traffic of one of `services`, or null. */
+function newestRollback(app: App, services: readonly WatchedService[]): number | null {
+  const entries = services.flatMap((service) =>
+    app.store.history
+      .list({ service: service.key, limit: 500 })
+      .filter(
+        (entry) =>
+          entry.kind === 'rollback:completed' && (entry.detail as { dryRun?: boolean }).dryRun !== true,
+      ),
+  );
+  return entries.sort((a, b) => b.at - a.at || b.id - a.id)[0]?.id ?? null;
 }
 
 function rollbackSkipped(overview: EmergencyOverview): string {
@@ -442,12 +456,19 @@ interface LinePrompt {
  * Questions on the terminal. Lines are read through one iterator, so an answer typed before its
  * question is shown is kept for it, not lost; end of input answers no.
  */
-function linePrompt(output: NodeJS.WritableStream): LinePrompt {
+function linePrompt(output: NodeJS.WritableStream, signal: AbortSignal): LinePrompt {
   const rl = createInterface({ input: process.stdin, terminal: false });
   const lines = rl[Symbol.asyncIterator]();
+  // Ctrl-C while a question waits ends the wait (the signal's reason: RW_ABORTED), as it ends any step.
+  const aborted = new Promise<never>((_, reject) => {
+    const stop = () => reject(signal.reason);
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+  });
+  aborted.catch(() => {});
   const ask = async (question: string) => {
     output.write(question);
-    const next = await lines.next();
+    const next = await Promise.race([lines.next(), aborted]);
     return next.done ? '' : String(next.value);
   };
   return {
