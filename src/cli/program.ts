@@ -74,7 +74,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'emergency',
-    summary: 'the 3 a.m. procedure: what is wrong, roll back, probe /health, restore if the schema changed, report',
+    summary:
+      'the 3 a.m. procedure: what is wrong, roll back, probe /health, restore if the schema changed, report',
     load: async () => (await import('./commands/emergency.js')).registerEmergency,
   },
   {
