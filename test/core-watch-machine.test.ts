@@ -338,6 +338,9 @@ describe('planning a rollback', () => {
       reason: 'cooldown',
     });
     expect(planRollback({ ...recent, trigger: 'manual' }).kind).toBe('update');
+    // `runwarden emergency` is a person too: no cooldown, frozen or bad-target refusal.
+    expect(planRollback({ ...recent, trigger: 'emergency' }).kind).toBe('update');
+    expect(planRollback({ ...base, frozen: true, trigger: 'emergency' }).kind).toBe('update');
     expect(planRollback({ ...base, lastAutoRollbackAt: T0 - 10 * MIN, trigger: 'alert' }).kind).toBe(
       'update',
     );

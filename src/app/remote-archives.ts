@@ -96,16 +96,10 @@ export async function downloadArchive(
   signal: AbortSignal,
 ): Promise<DownloadedArchive> {
   await mkdir(deps.backup.dir, { recursive: true });
-  const fetched = await restoreSource(
-    location.url,
-    deps.openBucket,
-    deps.backup.dir,
-    signal,
-    {
-      ...(location.generation === undefined ? {} : { generation: location.generation }),
-      ...(deps.identityFile === undefined ? {} : { identityFile: deps.identityFile }),
-    },
-  );
+  const fetched = await restoreSource(location.url, deps.openBucket, deps.backup.dir, signal, {
+    ...(location.generation === undefined ? {} : { generation: location.generation }),
+    ...(deps.identityFile === undefined ? {} : { identityFile: deps.identityFile }),
+  });
   const record =
     location.record ??
     deps.catalog

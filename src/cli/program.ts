@@ -73,6 +73,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/report.js')).registerReport,
   },
   {
+    name: 'emergency',
+    summary:
+      'the 3 a.m. procedure: what is wrong, roll back, probe /health, restore if the schema changed, report',
+    load: async () => (await import('./commands/emergency.js')).registerEmergency,
+  },
+  {
     name: 'rollback',
     summary: 'send 100 % of traffic back to the last known good revision',
     load: async () => (await import('./commands/rollback.js')).registerRollback,

@@ -1,5 +1,10 @@
 import type { App } from '../app/app.js';
-import { bucketOpener, locateArchive, withArchiveFile } from '../app/remote-archives.js';
+import {
+  type ArchiveLocation,
+  bucketOpener,
+  locateArchive,
+  withArchiveFile,
+} from '../app/remote-archives.js';
 import { restoreJournalPath } from '../app/restore-recovery.js';
 import { UsageError } from '../core/errors.js';
 import { TENANT_ID_PATTERN } from '../archive/manifest.js';
@@ -43,21 +48,34 @@ export async function restoreAllCommand(backup: string, options: RestoreAllOptio
       logger,
       'restore',
       'stopping the restore; before the swaps nothing is changed, during them they all finish',
-      (signal) =>
-        withArchiveFile(
-          location,
-          {
-            backup: config.backup,
-            catalog: app.store.backups,
-            openBucket: bucketOpener(config.backup.offsite),
-            ...(options.identity === undefined ? {} : { identityFile: options.identity }),
-          },
-          signal,
-          ({ file, catalog }) => run(app, { archive: file, catalog, tenants, options, preBackup, signal }),
-        ),
+      (signal) => restoreAllFrom(app, location, { tenants, options, preBackup, signal }),
     );
   });
-  printResult(outcome, options.json === true, describe);
+  printResult(outcome, options.json === true, describeRestoreAll);
+}
+
+/**
+ * The restore of several targets from an archive already located (local, or fetched from the
+ * bucket first): `restore --all` and `emergency` both come through here.
+ */
+export function restoreAllFrom(
+  app: App,
+  location: ArchiveLocation,
+  job: { tenants: string[] | undefined; options: RestoreAllOptions; preBackup: boolean; signal: AbortSignal },
+): Promise<RestoreAllOutcome> {
+  const { config } = app;
+  const { options, signal } = job;
+  return withArchiveFile(
+    location,
+    {
+      backup: config.backup,
+      catalog: app.store.backups,
+      openBucket: bucketOpener(config.backup.offsite),
+      ...(options.identity === undefined ? {} : { identityFile: options.identity }),
+    },
+    signal,
+    ({ file, catalog }) => run(app, { archive: file, catalog, ...job }),
+  );
 }
 
 function tenantsOf(options: RestoreAllOptions): string[] | undefined {
@@ -154,7 +172,7 @@ export async function finishInterruptedRestoreFirst(app: App, logger: Logger): P
     );
 }
 
-function describe(outcome: RestoreAllOutcome): string {
+export function describeRestoreAll(outcome: RestoreAllOutcome): string {
   const lines: string[] = [];
   if (outcome.recovered)
     lines.push(

@@ -1,4 +1,4 @@
-import type { RollbackRefusal, RollbackTrigger } from './rollback-plan.js';
+import type { PersonTrigger, RollbackRefusal, RollbackTrigger } from './rollback-plan.js';
 import { FROZEN_KEY } from './watch-machine.js';
 import { servingOf, type TrafficEntry, type WatchStatus } from './watch-types.js';
 
@@ -12,7 +12,7 @@ import { servingOf, type TrafficEntry, type WatchStatus } from './watch-types.js
 export interface OwedRollback {
   /** Row id; a newer decision for the same service replaces the row with a new id. */
   id: number;
-  trigger: Exclude<RollbackTrigger, 'manual'>;
+  trigger: Exclude<RollbackTrigger, PersonTrigger>;
   /** Where all traffic was being sent. */
   to: string;
   /** The revisions that served traffic when it was decided (the ones being rolled back from). */

@@ -4,7 +4,18 @@ import type { TrafficEntry } from './watch-types.js';
  * The one rollback decision, shared by the watch, alert receivers and the CLI: where traffic goes,
  * or why nothing is done. Pure; `now` passed in.
  */
-export type RollbackTrigger = 'watch' | 'alert' | 'guard' | 'manual';
+export type RollbackTrigger = 'watch' | 'alert' | 'guard' | 'manual' | 'emergency';
+
+/** A person's rollback: `runwarden rollback` (manual) or `runwarden emergency`. */
+export type PersonTrigger = Extract<RollbackTrigger, 'manual' | 'emergency'>;
+
+/**
+ * Whether a person decided this rollback: frozen services, bad targets and the cooldown do not
+ * stop it, and it is never recorded as owed (the person sees it fail).
+ */
+export function byPerson(trigger: RollbackTrigger): trigger is PersonTrigger {
+  return trigger === 'manual' || trigger === 'emergency';
+}
 
 export type RollbackRefusal =
   /** The service is frozen: no automatic action (a person's rollback still goes through). */
@@ -61,7 +72,7 @@ export type RollbackPlan =
   | { kind: 'refused'; to: string | null; reason: RollbackRefusal; detail: string };
 
 export function planRollback(input: RollbackPlanInput): RollbackPlan {
-  const automatic = input.trigger !== 'manual';
+  const automatic = !byPerson(input.trigger);
   const to = input.toRevision ?? input.stable;
   if (automatic && input.frozen)
     return refuse(to, 'frozen', 'the service is frozen; no automatic action is taken');

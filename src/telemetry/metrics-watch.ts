@@ -42,7 +42,7 @@ export function watchMetrics(registry: Registry) {
     }),
     rollbacks: new Counter({
       name: 'runwarden_rollbacks_total',
-      help: 'Rollbacks by service, trigger (watch, alert, manual) and result (completed, failed, refused, dry_run).',
+      help: 'Rollbacks by service, trigger (watch, alert, manual, emergency) and result (completed, failed, refused, dry_run).',
       labelNames: ['service', 'trigger', 'result'] as const,
       registers,
     }),

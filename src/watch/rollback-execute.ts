@@ -1,6 +1,6 @@
 import { probeWithIdentity } from './probe-identity.js';
 import type { OwedRollback } from '../core/owed-rollback.js';
-import { type RollbackPlan, trafficTo } from '../core/rollback-plan.js';
+import { byPerson, type RollbackPlan, trafficTo } from '../core/rollback-plan.js';
 import { type ServiceObservation, servingOf, snapshotOf } from '../core/watch-types.js';
 import { errorMessage, RunwardenError } from '../core/errors.js';
 import { sleep } from '../util/sleep.js';
@@ -26,11 +26,14 @@ const MAX_CONFLICTS = 3;
 export async function executeRollback(
   rt: WatchRuntime,
   service: WatchedService,
-  request: RollbackRequest,
+  given: RollbackRequest,
   first: UpdatePlan,
   observation: ServiceObservation,
   signal: AbortSignal,
 ): Promise<RollbackOutcome> {
+  // The open watch, read once: record() ends it, and the completed event must still name it (a
+  // person's rollback carries none of its own), or started and completed land in different incidents.
+  const request: RollbackRequest = { ...given, watch: given.watch ?? openWatch(rt, service) };
   const decidedAt = request.decidedAt ?? rt.clock();
   let plan = first;
   let current = observation;
@@ -103,6 +106,15 @@ export async function executeRollback(
       }
       plan = again;
     }
+  }
+}
+
+/** The service's open watch; none when the store cannot say (the rollback goes on, `fail` copes). */
+function openWatch(rt: WatchRuntime, service: WatchedService): WatchRecord | undefined {
+  try {
+    return rt.store.watches.open(service.key) ?? undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -224,7 +236,7 @@ function record(
     const open = rt.store.watches.open(service.key);
     if (open && plan.from.includes(open.candidate))
       rt.store.watches.end(open.id, 'rolled_back', request.reason, now);
-    if (request.trigger !== 'manual') rt.store.services.setLastAutoRollback(service.key, now);
+    if (!byPerson(request.trigger)) rt.store.services.setLastAutoRollback(service.key, now);
     if (confirmed) noteRolledBackTo(rt, service, plan.to, now);
     rt.store.services.saveSnapshot(service.key, snapshotOf(after), now);
   });

@@ -1,5 +1,5 @@
 import { rollbackCommand } from '../core/known-good.js';
-import { planRollback, type RollbackPlan, type RollbackPlanInput } from '../core/rollback-plan.js';
+import { byPerson, planRollback, type RollbackPlan, type RollbackPlanInput } from '../core/rollback-plan.js';
 import type { ServiceObservation } from '../core/watch-types.js';
 import type { RollbackRequest } from './rollback-request.js';
 import { defaultTarget } from './rollback-target.js';
@@ -35,7 +35,7 @@ export function planFor(
     trigger: request.trigger,
     toRevision,
     // An alert during the watch of a deploy newer than the last rollback is a new incident too.
-    candidateSeenAt: request.trigger === 'manual' ? undefined : watch?.startedAt,
+    candidateSeenAt: byPerson(request.trigger) ? undefined : watch?.startedAt,
     owed: request.owed !== undefined,
     closed,
     now,

@@ -1,5 +1,5 @@
 import { settlesOwed } from '../core/owed-rollback.js';
-import type { RollbackPlan } from '../core/rollback-plan.js';
+import { byPerson, type RollbackPlan } from '../core/rollback-plan.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
 import { releaseActionLease, takeActionLease } from './action-lease.js';
 import { executeRollback, recordNoop } from './rollback-execute.js';
@@ -96,7 +96,7 @@ function recordOwed(
   request: RollbackRequest,
   plan: Extract<RollbackPlan, { kind: 'update' }>,
 ): number | null {
-  if (request.trigger === 'manual') return null;
+  if (byPerson(request.trigger)) return null;
   const now = rt.clock();
   return rt.store.owed.record({
     service: service.key,

@@ -1,3 +1,4 @@
+import { byPerson } from '../core/rollback-plan.js';
 import { type SchemaGate, schemaGate } from '../core/schema-gate.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
 import { restoreReportOrUnknown } from './restore-points.js';
@@ -20,7 +21,7 @@ export async function schemaGateFor(
   signal: AbortSignal,
 ): Promise<SchemaGate> {
   const go: SchemaGate = { kind: 'go', loud: false, detail: 'not checked' };
-  if (request.trigger === 'manual' || request.owed) return go;
+  if (byPerson(request.trigger) || request.owed) return go;
   const open = request.watch ?? rt.store.watches.open(service.key) ?? null;
   const policy = open ? service.config.on_schema_change : service.config.guard.on_schema_change;
   if (policy === 'rollback') return go;

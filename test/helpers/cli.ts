@@ -45,12 +45,13 @@ export function spawnCli(args: string[], options: { cwd?: string; env?: Record<s
 export function spawnProcess(
   command: string,
   args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
+  options: { cwd?: string; env?: Record<string, string>; stdin?: 'pipe' } = {},
 ) {
   const child: ChildProcess = spawn(command, args, {
     cwd: options.cwd,
     env: { ...TEST_ENV, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // `stdin: 'pipe'`: the test writes the answers a person would type (child.stdin).
+    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
   });
   const output = { stdout: '', stderr: '' };
   child.stdout?.on('data', (chunk) => {

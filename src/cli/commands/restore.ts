@@ -4,6 +4,7 @@ import { type RestoreSelection, resolveTarget } from '../../restore/restore-targ
 import type { App } from '../../app/app.js';
 import { UsageError } from '../../core/errors.js';
 import {
+  type ArchiveLocation,
   bucketOpener,
   type DownloadedArchive,
   locateArchive,
@@ -17,7 +18,7 @@ import { restoreProgress } from '../restore-progress.js';
 import { withApp } from '../with-app.js';
 import { finishInterruptedRestoreFirst, restoreAllCommand } from '../restore-all-command.js';
 
-interface RestoreOptions extends GlobalOptions {
+export interface RestoreOptions extends GlobalOptions {
   db?: string;
   tenant?: string;
   media?: boolean;
@@ -74,38 +75,43 @@ export function registerRestore(program: Command): void {
           logger,
           'restore',
           'stopping the restore; the target is left as it was or fully restored',
-          (signal) =>
-            withArchiveFile(
-              location,
-              {
-                backup: config.backup,
-                catalog: app.store.backups,
-                openBucket: bucketOpener(config.backup.offsite),
-                ...(options.identity === undefined ? {} : { identityFile: options.identity }),
-              },
-              signal,
-              async ({ file, catalog, downloaded }) => {
-                if (downloaded)
-                  logger.info(
-                    { url: downloaded.url, generation: downloaded.object.generation },
-                    'downloaded the archive from the bucket (CRC32C checked); verifying every entry',
-                  );
-                const outcome = await restoreLocked(app, {
-                  archive: file,
-                  catalog,
-                  downloaded,
-                  selection,
-                  options,
-                  preBackup,
-                  signal,
-                });
-                return downloaded ? { ...outcome, downloaded: downloadedSummary(downloaded) } : outcome;
-              },
-            ),
+          (signal) => restoreOneFrom(app, location, { selection, options, preBackup, signal }),
         );
       });
-      printResult(outcome, options.json === true, describe);
+      printResult(outcome, options.json === true, describeRestore);
     });
+}
+
+/**
+ * One target restored from an archive already located (local, or fetched from the bucket first):
+ * `restore --db/--tenant/--media` and `emergency` both come through here.
+ */
+export function restoreOneFrom(
+  app: App,
+  location: ArchiveLocation,
+  job: { selection: RestoreSelection; options: RestoreOptions; preBackup: boolean; signal: AbortSignal },
+): Promise<Outcome> {
+  const { config, logger } = app;
+  const { options, signal } = job;
+  return withArchiveFile(
+    location,
+    {
+      backup: config.backup,
+      catalog: app.store.backups,
+      openBucket: bucketOpener(config.backup.offsite),
+      ...(options.identity === undefined ? {} : { identityFile: options.identity }),
+    },
+    signal,
+    async ({ file, catalog, downloaded }) => {
+      if (downloaded)
+        logger.info(
+          { url: downloaded.url, generation: downloaded.object.generation },
+          'downloaded the archive from the bucket (CRC32C checked); verifying every entry',
+        );
+      const outcome = await restoreLocked(app, { archive: file, catalog, downloaded, ...job });
+      return downloaded ? { ...outcome, downloaded: downloadedSummary(downloaded) } : outcome;
+    },
+  );
 }
 
 function selectionOf(options: RestoreOptions): RestoreSelection {
@@ -194,9 +200,9 @@ function downloadedSummary(downloaded: DownloadedArchive) {
   };
 }
 
-type Outcome = RestoreOutcome & { downloaded?: ReturnType<typeof downloadedSummary> };
+export type Outcome = RestoreOutcome & { downloaded?: ReturnType<typeof downloadedSummary> };
 
-function describe(outcome: Outcome): string {
+export function describeRestore(outcome: Outcome): string {
   const what =
     outcome.kind === 'media' ? 'media' : outcome.kind === 'db' ? 'main database' : `tenant ${outcome.name}`;
   const lines = [
