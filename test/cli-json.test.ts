@@ -174,7 +174,15 @@ describe('--json output', () => {
     const evaluations = await ok('history', '--watch', String(completed.watch_id));
     expect(evaluations.watch).toMatchObject({ id: completed.watch_id, candidate: v2 });
     expect(evaluations.evaluations.length).toBeGreaterThan(0);
-    const emergency = await ok('emergency', '--service', 'shop', '--yes', '--no-rollback', '--restore', 'none');
+    const emergency = await ok(
+      'emergency',
+      '--service',
+      'shop',
+      '--yes',
+      '--no-rollback',
+      '--restore',
+      'none',
+    );
     expect(emergency).toEqual(expect.objectContaining({ services: expect.any(Array) }));
     const report = await ok('report', '--watch', String(completed.watch_id));
     expect(report.incidents).toEqual([

@@ -83,7 +83,7 @@ describe('runwarden emergency against the emulator', () => {
     const result = JSON.parse(run.output.stdout);
     expect(result.services[0]).toMatchObject({
       service: 'shop',
-      serving: { ok: true, value: { [v2]: 100 } },
+      serving: { ok: true, value: [{ revision: v2, percent: 100 }] },
       stable: v1,
       rollback_needed: true,
       restore_point: { source: 'watch_start', schema_changed: false },
@@ -116,7 +116,10 @@ describe('runwarden emergency against the emulator', () => {
     const again = spawnCli(['emergency', '--yes', '--json', '--config', config]);
     expect((await exitWithin(again, PROCESS_START)).code, again.output.stderr).toBe(0);
     const second = JSON.parse(again.output.stdout);
-    expect(second.services[0]).toMatchObject({ rollback_needed: false, serving: { value: { [v1]: 100 } } });
+    expect(second.services[0]).toMatchObject({
+      rollback_needed: false,
+      serving: { value: [{ revision: v1, percent: 100 }] },
+    });
     expect(second.rollbacks).toEqual([]);
     expect(second.report.command).toBe(`runwarden report --rollback ${entry?.id}`);
     expect(again.output.stderr).toContain(`no rollback needed: all traffic already goes to ${v1}`);

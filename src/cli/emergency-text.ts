@@ -9,9 +9,8 @@ export function overviewLines(overview: EmergencyOverview): string[] {
   lines.push(
     `  serving:        ${
       overview.serving.ok
-        ? Object.entries(overview.serving.value)
-            .map(([revision, percent]) => `${revision} ${percent}%`)
-            .join(', ') || 'nothing'
+        ? overview.serving.value.map(({ revision, percent }) => `${revision} ${percent}%`).join(', ') ||
+          'nothing'
         : `unavailable: ${overview.serving.reason}`
     }`,
   );

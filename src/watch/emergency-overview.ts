@@ -18,8 +18,11 @@ export type Maybe<T> = { ok: true; value: T } | { ok: false; reason: string };
 /** One service as the person woken at 3 a.m. needs to see it before deciding. */
 export interface EmergencyOverview {
   service: string;
-  /** What Cloud Run serves now (revision -> percent), or why it could not be read. */
-  serving: Maybe<Record<string, number>>;
+  /**
+   * What Cloud Run serves now, or why it could not be read. A list: revision names are data, so
+   * the JSON output never uses them as keys.
+   */
+  serving: Maybe<Array<{ revision: string; percent: number }>>;
   /** The previous known good revision: the rollback target. */
   stable: string | null;
   /** Whether traffic would move: some serving revision is not the stable one. */
@@ -48,15 +51,21 @@ export async function emergencyOverview(
 ): Promise<EmergencyOverview> {
   const memory = rt.store.memory(service.key);
   let observation: ServiceObservation | null = null;
-  let serving: Maybe<Record<string, number>>;
+  let serving: Maybe<Array<{ revision: string; percent: number }>>;
   try {
     observation = await rt.cloudRun.getService(service.ref, signal);
-    serving = { ok: true, value: servingOf(observation.traffic) };
+    serving = {
+      ok: true,
+      value: Object.entries(servingOf(observation.traffic)).map(([revision, percent]) => ({
+        revision,
+        percent,
+      })),
+    };
   } catch (error) {
     signal.throwIfAborted();
     serving = { ok: false, reason: errorMessage(error) };
   }
-  const revisions = serving.ok ? Object.keys(serving.value) : [];
+  const revisions = serving.ok ? serving.value.map((entry) => entry.revision) : [];
   const watch = rt.store.watches.recent(service.key, 1)[0] ?? null;
   const evaluations = watch
     ? rt.store.evaluations.forWatch(watch.id, 10).map((entry) => ({

@@ -167,7 +167,9 @@ async function emergency(
       say(`${service.key}: ${rollbackSkipped(overview)}`);
       continue;
     }
-    const serving = overview.serving.ok ? Object.keys(overview.serving.value).join(', ') : '?';
+    const serving = overview.serving.ok
+      ? overview.serving.value.map((entry) => entry.revision).join(', ')
+      : '?';
     const question = `Roll ${service.key} back: all traffic from ${serving} to ${overview.stable}? [y/N] `;
     const yes =
       options.rollback ?? (options.yes === true ? true : await (prompt as LinePrompt).confirm(question));
