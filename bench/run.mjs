@@ -16,11 +16,12 @@ import { ensureDataset, SEED } from './lib/dataset.mjs';
 import { cliBuilt, freezeDist, ROOT } from './lib/runwarden.mjs';
 import { failed, notMeasured, renderMarkdown } from './lib/table.mjs';
 import { memory } from './memory.mjs';
+import { offsite } from './offsite.mjs';
 import { restore } from './restore.mjs';
 import { rollback } from './rollback.mjs';
 import { writeLoad } from './write-load.mjs';
 
-const BENCHMARKS = [backup, memory, writeLoad, restore, rollback, alert, idle, hostile];
+const BENCHMARKS = [backup, memory, writeLoad, restore, rollback, alert, idle, hostile, offsite];
 const TOOLS = ['sqlite3', 'zip', 'unzip', 'restic', '/usr/bin/time'];
 
 const { values: args } = parseArgs({
