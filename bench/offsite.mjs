@@ -13,8 +13,9 @@ import { figure, format } from './lib/table.mjs';
 
 const BENCH = '9. Off-site copy';
 const BUCKET = 'runwarden-bench';
-/** Both contenders' resumable chunk: runwarden's default (client-options.ts). */
+/** Both contenders' resumable chunk and threshold: runwarden's defaults (client-options.ts). */
 const CHUNK = 8 * 1024 * 1024;
+const RESUMABLE_FROM = 8 * 1024 * 1024;
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'offsite-child.mjs');
 
 export const offsite = {
@@ -75,6 +76,7 @@ async function uploads(ctx, dataset, dir, storage) {
         file: archive.file,
         object: `${contender}-${run}.zip`,
         chunkSize: CHUNK,
+        resumable: archive.size >= RESUMABLE_FROM,
         archive: { size: archive.size, sha256: archive.sha256, manifestSha256: archive.manifestSha256 },
       });
       if (measured.size !== archive.size) throw new Error(`${contender} stored ${measured.size} bytes`);
@@ -84,7 +86,7 @@ async function uploads(ctx, dataset, dir, storage) {
   const med = (name, key) => median(runs[name].map((result) => result[key]));
   ctx.note(
     BENCH,
-    `archive of ${describe(dataset)}: ${format(archive.size, 'bytes')}, resumable in ${format(CHUNK, 'bytes')} chunks to the playground's Cloud Storage emulator (in the bench process). ` +
+    `archive of ${describe(dataset)}: ${format(archive.size, 'bytes')}, ${archive.size >= RESUMABLE_FROM ? `resumable in ${format(CHUNK, 'bytes')} chunks` : 'in one request (under the resumable threshold)'} to the playground's Cloud Storage emulator (in the bench process). ` +
       `Upload medians: runwarden ${format(med('runwarden', 'uploadMs'), 'ms')} (put ${format(med('runwarden', 'putMs'), 'ms')}, ` +
       `then read-back and local CRC32C ${format(med('runwarden', 'confirmMs'), 'ms')}), CPU ${format(med('runwarden', 'cpuMs'), 'ms')}; ` +
       `plain bucket.upload() ${format(med('plain', 'uploadMs'), 'ms')}, CPU ${format(med('plain', 'cpuMs'), 'ms')}. ` +

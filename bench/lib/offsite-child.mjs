@@ -13,7 +13,7 @@ const job = JSON.parse(process.argv[2]);
 const result = await ({ upload, backup, rss })[job.mode](job);
 process.stdout.write(`${JSON.stringify(result)}\n`);
 
-async function upload({ contender, dist, endpoint, project, bucket, file, object, chunkSize, archive }) {
+async function upload({ contender, dist, endpoint, project, bucket, file, object, chunkSize, resumable, archive }) {
   const { Storage } = await import('@google-cloud/storage');
   const signal = new AbortController().signal;
   const cpuBefore = process.cpuUsage();
@@ -43,8 +43,8 @@ async function upload({ contender, dist, endpoint, project, bucket, file, object
     run = async () => {
       const [uploaded] = await target.upload(file, {
         destination: object,
-        resumable: true,
-        chunkSize,
+        resumable,
+        ...(resumable ? { chunkSize } : {}),
         validation: 'crc32c',
         metadata: { contentType: 'application/zip' },
       });
