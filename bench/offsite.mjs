@@ -47,7 +47,11 @@ export const offsite = {
       { storageDir: dir },
     );
     try {
-      const storage = { endpoint: playground.storage.url, project: playground.storage.project, bucket: BUCKET };
+      const storage = {
+        endpoint: playground.storage.url,
+        project: playground.storage.project,
+        bucket: BUCKET,
+      };
       const upload = await uploads(ctx, dataset, dir, storage);
       const memory = await backupPeaks(ctx, dataset, dir, storage);
       const client = await clientRss(ctx, storage);
@@ -131,7 +135,9 @@ async function backupPeaks(ctx, dataset, dir, storage) {
   for (let run = 0; run < ctx.runs; run++) {
     for (let turn = 0; turn < order.length; turn++) {
       const name = order[(run + turn) % order.length];
-      ctx.log(`offsite memory run ${run + 1}/${ctx.runs}: backup ${name === 'offsite' ? 'then off-site copy' : 'alone'}`);
+      ctx.log(
+        `offsite memory run ${run + 1}/${ctx.runs}: backup ${name === 'offsite' ? 'then off-site copy' : 'alone'}`,
+      );
       const work = path.join(dir, `memory-${name}`);
       rmSync(work, { recursive: true, force: true });
       const extra =
@@ -190,7 +196,11 @@ async function child(job) {
   const flags = cliArgs().slice(0, -1);
   const measured = await measure(process.execPath, [...flags, CHILD, JSON.stringify(job)]);
   const lines = measured.stdout.trim().split('\n');
-  return { ...JSON.parse(lines[lines.length - 1]), wallMs: measured.wallMs, maxRssBytes: measured.maxRssBytes };
+  return {
+    ...JSON.parse(lines[lines.length - 1]),
+    wallMs: measured.wallMs,
+    maxRssBytes: measured.maxRssBytes,
+  };
 }
 
 function list(results, key, unit) {

@@ -10,10 +10,21 @@ import path from 'node:path';
 import { highWaterBytes, resetHighWater, rssBytes } from './proc.mjs';
 
 const job = JSON.parse(process.argv[2]);
-const result = await ({ upload, backup, rss })[job.mode](job);
+const result = await { upload, backup, rss }[job.mode](job);
 process.stdout.write(`${JSON.stringify(result)}\n`);
 
-async function upload({ contender, dist, endpoint, project, bucket, file, object, chunkSize, resumable, archive }) {
+async function upload({
+  contender,
+  dist,
+  endpoint,
+  project,
+  bucket,
+  file,
+  object,
+  chunkSize,
+  resumable,
+  archive,
+}) {
   const { Storage } = await import('@google-cloud/storage');
   const signal = new AbortController().signal;
   const cpuBefore = process.cpuUsage();
@@ -48,7 +59,9 @@ async function upload({ contender, dist, endpoint, project, bucket, file, object
         validation: 'crc32c',
         metadata: { contentType: 'application/zip' },
       });
-      return { copy: { generation: Number(uploaded.metadata.generation), size: Number(uploaded.metadata.size) } };
+      return {
+        copy: { generation: Number(uploaded.metadata.generation), size: Number(uploaded.metadata.size) },
+      };
     };
     remove = () => target.file(object).delete();
   }
@@ -86,7 +99,11 @@ async function backup({ dist, config, offsite }) {
   try {
     const started = performance.now();
     const made = await app.backups.run({ reason: 'manual', trigger: 'cli' }, { signal });
-    const out = { backupMs: performance.now() - started, size: made.size, hwmBackup: highWaterBytes(process.pid) };
+    const out = {
+      backupMs: performance.now() - started,
+      size: made.size,
+      hwmBackup: highWaterBytes(process.pid),
+    };
     if (offsite) {
       const service = await app.offsite();
       if (!service) throw new Error('backup.offsite is not configured');

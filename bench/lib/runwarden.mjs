@@ -28,7 +28,11 @@ export function freezeDist(dir) {
  * Writes `<work>/runwarden.yaml` backing up `sources` (default: the data set) into `<work>/backups`;
  * `extra` is added at the top level, `backupExtra` to the `backup` section.
  */
-export function writeBackupConfig(work, dataset, { mainDb = dataset.mainDb, extra = {}, backupExtra = {} } = {}) {
+export function writeBackupConfig(
+  work,
+  dataset,
+  { mainDb = dataset.mainDb, extra = {}, backupExtra = {} } = {},
+) {
   mkdirSync(work, { recursive: true });
   const file = path.join(work, 'runwarden.yaml');
   const config = {
