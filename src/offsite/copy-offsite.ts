@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { formatDuration } from '../core/duration.js';
 import { errorMessage, FatalError, RetryableError, wrapError } from '../core/errors.js';
-import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
+import type { ObjectInfo, ObjectStore, PutResult } from '../storage/object-store.js';
 import { VERSION } from '../version.js';
 import { type Crc32cFactory, crc32cOfFile, loadCrc32c } from './crc32c.js';
 import { OffsiteCode, OffsiteMetadata } from './offsite-errors.js';
@@ -73,7 +73,8 @@ export async function copyOffsite(
 ): Promise<OffsiteCopy> {
   const timeout = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
   const bounded = timeout ? AbortSignal.any([signal, timeout]) : signal;
-  // The local CRC32C is computed beside the upload; stopped when the copy ends either way.
+  // A local CRC32C computed from the file (an object found at the name, a client that did not report
+  // the one it sent) is stopped when the copy ends either way.
   const local = new AbortController();
   const localSignal = AbortSignal.any([bounded, local.signal]);
   try {
@@ -108,8 +109,7 @@ class Copy {
     const existing = await this.store.stat(this.name, this.signal);
     if (existing) return this.#confirmFound(existing);
     this.options.onStage?.('uploading');
-    this.#startLocalCrc32c();
-    let uploaded: ObjectInfo;
+    let uploaded: PutResult;
     try {
       uploaded = await this.store.put(
         this.archive.file,
@@ -125,6 +125,10 @@ class Copy {
       return this.#confirmFound(found);
     }
     this.options.onStage?.('uploaded');
+    // The upload read the file and computed its CRC32C as the bytes went: reading it again for the
+    // same number would double the CPU of the copy (the client's CRC32C is pure JavaScript).
+    if (uploaded.sentCrc32c && !this.archive.crc32c)
+      this.#localCrc32c ??= Promise.resolve(uploaded.sentCrc32c);
     const back = await this.store.stat(this.name, this.signal);
     if (!back) throw this.#raced(`deleted right after its upload (generation ${uploaded.generation})`);
     if (back.generation !== uploaded.generation) {
