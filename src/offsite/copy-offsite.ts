@@ -40,7 +40,10 @@ export interface CopyOffsiteOptions {
   readBack?: 'metadata' | 'full';
   /** The whole copy (upload and read-back) fails with RW_OFFSITE_TIMEOUT past this; none by default. */
   timeoutMs?: number;
-  /** CRC32C of the local file; @google-cloud/storage's by default. */
+  /**
+   * CRC32C of the local file, when it has to be read for it (an object found at the name, a client
+   * that did not report the CRC32C of what it sent); @google-cloud/storage's by default.
+   */
   crc32c?: Crc32cFactory;
   clock?: () => number;
   /** Written as `runwarden_version` metadata; this runwarden's by default. */
