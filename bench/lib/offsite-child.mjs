@@ -108,7 +108,11 @@ async function backup({ dist, config, offsite }) {
       const service = await app.offsite();
       if (!service) throw new Error('backup.offsite is not configured');
       // Peak of the upload phase alone: the high-water mark restarts here (Linux clear_refs 5).
+      out.rssAfterBackup = rssBytes(process.pid);
       const reset = resetHighWater(process.pid);
+      // The client and its auth stack load here, as the drain's first copy would load them.
+      await service.objectStore();
+      out.rssClientLoaded = rssBytes(process.pid);
       const uploadStarted = performance.now();
       const drained = await service.uploader.drain(signal);
       out.uploadMs = performance.now() - uploadStarted;
