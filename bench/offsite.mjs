@@ -154,8 +154,8 @@ async function backupPeaks(ctx, dataset, dir, storage) {
     BENCH,
     `peak RSS (the process's VmHWM) of one process taking a backup and then, as the daemon does, draining the off-site backlog (the uploader's copy with its read-back): ` +
       `median ${format(med('offsite', 'peak'), 'bytes')}, of which the backup phase ${format(med('offsite', 'hwmBackup'), 'bytes')} and the upload phase alone ${format(med('offsite', 'hwmUpload'), 'bytes')} ` +
-      `(RSS after the backup ${format(med('offsite', 'rssAfterBackup'), 'bytes')}, after loading the storage client ${format(med('offsite', 'rssClientLoaded'), 'bytes')}) ` +
-      `(upload ${format(med('offsite', 'uploadMs'), 'ms')}); the same backup without off-site ${format(med('local', 'peak'), 'bytes')}. ` +
+      `(RSS after the backup ${format(med('offsite', 'rssAfterBackup'), 'bytes')}, after loading the storage client ${format(med('offsite', 'rssClientLoaded'), 'bytes')}; ` +
+      `upload ${format(med('offsite', 'uploadMs'), 'ms')}); the same backup without off-site ${format(med('local', 'peak'), 'bytes')}. ` +
       `Per run with off-site: ${list(runs.offsite, 'peak', 'bytes')}; without: ${list(runs.local, 'peak', 'bytes')}.`,
   );
   return figure({
