@@ -16,11 +16,12 @@ import { ensureDataset, SEED } from './lib/dataset.mjs';
 import { cliBuilt, freezeDist, ROOT } from './lib/runwarden.mjs';
 import { failed, notMeasured, renderMarkdown } from './lib/table.mjs';
 import { memory } from './memory.mjs';
+import { offsite } from './offsite.mjs';
 import { restore } from './restore.mjs';
 import { rollback } from './rollback.mjs';
 import { writeLoad } from './write-load.mjs';
 
-const BENCHMARKS = [backup, memory, writeLoad, restore, rollback, alert, idle, hostile];
+const BENCHMARKS = [backup, memory, writeLoad, restore, rollback, alert, idle, hostile, offsite];
 const TOOLS = ['sqlite3', 'zip', 'unzip', 'restic', '/usr/bin/time'];
 
 const { values: args } = parseArgs({
@@ -170,6 +171,11 @@ ${notes.join('\n') || '- none'}
   and \`unzip -tq\` (their times add up; peak memory is the largest step's); the same snapshots then
   \`restic backup\` into a fresh repository (init untimed; size is the repository on disk); \`unzip\`
   of one entry plus \`cp\` for restores.
+- Off-site copy: the playground's Cloud Storage emulator runs in the bench process; runwarden's
+  \`copyOffsite\` (upload with CRC32C validation, then size and CRC32C read back) and a plain
+  \`@google-cloud/storage\` \`bucket.upload()\` (CRC32C validation, the client's default) each run in a
+  child process on the same archive, resumable in the same 8 MiB chunks (the quick set's archive, under
+  the threshold, in one request); the time is the copy's alone.
 - Tools: ${['sqlite3 --version', 'zip -v', 'unzip -v', 'restic version'].map((line) => `${line.split(' ')[0]}: ${version(line.split(' ')[0], line.split(' ').slice(1))}`).join('; ')}; node ${process.version}.
 `;
 }

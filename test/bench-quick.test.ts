@@ -61,6 +61,7 @@ const BENCHMARKS = [
   '6. Alert to action',
   '7. Idle footprint',
   '8. Hostile webhook bodies',
+  '9. Off-site copy',
 ];
 
 describe('npm run bench -- --quick', () => {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { CRC32C } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RetryableError } from '../src/core/errors.js';
 import { type CopyStage, copyOffsite, type LocalArchive } from '../src/offsite/copy-offsite.js';
@@ -101,6 +102,22 @@ describe('copyOffsite against the storage emulator with the real client', () => 
         runwarden_version: '9.9.9',
       },
     });
+  });
+
+  it("the archive is read once: the upload's own CRC32C is compared with the bucket's, and only a found object needs the file read again", async () => {
+    const store = await openStore();
+    const archive = archiveOf(2 * CHUNK + 3);
+    let hashers = 0;
+    const crc32c = () => {
+      hashers += 1;
+      return new CRC32C();
+    };
+    const copy = await copyOffsite(store, archive, 'read-once.zip', signal(), { crc32c });
+    expect(copy).toMatchObject({ outcome: 'uploaded', crc32c: crc32cOf(archive.bytes) });
+    expect(hashers).toBe(0);
+    const again = await copyOffsite(store, archive, 'read-once.zip', signal(), { crc32c });
+    expect(again).toMatchObject({ outcome: 'found', crc32c: crc32cOf(archive.bytes) });
+    expect(hashers).toBe(1);
   });
 
   it('a retry whose first attempt landed confirms the object there and uploads nothing', async () => {

@@ -70,11 +70,24 @@ describe('Cloud Storage adapter: faults of the emulator reach the caller as runw
       afterBytes: 100_000,
     });
     const put = await store.put(localFile(bytes), 'resumed.zip', { ifAbsent: true }, signal());
-    expect(put).toMatchObject({ size: bytes.length, crc32c: crc32cOf(bytes) });
+    // The CRC32C the upload computed is of the file's bytes, each once, whatever was sent again.
+    expect(put).toMatchObject({ size: bytes.length, crc32c: crc32cOf(bytes), sentCrc32c: crc32cOf(bytes) });
     expect(playground.storage.pendingFaults().faults).toEqual([]);
     const target = path.join(tempDir(), 'back.zip');
     await store.download('resumed.zip', target, signal());
     expect(readFileSync(target).equals(bytes)).toBe(true);
+  });
+
+  it('put reports the CRC32C of the bytes it sent, in one request and resumable', async () => {
+    const store = await openGcsObjectStore(options());
+    for (const [name, size] of [
+      ['one-request.zip', CHUNK - 1],
+      ['chunked.zip', 2 * CHUNK + 5],
+    ] as const) {
+      const bytes = randomBytes(size);
+      const put = await store.put(localFile(bytes), name, { ifAbsent: true }, signal());
+      expect(put, name).toMatchObject({ crc32c: crc32cOf(bytes), sentCrc32c: crc32cOf(bytes) });
+    }
   });
 
   it('an upload failing with 503 past its retries is a RetryableError RW_STORAGE_UNAVAILABLE', async () => {

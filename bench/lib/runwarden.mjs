@@ -24,8 +24,15 @@ export function freezeDist(dir) {
   CLI = path.join(DIST, 'cli', 'main.js');
 }
 
-/** Writes `<work>/runwarden.yaml` backing up `sources` (default: the data set) into `<work>/backups`. */
-export function writeBackupConfig(work, dataset, { mainDb = dataset.mainDb, extra = {} } = {}) {
+/**
+ * Writes `<work>/runwarden.yaml` backing up `sources` (default: the data set) into `<work>/backups`;
+ * `extra` is added at the top level, `backupExtra` to the `backup` section.
+ */
+export function writeBackupConfig(
+  work,
+  dataset,
+  { mainDb = dataset.mainDb, extra = {}, backupExtra = {} } = {},
+) {
   mkdirSync(work, { recursive: true });
   const file = path.join(work, 'runwarden.yaml');
   const config = {
@@ -39,6 +46,7 @@ export function writeBackupConfig(work, dataset, { mainDb = dataset.mainDb, extr
         tenants: { pattern: dataset.tenantPattern },
         media: { dir: dataset.mediaDir },
       },
+      ...backupExtra,
     },
     ...extra,
   };

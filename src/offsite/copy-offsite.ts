@@ -2,7 +2,7 @@ import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { formatDuration } from '../core/duration.js';
 import { errorMessage, FatalError, RetryableError, wrapError } from '../core/errors.js';
-import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
+import type { ObjectInfo, ObjectStore, PutResult } from '../storage/object-store.js';
 import { tempPath } from '../util/temp-files.js';
 import { VERSION } from '../version.js';
 import { type Crc32cFactory, crc32cOfFile, loadCrc32c } from './crc32c.js';
@@ -43,7 +43,10 @@ export interface CopyOffsiteOptions {
   readBack?: 'metadata' | 'full';
   /** The whole copy (upload and read-back) fails with RW_OFFSITE_TIMEOUT past this; none by default. */
   timeoutMs?: number;
-  /** CRC32C of the local file; @google-cloud/storage's by default. */
+  /**
+   * CRC32C of the local file, when it has to be read for it (an object found at the name, a client
+   * that did not report the CRC32C of what it sent); @google-cloud/storage's by default.
+   */
   crc32c?: Crc32cFactory;
   clock?: () => number;
   /** Written as `runwarden_version` metadata; this runwarden's by default. */
@@ -94,7 +97,8 @@ export async function copyOffsite(
 ): Promise<OffsiteCopy> {
   const timeout = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
   const bounded = timeout ? AbortSignal.any([signal, timeout]) : signal;
-  // The local CRC32C is computed beside the upload; stopped when the copy ends either way.
+  // A local CRC32C computed from the file (an object found at the name, a client that did not report
+  // the one it sent) is stopped when the copy ends either way.
   const local = new AbortController();
   const localSignal = AbortSignal.any([bounded, local.signal]);
   try {
@@ -151,7 +155,7 @@ class Copy {
     if (existing) return this.#confirmFound(existing);
     const upload = await this.#upload();
     this.options.onStage?.('uploading');
-    let uploaded: ObjectInfo;
+    let uploaded: PutResult;
     try {
       uploaded = await this.store.put(
         upload.file,
@@ -172,6 +176,10 @@ class Copy {
       return this.#confirmFound(found);
     }
     this.options.onStage?.('uploaded');
+    // The upload read the file and computed its CRC32C as the bytes went: reading it again for the
+    // same number would double the CPU of the copy (the client's CRC32C is pure JavaScript).
+    if (uploaded.sentCrc32c && !this.archive.crc32c)
+      this.#localCrc32c ??= Promise.resolve(uploaded.sentCrc32c);
     const back = await this.store.stat(this.name, this.signal);
     if (!back) throw this.#raced(`deleted right after its upload (generation ${uploaded.generation})`);
     if (back.generation !== uploaded.generation) {
@@ -212,13 +220,13 @@ class Copy {
     }
   }
 
-  /** The file to upload: the archive (its CRC32C computed beside the upload), or its ciphertext. */
+  /**
+   * The file to upload: the archive (its CRC32C is the one the upload computed as the bytes went,
+   * or read from the file only when the client did not report it), or its ciphertext.
+   */
   async #upload(): Promise<Upload> {
     const recipients = this.options.encryptTo;
-    if (!recipients) {
-      this.#startLocalCrc32c();
-      return this.archive;
-    }
+    if (!recipients) return this.archive;
     this.options.onStage?.('encrypting');
     const dir = path.dirname(this.archive.file);
     this.#ciphertext = await encryptFile(

@@ -16,6 +16,7 @@ import type {
   ObjectInfo,
   ObjectStore,
   PutOptions,
+  PutResult,
   ReadOptions,
 } from './object-store.js';
 import { mapStorageError } from './storage-errors.js';
@@ -46,7 +47,7 @@ export class GcsObjectStore implements ObjectStore {
     this.#options = options;
   }
 
-  async put(file: string, name: string, options: PutOptions, signal: AbortSignal): Promise<ObjectInfo> {
+  async put(file: string, name: string, options: PutOptions, signal: AbortSignal): Promise<PutResult> {
     const doing = `upload ${file} to ${this.#where(name)}`;
     const size = await this.#call(doing, signal, async () => (await statFile(file)).size);
     const target = this.#file(name);
@@ -63,6 +64,12 @@ export class GcsObjectStore implements ObjectStore {
         ...(options.metadata ? { metadata: options.metadata } : {}),
       },
     });
+    // The client's CRC32C of the bytes it sent (its validation compared it with the bucket's before
+    // the stream finishes): one pure-JavaScript pass over the file instead of a second one elsewhere.
+    let sentCrc32c: string | undefined;
+    upload.once('crc32c', (value: unknown) => {
+      if (typeof value === 'string') sentCrc32c = value;
+    });
     const info = await this.#call(doing, signal, async () => {
       await pipeline(createReadStream(file), upload, { signal });
       return toInfo(target.metadata, this.#options.prefix);
@@ -73,7 +80,7 @@ export class GcsObjectStore implements ObjectStore {
         `${doing}: the bucket holds ${info.size} bytes, the file has ${size}`,
       );
     }
-    return info;
+    return sentCrc32c ? { ...info, sentCrc32c } : info;
   }
 
   async write(name: string, bytes: Buffer, options: PutOptions, signal: AbortSignal): Promise<ObjectInfo> {

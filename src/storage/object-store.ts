@@ -20,6 +20,16 @@ export interface ObjectInfo {
   updated: number;
 }
 
+/** What `put` stored, and the CRC32C of the bytes it read from the file and sent. */
+export interface PutResult extends ObjectInfo {
+  /**
+   * CRC32C (base64) of the bytes read from the local file and sent, computed by the upload's own
+   * validation as they passed (so the file is not read a second time to learn it); absent when the
+   * client did not report it.
+   */
+  sentCrc32c?: string;
+}
+
 export interface PutOptions {
   /** Only create: refused with RW_STORAGE_PRECONDITION when the name exists (never overwrites). */
   ifAbsent?: boolean;
@@ -64,7 +74,7 @@ export interface ObjectStore {
    * resumes where the bucket's copy ends), checked end to end with CRC32C. Resolves with the stored
    * object once Cloud Storage has it whole.
    */
-  put(file: string, name: string, options: PutOptions, signal: AbortSignal): Promise<ObjectInfo>;
+  put(file: string, name: string, options: PutOptions, signal: AbortSignal): Promise<PutResult>;
   /**
    * Writes a small object in one request; with `ifGenerationMatch` a compare-and-swap (0: create
    * only). Resolves with the new generation.
