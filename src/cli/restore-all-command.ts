@@ -16,6 +16,7 @@ import { formatBytes } from '../util/format-bytes.js';
 import type { GlobalOptions } from './common.js';
 import { withInterrupt } from './interrupt.js';
 import { printResult } from './output.js';
+import { backupLockStep, preRestoreBackupStep } from './restore-steps.js';
 import { restoreProgress } from './restore-progress.js';
 import { withApp } from './with-app.js';
 
@@ -126,31 +127,8 @@ async function run(
       restores: store.restores,
       catalog: job.catalog,
       onProgress: (event) => progress.report(event),
-      preRestoreBackup: job.preBackup
-        ? async (signal) => {
-            logger.info('taking a full pre-restore backup (--no-backup skips it)');
-            const backup = await app.backups.run(
-              { reason: 'pre-restore', trigger: 'cli' },
-              {
-                signal,
-                onProgress: (event) =>
-                  progress.report({ kind: 'backup', done: event.done, total: event.total }),
-              },
-            );
-            progress.done();
-            return backup.file;
-          }
-        : undefined,
-      lock: async (signal) => {
-        const { acquireBackupLock } = await import('../backup/lock.js');
-        return acquireBackupLock(config.backup.dir, {
-          waitMs: config.backup.lock_wait,
-          signal,
-          logger,
-          onWait: (holderPid) =>
-            logger.info({ holder_pid: holderPid }, 'waiting for a running backup to finish'),
-        });
-      },
+      preRestoreBackup: job.preBackup ? preRestoreBackupStep(app, progress) : undefined,
+      lock: backupLockStep(app),
     });
   } finally {
     progress.done();

@@ -14,6 +14,7 @@ import type { BackupsRepo } from '../../store/backups-repo.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { withInterrupt } from '../interrupt.js';
 import { printResult } from '../output.js';
+import { backupLockStep, preRestoreBackupStep } from '../restore-steps.js';
 import { restoreProgress } from '../restore-progress.js';
 import { withApp } from '../with-app.js';
 import { finishInterruptedRestoreFirst, restoreAllCommand } from '../restore-all-command.js';
@@ -156,34 +157,8 @@ async function restoreLocked(
       restores: store.restores,
       catalog: run.catalog,
       onProgress: (event) => progress.report(event),
-      preRestoreBackup: run.preBackup
-        ? async (signal) => {
-            logger.info('taking a full pre-restore backup (--no-backup skips it)');
-            // The backup engine loads only now: it is most of a restore's start-up time.
-            const backup = await app.backups.run(
-              { reason: 'pre-restore', trigger: 'cli' },
-              {
-                signal,
-                onProgress: (event) =>
-                  progress.report({ kind: 'backup', done: event.done, total: event.total }),
-              },
-            );
-            progress.done();
-            return backup.file;
-          }
-        : undefined,
-      // Taken after the pre-restore backup (which takes it itself): no backup reads a database
-      // while it is replaced, and no two restores overlap.
-      lock: async (signal) => {
-        const { acquireBackupLock } = await import('../../backup/lock.js');
-        return acquireBackupLock(config.backup.dir, {
-          waitMs: config.backup.lock_wait,
-          signal,
-          logger,
-          onWait: (holderPid) =>
-            logger.info({ holder_pid: holderPid }, 'waiting for a running backup to finish'),
-        });
-      },
+      preRestoreBackup: run.preBackup ? preRestoreBackupStep(app, progress) : undefined,
+      lock: backupLockStep(app),
     });
   } finally {
     progress.done();
