@@ -54,7 +54,36 @@ describe('loadConfig', () => {
 
   it('rejects an unknown top-level key', () => {
     const problems = problemsOf(() => loadConfig({ path: writeConfig('backups: {}\n'), env: {} }));
-    expect(problems[0]).toMatch(/^backups: unknown key \(expected one of: state_dir, server/);
+    expect(problems[0]).toMatch(/^backups: unknown key \(expected one of: role, state_dir, server/);
+  });
+
+  it('reads role and cluster, with the lease defaults, and names a bad role', () => {
+    const { config } = loadConfig({
+      path: writeConfig('role: watch\ncluster:\n  bucket: app-state\n'),
+      env: {},
+    });
+    expect(config.role).toBe('watch');
+    expect(config.cluster).toMatchObject({
+      bucket: 'app-state',
+      prefix: 'runwarden/cluster/',
+      lease_ttl: 15_000,
+      lease_margin: 3_000,
+      state_copy_delay: 1_000,
+    });
+    const problems = problemsOf(() => loadConfig({ path: writeConfig('role: sidecar\n'), env: {} }));
+    expect(problems[0]).toMatch(/^role: .*"all".*"backup".*"watch"/);
+  });
+
+  it('refuses a lease margin that would stop a holder acting before it renews', () => {
+    const problems = problemsOf(() =>
+      loadConfig({
+        path: writeConfig('cluster:\n  bucket: app-state\n  lease_ttl: 6s\n  lease_margin: 3s\n'),
+        env: {},
+      }),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^cluster\.lease_margin: expected `lease_margin` under half/),
+    ]);
   });
 
   it('rejects a port out of range and a malformed address', () => {

@@ -6,6 +6,8 @@ import { EventBus } from '../events/event-bus.js';
 import type { NotificationDispatcher } from '../notify/dispatcher.js';
 import { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
+import { bucketStoreOptions } from '../storage/client-options.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
 import { type BackupService, createBackupService } from './backup-service.js';
@@ -50,6 +52,11 @@ export interface App {
    * storage client loads only when the bucket is first used.
    */
   offsite(): Promise<OffsiteService | undefined>;
+  /**
+   * The bucket and prefix of `cluster` (leases, the shared state), or undefined when it is not set:
+   * this daemon is then the only one. The storage client loads on the first call.
+   */
+  clusterStore(): Promise<ObjectStore | undefined>;
   /** Every Prometheus metric, on a registry of its own (the daemon serves it). */
   metrics(): Promise<Metrics>;
   /** Notifications of this process's events to the configured targets; subscribed on first call. */
@@ -87,6 +94,7 @@ class LazyApp implements App {
   #alerts: Promise<AlertEndpoints> | undefined;
   #offsite: Promise<OffsiteService | undefined> | undefined;
   #offsiteBuilt: OffsiteService | undefined;
+  #clusterStore: Promise<ObjectStore | undefined> | undefined;
 
   constructor(options: AppOptions) {
     this.#options = options;
@@ -145,6 +153,16 @@ class LazyApp implements App {
       return this.#offsiteBuilt;
     });
     return this.#offsite;
+  }
+
+  clusterStore(): Promise<ObjectStore | undefined> {
+    this.#clusterStore ??= this.#build(async () => {
+      const cluster = this.config.cluster;
+      if (!cluster) return undefined;
+      const { openGcsObjectStore } = await import('../storage/gcs-object-store.js');
+      return openGcsObjectStore(bucketStoreOptions(cluster));
+    });
+    return this.#clusterStore;
   }
 
   metrics(): Promise<Metrics> {

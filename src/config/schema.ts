@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { alertsSchema } from './schema/alerts.js';
 import { backupSchema } from './schema/backup.js';
+import { clusterSchema, roleSchema } from './schema/cluster.js';
 import { logSchema, shutdownSchema } from './schema/daemon.js';
 import { cloudRunSchema, idTokensSchema, monitoringSchema } from './schema/google-apis.js';
 import { notifySchema } from './schema/notify.js';
@@ -13,6 +14,10 @@ import { option } from './types.js';
  * docs (the example file and the README reference are checked against it by a test).
  */
 export const configSchema = z.strictObject({
+  role: option(roleSchema, {
+    description:
+      'What this runwarden does: backup (backups, drills, restores; a sidecar beside the data), watch (deploy watch, guard, alert webhooks, traffic changes; outside the app), or all.',
+  }),
   state_dir: option(z.string().min(1).default('./state'), {
     description: "Folder of runwarden's own state: its SQLite store and the daemon's lock.",
   }),
@@ -26,6 +31,10 @@ export const configSchema = z.strictObject({
   id_tokens: idTokensSchema,
   notify: notifySchema,
   alerts: alertsSchema,
+  cluster: option(clusterSchema.optional(), {
+    description:
+      'Several runwardens on one app: leases and shared state in Cloud Storage. Unset: this daemon is the only one and always acts.',
+  }),
 });
 
 export type Config = z.output<typeof configSchema>;

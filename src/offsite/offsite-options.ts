@@ -2,22 +2,12 @@ import path from 'node:path';
 import type { BackupConfig } from '../config/schema/backup.js';
 import type { OffsiteConfig } from '../config/schema/offsite.js';
 import type { RetentionPolicy } from '../core/retention.js';
-import type { ObjectStoreOptions } from '../storage/client-options.js';
+import { bucketStoreOptions, type ObjectStoreOptions } from '../storage/client-options.js';
 import { AGE_SUFFIX } from './encrypt.js';
 
-/**
- * The object store of the off-site copies: the bucket and prefix of the config. An http:// endpoint
- * is an emulator (no credentials looked for); an https:// one is a private endpoint of Google's, so
- * Application Default Credentials are sent to it.
- */
+/** The object store of the off-site copies: the bucket and prefix of the config. */
 export function offsiteStoreOptions(offsite: OffsiteConfig): ObjectStoreOptions {
-  return {
-    bucket: offsite.bucket,
-    prefix: offsite.prefix,
-    ...(offsite.api_endpoint
-      ? { apiEndpoint: offsite.api_endpoint, authWithEndpoint: offsite.api_endpoint.startsWith('https://') }
-      : {}),
-  };
+  return bucketStoreOptions(offsite);
 }
 
 /** The off-site policy: its own when set, else the local one; periods in the backup's time zone. */

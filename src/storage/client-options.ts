@@ -101,3 +101,22 @@ export function storageClientOptions(
     },
   };
 }
+
+/**
+ * The store options of a config block naming a bucket (off-site copies, the cluster). An http://
+ * endpoint is an emulator (no credentials looked for); an https:// one is a private endpoint of
+ * Google's, so Application Default Credentials are sent to it.
+ */
+export function bucketStoreOptions(block: {
+  bucket: string;
+  prefix: string;
+  api_endpoint?: string | undefined;
+}): ObjectStoreOptions {
+  return {
+    bucket: block.bucket,
+    prefix: block.prefix,
+    ...(block.api_endpoint
+      ? { apiEndpoint: block.api_endpoint, authWithEndpoint: block.api_endpoint.startsWith('https://') }
+      : {}),
+  };
+}
