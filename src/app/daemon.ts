@@ -14,6 +14,7 @@ import { observeDrills } from '../telemetry/metrics-drill.js';
 import { observeOffsite } from '../telemetry/metrics-offsite.js';
 import { type App, createApp } from './app.js';
 import { scheduleDiskSpace } from './backup-disk-space.js';
+import { seedBackupMetrics } from './backup-metrics.js';
 import { scheduledBackupJob } from './backup-schedule.js';
 import { scheduleConfigChecks } from './config-check.js';
 import type { DaemonContext, RunningDaemon } from './daemon-context.js';
@@ -51,6 +52,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     await app.notifier();
     // --- backups: metrics fed by backup events (off-site ones too); the free space of backup.dir;
     // the scheduled backup, then retention ---
+    seedBackupMetrics(context.store.backups, context.metrics.backup);
     closers.unshift(observeBackups(context.events, context.metrics.backup));
     closers.unshift(observeOffsite(context.events, context.metrics.offsite));
     closers.unshift(scheduleDiskSpace(context));
