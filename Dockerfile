@@ -28,8 +28,9 @@ USER node
 # /data is the app's data folder (its SQLite files and media), mounted read-write for restores.
 VOLUME ["/var/lib/runwarden", "/var/backups/runwarden", "/data"]
 EXPOSE 9464
+# `healthcheck` asks /healthz over what the config serves (https with server.tls), at its address.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "dist/cli/main.js", "healthcheck", "--config", "/etc/runwarden/runwarden.yaml"]
 # Exec form: node is PID 1 and gets SIGTERM directly (no shell between); runwarden drains on it.
 # A 4 MiB young generation keeps the idle daemon's memory down (see systemd/runwarden.service).
 ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/cli/main.js"]

@@ -34,7 +34,9 @@ pid=$!
 
 healthy=""
 for _ in $(seq 1 100); do
-  if node -e "fetch('http://127.0.0.1:$port/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"; then healthy=yes; break; fi
+  # The image's HEALTHCHECK command, with the environment the daemon has.
+  if env -i PATH="$PATH" HOME="$work" RUNWARDEN_SERVER_ADDRESS="127.0.0.1:$port" \
+    node dist/cli/main.js healthcheck --config "$work/app/etc/runwarden.yaml" >/dev/null 2>&1; then healthy=yes; break; fi
   sleep 0.1
 done
 [ -n "$healthy" ] || { echo "smoke: FAIL: /healthz never answered"; cat "$work/daemon.log"; exit 1; }

@@ -47,7 +47,7 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/npm prune --omit=dev/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^VOLUME \[.*"\/var\/lib\/runwarden".*"\/var\/backups\/runwarden"/m);
-    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/healthz/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n\s+CMD \["node", "dist\/cli\/main\.js", "healthcheck"/m);
   });
 
   it('uses the exec form for the entrypoint, so SIGTERM reaches the daemon', () => {

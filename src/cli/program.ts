@@ -23,6 +23,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/daemon.js')).registerDaemon,
   },
   {
+    name: 'healthcheck',
+    summary: 'exit 0 when this host’s daemon answers /healthz (for a container HEALTHCHECK)',
+    load: async () => (await import('./commands/healthcheck.js')).registerHealthcheck,
+  },
+  {
     name: 'demo',
     summary: 'the whole promise on this machine: sample data, an emulated Cloud Run, the daemon',
     load: async () => (await import('./commands/demo.js')).registerDemo,
