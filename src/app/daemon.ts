@@ -21,6 +21,7 @@ import type { DaemonContext, RunningDaemon } from './daemon-context.js';
 import { seedOffsiteMetrics } from './offsite-metrics.js';
 import type { OffsiteService } from './offsite-service.js';
 import { startDeployWatch } from './deploy-watch.js';
+import { roleOffRoutes, runsBackups, runsWatch } from './daemon-roles.js';
 import { scheduledDrillJob } from './restore-drill.js';
 import { finishInterruptedRestore } from './restore-recovery.js';
 
@@ -43,8 +44,13 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
   try {
     // A restore killed mid-swap is finished or undone first; the clean-up keeps what its journal
     // still names when it could not be.
-    const keep = await finishInterruptedRestore(config, logger.child({ component: 'restore' }));
-    await removeLeftovers(config.backup, logger.child({ component: 'backup' }), { keep });
+    // --- roles: what is off starts none of its jobs (see daemon-roles.ts) ---
+    const backupRole = runsBackups(config.role);
+    const watchRole = runsWatch(config.role);
+    if (backupRole) {
+      const keep = await finishInterruptedRestore(config, logger.child({ component: 'restore' }));
+      await removeLeftovers(config.backup, logger.child({ component: 'backup' }), { keep });
+    }
     const app = createApp({ config, logger, owner: `daemon:${process.pid}` });
     closers.unshift(() => app.close());
     const context = await daemonContext(app, logger);
@@ -55,12 +61,12 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     seedBackupMetrics(context.store.backups, context.metrics.backup);
     closers.unshift(observeBackups(context.events, context.metrics.backup));
     closers.unshift(observeOffsite(context.events, context.metrics.offsite));
-    closers.unshift(scheduleDiskSpace(context));
+    if (backupRole) closers.unshift(scheduleDiskSpace(context));
     // --- off-site copies: the uploader's loop takes the backlog a restart left, then each new
     // archive; it stops as the daemon starts stopping (an upload cut short resumes next start).
     // The scheduled pass prunes the bucket after the local archives ---
-    const offsite = await app.offsite();
-    if (config.backup.enabled)
+    const offsite = backupRole ? await app.offsite() : undefined;
+    if (backupRole && config.backup.enabled)
       context.scheduler.cron(
         config.backup.schedule,
         scheduledBackupJob(app.backups, offsite),
@@ -68,7 +74,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       );
     // --- restore drills: the newest verified archive restored aside, checked and removed ---
     closers.unshift(observeDrills(context.events, context.metrics.drill));
-    if (config.backup.enabled && config.backup.drill.enabled)
+    if (backupRole && config.backup.enabled && config.backup.drill.enabled)
       context.scheduler.cron(config.backup.drill.schedule, scheduledDrillJob(app), config.backup.timezone);
     if (offsite) {
       seedOffsiteMetrics(offsite, context.store.backups, context.metrics.offsite);
@@ -76,7 +82,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     }
     // --- deploy watch: per-service watch and probe jobs; history and metrics from events ---
     // No service: no deploy watch, and so no Google client loaded (tens of MB of RSS).
-    const deployWatch = config.services.length > 0 ? await startDeployWatch(context) : undefined;
+    const deployWatch = watchRole && config.services.length > 0 ? await startDeployWatch(context) : undefined;
     if (deployWatch) closers.unshift(deployWatch.close);
     // --- alert receivers and backup trigger: authenticated POST routes; alerts roll back
     // through the deploy watch's one rollback path ---
@@ -92,6 +98,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
         metricsRoute(context.metrics.registry),
         ...healthRoutes({ problems: () => readinessProblems(context) }),
         ...webhooks.routes,
+        ...roleOffRoutes(config.role),
       ],
       logger: logger.child({ component: 'http' }),
     });
@@ -99,7 +106,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     closers.unshift(() => server.close());
     context.events.emit('daemon:ready', { address });
     scheduleConfigChecks(context, deployWatch?.runtime);
-    logger.info({ address, state_dir: config.state_dir }, 'runwarden daemon ready');
+    logger.info({ address, state_dir: config.state_dir, role: config.role }, 'runwarden daemon ready');
     return {
       context,
       address,

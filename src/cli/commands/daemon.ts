@@ -1,7 +1,8 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { startDaemon } from '../../app/daemon.js';
 import type { RunningDaemon } from '../../app/daemon-context.js';
 import { errorMessage, ExitCode } from '../../core/errors.js';
+import { ROLES, type Role } from '../../config/schema/cluster.js';
 import { createLogger } from '../../telemetry/logger.js';
 import { type GlobalOptions, loadFromOptions, withConfigPathOption } from '../common.js';
 import { onStopSignals } from '../interrupt.js';
@@ -9,8 +10,15 @@ import { onStopSignals } from '../interrupt.js';
 export function registerDaemon(program: Command): void {
   withConfigPathOption(program.command('daemon'))
     .description('run the watchdog until SIGTERM/SIGINT (first signal: drain gracefully; second: exit now)')
-    .action(async (options: GlobalOptions) => {
+    .addOption(
+      new Option(
+        '--role <role>',
+        'backup: backups beside the data (a sidecar); watch: deploy watch and alert webhooks; all: both (overrides the config `role`)',
+      ).choices(ROLES),
+    )
+    .action(async (options: GlobalOptions & { role?: Role }) => {
       const loaded = loadFromOptions(options);
+      if (options.role) loaded.config.role = options.role;
       const logger = createLogger({ level: loaded.config.log.level, format: loaded.config.log.format });
       // Node exits on SIGHUP unless it is handled; here it reloads the TLS certificate files
       // (systemd's ExecReload sends it). One arriving during start-up is noted and dropped.
