@@ -22,6 +22,7 @@ import { seedOffsiteMetrics } from './offsite-metrics.js';
 import type { OffsiteService } from './offsite-service.js';
 import { startDeployWatch } from './deploy-watch.js';
 import { roleOffRoutes, runsBackups, runsWatch } from './daemon-roles.js';
+import { refuseUnsuitableMounts } from './mount-checks.js';
 import { scheduledDrillJob } from './restore-drill.js';
 import { finishInterruptedRestore } from './restore-recovery.js';
 
@@ -29,11 +30,22 @@ export const DAEMON_LOCK_FILE = 'daemon.lock';
 
 type Closer = () => Promise<void> | void;
 
+export interface DaemonOptions {
+  /** The mount table read at start (tests feed a file); /proc/self/mountinfo by default. */
+  mountinfo?: string;
+}
+
 /**
  * The daemon: lock -> the app's store, metrics, events and notifier -> jobs -> HTTP server.
  * Nothing starts at import time; a failure part-way closes what was opened.
  */
-export async function startDaemon(config: Config, logger: Logger): Promise<RunningDaemon> {
+export async function startDaemon(
+  config: Config,
+  logger: Logger,
+  options: DaemonOptions = {},
+): Promise<RunningDaemon> {
+  // --- mounts: no lock, store or backup source on Cloud Storage FUSE (see mount-checks.ts) ---
+  await refuseUnsuitableMounts(config, { backups: runsBackups(config.role), logger, ...options });
   mkdirSync(config.state_dir, { recursive: true });
   const lock = acquirePidLock(
     path.join(config.state_dir, DAEMON_LOCK_FILE),
