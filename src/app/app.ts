@@ -26,6 +26,8 @@ export interface AppOptions {
    */
   storeAccess?: 'write' | 'read';
   clock?: Clock;
+  /** The Cloud Run revision this process runs in (K_REVISION), recorded with each backup. */
+  revision?: string;
 }
 
 /**
@@ -133,6 +135,7 @@ class LazyApp implements App {
       store: () => this.store,
       events: this.events,
       logger: this.logger,
+      ...(this.#options.revision ? { revision: this.#options.revision } : {}),
       // A new archive is copied off-site by the uploader's loop (the daemon's), if it runs.
       onBackedUp: () => this.#offsiteBuilt?.uploader.kick(),
     });

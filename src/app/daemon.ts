@@ -23,6 +23,7 @@ import type { OffsiteService } from './offsite-service.js';
 import { startDeployWatch } from './deploy-watch.js';
 import { roleOffRoutes, runsBackups, runsWatch } from './daemon-roles.js';
 import { refuseUnsuitableMounts } from './mount-checks.js';
+import { runStartupBackup, startupBackup } from './startup-backup.js';
 import { scheduledDrillJob } from './restore-drill.js';
 import { finishInterruptedRestore } from './restore-recovery.js';
 
@@ -33,6 +34,8 @@ type Closer = () => Promise<void> | void;
 export interface DaemonOptions {
   /** The mount table read at start (tests feed a file); /proc/self/mountinfo by default. */
   mountinfo?: string;
+  /** The Cloud Run revision this daemon runs in (K_REVISION): recorded with backups, read by /startupz. */
+  revision?: string;
 }
 
 /**
@@ -45,7 +48,11 @@ export async function startDaemon(
   options: DaemonOptions = {},
 ): Promise<RunningDaemon> {
   // --- mounts: no lock, store or backup source on Cloud Storage FUSE (see mount-checks.ts) ---
-  await refuseUnsuitableMounts(config, { backups: runsBackups(config.role), logger, ...options });
+  await refuseUnsuitableMounts(config, {
+    backups: runsBackups(config.role),
+    logger,
+    ...(options.mountinfo ? { mountinfo: options.mountinfo } : {}),
+  });
   mkdirSync(config.state_dir, { recursive: true });
   const lock = acquirePidLock(
     path.join(config.state_dir, DAEMON_LOCK_FILE),
@@ -63,7 +70,12 @@ export async function startDaemon(
       const keep = await finishInterruptedRestore(config, logger.child({ component: 'restore' }));
       await removeLeftovers(config.backup, logger.child({ component: 'backup' }), { keep });
     }
-    const app = createApp({ config, logger, owner: `daemon:${process.pid}` });
+    const app = createApp({
+      config,
+      logger,
+      owner: `daemon:${process.pid}`,
+      ...(options.revision ? { revision: options.revision } : {}),
+    });
     closers.unshift(() => app.close());
     const context = await daemonContext(app, logger);
     // --- notifications: subscribe to events; deliveries never block the job that emitted ---
@@ -92,6 +104,20 @@ export async function startDaemon(
       seedOffsiteMetrics(offsite, context.store.backups, context.metrics.offsite);
       closers.unshift(runOffsiteUploads(context, offsite));
     }
+    // --- start-up gate: /startupz answers 200 once this revision's data is backed up and copied
+    // off-site (a Cloud Run startup probe the app container depends on; see startup-backup.ts) ---
+    const startup = backupRole
+      ? startupBackup({
+          config: config.backup,
+          revision: options.revision,
+          backups: app.backups,
+          offsite,
+          catalog: () => context.store.backups,
+          events: context.events,
+          logger,
+        })
+      : undefined;
+    if (startup) closers.unshift(runStartupBackup(startup, context));
     // --- deploy watch: per-service watch and probe jobs; history and metrics from events ---
     // No service: no deploy watch, and so no Google client loaded (tens of MB of RSS).
     const deployWatch = watchRole && config.services.length > 0 ? await startDeployWatch(context) : undefined;
@@ -111,6 +137,7 @@ export async function startDaemon(
         ...healthRoutes({ problems: () => readinessProblems(context) }),
         ...webhooks.routes,
         ...roleOffRoutes(config.role),
+        ...(startup ? [startup.route] : []),
       ],
       logger: logger.child({ component: 'http' }),
     });

@@ -55,7 +55,9 @@ export function registerDaemon(program: Command): void {
       );
       // Logged once the handlers listen, so a stop that follows it is always a graceful one.
       if (!loaded.source) logger.warn('no config file found; running with defaults');
-      running = await startDaemon(loaded.config, logger);
+      // Cloud Run sets K_REVISION in every container of a revision (the runtime contract).
+      const revision = process.env.K_REVISION || undefined;
+      running = await startDaemon(loaded.config, logger, revision ? { revision } : {});
       if (stopRequested) stop(running, stopRequested);
       await done;
       // Everything is closed; exit now rather than wait on a stray handle a library left behind.
