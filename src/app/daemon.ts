@@ -16,6 +16,7 @@ import { type App, createApp } from './app.js';
 import { scheduleDiskSpace } from './backup-disk-space.js';
 import { seedBackupMetrics } from './backup-metrics.js';
 import { scheduledBackupJob } from './backup-schedule.js';
+import { BUCKET_FRESHNESS_INTERVAL_MS, bucketFreshnessJob } from './bucket-freshness.js';
 import { scheduleConfigChecks } from './config-check.js';
 import type { DaemonContext, RunningDaemon } from './daemon-context.js';
 import { seedOffsiteMetrics } from './offsite-metrics.js';
@@ -118,6 +119,11 @@ export async function startDaemon(
         })
       : undefined;
     if (startup) closers.unshift(runStartupBackup(startup, context));
+    // --- backup freshness from the bucket: the watch role reads no database and cannot reach a
+    // sidecar's /metrics, so it lists the catalog of record (see bucket-freshness.ts) ---
+    const bucket = config.role === 'watch' ? await app.offsite() : undefined;
+    if (bucket)
+      context.scheduler.every(BUCKET_FRESHNESS_INTERVAL_MS, bucketFreshnessJob(context, bucket), true);
     // --- deploy watch: per-service watch and probe jobs; history and metrics from events ---
     // No service: no deploy watch, and so no Google client loaded (tens of MB of RSS).
     const deployWatch = watchRole && config.services.length > 0 ? await startDeployWatch(context) : undefined;

@@ -1,6 +1,5 @@
 import { readManifestDigest } from '../archive/manifest-read.js';
 import type { BackupConfig } from '../config/schema/backup.js';
-import { archiveTime } from '../core/archive-time.js';
 import { errorMessage } from '../core/errors.js';
 import {
   decideStartupBackup,
@@ -10,10 +9,10 @@ import {
 } from '../core/startup-backup.js';
 import type { EventBus } from '../events/event-bus.js';
 import { json, type Route } from '../http/router.js';
-import { OffsiteMetadata } from '../offsite/offsite-errors.js';
 import type { BackupsRepo } from '../store/backups-repo.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { BackupService } from './backup-service.js';
+import { newestInBucket } from './bucket-newest.js';
 import type { OffsiteService } from './offsite-service.js';
 
 /** How long a failed start-up backup waits before it is tried again. */
@@ -135,17 +134,9 @@ async function newestOfRecord(
   deps: StartupBackupDeps,
   signal: AbortSignal,
 ): Promise<NewestArchive | undefined> {
-  const { prefix, timezone } = deps.config;
   if (deps.offsite) {
-    const store = await deps.offsite.objectStore();
-    const objects = (await store.list('', signal))
-      .filter((object) => object.name.endsWith('.zip') || object.name.endsWith('.zip.age'))
-      .map((object) => ({
-        object,
-        takenAt: archiveTime(object.name.replace(/\.age$/, ''), prefix, timezone) ?? object.updated,
-      }));
-    const newest = newestArchive(objects)?.object;
-    return newest && { name: newest.name, revision: newest.metadata[OffsiteMetadata.revision] };
+    const newest = await newestInBucket(await deps.offsite.objectStore(), deps.config, signal);
+    return newest && { name: newest.name, revision: newest.revision };
   }
   const verified = deps
     .catalog()

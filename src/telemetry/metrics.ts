@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { VERSION } from '../version.js';
 import { createAlertMetrics } from './metrics-alerts.js';
 import { backupMetrics } from './metrics-backup.js';
+import { bucketMetrics } from './metrics-bucket.js';
 import { configMetrics } from './metrics-config.js';
 import { drillMetrics } from './metrics-drill.js';
 import { offsiteMetrics } from './metrics-offsite.js';
@@ -48,6 +49,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     backup: backupMetrics(registry),
     drill: drillMetrics(registry),
     offsite: offsiteMetrics(registry),
+    bucket: bucketMetrics(registry),
     alerts: createAlertMetrics(registry),
     watch: watchMetrics(registry),
     config: configMetrics(registry),
