@@ -33,15 +33,11 @@ function unknownFields(type: protobuf.Type, value: Json, at = ''): string[] {
     field.resolve();
     if (!(field.resolvedType instanceof protobuf.Type) || field.map) continue;
     const items = field.repeated ? (child as Json[]) : [child as Json];
-    items.forEach((item, index) =>
-      unknown.push(
-        ...unknownFields(
-          field.resolvedType as protobuf.Type,
-          item,
-          `${at}${key}${field.repeated ? `[${index}]` : ''}.`,
-        ),
-      ),
-    );
+    const nested = field.resolvedType;
+    items.forEach((item, index) => {
+      const path = `${at}${key}${field.repeated ? `[${index}]` : ''}.`;
+      unknown.push(...unknownFields(nested, item, path));
+    });
   }
   return unknown;
 }
