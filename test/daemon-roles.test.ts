@@ -84,6 +84,8 @@ describe('daemon roles', () => {
     const backup = await post(`${base}/v1/backups`, { reason: 'pre-deploy' });
     expect(backup.status, await backup.clone().text()).toBe(201);
     expect(daemon.context.store.backups.list()).toHaveLength(1);
+    // Alert rules about backups and drills tell the roles apart by it.
+    expect(await (await fetch(`${base}/metrics`)).text()).toContain('runwarden_role_info{role="backup"} 1');
   });
 
   it('watch: the deploy watch and alert receivers; no backup job, POST /v1/backups and /startupz 404', async () => {

@@ -170,7 +170,11 @@ class LazyApp implements App {
   }
 
   metrics(): Promise<Metrics> {
-    this.#metrics ??= this.#build(async () => (await import('../telemetry/metrics.js')).createMetrics());
+    this.#metrics ??= this.#build(async () => {
+      const metrics = (await import('../telemetry/metrics.js')).createMetrics();
+      metrics.roleInfo.set({ role: this.config.role }, 1);
+      return metrics;
+    });
     return this.#metrics;
   }
 
