@@ -129,6 +129,28 @@ describe('start-up gate (backup.before_start: auto)', () => {
     expect(revisionsInBucket(storage)).toEqual(['shop-00001-abc', 'shop-00002-def']);
   });
 
+  it('a copy the bucket refuses keeps the probe failing, saying why', async () => {
+    const { storage } = await playground();
+    const shared = tempDir();
+    makeDataDir(shared);
+    storage.injectFault({ operation: 'objects.insert', bucket: BUCKET, status: 403, times: 1_000 });
+    const sidecar = await start(sidecarConfig(shared, storage), 'shop-00001-abc');
+    const answer = await waitFor(
+      async () => {
+        const { status, body } = await startupz(sidecar);
+        return body.phase === 'copying' && body.error ? { status, body } : undefined;
+      },
+      'the refused copy to show on /startupz',
+      WORK_BACKSTOP,
+    );
+    expect(answer.status).toBe(503);
+    expect(answer.body).toMatchObject({ started: false, phase: 'copying' });
+    expect(String(answer.body.error)).toContain('RW_STORAGE_DENIED');
+    // The backup itself was taken; only its copy is missing.
+    expect(sidecar.context.store.backups.list()).toHaveLength(1);
+    expect(storage.objects(BUCKET)).toEqual([]);
+  });
+
   it('outside Cloud Run (no K_REVISION) it reports started at once and takes no backup', async () => {
     const { storage } = await playground();
     const shared = tempDir();

@@ -32,7 +32,7 @@ export interface StartupBackupDeps {
 }
 
 type State =
-  | { phase: 'checking' }
+  | { phase: 'checking'; error?: string }
   | { phase: 'backing-up' | 'copying'; why: string; file?: string; error?: string }
   | { phase: 'started'; why: string; file?: string };
 
@@ -57,7 +57,14 @@ export function startupBackup(deps: StartupBackupDeps): StartupBackup {
   const logger = deps.logger.child({ component: 'startup' });
   let state: State = { phase: 'checking' };
   const run = async (signal: AbortSignal) => {
-    const decision = await retrying(signal, () => decide(deps, signal), 'could not read the newest archive');
+    const decision = await retrying(
+      signal,
+      () => decide(deps, signal),
+      'could not read the newest archive',
+      (error) => {
+        state = { phase: 'checking', error };
+      },
+    );
     if (!decision.backup) {
       state = { phase: 'started', why: decision.why };
       logger.info({ why: decision.why }, 'started without a backup');
