@@ -10,7 +10,9 @@ import { startPlayground } from '../src/playground/index.js';
 import { BEARER, TOKEN } from './helpers/alerts-harness.js';
 import { makeDataDir, silentLogger } from './helpers/backup.js';
 import { daemonReady, spawnCli, runCli } from './helpers/cli.js';
+import { WORK_BACKSTOP } from './helpers/deadlines.js';
 import { useCleanups, useTempDir } from './helpers/temp.js';
+import { waitFor } from './helpers/wait.js';
 import { fileURLToPath } from 'node:url';
 
 // `role`: a daemon starts the jobs and serves the endpoints of its role only; the other role's
@@ -99,7 +101,7 @@ describe('daemon roles', () => {
       role: 'watch',
       cloud_run: { endpoint, insecure: true },
       monitoring: { endpoint, insecure: true },
-      services: [SERVICE],
+      services: [{ ...SERVICE, pre_deploy_backup: true }],
     });
     const jobs = daemon.context.scheduler.scheduledJobs;
     expect(jobs.filter(isWatchJob).length).toBeGreaterThan(0);
@@ -113,6 +115,26 @@ describe('daemon roles', () => {
     // The receiver is served: an unknown service is refused by the receiver, not by the role.
     const alert = await fetch(`${base}/v1/alerts/alertmanager`, { method: 'POST', body: '{}' });
     expect(alert.status).toBe(401);
+    // A deploy is watched without a pre-deploy backup: the watcher cannot read the data (the
+    // backup sidecar's start-up gate takes that backup).
+    let backupsStarted = 0;
+    daemon.context.events.on('backup:started', () => {
+      backupsStarted++;
+    });
+    await waitFor(
+      () => daemon.context.store.services.get('shop')?.stableRevision ?? undefined,
+      'the baseline to be adopted',
+      WORK_BACKSTOP,
+    );
+    await playground.deploy('shop', {});
+    const point = await waitFor(
+      () => daemon.context.store.watches.open('shop')?.restorePoint ?? undefined,
+      'the new revision to be watched',
+      WORK_BACKSTOP,
+    );
+    expect(point).toMatchObject({ source: 'none' });
+    expect(point.note).toContain('this runwarden takes no backup (the watch role');
+    expect(backupsStarted).toBe(0);
     expect(daemon.context.store.backups.list()).toEqual([]);
   });
 
