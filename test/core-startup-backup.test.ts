@@ -15,7 +15,11 @@ describe('decideStartupBackup', () => {
     expect(
       decideStartupBackup({ policy: 'auto', revision: 'shop-2', newest: newest(undefined) }).why,
     ).toContain('names no revision');
-    expect(decideStartupBackup({ policy: 'auto', revision: 'shop-2', newest: undefined }).backup).toBe(true);
+    expect(decideStartupBackup({ policy: 'auto', revision: 'shop-2', newest: undefined })).toEqual({
+      backup: true,
+      why: 'no archive yet; revision shop-2 starts',
+      noArchiveYet: true,
+    });
   });
 
   it('auto: starts at once when the newest archive is this revision’s, or outside Cloud Run', () => {

@@ -151,6 +151,42 @@ describe('start-up gate (backup.before_start: auto)', () => {
     expect(storage.objects(BUCKET)).toEqual([]);
   });
 
+  it('a first deploy whose databases do not exist yet starts: nothing to back up; later a missing source keeps it waiting', async () => {
+    const { storage } = await playground();
+    const empty = tempDir();
+    const first = await start(sidecarConfig(empty, storage), 'shop-00001-abc');
+    await waitFor(
+      async () => ((await startupz(first)).status === 200 ? true : undefined),
+      'the first revision to report started',
+      WORK_BACKSTOP,
+    );
+    const { body } = await startupz(first);
+    expect(body.why).toMatch(
+      /^no archive yet; revision shop-00001-abc starts; nothing to back up yet \(backup source /,
+    );
+    expect(storage.objects(BUCKET)).toEqual([]);
+
+    // Once the bucket holds an archive, a missing source is a fault (a volume not mounted?): the
+    // probe keeps failing rather than letting a migration run on data that is not there.
+    const shared = tempDir();
+    makeDataDir(shared);
+    await startedWithin(
+      await start(sidecarConfig(shared, storage), 'shop-00001-abc'),
+      sidecarConfig(shared, storage),
+    );
+    const gone = await start(sidecarConfig(tempDir(), storage), 'shop-00002-def');
+    const waiting = await waitFor(
+      async () => {
+        const answer = await startupz(gone);
+        return answer.body.error ? answer : undefined;
+      },
+      'the missing source to show on /startupz',
+      WORK_BACKSTOP,
+    );
+    expect(waiting.status).toBe(503);
+    expect(String(waiting.body.error)).toContain('backup source');
+  });
+
   it('outside Cloud Run (no K_REVISION) it reports started at once and takes no backup', async () => {
     const { storage } = await playground();
     const shared = tempDir();

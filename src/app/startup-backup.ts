@@ -1,6 +1,6 @@
 import { readManifestDigest } from '../archive/manifest-read.js';
 import type { BackupConfig } from '../config/schema/backup.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, RunwardenError } from '../core/errors.js';
 import {
   decideStartupBackup,
   type NewestArchive,
@@ -76,12 +76,29 @@ export function startupBackup(deps: StartupBackupDeps): StartupBackup {
     try {
       const taken = await retrying(
         signal,
-        () => deps.backups.run({ trigger: 'startup', reason: 'pre-deploy' }, { signal }),
+        () =>
+          deps.backups
+            .run({ trigger: 'startup', reason: 'pre-deploy' }, { signal })
+            .catch((error: unknown) => {
+              // A first deploy whose app has not created its databases yet: nothing to protect.
+              if (
+                decision.noArchiveYet &&
+                error instanceof RunwardenError &&
+                error.code === 'RW_BACKUP_SOURCE_MISSING'
+              )
+                return errorMessage(error);
+              throw error;
+            }),
         'start-up backup failed',
         (error) => {
           state = { phase: 'backing-up', why: decision.why, error };
         },
       );
+      if (typeof taken === 'string') {
+        state = { phase: 'started', why: `${decision.why}; nothing to back up yet (${taken})` };
+        logger.warn({ why: state.why }, 'no data to back up yet; reporting started');
+        return;
+      }
       if (copies) {
         state = { phase: 'copying', why: decision.why, file: taken.file };
         await copies.confirmed(taken.file, deps.catalog, signal, (error) => {
@@ -152,8 +169,9 @@ async function newestOfRecord(
     .map((record) => ({ record, takenAt: Date.parse(record.startedAt) }));
   const newest = newestArchive(verified)?.record;
   if (!newest) return undefined;
-  const read = await readManifestDigest(newest.file, signal);
-  return { name: newest.file, revision: read.manifest.revision };
+  // An archive that cannot be read names no revision: back up rather than trust it.
+  const read = await readManifestDigest(newest.file, signal).catch(() => undefined);
+  return { name: newest.file, revision: read?.manifest.revision };
 }
 
 /**

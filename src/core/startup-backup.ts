@@ -13,6 +13,11 @@ export interface StartupBackupDecision {
   backup: boolean;
   /** Why, for the log and /startupz. */
   why: string;
+  /**
+   * The catalog of record holds no archive at all: a first deploy, whose data may not exist yet.
+   * A backup that finds no source then has nothing to protect, and the start goes on.
+   */
+  noArchiveYet?: true;
 }
 
 /**
@@ -30,7 +35,8 @@ export function decideStartupBackup(input: {
   if (policy === 'never') return { backup: false, why: 'backup.before_start is never' };
   if (policy === 'always') return { backup: true, why: 'backup.before_start is always' };
   if (revision === undefined) return { backup: false, why: 'not in a Cloud Run revision (K_REVISION unset)' };
-  if (!newest) return { backup: true, why: `no archive yet; revision ${revision} starts` };
+  if (!newest)
+    return { backup: true, why: `no archive yet; revision ${revision} starts`, noArchiveYet: true };
   if (newest.revision === revision)
     return { backup: false, why: `the newest archive ${newest.name} was taken by revision ${revision}` };
   const by = newest.revision === undefined ? 'names no revision' : `was taken by revision ${newest.revision}`;
