@@ -11,6 +11,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
 import { type BackupService, createBackupService } from './backup-service.js';
+import { runsBackups, runsWatch } from './daemon-roles.js';
 import type { OffsiteService } from './offsite-service.js';
 import type { AlertEndpoints } from './webhooks.js';
 
@@ -25,6 +26,8 @@ export interface AppOptions {
    */
   storeAccess?: 'write' | 'read';
   clock?: Clock;
+  /** The Cloud Run revision this process runs in (K_REVISION), recorded with each backup. */
+  revision?: string;
 }
 
 /**
@@ -132,6 +135,7 @@ class LazyApp implements App {
       store: () => this.store,
       events: this.events,
       logger: this.logger,
+      ...(this.#options.revision ? { revision: this.#options.revision } : {}),
       // A new archive is copied off-site by the uploader's loop (the daemon's), if it runs.
       onBackedUp: () => this.#offsiteBuilt?.uploader.kick(),
     });
@@ -166,7 +170,11 @@ class LazyApp implements App {
   }
 
   metrics(): Promise<Metrics> {
-    this.#metrics ??= this.#build(async () => (await import('../telemetry/metrics.js')).createMetrics());
+    this.#metrics ??= this.#build(async () => {
+      const metrics = (await import('../telemetry/metrics.js')).createMetrics();
+      metrics.roleInfo.set({ role: this.config.role }, 1);
+      return metrics;
+    });
     return this.#metrics;
   }
 
@@ -234,32 +242,40 @@ class LazyApp implements App {
 
   alerts(): Promise<AlertEndpoints> {
     this.#alerts ??= this.#build(async () => {
-      const [{ createAlertEndpoints }, { watchRollbackAdapter }, { backupTriggerAdapter }, rollback] =
-        await Promise.all([
-          import('./webhooks.js'),
-          import('./alert-rollback.js'),
-          import('./backup-trigger.js'),
-          import('../watch/rollback.js'),
-        ]);
-      const metrics = await this.metrics();
+      // A role that is off loads nothing of its own: the backup role never loads the rollback path
+      // (nor, through it, the Google clients); the watch role serves no backup trigger.
+      const { role } = this.config;
+      const [{ createAlertEndpoints }, { backupTriggerAdapter }, metrics] = await Promise.all([
+        import('./webhooks.js'),
+        import('./backup-trigger.js'),
+        this.metrics(),
+      ]);
       return createAlertEndpoints({
         config: this.config,
         store: this.store,
         metrics: metrics.alerts,
         logger: this.logger.child({ component: 'alerts' }),
         work: this.work,
-        rollback: watchRollbackAdapter(
-          // The watch (and its Google clients) loads at the first alert when no service is
-          // watched yet: a daemon without services never loads them otherwise.
-          async (request, signal) => rollback.requestRollback(await this.watch(), request, signal),
-          this.clock,
-        ),
+        ...(runsWatch(role) ? { rollback: await this.#alertRollback() } : {}),
         // Served whether or not scheduled backups run, like the CLI's `runwarden backup`.
-        backups: backupTriggerAdapter(this.backups),
+        ...(runsBackups(role) ? { backups: backupTriggerAdapter(this.backups) } : {}),
         now: this.clock,
       });
     });
     return this.#alerts;
+  }
+
+  async #alertRollback() {
+    const [{ watchRollbackAdapter }, rollback] = await Promise.all([
+      import('./alert-rollback.js'),
+      import('../watch/rollback.js'),
+    ]);
+    return watchRollbackAdapter(
+      // The watch (and its Google clients) loads at the first alert when no service is
+      // watched yet: a daemon without services never loads them otherwise.
+      async (request, signal) => rollback.requestRollback(await this.watch(), request, signal),
+      this.clock,
+    );
   }
 
   async close(): Promise<void> {

@@ -42,6 +42,8 @@ export interface BackupServiceDeps {
   store: () => Store;
   events: EventBus;
   logger: Logger;
+  /** The Cloud Run revision this runwarden runs in (K_REVISION), recorded in every manifest. */
+  revision?: string;
   /** Told after each successful run (the off-site uploader takes the new archive from the catalog). */
   onBackedUp?: (result: BackupResult) => void;
 }
@@ -58,6 +60,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
         events: deps.events,
         logger: options.logger ?? backupLogger,
         signal: options.signal,
+        ...(deps.revision ? { revision: deps.revision } : {}),
         onProgress: options.onProgress,
       });
       deps.onBackedUp?.(result);

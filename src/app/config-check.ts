@@ -43,7 +43,10 @@ export function configCheckJob(
     name: 'config-check',
     async runOnce(signal) {
       const [backup, services] = await Promise.all([
-        context.config.backup.enabled ? backupProblems(context.config.backup) : [],
+        // The watch role reads no backup source: its host need not have them.
+        context.config.backup.enabled && context.config.role !== 'watch'
+          ? backupProblems(context.config.backup)
+          : [],
         watch ? serviceProblems(watch, signal) : [],
       ]);
       // Stopped by shutdown: what was found is incomplete, so nothing is reported.

@@ -16,11 +16,15 @@ import { type App, createApp } from './app.js';
 import { scheduleDiskSpace } from './backup-disk-space.js';
 import { seedBackupMetrics } from './backup-metrics.js';
 import { scheduledBackupJob } from './backup-schedule.js';
+import { BUCKET_FRESHNESS_INTERVAL_MS, bucketFreshnessJob } from './bucket-freshness.js';
 import { scheduleConfigChecks } from './config-check.js';
 import type { DaemonContext, RunningDaemon } from './daemon-context.js';
 import { seedOffsiteMetrics } from './offsite-metrics.js';
 import type { OffsiteService } from './offsite-service.js';
 import { startDeployWatch } from './deploy-watch.js';
+import { roleOffRoutes, runsBackups, runsWatch } from './daemon-roles.js';
+import { refuseUnsuitableMounts } from './mount-checks.js';
+import { runStartupBackup, startupBackup } from './startup-backup.js';
 import { scheduledDrillJob } from './restore-drill.js';
 import { finishInterruptedRestore } from './restore-recovery.js';
 
@@ -28,11 +32,28 @@ export const DAEMON_LOCK_FILE = 'daemon.lock';
 
 type Closer = () => Promise<void> | void;
 
+export interface DaemonOptions {
+  /** The mount table read at start (tests feed a file); /proc/self/mountinfo by default. */
+  mountinfo?: string;
+  /** The Cloud Run revision this daemon runs in (K_REVISION): recorded with backups, read by /startupz. */
+  revision?: string;
+}
+
 /**
  * The daemon: lock -> the app's store, metrics, events and notifier -> jobs -> HTTP server.
  * Nothing starts at import time; a failure part-way closes what was opened.
  */
-export async function startDaemon(config: Config, logger: Logger): Promise<RunningDaemon> {
+export async function startDaemon(
+  config: Config,
+  logger: Logger,
+  options: DaemonOptions = {},
+): Promise<RunningDaemon> {
+  // --- mounts: no lock, store or backup source on Cloud Storage FUSE (see mount-checks.ts) ---
+  await refuseUnsuitableMounts(config, {
+    backups: runsBackups(config.role),
+    logger,
+    ...(options.mountinfo ? { mountinfo: options.mountinfo } : {}),
+  });
   mkdirSync(config.state_dir, { recursive: true });
   const lock = acquirePidLock(
     path.join(config.state_dir, DAEMON_LOCK_FILE),
@@ -43,9 +64,19 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
   try {
     // A restore killed mid-swap is finished or undone first; the clean-up keeps what its journal
     // still names when it could not be.
-    const keep = await finishInterruptedRestore(config, logger.child({ component: 'restore' }));
-    await removeLeftovers(config.backup, logger.child({ component: 'backup' }), { keep });
-    const app = createApp({ config, logger, owner: `daemon:${process.pid}` });
+    // --- roles: what is off starts none of its jobs (see daemon-roles.ts) ---
+    const backupRole = runsBackups(config.role);
+    const watchRole = runsWatch(config.role);
+    if (backupRole) {
+      const keep = await finishInterruptedRestore(config, logger.child({ component: 'restore' }));
+      await removeLeftovers(config.backup, logger.child({ component: 'backup' }), { keep });
+    }
+    const app = createApp({
+      config,
+      logger,
+      owner: `daemon:${process.pid}`,
+      ...(options.revision ? { revision: options.revision } : {}),
+    });
     closers.unshift(() => app.close());
     const context = await daemonContext(app, logger);
     // --- notifications: subscribe to events; deliveries never block the job that emitted ---
@@ -55,12 +86,12 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     seedBackupMetrics(context.store.backups, context.metrics.backup);
     closers.unshift(observeBackups(context.events, context.metrics.backup));
     closers.unshift(observeOffsite(context.events, context.metrics.offsite));
-    closers.unshift(scheduleDiskSpace(context));
+    if (backupRole) closers.unshift(scheduleDiskSpace(context));
     // --- off-site copies: the uploader's loop takes the backlog a restart left, then each new
     // archive; it stops as the daemon starts stopping (an upload cut short resumes next start).
     // The scheduled pass prunes the bucket after the local archives ---
-    const offsite = await app.offsite();
-    if (config.backup.enabled)
+    const offsite = backupRole ? await app.offsite() : undefined;
+    if (backupRole && config.backup.enabled)
       context.scheduler.cron(
         config.backup.schedule,
         scheduledBackupJob(app.backups, offsite),
@@ -68,15 +99,34 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       );
     // --- restore drills: the newest verified archive restored aside, checked and removed ---
     closers.unshift(observeDrills(context.events, context.metrics.drill));
-    if (config.backup.enabled && config.backup.drill.enabled)
+    if (backupRole && config.backup.enabled && config.backup.drill.enabled)
       context.scheduler.cron(config.backup.drill.schedule, scheduledDrillJob(app), config.backup.timezone);
     if (offsite) {
       seedOffsiteMetrics(offsite, context.store.backups, context.metrics.offsite);
       closers.unshift(runOffsiteUploads(context, offsite));
     }
+    // --- start-up gate: /startupz answers 200 once this revision's data is backed up and copied
+    // off-site (a Cloud Run startup probe the app container depends on; see startup-backup.ts) ---
+    const startup = backupRole
+      ? startupBackup({
+          config: config.backup,
+          revision: options.revision,
+          backups: app.backups,
+          offsite,
+          catalog: () => context.store.backups,
+          events: context.events,
+          logger,
+        })
+      : undefined;
+    if (startup) closers.unshift(runStartupBackup(startup, context));
+    // --- backup freshness from the bucket: the watch role reads no database and cannot reach a
+    // sidecar's /metrics, so it lists the catalog of record (see bucket-freshness.ts) ---
+    const bucket = config.role === 'watch' ? await app.offsite() : undefined;
+    if (bucket)
+      context.scheduler.every(BUCKET_FRESHNESS_INTERVAL_MS, bucketFreshnessJob(context, bucket), true);
     // --- deploy watch: per-service watch and probe jobs; history and metrics from events ---
     // No service: no deploy watch, and so no Google client loaded (tens of MB of RSS).
-    const deployWatch = config.services.length > 0 ? await startDeployWatch(context) : undefined;
+    const deployWatch = watchRole && config.services.length > 0 ? await startDeployWatch(context) : undefined;
     if (deployWatch) closers.unshift(deployWatch.close);
     // --- alert receivers and backup trigger: authenticated POST routes; alerts roll back
     // through the deploy watch's one rollback path ---
@@ -92,6 +142,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
         metricsRoute(context.metrics.registry),
         ...healthRoutes({ problems: () => readinessProblems(context) }),
         ...webhooks.routes,
+        ...roleOffRoutes(config.role),
+        ...(startup ? [startup.route] : []),
       ],
       logger: logger.child({ component: 'http' }),
     });
@@ -99,7 +151,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     closers.unshift(() => server.close());
     context.events.emit('daemon:ready', { address });
     scheduleConfigChecks(context, deployWatch?.runtime);
-    logger.info({ address, state_dir: config.state_dir }, 'runwarden daemon ready');
+    logger.info({ address, state_dir: config.state_dir, role: config.role }, 'runwarden daemon ready');
     return {
       context,
       address,

@@ -62,8 +62,10 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
           clock,
         })
       : null,
-    backup: preDeployBackup(options.backups, logger),
-    schema: new SqliteSchemaInspector(config.backup.sources.main_db.path),
+    // The watch role reads no database: no pre-deploy backup here (the backup sidecar's start-up
+    // gate takes it) and no schema to compare.
+    backup: config.role === 'watch' ? null : preDeployBackup(options.backups, logger),
+    schema: config.role === 'watch' ? null : new SqliteSchemaInspector(config.backup.sources.main_db.path),
     events: options.events,
     logger,
     metrics: options.metrics,

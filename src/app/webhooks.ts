@@ -18,15 +18,17 @@ export interface AlertEndpointsDeps {
   metrics: AlertMetrics;
   logger: Logger;
   work: WorkTracker;
-  rollback: AlertRollbackPort;
-  /** Without it, `POST /v1/backups` is not served. */
+  /** Without it (the backup role), the alert receivers are not served and no alert claim is touched. */
+  rollback?: AlertRollbackPort;
+  /** Without it (the watch role), `POST /v1/backups` is not served. */
   backups?: BackupTrigger;
   now?: () => number;
 }
 
 export interface AlertEndpoints {
   routes: Route[];
-  receiver: AlertReceiver;
+  /** Undefined when the alert receivers are not served (no `rollback`). */
+  receiver: AlertReceiver | undefined;
 }
 
 /**
@@ -42,6 +44,23 @@ export function createAlertEndpoints(deps: AlertEndpointsDeps): AlertEndpoints {
     logger.warn(
       'no webhook credentials configured (alerts.bearer_token, alerts.basic_username/basic_password, alerts.cloud_monitoring_token, server.tls.client_ca_file): the alert receivers and /v1/backups refuse every request',
     );
+  const runWork = <T>(name: string, work: (signal: AbortSignal) => Promise<T>) => deps.work.run(name, work);
+  const receiver = deps.rollback ? alertReceiver(deps, deps.rollback, runWork) : undefined;
+  // One limit for every webhook route: together they may hold this many bodies in memory at once.
+  const limit = new InFlightLimit(config.alerts.max_concurrent_requests);
+  const guard = { auth, metrics: deps.metrics, logger, limit };
+  const routes = receiver ? alertRoutes({ ...guard, receiver }) : [];
+  if (deps.backups) routes.push(backupRoute({ ...guard, backups: deps.backups, runWork }));
+  return { routes, receiver };
+}
+
+/** The alert receiver; claims left pending by a process that died mid-rollback are released first. */
+function alertReceiver(
+  deps: AlertEndpointsDeps,
+  rollback: AlertRollbackPort,
+  runWork: <T>(name: string, work: (signal: AbortSignal) => Promise<T>) => Promise<T>,
+): AlertReceiver {
+  const { config, logger } = deps;
   const repo = deps.store.alerts;
   const watches = deps.store.watches;
   const released = repo.releasePending();
@@ -51,8 +70,7 @@ export function createAlertEndpoints(deps: AlertEndpointsDeps): AlertEndpoints {
     actionLabel: config.alerts.action_label,
     actionValue: config.alerts.action_value,
   });
-  const runWork = <T>(name: string, work: (signal: AbortSignal) => Promise<T>) => deps.work.run(name, work);
-  const receiver = new AlertReceiver({
+  return new AlertReceiver({
     services: config.services.map((service) => ({
       key: serviceKey(service),
       service: service.service,
@@ -69,16 +87,10 @@ export function createAlertEndpoints(deps: AlertEndpointsDeps): AlertEndpoints {
     watchedSince: (service) => watches.open(service)?.startedAt,
     dryRun: config.alerts.dry_run,
     repo,
-    rollback: deps.rollback,
+    rollback,
     metrics: deps.metrics,
     logger,
     runWork,
     now: deps.now,
   });
-  // One limit for every webhook route: together they may hold this many bodies in memory at once.
-  const limit = new InFlightLimit(config.alerts.max_concurrent_requests);
-  const guard = { auth, metrics: deps.metrics, logger, limit };
-  const routes = alertRoutes({ ...guard, receiver });
-  if (deps.backups) routes.push(backupRoute({ ...guard, backups: deps.backups, runWork }));
-  return { routes, receiver };
 }

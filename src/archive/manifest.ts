@@ -105,8 +105,14 @@ export const manifestSchema = z
     host: z.string(),
     /** Why the backup was taken: `manual`, `pre-deploy`, `scheduled`. */
     reason: z.string().min(1),
-    /** What started it: `cli`, `schedule`, `http`. */
+    /** What started it: `cli`, `schedule`, `http`, `watch`, `startup`. */
     trigger: z.string().min(1),
+    /**
+     * The Cloud Run revision (K_REVISION) of the runwarden that took it, when it runs in one (a
+     * backup sidecar): a new revision's sidecar backs up before it reports started unless the
+     * newest archive already names its revision. Absent elsewhere and in older archives.
+     */
+    revision: z.string().min(1).optional(),
     started_at: isoWithOffset,
     finished_at: isoWithOffset,
     databases: z.array(manifestDatabaseSchema),

@@ -38,6 +38,8 @@ export interface BackupDeps {
   logger: Logger;
   signal?: AbortSignal;
   onProgress?: (progress: BackupProgress) => void;
+  /** The Cloud Run revision this runwarden runs in, recorded in the manifest. */
+  revision?: string;
 }
 
 /** A finished, verified, cataloged backup. */
@@ -104,6 +106,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
       host: hostname(),
       reason: request.reason,
       trigger: request.trigger,
+      ...(deps.revision ? { revision: deps.revision } : {}),
       started_at: isoWithOffset(startedAt, config.timezone),
       finished_at: isoWithOffset(new Date(), config.timezone),
       databases: built.databases,

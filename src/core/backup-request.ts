@@ -6,6 +6,8 @@ export type BackupRequest =
   | { trigger: 'schedule'; reason: 'scheduled' }
   | { trigger: 'cli'; reason: 'manual' | 'pre-deploy' | 'pre-restore' }
   | { trigger: 'watch'; reason: 'pre-deploy' }
+  // A backup sidecar starting in a revision whose data the bucket has no archive of yet.
+  | { trigger: 'startup'; reason: 'pre-deploy' }
   | { trigger: 'http'; reason: string };
 
 export type BackupTrigger = BackupRequest['trigger'];

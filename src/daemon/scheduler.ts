@@ -16,6 +16,7 @@ export interface Job {
 export class Scheduler {
   readonly #stops: Array<() => void> = [];
   readonly #busy = new Set<string>();
+  readonly #scheduled: string[] = [];
 
   constructor(
     private readonly work: WorkTracker,
@@ -26,6 +27,7 @@ export class Scheduler {
 
   /** Runs `job` every `intervalMs`, first after `intervalMs` unless `runAtStart`. */
   every(intervalMs: number, job: Job, runAtStart = false): void {
+    this.#scheduled.push(job.name);
     const timer = setInterval(() => this.fire(job), intervalMs);
     timer.unref();
     this.#stops.push(() => clearInterval(timer));
@@ -34,8 +36,14 @@ export class Scheduler {
 
   /** Runs `job` on a cron expression (node-cron syntax, optional seconds field). */
   cron(expression: string, job: Job, timezone?: string): void {
+    this.#scheduled.push(job.name);
     const task = cron.schedule(expression, () => this.fire(job), { timezone, noOverlap: false });
     this.#stops.push(() => void task.stop());
+  }
+
+  /** The names of the jobs put on a timer so far (what a role started), in order. */
+  get scheduledJobs(): readonly string[] {
+    return this.#scheduled;
   }
 
   /** Stops every timer; running passes go on and are drained by the work tracker. */

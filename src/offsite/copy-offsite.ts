@@ -21,6 +21,8 @@ export interface LocalArchive {
   manifestSha256: string;
   /** CRC32C (base64) when the writer computed it as the bytes passed; else computed here. */
   crc32c?: string;
+  /** The Cloud Run revision its manifest names, written as `cloud_run_revision` metadata. */
+  revision?: string;
 }
 
 /** A confirmed copy: what the catalog records. */
@@ -259,6 +261,7 @@ class Copy {
       [OffsiteMetadata.manifestSha256]: this.archive.manifestSha256,
       [OffsiteMetadata.version]: this.options.version ?? VERSION,
       ...(this.#encrypted ? { [OffsiteMetadata.encryption]: 'age' } : {}),
+      ...(this.archive.revision ? { [OffsiteMetadata.revision]: this.archive.revision } : {}),
     };
   }
 

@@ -30,4 +30,9 @@ export const OffsiteMetadata = {
   version: 'runwarden_version',
   /** `age` on a copy encrypted before upload (archive_sha256 is then of the plaintext). */
   encryption: 'encryption',
+  /**
+   * The Cloud Run revision the archive's manifest names (K_REVISION of the sidecar that took it),
+   * so a sidecar learns from a listing, without downloading, whether its revision is backed up.
+   */
+  revision: 'cloud_run_revision',
 } as const;

@@ -105,11 +105,17 @@ export class OffsiteUploader {
     this.#inFlight.add(record.file);
     try {
       const store = await this.#deps.store();
-      const manifestSha256 = record.manifestSha256 ?? (await this.#manifestDigest(record, signal));
+      const { manifestSha256, revision } = await this.#manifestFacts(record, signal);
       const recipients = config.encryption?.recipients;
       const copy = await copyOffsite(
         store,
-        { file: record.file, size: record.size, sha256: record.sha256, manifestSha256 },
+        {
+          file: record.file,
+          size: record.size,
+          sha256: record.sha256,
+          manifestSha256,
+          ...(revision ? { revision } : {}),
+        },
         offsiteObjectName(record.file, recipients !== undefined),
         signal,
         {
@@ -179,10 +185,26 @@ export class OffsiteUploader {
   }
 
   /** A row cataloged before manifests were hashed: read it now, and record it for next time. */
-  async #manifestDigest(record: BackupRecord, signal: AbortSignal): Promise<string> {
-    const read = await readManifestDigest(record.file, signal);
-    this.#deps.catalog().recordManifestSha256(record.file, record.sha256, read.sha256);
-    return read.sha256;
+  /**
+   * The manifest's digest (recorded in the catalog when the row predates it) and the revision it
+   * names: read from the archive (its central directory and manifest.json, a few KB), since the
+   * catalog does not keep the revision.
+   */
+  async #manifestFacts(
+    record: BackupRecord,
+    signal: AbortSignal,
+  ): Promise<{ manifestSha256: string; revision: string | undefined }> {
+    let read: Awaited<ReturnType<typeof readManifestDigest>>;
+    try {
+      read = await readManifestDigest(record.file, signal);
+    } catch (error) {
+      // A file gone or changed: the copy's own checks name it (RW_OFFSITE_LOCAL_CHANGED).
+      if (record.manifestSha256 === null) throw error;
+      return { manifestSha256: record.manifestSha256, revision: undefined };
+    }
+    if (record.manifestSha256 === null)
+      this.#deps.catalog().recordManifestSha256(record.file, record.sha256, read.sha256);
+    return { manifestSha256: record.manifestSha256 ?? read.sha256, revision: read.manifest.revision };
   }
 
   /**

@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { VERSION } from '../version.js';
 import { createAlertMetrics } from './metrics-alerts.js';
 import { backupMetrics } from './metrics-backup.js';
+import { bucketMetrics } from './metrics-bucket.js';
 import { configMetrics } from './metrics-config.js';
 import { drillMetrics } from './metrics-drill.js';
 import { offsiteMetrics } from './metrics-offsite.js';
@@ -29,6 +30,13 @@ export function createMetrics(registry: Registry = new Registry()) {
     registers: [registry],
   });
   buildInfo.set({ version: VERSION, node: process.versions.node }, 1);
+  // Set by the app from the config: alert rules about backups and drills skip the watch role.
+  const roleInfo = new Gauge({
+    name: 'runwarden_role_info',
+    help: 'Always 1; the label says which jobs this runwarden runs: backup, watch or all.',
+    labelNames: ['role'] as const,
+    registers: [registry],
+  });
   const storeErrors = new Counter({
     name: 'runwarden_store_errors_total',
     help: "Failures of runwarden's own SQLite store (disk full, I/O, corruption, read-only), by where they surfaced.",
@@ -45,9 +53,11 @@ export function createMetrics(registry: Registry = new Registry()) {
     registry,
     storeErrors,
     notifications,
+    roleInfo,
     backup: backupMetrics(registry),
     drill: drillMetrics(registry),
     offsite: offsiteMetrics(registry),
+    bucket: bucketMetrics(registry),
     alerts: createAlertMetrics(registry),
     watch: watchMetrics(registry),
     config: configMetrics(registry),

@@ -30,7 +30,9 @@ export function startRestorePoint(
       note: null,
     };
   } else if (!service.config.pre_deploy_backup || rt.backup === null) {
-    const why = service.config.pre_deploy_backup ? 'no backup is configured' : 'pre_deploy_backup is off';
+    const why = service.config.pre_deploy_backup
+      ? 'this runwarden takes no backup (the watch role: a backup sidecar backs up before a new revision starts)'
+      : 'pre_deploy_backup is off';
     point = { ...NO_RESTORE_POINT, fingerprint: baseline, note: `no pre-deploy backup: ${why}` };
   } else {
     point = {

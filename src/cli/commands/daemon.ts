@@ -1,7 +1,8 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { startDaemon } from '../../app/daemon.js';
 import type { RunningDaemon } from '../../app/daemon-context.js';
 import { errorMessage, ExitCode } from '../../core/errors.js';
+import { ROLES, type Role } from '../../config/schema/cluster.js';
 import { createLogger } from '../../telemetry/logger.js';
 import { type GlobalOptions, loadFromOptions, withConfigPathOption } from '../common.js';
 import { onStopSignals } from '../interrupt.js';
@@ -9,8 +10,15 @@ import { onStopSignals } from '../interrupt.js';
 export function registerDaemon(program: Command): void {
   withConfigPathOption(program.command('daemon'))
     .description('run the watchdog until SIGTERM/SIGINT (first signal: drain gracefully; second: exit now)')
-    .action(async (options: GlobalOptions) => {
+    .addOption(
+      new Option(
+        '--role <role>',
+        'backup: backups beside the data (a sidecar); watch: deploy watch and alert webhooks; all: both (overrides the config `role`)',
+      ).choices(ROLES),
+    )
+    .action(async (options: GlobalOptions & { role?: Role }) => {
       const loaded = loadFromOptions(options);
+      if (options.role) loaded.config.role = options.role;
       const logger = createLogger({ level: loaded.config.log.level, format: loaded.config.log.format });
       // Node exits on SIGHUP unless it is handled; here it reloads the TLS certificate files
       // (systemd's ExecReload sends it). One arriving during start-up is noted and dropped.
@@ -47,7 +55,9 @@ export function registerDaemon(program: Command): void {
       );
       // Logged once the handlers listen, so a stop that follows it is always a graceful one.
       if (!loaded.source) logger.warn('no config file found; running with defaults');
-      running = await startDaemon(loaded.config, logger);
+      // Cloud Run sets K_REVISION in every container of a revision (the runtime contract).
+      const revision = process.env.K_REVISION || undefined;
+      running = await startDaemon(loaded.config, logger, revision ? { revision } : {});
       if (stopRequested) stop(running, stopRequested);
       await done;
       // Everything is closed; exit now rather than wait on a stray handle a library left behind.

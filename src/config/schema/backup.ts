@@ -115,6 +115,10 @@ export const backupSchema = z
         }),
       })
       .prefault({}),
+    before_start: option(z.enum(['auto', 'always', 'never']).default('auto'), {
+      description:
+        'When the daemon (backup role) reports itself started on `/startupz` (a Cloud Run startup probe; the app container depends on it): auto: at once, unless it runs in a Cloud Run revision (K_REVISION) the newest archive (in the bucket with `offsite`, else the local catalog) was not taken by, and then after a verified backup (and its off-site copy); always: after such a backup at every start; never: at once.',
+    }),
     lock_wait: option(duration.prefault('10m'), {
       description:
         'How long a backup waits for another one (daemon or CLI) to finish before failing; 0s: fail at once.',

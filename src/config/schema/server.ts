@@ -47,7 +47,7 @@ export const serverSchema = z
   .strictObject({
     address: option(listenAddress.default('127.0.0.1:9464'), {
       description:
-        'Where the HTTP server listens (host:port). Serves /metrics, /healthz, /readyz and the webhooks.',
+        'Where the HTTP server listens (host:port). Serves /metrics, /healthz, /readyz, /startupz (backup role) and the webhooks.',
     }),
     body_limit_bytes: option(
       z
