@@ -4,6 +4,7 @@ import { createAlertMetrics } from './metrics-alerts.js';
 import { backupMetrics } from './metrics-backup.js';
 import { configMetrics } from './metrics-config.js';
 import { drillMetrics } from './metrics-drill.js';
+import { leaseMetrics } from './metrics-lease.js';
 import { offsiteMetrics } from './metrics-offsite.js';
 import { watchMetrics } from './metrics-watch.js';
 
@@ -51,6 +52,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     alerts: createAlertMetrics(registry),
     watch: watchMetrics(registry),
     config: configMetrics(registry),
+    lease: leaseMetrics(registry),
   };
 }
 
