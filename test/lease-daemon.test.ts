@@ -35,6 +35,7 @@ const cleanups = useCleanups();
 interface Watcher {
   name: string;
   stateDir: string;
+  configFile: string;
   run: SpawnedCli;
   base: string;
 }
@@ -96,7 +97,7 @@ describe('two watchers on one service, with a lease in Cloud Storage', () => {
         }
       });
       const address = await daemonReady(run);
-      const watcher = { name, run, base: `http://${address}`, stateDir: path.join(dir, 'state') };
+      const watcher = { name, run, base: `http://${address}`, stateDir: path.join(dir, 'state'), configFile };
       watchers.push(watcher);
       return watcher;
     };
@@ -136,6 +137,14 @@ describe('two watchers on one service, with a lease in Cloud Storage', () => {
     expect(ready.status).toBe(200);
     expect((await fetch(`${roles.standby.base}/readyz?leader=watch`)).status).toBe(503);
     expect((await fetch(`${roles.leader.base}/readyz?leader=watch`)).status).toBe(200);
+    // status names the holder of each lease (the bucket is read; spawned: the emulator runs here).
+    const status = spawnCli(['status', '--json', '--config', roles.standby.configFile]);
+    expect((await status.exited).code, status.output.stderr).toBe(0);
+    const leases = (JSON.parse(status.output.stdout) as { leases: Array<{ scope: string; holder: string }> })
+      .leases;
+    const holderOf = (scope: string) => leases.find((lease) => lease.scope === scope)?.holder;
+    expect(holderOf('watch')).toMatch(/\/\d+\/[0-9a-f]{6}$/);
+    expect(holderOf('watch')?.split('/')[1]).toBe(String(roles.leader.run.child.pid));
 
     const good = playground.revisions('shop')[0]?.name as string;
     await playground.deploy('shop', { behaviour: 'failing-health' });

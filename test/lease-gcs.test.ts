@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { GcsLease } from '../src/lease/gcs-lease.js';
+import { readLeases } from '../src/lease/lease-status.js';
 import { type StorageEmulator, startStorageEmulator } from '../src/playground/storage-emulator.js';
 import { openGcsObjectStore } from '../src/storage/gcs-object-store.js';
 import type { ObjectStore } from '../src/storage/object-store.js';
@@ -180,6 +181,40 @@ describe('a leader lease in a Cloud Storage object (emulator, real client)', () 
     expect(changes).toEqual([]);
     fail = false;
     await waitFor(() => (a.mayAct() ? true : undefined), 'a leader at last', TAKEOVER);
+  });
+
+  it('status reads who holds each lease, nobody, or why it cannot tell', async () => {
+    const a = await lease('a');
+    a.start();
+    await waitFor(() => (a.mayAct() ? true : undefined), 'a leader', TAKEOVER);
+    const store = await storeOn(emulator.url);
+    await store.write('lease/backup', Buffer.from('not json'), {}, AbortSignal.timeout(5_000));
+    const leases = await readLeases(store, AbortSignal.timeout(5_000));
+    expect(leases).toEqual([
+      {
+        scope: 'watch',
+        holder: 'a',
+        since: expect.any(String),
+        generation: expect.any(Number),
+        ttl_ms: TIMING.ttlMs,
+      },
+      {
+        scope: 'backup',
+        holder: null,
+        since: null,
+        generation: expect.any(Number),
+        ttl_ms: null,
+        error: 'the lease object is not JSON',
+      },
+    ]);
+    await a.stop();
+    expect((await readLeases(store, AbortSignal.timeout(5_000)))[0]).toEqual({
+      scope: 'watch',
+      holder: null,
+      since: null,
+      generation: null,
+      ttl_ms: null,
+    });
   });
 
   it('refuses a fault with both times and forMs, naming them', () => {
