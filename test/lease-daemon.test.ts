@@ -161,6 +161,16 @@ describe('two watchers on one service, with a lease in Cloud Storage', () => {
       JUDGED,
     );
     expect(playground.trafficUpdates('shop')).toHaveLength(1);
+    // The leader's history names the lease generation it acted under; the standby's has no rollback.
+    await waitFor(
+      () => (historyOf(roles.leader, 'rollback:completed').length > 0 ? true : undefined),
+      'the rollback in the history',
+      JUDGED,
+    );
+    const started = historyOf(roles.leader, 'rollback:started');
+    expect(started).toHaveLength(1);
+    expect(started[0]?.lease_generation).toEqual(expect.any(Number));
+    expect(historyOf(roles.standby, 'rollback:started')).toEqual([]);
   });
 
   it('kill -9 of the leader as the rule trips: the standby takes over and rolls back once', async () => {
@@ -247,6 +257,21 @@ function stableOf(watcher: Watcher): string | undefined {
     return row?.stable_revision ?? undefined;
   } catch {
     return undefined;
+  } finally {
+    db.close();
+  }
+}
+
+/** A watcher's history entries of one kind, with the lease generation each was written under. */
+function historyOf(watcher: Watcher, kind: string): Array<{ lease_generation: number | null }> {
+  const file = path.join(watcher.stateDir, STORE_FILE);
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db
+      .prepare('SELECT lease_generation FROM watch_history WHERE kind = ? ORDER BY id')
+      .all(kind) as Array<{
+      lease_generation: number | null;
+    }>;
   } finally {
     db.close();
   }
