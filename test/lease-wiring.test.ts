@@ -20,7 +20,12 @@ function switchable(scope: 'watch' | 'backup') {
     beforeActing: () => () => {},
     onChange: () => () => {},
   };
-  return { leadership, set: (value: boolean) => (leader = value) };
+  return {
+    leadership,
+    set: (value: boolean) => {
+      leader = value;
+    },
+  };
 }
 
 describe('what a standby does with its scheduled jobs and webhooks', () => {
@@ -43,7 +48,13 @@ describe('what a standby does with its scheduled jobs and webhooks', () => {
   it('a scheduled backup runs on the backup leader only; a standby skips its turn', async () => {
     const { leadership, set } = switchable('backup');
     let runs = 0;
-    const job = leaderOnly(leadership, { name: 'backup', runOnce: async () => void (runs += 1) }, logger);
+    const backup = {
+      name: 'backup',
+      runOnce: async () => {
+        runs += 1;
+      },
+    };
+    const job = leaderOnly(leadership, backup, logger);
     expect(job.name).toBe('backup');
     await job.runOnce(AbortSignal.timeout(1_000));
     expect(runs).toBe(0);
