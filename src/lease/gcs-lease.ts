@@ -83,6 +83,8 @@ export class GcsLease implements Leadership {
   #announced = false;
   #loop: Promise<void> | undefined;
   #notBefore = 0;
+  /** A standby's reads are failing: logged when they start failing and when they work again. */
+  #readFailing = false;
 
   constructor(options: GcsLeaseOptions) {
     this.scope = options.scope;
@@ -210,11 +212,14 @@ export class GcsLease implements Leadership {
       else record = parsed;
     } catch (error) {
       if (!(error instanceof RunwardenError && error.code === 'RW_STORAGE_NOT_FOUND')) {
-        if (!this.#stop.signal.aborted)
+        if (!this.#stop.signal.aborted && !this.#readFailing)
           this.#options.logger.warn({ scope: this.scope, err: errorMessage(error) }, 'cannot read the lease');
+        this.#readFailing = true;
         return;
       }
     }
+    if (this.#readFailing) this.#options.logger.info({ scope: this.scope }, 'reading the lease works again');
+    this.#readFailing = false;
     this.#sighting = sight(this.#sighting, generation, record?.ttl_ms, now);
     this.#seen = record;
     if (now < this.#notBefore || !mayTakeOver(this.#sighting, now, this.#timing)) return;
