@@ -2,11 +2,11 @@
  * The layers, checked by `npm run lint` (and so by CI). Imports go down:
  *   entry points (cli/, demo/)  ->  app/ (composition)  ->  features (backup/, restore/, watch/, alerts/)
  *   ->  adapters (archive/, cloudrun/, signals/, storage/, notify/, http/, lock/, telemetry/, google/,
- *       daemon/) and store/  ->  core/, events/ and helpers (util/, version.ts).
+ *       daemon/, lease/) and store/  ->  core/, events/ and helpers (util/, version.ts).
  * Each rule says why it exists; an exception is written next to its rule, with its reason.
  */
 const feature = '^src/(backup|restore|watch|alerts)/';
-const adapter = '^src/(archive|cloudrun|signals|storage|notify|http|lock|telemetry|google|daemon|offsite)/';
+const adapter = '^src/(archive|cloudrun|signals|storage|notify|http|lock|telemetry|google|daemon|offsite|lease)/';
 const above = '^src/(app|cli|demo)/';
 
 module.exports = {

@@ -12,6 +12,7 @@ import { alert } from './alert.mjs';
 import { backup } from './backup.mjs';
 import { hostile } from './hostile.mjs';
 import { idle } from './idle.mjs';
+import { lease } from './lease.mjs';
 import { ensureDataset, SEED } from './lib/dataset.mjs';
 import { cliBuilt, freezeDist, ROOT } from './lib/runwarden.mjs';
 import { failed, notMeasured, renderMarkdown } from './lib/table.mjs';
@@ -21,7 +22,7 @@ import { restore } from './restore.mjs';
 import { rollback } from './rollback.mjs';
 import { writeLoad } from './write-load.mjs';
 
-const BENCHMARKS = [backup, memory, writeLoad, restore, rollback, alert, idle, hostile, offsite];
+const BENCHMARKS = [backup, memory, writeLoad, restore, rollback, alert, idle, hostile, offsite, lease];
 const TOOLS = ['sqlite3', 'zip', 'unzip', 'restic', '/usr/bin/time'];
 
 const { values: args } = parseArgs({

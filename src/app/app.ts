@@ -12,6 +12,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
 import { type BackupService, createBackupService } from './backup-service.js';
 import { runsBackups, runsWatch } from './daemon-roles.js';
+import type { Leaderships } from './leadership.js';
 import type { OffsiteService } from './offsite-service.js';
 import type { AlertEndpoints } from './webhooks.js';
 
@@ -60,6 +61,11 @@ export interface App {
    * this daemon is then the only one. The storage client loads on the first call.
    */
   clusterStore(): Promise<ObjectStore | undefined>;
+  /**
+   * The `watch` and `backup` leases (see app/leadership.ts): the sole leadership without `cluster`;
+   * with it, leases in the cluster bucket that only the daemon starts. Closed (released) by `close`.
+   */
+  leaderships(): Promise<Leaderships>;
   /** Every Prometheus metric, on a registry of its own (the daemon serves it). */
   metrics(): Promise<Metrics>;
   /** Notifications of this process's events to the configured targets; subscribed on first call. */
@@ -98,6 +104,7 @@ class LazyApp implements App {
   #offsite: Promise<OffsiteService | undefined> | undefined;
   #offsiteBuilt: OffsiteService | undefined;
   #clusterStore: Promise<ObjectStore | undefined> | undefined;
+  #leaderships: Promise<Leaderships> | undefined;
 
   constructor(options: AppOptions) {
     this.#options = options;
@@ -169,6 +176,21 @@ class LazyApp implements App {
     return this.#clusterStore;
   }
 
+  leaderships(): Promise<Leaderships> {
+    this.#leaderships ??= this.#build(async () => {
+      const { buildLeaderships } = await import('./leadership.js');
+      const metrics = this.config.cluster ? await this.metrics() : undefined;
+      const leaderships = await buildLeaderships({
+        cluster: this.config.cluster,
+        logger: this.logger,
+        ...(metrics ? { metrics: metrics.lease } : {}),
+      });
+      this.#onClose(() => leaderships.stop());
+      return leaderships;
+    });
+    return this.#leaderships;
+  }
+
   metrics(): Promise<Metrics> {
     this.#metrics ??= this.#build(async () => {
       const metrics = (await import('../telemetry/metrics.js')).createMetrics();
@@ -207,10 +229,11 @@ class LazyApp implements App {
 
   watch(): Promise<WatchRuntime> {
     this.#watch ??= this.#build(async () => {
-      const [{ buildWatchRuntime }, { recordHistory }, metrics] = await Promise.all([
+      const [{ buildWatchRuntime }, { recordHistory }, metrics, leaderships] = await Promise.all([
         import('./watch-runtime.js'),
         import('../watch/history-recorder.js'),
         this.metrics(),
+        this.leaderships(),
       ]);
       const logger = this.logger.child({ component: 'watch' });
       const { runtime, close } = buildWatchRuntime({
@@ -222,6 +245,7 @@ class LazyApp implements App {
         owner: this.#options.owner,
         clock: this.clock,
         backups: this.backups,
+        leadership: leaderships.watch,
         background: (name, work) => {
           this.work
             .run(name, work)
@@ -230,7 +254,9 @@ class LazyApp implements App {
             );
         },
       });
-      const stopRecording = recordHistory(this.events, runtime.store.history);
+      const stopRecording = recordHistory(this.events, runtime.store.history, () =>
+        leaderships.watch.generation(),
+      );
       this.#onClose(async () => {
         stopRecording();
         await close();

@@ -4,7 +4,9 @@ import { removeLeftovers } from '../backup/leftovers.js';
 import type { Config } from '../config/schema.js';
 import { errorMessage } from '../core/errors.js';
 import { Scheduler } from '../daemon/scheduler.js';
-import { healthRoutes, metricsRoute } from '../http/routes/health.js';
+import { healthRoutes, metricsRoute, type Readiness } from '../http/routes/health.js';
+import type { Route } from '../http/router.js';
+import { BACKUP_TRIGGER_PATH } from '../http/routes/backups.js';
 import { HttpServer } from '../http/server.js';
 import { acquirePidLock } from '../lock/pid-lock.js';
 import { isStoreError } from '../store/store-errors.js';
@@ -27,6 +29,7 @@ import { refuseUnsuitableMounts } from './mount-checks.js';
 import { runStartupBackup, startupBackup } from './startup-backup.js';
 import { scheduledDrillJob } from './restore-drill.js';
 import { finishInterruptedRestore } from './restore-recovery.js';
+import { type Leaderships, leaderOnly, leaderRoutes, tickOnTakeover } from './leadership.js';
 
 export const DAEMON_LOCK_FILE = 'daemon.lock';
 
@@ -79,6 +82,13 @@ export async function startDaemon(
     });
     closers.unshift(() => app.close());
     const context = await daemonContext(app, logger);
+    // --- leases (cluster only): this runwarden acts for a scope only while it holds its lease; a
+    // standby polls and probes but sends nothing. Released when the daemon closes ---
+    const leaderships = await app.leaderships();
+    leaderships.start([
+      ...(backupRole ? (['backup'] as const) : []),
+      ...(watchRole ? (['watch'] as const) : []),
+    ]);
     // --- notifications: subscribe to events; deliveries never block the job that emitted ---
     await app.notifier();
     // --- backups: metrics fed by backup events (off-site ones too); the free space of backup.dir;
@@ -94,13 +104,17 @@ export async function startDaemon(
     if (backupRole && config.backup.enabled)
       context.scheduler.cron(
         config.backup.schedule,
-        scheduledBackupJob(app.backups, offsite),
+        leaderOnly(leaderships.backup, scheduledBackupJob(app.backups, offsite), logger),
         config.backup.timezone,
       );
     // --- restore drills: the newest verified archive restored aside, checked and removed ---
     closers.unshift(observeDrills(context.events, context.metrics.drill));
     if (backupRole && config.backup.enabled && config.backup.drill.enabled)
-      context.scheduler.cron(config.backup.drill.schedule, scheduledDrillJob(app), config.backup.timezone);
+      context.scheduler.cron(
+        config.backup.drill.schedule,
+        leaderOnly(leaderships.backup, scheduledDrillJob(app), logger),
+        config.backup.timezone,
+      );
     if (offsite) {
       seedOffsiteMetrics(offsite, context.store.backups, context.metrics.offsite);
       closers.unshift(runOffsiteUploads(context, offsite));
@@ -127,7 +141,11 @@ export async function startDaemon(
     // --- deploy watch: per-service watch and probe jobs; history and metrics from events ---
     // No service: no deploy watch, and so no Google client loaded (tens of MB of RSS).
     const deployWatch = watchRole && config.services.length > 0 ? await startDeployWatch(context) : undefined;
-    if (deployWatch) closers.unshift(deployWatch.close);
+    if (deployWatch) {
+      closers.unshift(deployWatch.close);
+      // A new leader finishes what is owed (after the beforeActing hooks restored the shared state).
+      closers.unshift(tickOnTakeover(leaderships.watch, context.scheduler, deployWatch.ticks));
+    }
     // --- alert receivers and backup trigger: authenticated POST routes; alerts roll back
     // through the deploy watch's one rollback path ---
     const webhooks = await app.alerts();
@@ -140,8 +158,11 @@ export async function startDaemon(
       onError: (route, error) => countStoreError(context, `http:${route}`, error),
       routes: [
         metricsRoute(context.metrics.registry),
-        ...healthRoutes({ problems: () => readinessProblems(context) }),
-        ...webhooks.routes,
+        ...healthRoutes({
+          problems: () => readinessProblems(context),
+          ...leaseReadiness(leaderships),
+        }),
+        ...webhookRoutes(webhooks.routes, leaderships, config.cluster?.lease_ttl ?? 0),
         ...roleOffRoutes(config.role),
         ...(startup ? [startup.route] : []),
       ],
@@ -243,4 +264,35 @@ async function closeAll(closers: Closer[], logger: Logger): Promise<void> {
       logger.error({ err: errorMessage(error) }, 'close failed during shutdown');
     }
   }
+}
+
+/** Webhooks answered by the leader only: alerts by the `watch` one, the backup trigger by the `backup` one. */
+function webhookRoutes(routes: Route[], leaderships: Leaderships, ttlMs: number): Route[] {
+  if (!leaderships.clustered) return routes;
+  return routes.flatMap((route) =>
+    leaderRoutes([route], route.path === BACKUP_TRIGGER_PATH ? leaderships.backup : leaderships.watch, ttlMs),
+  );
+}
+
+/** /readyz says which leases this runwarden holds; `?leader=<scope>` is ready only on that leader. */
+function leaseReadiness(leaderships: Leaderships): Pick<Readiness, 'details' | 'isLeader'> {
+  if (!leaderships.clustered) return {};
+  return {
+    details: () => ({
+      leases: Object.fromEntries(
+        leaderships
+          .views()
+          .map((view) => [
+            view.scope,
+            { leader: view.leader, holder: view.holder ?? null, since: view.since ?? null },
+          ]),
+      ),
+    }),
+    isLeader: (scope) =>
+      scope === 'watch'
+        ? leaderships.watch.mayAct()
+        : scope === 'backup'
+          ? leaderships.backup.mayAct()
+          : undefined,
+  };
 }

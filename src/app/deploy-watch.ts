@@ -1,10 +1,12 @@
 import { observeWatch } from '../telemetry/metrics-watch.js';
-import { scheduleWatches } from '../watch/watch-job.js';
+import { type NudgeableJob, scheduleWatches } from '../watch/watch-job.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
 import type { DaemonContext } from './daemon-context.js';
 
 export interface DeployWatch {
   runtime: WatchRuntime;
+  /** Each service's tick job. */
+  ticks: NudgeableJob[];
   close(): void;
 }
 
@@ -16,6 +18,6 @@ export interface DeployWatch {
 export async function startDeployWatch(context: DaemonContext): Promise<DeployWatch> {
   const runtime = await context.app.watch();
   const stopObserving = observeWatch(context.events, context.metrics.watch);
-  scheduleWatches(runtime, context.scheduler);
-  return { runtime, close: stopObserving };
+  const ticks = scheduleWatches(runtime, context.scheduler);
+  return { runtime, ticks, close: stopObserving };
 }

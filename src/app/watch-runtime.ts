@@ -2,6 +2,7 @@ import { GrpcCloudRun } from '../cloudrun/grpc-cloud-run.js';
 import type { Config } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { EventBus } from '../events/event-bus.js';
+import { type Leadership, soleLeadership } from '../lease/leadership.js';
 import { CloudMonitoring } from '../signals/cloud-monitoring.js';
 import { UndiciHealthProber } from '../signals/health-probe.js';
 import { GoogleIdTokenSource } from '../signals/id-token.js';
@@ -27,6 +28,8 @@ export interface BuildRuntimeOptions {
   backups: BackupService;
   background: WatchRuntime['background'];
   clock?: Clock;
+  /** The `watch` lease; the sole leadership (always acts) by default. */
+  leadership?: Leadership;
 }
 
 /**
@@ -77,6 +80,7 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
     operationTimeoutMs: config.cloud_run.operation_timeout,
     owner: options.owner,
     live: new LiveState(),
+    leadership: options.leadership ?? soleLeadership('watch'),
     background: options.background,
   };
   return {

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import type { Store } from '../store/store.js';
 import { type WatchedService, watchedService } from '../watch/watched-service.js';
 import type { GlobalOptions } from './common.js';
@@ -11,6 +12,8 @@ export interface StateView {
   store: Store;
   /** false when state_dir holds no store yet: every record then reads as absent. */
   exists: boolean;
+  /** The cluster bucket (leases), or undefined without `cluster`; its client loads on the call. */
+  clusterStore(): Promise<ObjectStore | undefined>;
 }
 
 /**
@@ -29,6 +32,7 @@ export async function withStateView<T>(
       services: app.config.services.map(watchedService),
       store: app.store,
       exists: app.storeExists,
+      clusterStore: () => app.clusterStore(),
     }),
   );
 }

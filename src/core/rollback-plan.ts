@@ -35,7 +35,12 @@ export type RollbackRefusal =
   /** After a promotion: the serving revision was rolled back to (or is the baseline): it opens no window. */
   | 'not_promoted'
   /** The schema changed since the target last served and on_schema_change is alert. */
-  | 'schema_changed';
+  | 'schema_changed'
+  /**
+   * This runwarden does not hold the `watch` lease (cluster): another one acts. Never announced,
+   * and never final for an owed rollback (the leader, or this one once it leads, settles it).
+   */
+  | 'standby';
 
 export interface RollbackPlanInput {
   trigger: RollbackTrigger;

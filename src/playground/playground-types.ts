@@ -117,6 +117,11 @@ export interface Playground {
   pendingFaults(): Record<string, number>;
   /** Requests the revisions really served, per revision and status code. */
   servedRequests(filter?: { service?: string; revision?: string }): ServedCount[];
+  /**
+   * Every UpdateService the emulator accepted (of one service, or all), oldest first: when it
+   * arrived on this process's monotonic clock (`at`, performance.now) and its wall clock (`wallAt`).
+   */
+  trafficUpdates(service?: string): Array<{ service: string; at: number; wallAt: number }>;
   /** Stops every listener; idempotent. */
   stop(): Promise<void>;
 }

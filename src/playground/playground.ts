@@ -209,6 +209,8 @@ function createPlayground(
     clearFaults: (method) => faults.clear(method),
     pendingFaults: () => faults.pending(),
     servedRequests: (filter) => world.served(filter),
+    trafficUpdates: (service) =>
+      world.trafficUpdates.filter((update) => service === undefined || update.service === service),
     stop,
   };
 }

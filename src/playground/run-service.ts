@@ -69,6 +69,7 @@ export function runHandlers(
         typeof given.etag === 'string' ? given.etag : '',
       );
       const accepted = world.service(name).traffic;
+      world.trafficUpdates.push({ service: name, at: performance.now(), wallAt: Date.now() });
       return operations.start(anyService(name), async () => {
         await world.applyTraffic(name, generation, accepted);
         return anyService(name);

@@ -56,6 +56,12 @@ export interface StorageEmulator {
   injectFault(fault: StorageFault): void;
   /** Drops every queued fault and slow bucket. */
   clearFaults(): void;
+  /**
+   * Opens another endpoint onto the same buckets, named `door`: a client given its URL can be cut
+   * off alone (a fault with `door`) while the others still reach the bucket. Resolves with its URL;
+   * closed by `stop`.
+   */
+  openDoor(door: string): Promise<string>;
   /** Every request on `bucket` waits `delayMs` first; 0 ends it. */
   slowBucket(bucket: string, delayMs: number): void;
   pendingFaults(): ReturnType<StorageFaults['pending']>;
@@ -98,6 +104,7 @@ export async function startStorageEmulator(options: StorageEmulatorOptions): Pro
       faults,
       logger: options.logger,
     });
+    const doors: Array<{ close(): Promise<void> }> = [];
     let stopped: Promise<void> | undefined;
     return {
       url: server.url,
@@ -118,6 +125,20 @@ export async function startStorageEmulator(options: StorageEmulatorOptions): Pro
         })),
       injectFault: (fault) => faults.inject(fault),
       clearFaults: () => faults.clear(),
+      openDoor: async (door) => {
+        const extra = await startStorageServer({
+          host: options.host,
+          port: 0,
+          project: options.project,
+          buckets,
+          uploads,
+          faults,
+          logger: options.logger,
+          door,
+        });
+        doors.push(extra);
+        return extra.url;
+      },
       slowBucket: (bucket, delayMs) => {
         buckets.objects(bucket);
         faults.setLatency(bucket, delayMs);
@@ -126,6 +147,7 @@ export async function startStorageEmulator(options: StorageEmulatorOptions): Pro
       corrupt: (bucket, name, offset) => buckets.corrupt(bucket, name, offset),
       stop: () => {
         stopped ??= (async () => {
+          await Promise.all(doors.map((door) => door.close()));
           await server.close();
           await uploads.close();
           await buckets.close();

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { UsageError } from '../core/errors.js';
 
 /** The storage emulator's operations, by the JSON API method names; faults are injected per operation. */
@@ -40,12 +41,22 @@ export interface StorageFault {
   drop?: boolean;
   afterBytes?: number;
   delayMs?: number;
-  /** How many requests the fault applies to; 1 when omitted. */
+  /** How many requests the fault applies to; 1 when omitted. Exclusive with forMs. */
   times?: number;
+  /**
+   * Every matching request for this long (ms, from the injection) gets the fault, however many: "the
+   * bucket answers 503 for a while". Exclusive with times.
+   */
+  forMs?: number;
+  /**
+   * Only requests that came in through this door (see StorageEmulator.openDoor): one client is cut
+   * off while the others still reach the bucket, a partition of that client.
+   */
+  door?: string;
   message?: string;
 }
 
-type Queued = StorageFault & { times: number };
+type Queued = StorageFault & { times: number; until?: number };
 
 /** Storage faults waiting for their requests, in the order they were injected; and slow buckets. */
 export class StorageFaults {
@@ -64,9 +75,12 @@ export class StorageFaults {
     }
     if (fault.status !== undefined && fault.drop)
       throw new UsageError('a fault has a status or drop, not both');
-    const times = fault.times ?? 1;
-    if (!Number.isInteger(times) || times < 1)
+    if (fault.times !== undefined && fault.forMs !== undefined)
+      throw new UsageError('a fault has times or forMs, not both');
+    const times = fault.forMs !== undefined ? Number.POSITIVE_INFINITY : (fault.times ?? 1);
+    if (fault.forMs === undefined && (!Number.isInteger(times) || times < 1))
       throw new UsageError(`fault times must be a whole number >= 1, got ${times}`);
+    checkNonNegative('forMs', fault.forMs);
     checkNonNegative('delayMs', fault.delayMs);
     checkNonNegative('afterBytes', fault.afterBytes);
     if (fault.afterBytes !== undefined && fault.status === undefined && !fault.drop) {
@@ -75,7 +89,11 @@ export class StorageFaults {
     if (fault.status === undefined && !fault.drop && !fault.delayMs) {
       throw new UsageError('a storage fault needs a status, drop: true, or a delayMs');
     }
-    this.#queue.push({ ...fault, times });
+    this.#queue.push({
+      ...fault,
+      times,
+      ...(fault.forMs !== undefined ? { until: performance.now() + fault.forMs } : {}),
+    });
   }
 
   /** Drops every queued fault and every slow bucket. */
@@ -85,10 +103,18 @@ export class StorageFaults {
   }
 
   /** The first queued fault matching this request, counted against its `times`. */
-  take(operation: StorageOperation, bucket: string, object?: string): StorageFault | undefined {
+  take(
+    operation: StorageOperation,
+    bucket: string,
+    object?: string,
+    door?: string,
+  ): StorageFault | undefined {
+    const now = performance.now();
+    this.#queue = this.#queue.filter((fault) => fault.until === undefined || fault.until > now);
     const index = this.#queue.findIndex(
       (fault) =>
         (fault.operation === '*' || fault.operation === operation) &&
+        (fault.door === undefined || fault.door === door) &&
         (fault.bucket === undefined || fault.bucket === bucket) &&
         (fault.object === undefined || fault.object === object),
     );
@@ -113,7 +139,11 @@ export class StorageFaults {
   /** Queued faults with the requests still to be affected, and slow buckets (for the control API). */
   pending(): { faults: StorageFault[]; slowBuckets: Record<string, number> } {
     return {
-      faults: this.#queue.map((fault) => ({ ...fault })),
+      faults: this.#queue.map(({ until, times, ...fault }) =>
+        until === undefined
+          ? { ...fault, times }
+          : { ...fault, forMs: Math.max(0, until - performance.now()) },
+      ),
       slowBuckets: Object.fromEntries(this.#latency),
     };
   }

@@ -18,6 +18,8 @@ export interface StorageServerOptions {
   uploads: StorageUploads;
   faults: StorageFaults;
   logger: Logger;
+  /** This server is the door of that name onto the same buckets (faults may target it). */
+  door?: string;
 }
 
 /** What a route answers when it does not stream: a status, headers, and a JSON body (or none). */
@@ -71,7 +73,7 @@ async function handle(
   try {
     const url = new URL(req.url ?? '/', baseUrl);
     const route = resolveRoute(req, res, url, baseUrl, options);
-    const fault = options.faults.take(route.operation, route.bucket, route.object);
+    const fault = options.faults.take(route.operation, route.bucket, route.object, options.door);
     const delay = options.faults.latency(route.bucket) + (fault?.delayMs ?? 0);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay).unref());
     if (fault && fault.afterBytes === undefined) {

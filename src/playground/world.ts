@@ -72,6 +72,8 @@ export interface ServedCount {
 export class World {
   readonly options: WorldOptions;
   readonly services = new Map<string, ServiceRecord>();
+  /** Every UpdateService the emulator accepted, in order (see Playground.trafficUpdates). */
+  readonly trafficUpdates: Array<{ service: string; at: number; wallAt: number }> = [];
 
   constructor(options: WorldOptions) {
     this.options = options;

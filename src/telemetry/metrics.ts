@@ -5,6 +5,7 @@ import { backupMetrics } from './metrics-backup.js';
 import { bucketMetrics } from './metrics-bucket.js';
 import { configMetrics } from './metrics-config.js';
 import { drillMetrics } from './metrics-drill.js';
+import { leaseMetrics } from './metrics-lease.js';
 import { offsiteMetrics } from './metrics-offsite.js';
 import { watchMetrics } from './metrics-watch.js';
 
@@ -61,6 +62,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     alerts: createAlertMetrics(registry),
     watch: watchMetrics(registry),
     config: configMetrics(registry),
+    lease: leaseMetrics(registry),
   };
 }
 

@@ -41,7 +41,9 @@ export async function applyJudgement(
   }
   announce(rt, service, watch, judgement, announced);
   store(rt, service, watch, judgement, evaluations);
-  if (judgement.kind === 'promote') promoteWatch(rt, service, watch, judgement.reason);
+  // A standby leaves the watch open: the leader promotes (and this one, once it leads).
+  if (judgement.kind === 'promote' && rt.leadership.mayAct())
+    promoteWatch(rt, service, watch, judgement.reason);
   if (judgement.kind === 'end') endWatch(rt, service, watch, judgement, tripped);
   if (rt.store.watches.get(watch.id)?.status === 'watching')
     rt.store.watches.setProgress(watch.id, tripped, [...announced]);

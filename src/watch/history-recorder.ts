@@ -20,9 +20,15 @@ const RECORDED = [
 /**
  * Writes every deploy-watch event to the audit history (`runwarden history`), in the process that
  * emitted it: the daemon and CLI commands alike, before any other listener sees the event (so a
- * notification can name the entry). Returns the unsubscribe function.
+ * notification can name the entry). Each entry keeps the `watch` lease generation held as it was
+ * written (`leaseGeneration`, cluster only): the lease under which an action was sent. Returns the
+ * unsubscribe function.
  */
-export function recordHistory(events: EventBus, history: HistoryRepo): () => void {
+export function recordHistory(
+  events: EventBus,
+  history: HistoryRepo,
+  leaseGeneration: () => number | undefined = () => undefined,
+): () => void {
   const offs = RECORDED.map((kind) =>
     events.onFirst(kind, (payload: WatchEventBase) =>
       history.add({
@@ -33,6 +39,7 @@ export function recordHistory(events: EventBus, history: HistoryRepo): () => voi
         revision: revisionOf(kind, payload),
         message: payload.reason,
         detail: payload,
+        ...withGeneration(leaseGeneration()),
       }),
     ),
   );
@@ -45,4 +52,8 @@ function revisionOf(kind: string, payload: WatchEventBase): string | null {
   if (kind.startsWith('rollback:') && 'to' in payload) return (payload as { to: string | null }).to;
   if (kind === 'watch:baseline') return payload.stable;
   return payload.candidate;
+}
+
+function withGeneration(generation: number | undefined): { leaseGeneration?: number } {
+  return generation === undefined ? {} : { leaseGeneration: generation };
 }

@@ -26,6 +26,8 @@ export async function settleOwedRollback(
 ): Promise<boolean> {
   const owed = rt.store.owed.get(service.key);
   if (!owed) return false;
+  // A standby holds what is owed for the leader (or for itself, once it leads): no judgement meanwhile.
+  if (!rt.leadership.mayAct()) return true;
   // Its rollback may be the one in flight right now (an alert's, say): that one settles it.
   if (actionInProgress(rt, service.key)) return true;
   const memory = rt.store.memory(service.key);

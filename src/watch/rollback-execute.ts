@@ -2,7 +2,7 @@ import { probeWithIdentity } from './probe-identity.js';
 import type { OwedRollback } from '../core/owed-rollback.js';
 import { byPerson, type RollbackPlan, trafficTo } from '../core/rollback-plan.js';
 import { type ServiceObservation, servingOf, snapshotOf } from '../core/watch-types.js';
-import { errorMessage, RunwardenError } from '../core/errors.js';
+import { errorMessage, RetryableError, RunwardenError } from '../core/errors.js';
 import { sleep } from '../util/sleep.js';
 import type { RollbackCompletedEvent, RollbackEventBase } from '../events/watch-events.js';
 import type { RestorePointReport } from '../core/restore-point.js';
@@ -41,6 +41,7 @@ export async function executeRollback(
   const base = () => eventBase(rt, service, request, plan);
   for (let attempt = 1; ; attempt += 1) {
     try {
+      mayStillAct(rt, request);
       const after = await rt.cloudRun.updateTraffic(service.ref, plan.traffic, current.etag, signal, () => {
         // Announced once the request is accepted, so computing the report never delays it.
         announced = restoreReportOrUnknown(rt, service, request.watch ?? null, signal).then(
@@ -107,6 +108,19 @@ export async function executeRollback(
       plan = again;
     }
   }
+}
+
+/**
+ * The last check before UpdateService: an automatic change is sent only while this runwarden holds
+ * the watch lease short of its margin. Losing it on the way fails the rollback (announced; an owed
+ * one stays owed, for the new leader).
+ */
+function mayStillAct(rt: WatchRuntime, request: RollbackRequest): void {
+  if (byPerson(request.trigger) || rt.leadership.mayAct()) return;
+  throw new RetryableError(
+    'RW_LEASE_NOT_HELD',
+    'the watch lease was lost (or is past its safety margin) before the traffic change was sent',
+  );
 }
 
 /** The service's open watch; none when the store cannot say (the rollback goes on, `fail` copes). */

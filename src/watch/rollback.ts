@@ -50,6 +50,17 @@ async function decideAndAct(
       );
   }
   if (dryRun) return dryRunOf(rt, service, request, plan, signal);
+  // A standby decides like the leader (it stays warm) but acts only once it leads: no owed row, no
+  // announcement, no traffic change. A person's rollback is theirs to make on any runwarden.
+  if (!byPerson(request.trigger) && !rt.leadership.mayAct()) {
+    rt.logger.info({ service: service.key, to: plan.to }, 'not the leader: rollback left to the leader');
+    return {
+      kind: 'refused',
+      reason: 'standby',
+      detail: 'this runwarden does not hold the watch lease',
+      to: plan.to,
+    };
+  }
   const blocker = takeActionLease(rt, service.key);
   if (blocker !== null)
     return refuse(

@@ -45,13 +45,17 @@ export function guardJob(rt: WatchRuntime, service: WatchedService): Job {
  * `probe_interval`, both at once at start (a restarted daemon resumes open watches right away),
  * and the guard every `guard.interval` (first after one interval: it reads the tick's poll).
  * A failed probe nudges the tick, so a failing candidate is judged without waiting for the poll.
+ * Returns the tick jobs (a new leader nudges them: what is owed is settled at once).
  */
-export function scheduleWatches(rt: WatchRuntime, scheduler: Scheduler): void {
+export function scheduleWatches(rt: WatchRuntime, scheduler: Scheduler): NudgeableJob[] {
+  const ticks: NudgeableJob[] = [];
   for (const service of rt.services) {
     const tick = watchJob(rt, service);
+    ticks.push(tick);
     scheduler.every(service.config.poll_interval, tick, true);
     const probes = probeJob(rt, service, () => tick.nudge(() => scheduler.fire(tick)));
     scheduler.every(service.config.probe_interval, probes, true);
     scheduler.every(service.config.guard.interval, guardJob(rt, service));
   }
+  return ticks;
 }

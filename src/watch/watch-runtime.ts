@@ -2,6 +2,7 @@ import type { CloudRunApi } from '../cloudrun/cloud-run-api.js';
 import type { Clock } from '../core/clock.js';
 import type { WindowOptions } from '../core/rules.js';
 import type { EventBus } from '../events/event-bus.js';
+import type { Leadership } from '../lease/leadership.js';
 import type { HealthProber } from '../signals/health-probe.js';
 import type { IdTokenSource } from '../signals/id-token.js';
 import type { MetricSource } from '../signals/metric-source.js';
@@ -38,6 +39,11 @@ export interface WatchRuntime {
   /** Who holds the action lease while this process acts: "daemon:<pid>" or "cli:<pid>". */
   owner: string;
   live: LiveState;
+  /**
+   * Whether this runwarden may change traffic on its own (the `watch` lease; always, with no
+   * cluster). Checked right before every automatic UpdateService; a person's rollback is not gated.
+   */
+  leadership: Leadership;
   /** Runs slow side work (the pre-deploy backup) without holding up the tick; shutdown waits for it. */
   background(name: string, work: (signal: AbortSignal) => Promise<void>): void;
 }

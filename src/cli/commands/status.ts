@@ -2,10 +2,14 @@ import type { Command } from 'commander';
 import { describeBacklog, type OffsiteBacklog, offsiteBacklog } from '../../offsite/backlog.js';
 import { formatBytes } from '../../util/format-bytes.js';
 import { formatAge, type RecoveryPoint, recoveryPoint } from '../../core/recovery-point.js';
+import { type LeaseStatus, readLeases } from '../../lease/lease-status.js';
 import { serviceStatuses, type ServiceStatus } from '../../watch/status.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printResult } from '../output.js';
 import { withStateView } from '../read-state.js';
+
+/** How long status waits for the bucket before it says a lease could not be read. */
+const LEASE_READ_MS = 10_000;
 
 export function registerStatus(program: Command): void {
   withJsonOption(withConfigOption(program.command('status')))
@@ -15,9 +19,12 @@ export function registerStatus(program: Command): void {
     .action(async (options: GlobalOptions) => {
       // Reads only: works offline, and creates no state folder where there is none.
       let stateDir: string | undefined;
-      const result = await withStateView(options, (view) => {
+      const result = await withStateView(options, async (view) => {
         if (!view.exists) stateDir = view.config.state_dir;
         const latest = view.store.backups.list()[0];
+        // With a cluster only (the one part of status that asks the network): who holds each lease.
+        const cluster = await view.clusterStore();
+        const leases = cluster ? await readLeases(cluster, AbortSignal.timeout(LEASE_READ_MS)) : undefined;
         return {
           services: serviceStatuses(view.services, view.store).map(servingAsList),
           last_backup: latest
@@ -29,6 +36,7 @@ export function registerStatus(program: Command): void {
             : {}),
           // How much a restore now would lose: everything written since the newest verified archive.
           recovery_point: recoveryPoint(view.store.backups.list(), new Date()),
+          ...(leases ? { leases } : {}),
         };
       });
       printResult(result, options.json === true, (data) => describe(data, stateDir));
@@ -55,6 +63,7 @@ function describe(
     last_backup: { file: string; at: string } | null;
     offsite_backlog?: OffsiteBacklog;
     recovery_point: RecoveryPoint | null;
+    leases?: LeaseStatus[];
   },
   noStateIn: string | undefined,
 ): string {
@@ -118,5 +127,15 @@ function describe(
       ? `recovery point: ${point.at}, ${formatAge(point.ageSeconds)} ago (${point.file}); a restore now loses what was written since`
       : 'recovery point: none (no verified backup: a restore has nothing to go back to)',
   );
+  for (const lease of result.leases ?? [])
+    lines.push(
+      `lease ${lease.scope}: ${
+        lease.error
+          ? `unknown (${lease.error})`
+          : lease.holder
+            ? `held by ${lease.holder} since ${lease.since} (generation ${lease.generation})`
+            : 'held by nobody'
+      }`,
+    );
   return lines.join('\n');
 }

@@ -4,6 +4,9 @@ import { errorMessage, RetryableError, RunwardenError } from '../../core/errors.
 import { json, type Route } from '../router.js';
 import { limited, vetJson, type WebhookGuard } from './alerts-request.js';
 
+/** The backup trigger's path (a cluster's standby answers it 503: the backup leader takes backups). */
+export const BACKUP_TRIGGER_PATH = '/v1/backups';
+
 /** A backup as the endpoint reports it (its JSON keys are snake_case: `started_at`, `finished_at`). */
 export interface TriggeredBackup {
   file: string;
@@ -48,7 +51,7 @@ export interface BackupRouteDeps extends WebhookGuard {
 export function backupRoute(deps: BackupRouteDeps): Route {
   return {
     method: 'POST',
-    path: '/v1/backups',
+    path: BACKUP_TRIGGER_PATH,
     handler: limited(deps, 'backups', async (context) => {
       const vetted = await vetJson(deps, context, 'backups', backupRequestSchema);
       if (!vetted.ok) return vetted.response;

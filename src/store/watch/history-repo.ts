@@ -11,13 +11,16 @@ export interface HistoryEntry {
   revision: string | null;
   message: string;
   detail: unknown;
+  /** The `watch` lease generation its writer held (cluster only); absent when none was held. */
+  leaseGeneration?: number;
 }
 
 export type NewHistoryEntry = Omit<HistoryEntry, 'id'>;
 
-interface Row extends Omit<HistoryEntry, 'watchId' | 'detail'> {
+interface Row extends Omit<HistoryEntry, 'watchId' | 'detail' | 'leaseGeneration'> {
   watch_id: number | null;
   detail: string;
+  lease_generation: number | null;
 }
 
 /** The audit history of the deploy watch (table watch_history), written from the events. */
@@ -27,7 +30,7 @@ export class HistoryRepo {
   add(entry: NewHistoryEntry): void {
     this.db
       .prepare(
-        'INSERT INTO watch_history (service, at, kind, watch_id, revision, message, detail) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO watch_history (service, at, kind, watch_id, revision, message, detail, lease_generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         entry.service,
@@ -37,6 +40,7 @@ export class HistoryRepo {
         entry.revision,
         entry.message,
         JSON.stringify(entry.detail),
+        entry.leaseGeneration ?? null,
       );
   }
 
@@ -89,6 +93,11 @@ export class HistoryRepo {
   }
 }
 
-function fromRow({ watch_id, detail, ...rest }: Row): HistoryEntry {
-  return { ...rest, watchId: watch_id, detail: JSON.parse(detail) as unknown };
+function fromRow({ watch_id, detail, lease_generation, ...rest }: Row): HistoryEntry {
+  return {
+    ...rest,
+    watchId: watch_id,
+    detail: JSON.parse(detail) as unknown,
+    ...(lease_generation === null ? {} : { leaseGeneration: lease_generation }),
+  };
 }
