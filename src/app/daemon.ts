@@ -6,6 +6,7 @@ import { errorMessage } from '../core/errors.js';
 import { Scheduler } from '../daemon/scheduler.js';
 import { healthRoutes, metricsRoute } from '../http/routes/health.js';
 import { HttpServer } from '../http/server.js';
+import { soleLeadership } from '../lease/leadership.js';
 import { acquirePidLock } from '../lock/pid-lock.js';
 import { isStoreError } from '../store/store-errors.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -22,6 +23,7 @@ import type { OffsiteService } from './offsite-service.js';
 import { startDeployWatch } from './deploy-watch.js';
 import { scheduledDrillJob } from './restore-drill.js';
 import { finishInterruptedRestore } from './restore-recovery.js';
+import { daemonStateCopy } from './state-copy.js';
 
 export const DAEMON_LOCK_FILE = 'daemon.lock';
 
@@ -72,6 +74,10 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       seedOffsiteMetrics(offsite, context.store.backups, context.metrics.offsite);
       closers.unshift(runOffsiteUploads(context, offsite));
     }
+    // --- shared state: with `cluster`, the decision state is restored from the bucket before the
+    // watch acts, then copied there after every change while this daemon leads ---
+    const stateCopy = await daemonStateCopy(context, soleLeadership('watch'));
+    if (stateCopy) closers.unshift(stateCopy);
     // --- deploy watch: per-service watch and probe jobs; history and metrics from events ---
     // No service: no deploy watch, and so no Google client loaded (tens of MB of RSS).
     const deployWatch = config.services.length > 0 ? await startDeployWatch(context) : undefined;

@@ -5,6 +5,7 @@ import { backupMetrics } from './metrics-backup.js';
 import { configMetrics } from './metrics-config.js';
 import { drillMetrics } from './metrics-drill.js';
 import { offsiteMetrics } from './metrics-offsite.js';
+import { stateCopyMetrics } from './metrics-state-copy.js';
 import { watchMetrics } from './metrics-watch.js';
 
 /**
@@ -51,6 +52,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     alerts: createAlertMetrics(registry),
     watch: watchMetrics(registry),
     config: configMetrics(registry),
+    stateCopy: stateCopyMetrics(registry),
   };
 }
 
