@@ -92,7 +92,7 @@ export class StateCopier {
       this.#generation = remote?.generation ?? 0;
       this.#stopped = undefined;
       // The local state may hold changes the bucket lacks (or the bucket none at all): copy soon.
-      this.#token = undefined;
+      this.#token = store.changeToken();
       if (store.hasSharedState()) this.#changedAt ??= this.#clock();
       return decision;
     }

@@ -64,7 +64,12 @@ export function changeToken(db: Db): string {
 /** The whole store as one consistent SQLite image (committed WAL pages included), read under one read transaction. */
 export function snapshotBytes(db: Db): Buffer {
   try {
-    return db.serialize();
+    const image = db.serialize();
+    // Header bytes 18 and 19 (file format write/read version) say WAL (2) for this store: an image
+    // saying so cannot be opened in memory or read-only without a -wal beside it. The image is whole
+    // (committed WAL pages included), so it is marked a plain rollback-journal database (1).
+    if (image.length >= 100) image.fill(1, 18, 20);
+    return image;
   } catch (error) {
     throw wrapError('snapshot the state store', error, 'RW_STORE_SNAPSHOT');
   }

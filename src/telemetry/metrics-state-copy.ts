@@ -29,6 +29,7 @@ export function stateCopyMetrics(registry: Registry) {
   });
   for (const reason of STATE_COPY_FAILURE_REASONS) failures.inc({ reason }, 0);
   return {
+    failures,
     lastCopy: new Gauge({
       name: 'runwarden_state_copy_last_timestamp_seconds',
       help: 'When this runwarden last copied its decision state to the cluster bucket, Unix seconds; 0 when never.',
