@@ -15,7 +15,7 @@ import { stateCopyMetrics } from '../src/telemetry/metrics-state-copy.js';
 import { SLOWDOWN } from './helpers/deadlines.js';
 import { useTempDir } from './helpers/temp.js';
 import { type Deadline, waitFor } from './helpers/wait.js';
-import { type Harness, knownFromHistory, servedBy, useWatchHarness } from './helpers/watch-harness.js';
+import { type Harness, servedBy, useWatchHarness } from './helpers/watch-harness.js';
 
 const BUCKET = 'cluster-bucket';
 const DELAY_MS = 200;
