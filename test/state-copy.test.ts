@@ -144,6 +144,16 @@ describe('the state copy in the cluster bucket', () => {
       holder: 'host-a:1',
     });
 
+    // A poll that saw nothing new writes its bookkeeping only: nothing is sent.
+    const snapshot = { latestReady: 'shop-00001', serving: { 'shop-00001': 100 } };
+    h.store.services.saveSnapshot('shop', snapshot, Date.now());
+    await copied(copier, 'the first poll to be copied');
+    const polled = copier.status().generation;
+    h.store.services.saveSnapshot('shop', snapshot, Date.now() + 1);
+    expect(copier.pending()).toBe(true);
+    await copied(copier, 'the second poll to be looked at');
+    expect(copier.status().generation).toBe(polled);
+
     // A change by another process (the CLI's unfreeze) is seen too, and copied over the last generation.
     const cli = new Database(h.store.file);
     cli.prepare("UPDATE watch_services SET frozen = 0 WHERE service = 'shop'").run();

@@ -86,6 +86,41 @@ describe('Store: the shared decision state', () => {
     target.close();
   });
 
+  it("copies the decision state without rule evaluations or this host's catalog, as an image any SQLite opens", () => {
+    const source = busyStore(tempDir(), 'shop');
+    const watch = source.watches.create({
+      service: 'shop',
+      candidate: 'shop-3',
+      stable: 'shop-1',
+      startedAt: 4_000,
+      deadline: 9_000,
+      dryRun: false,
+    });
+    source.evaluations.add(
+      { watchId: watch.id, phase: 'watch', revision: 'shop-3' },
+      'shop',
+      5_000,
+      [],
+      () => 'none',
+    );
+    const image = new Database(source.sharedSnapshot());
+    const count = (table: string) => image.prepare(`SELECT count(*) FROM ${table}`).pluck().get();
+    expect(count('watches')).toBe(1);
+    expect(count('watch_services')).toBe(1);
+    expect(count('watch_evaluations')).toBe(0);
+    expect(count('backups')).toBe(0);
+    expect(image.pragma('user_version', { simple: true })).toBe(source.schemaVersion);
+    image.close();
+    const file = path.join(tempDir(), 'shared.db');
+    writeFileSync(file, source.sharedSnapshot());
+    const target = busyStore(tempDir(), 'other');
+    target.restoreSharedState(file, { generation: 2, writtenAt: 6_000, holder: 'host-a:1' });
+    expect(target.memory('shop').watch).toMatchObject({ candidate: 'shop-3', stable: 'shop-1' });
+    expect(target.backups.list().map((row) => row.file)).toEqual(['other.zip']);
+    source.close();
+    target.close();
+  });
+
   it('sees changes by this connection and by another process, and none from reading', () => {
     const store = busyStore(tempDir());
     const before = store.changeToken();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -65,6 +66,8 @@ export class StateCopier {
   #changedAt: number | undefined;
   #lastCopyAt: number | undefined;
   #stopped: string | undefined;
+  /** SHA-256 of the image this process last wrote: an identical one is not sent again. */
+  #digest: string | undefined;
 
   constructor(options: StateCopyOptions) {
     this.#o = options;
@@ -168,7 +171,15 @@ export class StateCopier {
     const writtenAt = this.#clock();
     this.#changedAt = undefined;
     let written: number;
+    let digest: string;
     try {
+      const image = store.sharedSnapshot();
+      digest = createHash('sha256').update(image).digest('hex');
+      if (digest === this.#digest) {
+        // Only a poll's bookkeeping changed (left out of the image): nothing to send.
+        this.#token = token;
+        return false;
+      }
       const header = {
         schemaVersion: store.schemaVersion,
         writtenAt,
@@ -177,7 +188,7 @@ export class StateCopier {
       };
       const info = await objects.write(
         STATE_COPY_OBJECT,
-        encodeStateCopy(header, store.snapshot()),
+        encodeStateCopy(header, image),
         {
           ifGenerationMatch: this.#generation,
           contentType: 'application/vnd.runwarden.state',
@@ -190,6 +201,7 @@ export class StateCopier {
         signal,
       );
       written = info.generation;
+      this.#digest = digest;
     } catch (error) {
       if (signal.aborted) throw error;
       const code = error instanceof RunwardenError ? error.code : 'other';

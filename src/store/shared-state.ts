@@ -1,5 +1,5 @@
 import { FatalError, wrapError } from '../core/errors.js';
-import { schemaVersion } from './connect.js';
+import { connectInMemory, schemaVersion } from './connect.js';
 import type { Db } from './db.js';
 
 /**
@@ -24,6 +24,14 @@ export const SHARED_TABLES = [
   'alert_deliveries',
   'alert_cooldowns',
 ] as const;
+
+/**
+ * Shared, but left out of the copy: every rule evaluation of every tick, kept 90 days for
+ * `history --watch`, is nearly all of a busy store's bytes (see bench/state-copy.mjs) and decides
+ * nothing (a watch's trips and announcements are on its row). A new leader's evaluations start
+ * with its own ticks.
+ */
+export const NOT_COPIED = ['watch_evaluations'] as const;
 
 /**
  * This host's own: the catalog of the archives on its disk (`backups`, `offsite_copies`), the
@@ -75,6 +83,52 @@ export function snapshotBytes(db: Db): Buffer {
   }
 }
 
+/**
+ * The decision state as one SQLite image: the whole schema (so an older copy migrates like any
+ * store), with the rows of the shared tables but NOT_COPIED, and of `meta`; the host-local tables
+ * empty. Read in one read transaction of `file` (the store's own file): a consistent view.
+ */
+export function sharedImage(db: Db, file: string): Buffer {
+  const image = connectInMemory();
+  image.pragma('foreign_keys = OFF');
+  try {
+    image.prepare('ATTACH DATABASE ? AS src').run(file);
+    image.exec('BEGIN');
+    const objects = image
+      .prepare(
+        `SELECT type, name, sql FROM src.sqlite_master
+         WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
+         ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END, rowid`,
+      )
+      .all() as Array<{ type: string; name: string; sql: string }>;
+    for (const object of objects) image.exec(object.sql);
+    const skipped = new Set<string>([...NOT_COPIED, ...LOCAL_TABLES.filter((table) => table !== 'meta')]);
+    for (const object of objects)
+      if (object.type === 'table' && !skipped.has(object.name))
+        image.exec(`INSERT INTO main."${object.name}" SELECT * FROM src."${object.name}"`);
+    // Which copy this store matches is this store's own (and would make every image differ).
+    image.prepare('DELETE FROM main.meta WHERE key = ?').run(COPY_KEY);
+    // When this host last polled is its own bookkeeping, written on every poll: left out, a poll
+    // that saw nothing new leaves the image as it was, and the copier sends nothing.
+    image.exec(
+      `UPDATE main.watch_services SET polled_at = NULL,
+         updated_at = max(COALESCE(stable_since, 0), COALESCE(frozen_at, 0), COALESCE(last_auto_rollback_at, 0))`,
+    );
+    if (image.prepare("SELECT 1 FROM src.sqlite_master WHERE name = 'sqlite_sequence'").get())
+      image.exec(
+        'DELETE FROM main.sqlite_sequence; INSERT INTO main.sqlite_sequence SELECT * FROM src.sqlite_sequence',
+      );
+    image.exec('COMMIT');
+    image.exec('DETACH DATABASE src');
+    image.pragma(`user_version = ${schemaVersion(db)}`);
+    return image.serialize();
+  } catch (error) {
+    throw wrapError('copy the decision state', error, 'RW_STORE_SNAPSHOT');
+  } finally {
+    image.close();
+  }
+}
+
 /** Whether the store holds no decision state at all (a fresh disk). */
 export function hasSharedState(db: Db): boolean {
   return SHARED_TABLES.some((table) => db.prepare(`SELECT 1 FROM ${table} LIMIT 1`).get() !== undefined);
@@ -101,7 +155,8 @@ export function writeCopyMark(db: Db, mark: CopyMark): void {
 
 /**
  * Replaces every shared table with the rows of the store file `copy` (another host's, migrated to
- * this schema), in one transaction with `mark`: all of it lands, or nothing does. Host-local tables
+ * this schema), in one transaction with `mark`: all of it lands, or nothing does. The NOT_COPIED
+ * tables are emptied (their rows belonged to this store's replaced watches). Host-local tables
  * are not touched. The copy must be at this store's schema version (RW_STATE_COPY_SCHEMA otherwise).
  */
 export function replaceSharedState(db: Db, copy: string, mark: CopyMark): RestoredState {
@@ -118,6 +173,7 @@ export function replaceSharedState(db: Db, copy: string, mark: CopyMark): Restor
     db.transaction(() => {
       for (const table of [...SHARED_TABLES].reverse()) db.prepare(`DELETE FROM main.${table}`).run();
       for (const table of SHARED_TABLES) {
+        if ((NOT_COPIED as readonly string[]).includes(table)) continue;
         const columns = (db.pragma(`main.table_info(${table})`) as Array<{ name: string }>)
           .map((column) => `"${column.name}"`)
           .join(', ');

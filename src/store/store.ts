@@ -16,6 +16,7 @@ import {
   type RestoredState,
   readCopyMark,
   replaceSharedState,
+  sharedImage,
   snapshotBytes,
   writeCopyMark,
 } from './shared-state.js';
@@ -168,6 +169,11 @@ export class Store {
   /** The whole store as one consistent SQLite file image (see shared-state.ts). */
   snapshot(): Buffer {
     return snapshotBytes(this.#db);
+  }
+
+  /** The decision state as one consistent SQLite image, for the shared copy (see shared-state.ts). */
+  sharedSnapshot(): Buffer {
+    return sharedImage(this.#db, this.file);
   }
 
   /** Whether any decision state is stored (false on a fresh disk). */
