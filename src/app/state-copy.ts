@@ -111,7 +111,7 @@ export class StateCopier {
       );
       throw error;
     }
-    const folder = await mkdtemp(path.join(this.#o.stateDir, '.runwarden-tmp-state-'));
+    const folder = await mkdtemp(path.join(this.#o.stateDir, '.runwarden-state-restore-'));
     try {
       await writeFile(path.join(folder, STORE_FILE), image);
       // An older copy is migrated to this schema as any store would be.

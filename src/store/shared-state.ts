@@ -121,6 +121,9 @@ export function sharedImage(db: Db, file: string): Buffer {
     image.exec('COMMIT');
     image.exec('DETACH DATABASE src');
     image.pragma(`user_version = ${schemaVersion(db)}`);
+    // Rebuilt compactly, the same rows always give the same bytes (a row updated or deleted above
+    // leaves free space behind), so the copier can tell an unchanged state by its digest.
+    image.exec('VACUUM');
     return image.serialize();
   } catch (error) {
     throw wrapError('copy the decision state', error, 'RW_STORE_SNAPSHOT');
