@@ -11,6 +11,7 @@ import {
   startDaemon,
   startEmulator,
   TOKEN,
+  waitFor,
 } from './lib/emulated.mjs';
 import { percentile } from './lib/stats.mjs';
 import { figure, format } from './lib/table.mjs';
@@ -63,7 +64,9 @@ export const alert = {
     try {
       restorePriority = observeWithPriority();
       sampler.expectCalls(incidents * DELIVERIES_PER_INCIDENT);
-      let seen = await latest(daemon, 'watch:baseline', () => true, 0);
+      // The stable revision is known good from earlier history (startDaemon); wait for the first poll.
+      await waitFor(() => daemon.history.polled() >= 1, 30_000, 'the first poll', 100);
+      let seen = { id: 0 };
       for (let incident = 0; incident < incidents; incident++) {
         ctx.log(`alert incident ${incident + 1}/${incidents}`);
         const candidate = await playground.deploy('shop', { behaviour: 'healthy' });

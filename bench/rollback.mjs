@@ -54,7 +54,9 @@ export const rollback = {
     const whole = [];
     try {
       restorePriority = observeWithPriority();
-      let seen = await latest(daemon, 'watch:baseline', () => true, 0);
+      // The stable revision is known good from earlier history (startDaemon); wait for the first poll.
+      await waitFor(() => daemon.history.polled() >= 1, 30_000, 'the first poll', 100);
+      let seen = { id: 0 };
       for (let trial = 0; trial < trials; trial++) {
         ctx.log(`rollback trial ${trial + 1}/${trials}`);
         const candidate = await playground.deploy('shop', { behaviour: 'healthy' });

@@ -20,9 +20,22 @@ import { memory } from './memory.mjs';
 import { offsite } from './offsite.mjs';
 import { restore } from './restore.mjs';
 import { rollback } from './rollback.mjs';
+import { stateCopy } from './state-copy.mjs';
 import { writeLoad } from './write-load.mjs';
 
-const BENCHMARKS = [backup, memory, writeLoad, restore, rollback, alert, idle, hostile, offsite, lease];
+const BENCHMARKS = [
+  backup,
+  memory,
+  writeLoad,
+  restore,
+  rollback,
+  alert,
+  idle,
+  hostile,
+  offsite,
+  lease,
+  stateCopy,
+];
 const TOOLS = ['sqlite3', 'zip', 'unzip', 'restic', '/usr/bin/time'];
 
 const { values: args } = parseArgs({

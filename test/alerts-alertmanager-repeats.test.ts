@@ -10,6 +10,7 @@ import { startAlertmanager, useTools } from './helpers/prometheus.js';
 import { PROCESS_START, SLOWDOWN } from './helpers/deadlines.js';
 import { useCleanups, useTempDir } from './helpers/temp.js';
 import type { Deadline } from './helpers/wait.js';
+import { knownGoodInStore } from './helpers/known-good.js';
 
 // A real Alertmanager re-sends a firing alert every repeat_interval. The built daemon must decide
 // each repeat of a refused alert again (here: refused because the service was frozen), and an alert
@@ -95,6 +96,7 @@ describe('refused alerts and a real Alertmanager', () => {
       }),
     );
     const stateDir = path.join(dir, 'state');
+    knownGoodInStore(stateDir, 'shop', good);
     const daemon = spawnCli(['daemon', '--config', configFile], { cwd: dir });
     cleanups.push(async () => {
       if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill('SIGTERM');

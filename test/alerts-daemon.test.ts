@@ -11,6 +11,7 @@ import { alertmanagerPayload, BEARER, post, sample, TOKEN } from './helpers/aler
 import { pollDeadline } from './helpers/deadlines.js';
 import { useCleanups, useTempDir } from './helpers/temp.js';
 import { waitFor } from './helpers/wait.js';
+import { knownGoodInStore } from './helpers/known-good.js';
 
 // The receivers inside the real daemon, rolling back through the deploy watch's one rollback path
 // and the real Cloud Run client over gRPC to the emulator.
@@ -48,7 +49,7 @@ async function start(mode: 'enforce' | 'dry-run' = 'enforce') {
         probe_interval: '1s',
         pre_deploy_backup: false,
         mode,
-        // The watch adopts the baseline but has no rule of its own: only alerts roll back here.
+        // The watch has no rule of its own: only alerts roll back here.
         rules: [],
       },
     ],
@@ -56,6 +57,7 @@ async function start(mode: 'enforce' | 'dry-run' = 'enforce') {
     // cap (503 past it) has its own test.
     alerts: { bearer_token: TOKEN, max_concurrent_requests: 1024 },
   });
+  knownGoodInStore(config.state_dir, 'shop', good);
   const daemon: RunningDaemon = await startDaemon(config, silent);
   cleanups.push(async () => {
     await daemon.stop('test end');

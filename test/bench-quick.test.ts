@@ -63,6 +63,7 @@ const BENCHMARKS = [
   '8. Hostile webhook bodies',
   '9. Off-site copy',
   '10. Lease failover',
+  '11. Shared state copy',
 ];
 
 describe('npm run bench -- --quick', () => {

@@ -7,7 +7,13 @@ import { stringify } from 'yaml';
 import { buildProgram, COMMANDS } from '../src/cli/program.js';
 import { spawnCli, waitFor } from './helpers/cli.js';
 import { PROCESS_START } from './helpers/deadlines.js';
-import { FAST_SERVICE, type Harness, keepTraffic, startHarness } from './helpers/watch-harness.js';
+import {
+  FAST_SERVICE,
+  type Harness,
+  keepTraffic,
+  knownFromHistory,
+  startHarness,
+} from './helpers/watch-harness.js';
 
 const SNAKE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
 
@@ -56,7 +62,7 @@ describe('--json output', () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'runwarden-cli-json-'));
     harness = await startHarness({ stateDir: dir });
-    v1 = (await harness.runUntilEvent('watch:baseline')).stable as string;
+    v1 = knownFromHistory(harness);
     const stopTraffic = keepTraffic(harness.playground);
     try {
       v2 = await harness.playground.deploy('shop', { behaviour: 'errors' });

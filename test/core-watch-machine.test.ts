@@ -124,11 +124,20 @@ describe('deploy detection', () => {
     });
   });
 
-  it('first sight without a stable revision adopts the one serving everything, and guesses nothing on a split', () => {
+  it('first sight with no stored history watches the one serving everything with no fallback, and guesses nothing on a split', () => {
     const fresh = memory({ stable: null, snapshot: null });
+    // Serving is not proof of health: it is watched like a deploy, never adopted unwatched.
     expect(onObservation(fresh, observation([{ revision: 'r5', percent: 100 }]), T0, policy)).toEqual({
-      kind: 'adopt_baseline',
-      stable: 'r5',
+      kind: 'start_watch',
+      candidate: 'r5',
+      stable: null,
+      deadline: T0 + policy.windowMs,
+      supersedes: null,
+      firstSight: true,
+    });
+    const marked = memory({ stable: null, snapshot: null, bad: new Set(['r5']) });
+    expect(onObservation(marked, observation([{ revision: 'r5', percent: 100 }]), T0, policy)).toEqual({
+      kind: 'none',
     });
     const split = observation([
       { revision: 'r5', percent: 90 },

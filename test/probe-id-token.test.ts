@@ -9,7 +9,7 @@ import { probeJob } from '../src/watch/probe-job.js';
 import { WORK_BACKSTOP } from './helpers/deadlines.js';
 import { useTempDir } from './helpers/temp.js';
 import { waitFor } from './helpers/wait.js';
-import { type Harness, servedBy, useWatchHarness } from './helpers/watch-harness.js';
+import { type Harness, knownFromHistory, servedBy, useWatchHarness } from './helpers/watch-harness.js';
 
 const { start } = useWatchHarness('runwarden-idtoken-');
 const tempDir = useTempDir('runwarden-idtoken-env-');
@@ -59,8 +59,9 @@ async function privateShop(service: Record<string, unknown>, invokers?: string[]
   });
   process.env.GCE_METADATA_HOST = h.playground.identity.metadataHost;
   h.playground.identity.setAccess('shop', { invokers: invokers ?? [h.playground.identity.serviceAccount] });
-  const baseline = await h.runUntilEvent('watch:baseline');
-  return { h, v1: baseline.stable as string };
+  const v1 = knownFromHistory(h);
+  await h.runUntil(() => h.store.services.get('shop')?.snapshot ?? undefined);
+  return { h, v1 };
 }
 
 /** Gives the stable revision a tag, so its own URL can be probed while a candidate serves. */

@@ -11,6 +11,7 @@ import { actionDeadline, configOfFile, pollDeadline, SLOWDOWN } from './helpers/
 import { query, startAlertmanager, startPrometheus, useTools } from './helpers/prometheus.js';
 import { useCleanups, useTempDir } from './helpers/temp.js';
 import { type Deadline, plus, waitFor } from './helpers/wait.js';
+import { knownGoodInStore } from './helpers/known-good.js';
 
 // The whole chain with real parts: the emulated Cloud Run service serves errors on a bad revision;
 // Prometheus scrapes the emulated app's counters and the runwarden daemon; an alert rule fires;
@@ -107,6 +108,8 @@ async function startDaemonProcess(dir: string, playground: Playground) {
     alerts: { bearer_token_file: tokenFile },
   };
   writeFileSync(configFile, stringify(input));
+  // The serving revision is known good from earlier history: first sight proves nothing.
+  knownGoodInStore(path.join(dir, 'state'), 'shop', playground.revisions('shop')[0]!.name);
   const daemon = spawnCli(['daemon', '--config', configFile], { cwd: dir });
   cleanups.push(async () => {
     if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill('SIGTERM');

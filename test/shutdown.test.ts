@@ -22,6 +22,7 @@ import {
 import { useTempDir } from './helpers/temp.js';
 import { untilTime, plus, waitFor } from './helpers/wait.js';
 import { FAST_SERVICE, keepTraffic } from './helpers/watch-harness.js';
+import { knownGoodInStore } from './helpers/known-good.js';
 
 const tempDir = useTempDir('runwarden-shutdown-');
 const running: Array<ReturnType<typeof spawnCli>> = [];
@@ -256,6 +257,7 @@ async function watchedShop(gracePeriod: string) {
     await daemonReady(daemon);
     return daemon;
   };
+  knownGoodInStore(config.state_dir, 'shop', playground.revisions('shop')[0]!.name);
   const daemon = await start();
   const stable = await waitFor(
     () => stableRevision(dir),

@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { keepTraffic, useWatchHarness } from './helpers/watch-harness.js';
 
-const { start } = useWatchHarness('runwarden-watch-');
+const { ready } = useWatchHarness('runwarden-watch-');
 
 describe('a healthy deploy', () => {
   it('is watched against the stable revision and promoted when the window passes clean', async () => {
-    const h = await start();
-    const baseline = await h.runUntilEvent('watch:baseline');
-    const v1 = baseline.stable as string;
+    const { h, v1 } = await ready();
     const stopTraffic = keepTraffic(h.playground);
     try {
       const v2 = await h.playground.deploy('shop', { behaviour: 'healthy' });
@@ -27,7 +25,7 @@ describe('a healthy deploy', () => {
     expect(evaluations.some((entry) => entry.rule === 'http_5xx' && entry.verdict === 'healthy')).toBe(true);
     expect(evaluations.find((entry) => entry.rule === 'http_5xx')?.query).toContain('request_count');
     expect(h.runtime.store.history.list({ service: 'shop', limit: 50 }).map((entry) => entry.kind)).toEqual(
-      expect.arrayContaining(['watch:baseline', 'watch:started', 'watch:promoted']),
+      expect.arrayContaining(['watch:started', 'watch:promoted']),
     );
   });
 });

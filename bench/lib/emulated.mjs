@@ -7,6 +7,7 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, writeFileSync } 
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { epochNow } from './measure.mjs';
@@ -85,6 +86,7 @@ export async function startDaemon(work, playground, services, { probeMs, pollMs,
   };
   const file = path.join(work, 'runwarden.yaml');
   writeFileSync(file, stringify(config));
+  if (services.length > 0) await knownGoodFromHistory(config.state_dir, playground, services);
   const logs = createWriteStream(path.join(work, 'daemon.log'));
   const child = spawn(process.execPath, [...cliArgs(), 'daemon', '--config', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -123,10 +125,40 @@ export async function startDaemon(work, playground, services, { probeMs, pollMs,
   };
 }
 
+/**
+ * Records the revision serving each service now as known good before the daemon starts, as a
+ * watcher that ran before knows it: first sight proves nothing, so the daemon would otherwise watch
+ * each first revision for its whole window before any deploy is measured.
+ */
+async function knownGoodFromHistory(stateDir, playground, services) {
+  const { Store } = await import(pathToFileURL(path.join(DIST, 'store', 'store.js')).href);
+  const store = Store.open(stateDir);
+  try {
+    const now = Date.now();
+    store.transaction(() => {
+      for (const name of services) {
+        const revision = playground.traffic(name).find((entry) => entry.percent === 100)?.revision;
+        if (!revision) continue;
+        store.services.setStable(name, revision, 'baseline', now);
+        store.knownGood.append(name, revision, 'baseline', now);
+      }
+    });
+  } finally {
+    store.close();
+  }
+}
+
 /** Reads the daemon's audit history (watch_history) read-only: rows after `afterId`, oldest first. */
 function historyReader(stateDir) {
   let db;
   return {
+    /** How many services the daemon has polled at least once. */
+    polled() {
+      if (!db) this.rows(0);
+      return db
+        ? db.prepare('SELECT count(*) FROM watch_services WHERE polled_at IS NOT NULL').pluck().get()
+        : 0;
+    },
     rows(afterId = 0) {
       if (!db) {
         const file = findStore(stateDir);

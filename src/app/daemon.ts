@@ -30,6 +30,7 @@ import { runStartupBackup, startupBackup } from './startup-backup.js';
 import { scheduledDrillJob } from './restore-drill.js';
 import { finishInterruptedRestore } from './restore-recovery.js';
 import { type Leaderships, leaderOnly, leaderRoutes, tickOnTakeover } from './leadership.js';
+import { daemonStateCopy } from './state-copy.js';
 
 export const DAEMON_LOCK_FILE = 'daemon.lock';
 
@@ -85,10 +86,6 @@ export async function startDaemon(
     // --- leases (cluster only): this runwarden acts for a scope only while it holds its lease; a
     // standby polls and probes but sends nothing. Released when the daemon closes ---
     const leaderships = await app.leaderships();
-    leaderships.start([
-      ...(backupRole ? (['backup'] as const) : []),
-      ...(watchRole ? (['watch'] as const) : []),
-    ]);
     // --- notifications: subscribe to events; deliveries never block the job that emitted ---
     await app.notifier();
     // --- backups: metrics fed by backup events (off-site ones too); the free space of backup.dir;
@@ -138,6 +135,10 @@ export async function startDaemon(
     const bucket = config.role === 'watch' ? await app.offsite() : undefined;
     if (bucket)
       context.scheduler.every(BUCKET_FRESHNESS_INTERVAL_MS, bucketFreshnessJob(context, bucket), true);
+    // --- shared state: with `cluster`, the decision state is restored from the bucket before the
+    // watch acts, then copied there after every change while this daemon leads ---
+    const stateCopy = await daemonStateCopy(context, leaderships.watch);
+    if (stateCopy) closers.unshift(stateCopy);
     // --- deploy watch: per-service watch and probe jobs; history and metrics from events ---
     // No service: no deploy watch, and so no Google client loaded (tens of MB of RSS).
     const deployWatch = watchRole && config.services.length > 0 ? await startDeployWatch(context) : undefined;
@@ -146,6 +147,12 @@ export async function startDaemon(
       // A new leader finishes what is owed (after the beforeActing hooks restored the shared state).
       closers.unshift(tickOnTakeover(leaderships.watch, context.scheduler, deployWatch.ticks));
     }
+    // Leases are taken only now, once every beforeActing hook (the shared state's restore) and
+    // takeover step is registered: a lease taken earlier would act without them.
+    leaderships.start([
+      ...(backupRole ? (['backup'] as const) : []),
+      ...(watchRole ? (['watch'] as const) : []),
+    ]);
     // --- alert receivers and backup trigger: authenticated POST routes; alerts roll back
     // through the deploy watch's one rollback path ---
     const webhooks = await app.alerts();

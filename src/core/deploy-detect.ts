@@ -8,8 +8,8 @@ import {
 } from './watch-types.js';
 
 /**
- * Deploy detection: compares a poll with the previous one and says whether a watch starts, ends,
- * or the service's last known good revision is adopted. Pure; `now` passed in.
+ * Deploy detection: compares a poll with the previous one and says whether a watch starts or ends.
+ * Pure; `now` passed in.
  */
 export type Detection =
   | { kind: 'first_sight' }
@@ -32,14 +32,19 @@ export function detect(previous: Snapshot | null, observation: ServiceObservatio
 
 export type ObservationStep =
   | { kind: 'none' }
-  /** First sight of a service with no known good revision: the one revision serving everything is it. */
-  | { kind: 'adopt_baseline'; stable: string }
   | {
       kind: 'start_watch';
       candidate: string;
       stable: string | null;
       deadline: number;
       supersedes: number | null;
+      /**
+       * First sight with no stored history: the revision serving everything is watched like a
+       * deploy with no fallback (a trip alerts, nothing is rolled back to) and becomes known good
+       * only when it passes. Serving is not proof of health: a watcher restarted with an empty
+       * store in the middle of a bad deploy must not adopt the bad revision.
+       */
+      firstSight?: true;
     }
   | { kind: 'cancel_watch'; watchId: number; reason: string }
   /** Someone sent traffic to a revision runwarden marked bad; it takes no action but says so. */
@@ -61,8 +66,16 @@ export function onObservation(
   if (detection.kind === 'unchanged') return { kind: 'none' };
   if (detection.kind === 'first_sight' && memory.stable === null && memory.watch === null) {
     const sole = soleServing(observation);
-    // Split traffic at first sight: which side is good cannot be told, so nothing is adopted.
-    return sole && !memory.bad.has(sole) ? { kind: 'adopt_baseline', stable: sole } : { kind: 'none' };
+    // Split traffic at first sight: which side to watch cannot be told, so nothing is started.
+    if (!sole || memory.bad.has(sole)) return { kind: 'none' };
+    return {
+      kind: 'start_watch',
+      candidate: sole,
+      stable: null,
+      deadline: now + policy.windowMs,
+      supersedes: null,
+      firstSight: true,
+    };
   }
   const candidate = pickCandidate(memory, observation, detection);
   if (candidate !== null && candidate !== memory.watch?.candidate) {

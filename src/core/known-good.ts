@@ -6,7 +6,7 @@ import { formatDuration } from './duration.js';
  * itself (its rollback window). Pure; `now` passed in. Times are ms since the epoch.
  */
 
-/** How a revision came to be known good: first sight, a promotion, or traffic rolled back to it. */
+/** How a revision came to be known good: a baseline (`runwarden predeploy`), a promotion, or traffic rolled back to it. */
 export type KnownGoodHow = 'baseline' | 'promoted' | 'rolled_back_to';
 
 /** One entry of the list, oldest first; a revision can appear more than once. */
@@ -75,7 +75,7 @@ export function rollbackWindow(
     const what =
       newest.how === 'rolled_back_to'
         ? `traffic was rolled back to ${serving}`
-        : `${serving} was taken as known good at first sight`;
+        : `${serving} is a baseline (known good before any watch of it promoted it)`;
     return { open: false, why: 'not_promoted', detail: `${what}; only a promotion opens a rollback window` };
   }
   const closesAt = newest.at + windowMs;

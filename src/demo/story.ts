@@ -44,12 +44,13 @@ const USERS_RPS = 20;
  */
 export async function tellStory(ctx: StoryContext): Promise<StoryResult> {
   await backupStep(ctx);
-  const stable = await baseline(ctx);
+  // Users first: the first revision is watched like a deploy before it is trusted, on their requests.
   const users = startSimulatedUsers(ctx.playground, ctx.service, USERS_RPS);
   try {
     ctx.narrator.event(
       `simulated users: ${USERS_RPS} requests/s to ${ctx.playground.serviceUrl(ctx.service)}`,
     );
+    const stable = await baseline(ctx);
     const good = await goodDeployStep(ctx, stable);
     const rollback = await badDeployStep(ctx, good);
     const restorePoint = await restorePointStep(ctx, rollback);
@@ -87,18 +88,18 @@ async function backupStep(ctx: StoryContext): Promise<void> {
   );
 }
 
-/** The revision the daemon took as known good at first sight of the service. */
+/** The first revision the daemon saw, known good once it passed its watch (first sight proves nothing). */
 async function baseline(ctx: StoryContext): Promise<string> {
   const repo = ctx.daemon.context.store.services;
   const stable = await pollUntil(() => repo.get(ctx.service)?.stableRevision ?? undefined, {
-    timeoutMs: 15_000,
+    timeoutMs: ctx.watchWindowMs + 30_000,
     step: 2,
-    missing: `the daemon never read service ${ctx.service} from the emulated Cloud Run; see daemon.log`,
+    missing: `the daemon never took the first revision of ${ctx.service} as known good after watching it; see daemon.log`,
     signal: ctx.signal,
   });
   ctx.narrator.step(2, STEP_TITLES[1]);
   ctx.narrator.event(
-    `the daemon watches ${ctx.service}: ${stable} serves all traffic and is taken as known good`,
+    `the daemon watches ${ctx.service}: ${stable} served all traffic when first seen; it was watched like a deploy and is known good now that it passed`,
   );
   return stable;
 }

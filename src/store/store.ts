@@ -9,6 +9,17 @@ import type { Db } from './db.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Migration } from './migrations/migration.js';
 import { RestoresRepo } from './restores-repo.js';
+import {
+  type CopyMark,
+  changeToken,
+  hasSharedState,
+  type RestoredState,
+  readCopyMark,
+  replaceSharedState,
+  sharedImage,
+  snapshotBytes,
+  writeCopyMark,
+} from './shared-state.js';
 import { EvaluationsRepo } from './watch/evaluations-repo.js';
 import { HistoryRepo } from './watch/history-repo.js';
 import { KnownGoodRepo } from './watch/known-good-repo.js';
@@ -145,6 +156,47 @@ export class Store {
         watch: this.watches.open(service) ?? null,
       };
     });
+  }
+
+  /**
+   * Changes when anything was written since it was last read: by this process or another (a CLI
+   * command). Reads no table; for a copier deciding whether a copy is due.
+   */
+  changeToken(): string {
+    return changeToken(this.#db);
+  }
+
+  /** The whole store as one consistent SQLite file image (see shared-state.ts). */
+  snapshot(): Buffer {
+    return snapshotBytes(this.#db);
+  }
+
+  /** The decision state as one consistent SQLite image, for the shared copy (see shared-state.ts). */
+  sharedSnapshot(): Buffer {
+    return sharedImage(this.#db, this.file);
+  }
+
+  /** Whether any decision state is stored (false on a fresh disk). */
+  hasSharedState(): boolean {
+    return hasSharedState(this.#db);
+  }
+
+  /** The shared copy this store last wrote or was restored from, if any. */
+  get copyMark(): CopyMark | undefined {
+    return readCopyMark(this.#db);
+  }
+
+  /** Records the shared copy just written from this store. */
+  markCopied(mark: CopyMark): void {
+    writeCopyMark(this.#db, mark);
+  }
+
+  /**
+   * Replaces the decision state with the one in the store file `copy` (same schema version), in one
+   * transaction, and records `mark`; host-local tables (the backup catalog) are kept.
+   */
+  restoreSharedState(copy: string, mark: CopyMark): RestoredState {
+    return replaceSharedState(this.#db, copy, mark);
   }
 
   close(): void {

@@ -7,6 +7,7 @@ import { configMetrics } from './metrics-config.js';
 import { drillMetrics } from './metrics-drill.js';
 import { leaseMetrics } from './metrics-lease.js';
 import { offsiteMetrics } from './metrics-offsite.js';
+import { stateCopyMetrics } from './metrics-state-copy.js';
 import { watchMetrics } from './metrics-watch.js';
 
 /**
@@ -63,6 +64,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     watch: watchMetrics(registry),
     config: configMetrics(registry),
     lease: leaseMetrics(registry),
+    stateCopy: stateCopyMetrics(registry),
   };
 }
 

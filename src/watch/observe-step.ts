@@ -8,24 +8,12 @@ import type { WatchedService } from './watched-service.js';
 /** How long rule evaluations are kept for `runwarden history --watch`; history lines are kept for good. */
 const EVALUATIONS_KEPT_MS = 90 * 86_400_000;
 
-/** Carries out what a poll meant (core's ObservationStep): adopt a baseline, start or cancel a watch. */
+/** Carries out what a poll meant (core's ObservationStep): start or cancel a watch. */
 export function applyObservationStep(rt: WatchRuntime, service: WatchedService, step: ObservationStep): void {
   const now = rt.clock();
   switch (step.kind) {
     case 'none':
       return;
-    case 'adopt_baseline': {
-      rt.store.transaction(() => {
-        rt.store.services.setStable(service.key, step.stable, 'baseline', now);
-        rt.store.knownGood.append(service.key, step.stable, 'baseline', now);
-      });
-      const reason = `first sight of ${service.key}: ${step.stable} serves all traffic and is taken as known good`;
-      rt.events.emit('watch:baseline', {
-        ...watchEventBase(rt, service, null, { reason }),
-        stable: step.stable,
-      });
-      return;
-    }
     case 'start_watch':
       startWatch(rt, service, step);
       return;
@@ -88,7 +76,9 @@ function startWatch(
   rt.store.evaluations.prune(now - EVALUATIONS_KEPT_MS);
   const restorePoint = startRestorePoint(rt, service, watch, baseline);
   rt.metrics.activeWatches.set({ service: service.key }, 1);
-  const reason = `new revision ${step.candidate} (stable: ${step.stable ?? 'none known'})`;
+  const reason = step.firstSight
+    ? `first sight of ${step.candidate} with no stored history: watched before it is trusted (no known good revision to roll back to; a trip alerts)`
+    : `new revision ${step.candidate} (stable: ${step.stable ?? 'none known'})`;
   rt.events.emit('watch:started', {
     ...watchEventBase(rt, service, watch, { reason }),
     deadline: watch.deadline,
@@ -96,7 +86,12 @@ function startWatch(
     restorePoint,
   });
   rt.logger.info(
-    { service: service.key, candidate: step.candidate, stable: step.stable },
+    {
+      service: service.key,
+      candidate: step.candidate,
+      stable: step.stable,
+      first_sight: step.firstSight === true,
+    },
     'watching a new revision',
   );
 }

@@ -230,8 +230,9 @@ export function keepTraffic(playground: Playground, rps = 20): () => Promise<voi
 }
 
 /**
- * The watch tests' set-up: `start` starts a harness in a fresh temp folder, `ready` also waits until
- * the first revision is taken as the known good one (v1); either is stopped after the test.
+ * The watch tests' set-up: `start` starts a harness in a fresh temp folder, `ready` also starts it
+ * knowing the first revision as good (v1: see knownFromHistory) and waits for its first poll;
+ * either is stopped after the test.
  * `signal` bounds one rollback, read or tick made by hand by the Cloud Run bounds of its config.
  */
 export function useWatchHarness(prefix = 'runwarden-watch-') {
@@ -249,14 +250,35 @@ export function useWatchHarness(prefix = 'runwarden-watch-') {
     start,
     async ready(service: Record<string, unknown> = {}): Promise<{ h: Harness; v1: string }> {
       const h = await start({ service });
-      const baseline = await h.runUntilEvent('watch:baseline');
-      return { h, v1: baseline.stable as string };
+      const v1 = knownFromHistory(h);
+      await h.runUntil(() => h.store.services.get('shop')?.snapshot ?? undefined);
+      return { h, v1 };
     },
     signal(): AbortSignal {
       if (!current) throw new Error('no watch harness is running');
       return AbortSignal.timeout(actionDeadline(current.config).ms);
     },
   };
+}
+
+/**
+ * Records the revision serving all of `shop` now as known good, as a watcher that ran before (or
+ * restored its state copy from the bucket) knows it: the tests of later deploys start from there.
+ * First sight itself proves nothing, so the watch never adopts it unwatched (watch-first-sight.test.ts).
+ */
+export function knownFromHistory(h: Harness): string {
+  const serving = h.playground.traffic('shop').filter((entry) => entry.percent > 0);
+  if (serving.length !== 1 || serving[0]?.percent !== 100)
+    throw new Error(
+      `knownFromHistory: expected one revision serving all of shop, got ${JSON.stringify(serving)}`,
+    );
+  const v1 = serving[0].revision;
+  const now = h.runtime.clock();
+  h.store.transaction(() => {
+    h.store.services.setStable('shop', v1, 'baseline', now);
+    h.store.knownGood.append('shop', v1, 'baseline', now);
+  });
+  return v1;
 }
 
 /** Which revisions serve the emulated `shop` service, revision -> percent. */

@@ -7,6 +7,7 @@ import { serviceStatuses, type ServiceStatus } from '../../watch/status.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printResult } from '../output.js';
 import { withStateView } from '../read-state.js';
+import type { CopyMark } from '../../store/shared-state.js';
 
 /** How long status waits for the bucket before it says a lease could not be read. */
 const LEASE_READ_MS = 10_000;
@@ -34,6 +35,8 @@ export function registerStatus(program: Command): void {
           ...(view.config.backup.offsite
             ? { offsite_backlog: offsiteBacklog(view.store.backups, Date.now()) }
             : {}),
+          // Only with `cluster`: the shared copy of the decision state this store last wrote or restored.
+          ...(view.config.cluster ? { state_copy: stateCopyOf(view.store.copyMark) } : {}),
           // How much a restore now would lose: everything written since the newest verified archive.
           recovery_point: recoveryPoint(view.store.backups.list(), new Date()),
           ...(leases ? { leases } : {}),
@@ -41,6 +44,12 @@ export function registerStatus(program: Command): void {
       });
       printResult(result, options.json === true, (data) => describe(data, stateDir));
     });
+}
+
+function stateCopyOf(mark: CopyMark | undefined) {
+  return mark
+    ? { generation: mark.generation, written_at: new Date(mark.writtenAt).toISOString(), holder: mark.holder }
+    : null;
 }
 
 type StatusRow = Omit<ServiceStatus, 'serving'> & {
@@ -62,6 +71,7 @@ function describe(
     services: StatusRow[];
     last_backup: { file: string; at: string } | null;
     offsite_backlog?: OffsiteBacklog;
+    state_copy?: ReturnType<typeof stateCopyOf>;
     recovery_point: RecoveryPoint | null;
     leases?: LeaseStatus[];
   },
@@ -121,6 +131,12 @@ function describe(
   );
   if (result.offsite_backlog)
     lines.push(`off-site backlog: ${describeBacklog(result.offsite_backlog, formatBytes)}`);
+  if (result.state_copy !== undefined)
+    lines.push(
+      result.state_copy
+        ? `shared state: last copy ${result.state_copy.written_at} (generation ${result.state_copy.generation}, by ${result.state_copy.holder})`
+        : 'shared state: never copied to or restored from the cluster bucket',
+    );
   const point = result.recovery_point;
   lines.push(
     point
