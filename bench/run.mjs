@@ -18,10 +18,11 @@ import { failed, notMeasured, renderMarkdown } from './lib/table.mjs';
 import { memory } from './memory.mjs';
 import { offsite } from './offsite.mjs';
 import { restore } from './restore.mjs';
+import { restoreAll } from './restore-all.mjs';
 import { rollback } from './rollback.mjs';
 import { writeLoad } from './write-load.mjs';
 
-const BENCHMARKS = [backup, memory, writeLoad, restore, rollback, alert, idle, hostile, offsite];
+const BENCHMARKS = [backup, memory, writeLoad, restore, restoreAll, rollback, alert, idle, hostile, offsite];
 const TOOLS = ['sqlite3', 'zip', 'unzip', 'restic', '/usr/bin/time'];
 
 const { values: args } = parseArgs({
@@ -94,7 +95,8 @@ log(
 async function blockedReason(bench) {
   if (!cliBuilt()) return 'dist/cli/main.js missing (run npm run build)';
   const needs =
-    bench.tools ?? (['backup', 'memory', 'write-load', 'restore'].includes(bench.id) ? TOOLS : []);
+    bench.tools ??
+    (['backup', 'memory', 'write-load', 'restore', 'restore-all'].includes(bench.id) ? TOOLS : []);
   const missing = needs.filter((tool) => missingTools.includes(tool));
   if (missing.length > 0) return `${missing.join(', ')} not installed`;
   return (await bench.unavailable?.()) ?? undefined;
