@@ -19,6 +19,7 @@ import { failed, notMeasured, renderMarkdown } from './lib/table.mjs';
 import { memory } from './memory.mjs';
 import { offsite } from './offsite.mjs';
 import { restore } from './restore.mjs';
+import { restoreAll } from './restore-all.mjs';
 import { rollback } from './rollback.mjs';
 import { stateCopy } from './state-copy.mjs';
 import { writeLoad } from './write-load.mjs';
@@ -28,6 +29,7 @@ const BENCHMARKS = [
   memory,
   writeLoad,
   restore,
+  restoreAll,
   rollback,
   alert,
   idle,
@@ -108,7 +110,8 @@ log(
 async function blockedReason(bench) {
   if (!cliBuilt()) return 'dist/cli/main.js missing (run npm run build)';
   const needs =
-    bench.tools ?? (['backup', 'memory', 'write-load', 'restore'].includes(bench.id) ? TOOLS : []);
+    bench.tools ??
+    (['backup', 'memory', 'write-load', 'restore', 'restore-all'].includes(bench.id) ? TOOLS : []);
   const missing = needs.filter((tool) => missingTools.includes(tool));
   if (missing.length > 0) return `${missing.join(', ')} not installed`;
   return (await bench.unavailable?.()) ?? undefined;

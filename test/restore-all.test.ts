@@ -1,12 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { BackupSourcesConfig } from '../src/config/schema/backup.js';
+import { readManifestWithDigest } from '../src/archive/manifest-read.js';
+import { openZip } from '../src/archive/zip-reader.js';
 import { RunwardenError } from '../src/core/errors.js';
 import { type RestoreAllRequest, runRestoreAll } from '../src/restore/restore-all.js';
 import { checkDatabase } from '../src/restore/safety-copy.js';
+import { Store } from '../src/store/store.js';
 import { createDatabase, databaseBytes, labelsIn, writeFixtureArchive } from './helpers/restore-archive.js';
 import { skipSmallDisk, useSmallDisks } from './helpers/small-disk.js';
 import { useTempDir } from './helpers/temp.js';
@@ -138,7 +141,13 @@ describe('restore of everything from one archive', () => {
     expect(labelsIn(main?.safetyCopy as string)).toEqual(['main now']);
     expect(labelsIn(acme?.safetyCopy as string)).toEqual(['acme now']);
     expect(labelsIn(beta?.safetyCopy as string)).toEqual(['beta now']);
-    for (const db of [main, acme, beta]) expect(db?.safetyCopyMethod).toBe('snapshot');
+    // Each safety copy is the replaced file itself under a second name, now apart from the target.
+    for (const db of [main, acme, beta]) {
+      expect(db?.safetyCopyMethod).toBe('link');
+      const [kept, restored] = [statSync(db?.safetyCopy as string), statSync(db?.target as string)];
+      expect(kept.ino).not.toBe(restored.ino);
+      expect([kept.nlink, restored.nlink]).toEqual([1, 1]);
+    }
     // The replaced media folder, with what was uploaded since the backup, is kept whole.
     expect(media).toMatchObject({ safetyCopyMethod: 'moved', files: 2 });
     expect(listTree(media?.safetyCopy as string)).toEqual(BEFORE.media);
@@ -213,6 +222,12 @@ describe('restore of everything from one archive', () => {
     );
     expect(snapshot(files)).toEqual(BEFORE);
     for (const file of [files.main, files.acme, files.beta]) checkDatabase(file);
+    // The two put back keep their safety copies; beta, never swapped, keeps no second name of itself.
+    const kept = (dir: string) => readdirSync(dir).filter((name) => name.includes('.pre-restore-'));
+    expect(kept(data).map((name) => name.split('.pre-restore-')[0])).toEqual(['db.sqlite3']);
+    expect(kept(path.join(data, 'tenants')).map((name) => name.split('.pre-restore-')[0])).toEqual([
+      'acme.sqlite3',
+    ]);
     expect(existsSync(journal)).toBe(false);
     expect(leftovers(data, path.join(data, 'tenants'))).toEqual([]);
   });
@@ -228,6 +243,90 @@ describe('restore of everything from one archive', () => {
     );
     expect(error.code).toBe('RW_RESTORE_ROLLED_BACK');
     expect(snapshot(files)).toEqual(BEFORE);
+  });
+});
+
+/**
+ * A tenant database whose index disagrees with its table (its schema edited behind SQLite's back):
+ * `quick_check` passes it, `integrity_check` does not.
+ */
+function indexMismatchBytes(root: string): Buffer {
+  const file = path.join(root, '.mismatch.sqlite3');
+  const db = new Database(file);
+  db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL, other TEXT)');
+  db.exec('CREATE INDEX items_by_label ON items (label)');
+  db.prepare("INSERT INTO items (label, other) VALUES ('a1', 'x1'), ('a2', 'x2')").run();
+  db.unsafeMode(true);
+  db.pragma('writable_schema = ON');
+  db.prepare(
+    "UPDATE sqlite_master SET sql = 'CREATE INDEX items_by_label ON items (other)' WHERE name = 'items_by_label'",
+  ).run();
+  db.close();
+  const bytes = readFileSync(file);
+  rmSync(file);
+  return bytes;
+}
+
+describe('restore of everything: the check each staged database gets', () => {
+  /** The site, its archive's acme replaced by indexMismatchBytes, cataloged as verified. */
+  async function catalogedSite() {
+    const restoreSite = await site();
+    const { root, archive } = restoreSite;
+    await writeFixtureArchive(archive, [
+      { path: 'db/db.sqlite3', kind: 'db', data: databaseBytes(root, 'main', ['main archived']) },
+      { path: 'tenants/acme.sqlite3', kind: 'tenant', tenant: 'acme', data: indexMismatchBytes(root) },
+      { path: 'media/logo.txt', kind: 'media', data: Buffer.from('archived logo') },
+    ]);
+    const zip = await openZip(archive);
+    const { sha256: manifestSha256 } = await readManifestWithDigest(zip);
+    zip.close();
+    const store = Store.open(path.join(root, 'state'));
+    store.backups.record({
+      file: archive,
+      size: statSync(archive).size,
+      sha256: createHash('sha256').update(readFileSync(archive)).digest('hex'),
+      manifestSha256,
+      reason: 'manual',
+      trigger: 'cli',
+      startedAt: new Date(),
+      finishedAt: new Date(),
+      entries: 4,
+      verifiedAt: new Date(),
+    });
+    return { ...restoreSite, store };
+  }
+
+  it('a database whose bytes the catalog vouches for gets quick_check', async () => {
+    const { files, store, restore } = await catalogedSite();
+    try {
+      const outcome = await restore({ catalog: store.backups, restores: store.restores, tenants: ['acme'] });
+      expect(outcome.verification).toEqual({ method: 'catalog-manifest' });
+      expect(labelsIn(files.acme)).toEqual(['a1', 'a2']);
+      // The restores table takes the new method (migration 012): main and acme; media was moved.
+      const methods = store.restores.list().map((row) => [row.kind, row.safetyCopyMethod]);
+      expect(methods.sort()).toEqual([
+        ['db', 'link'],
+        ['media', null],
+        ['tenant', 'link'],
+      ]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('after the catalog row failed a re-verification, integrity_check: refused, nothing changed', async () => {
+    const { data, files, store, archive, restore } = await catalogedSite();
+    store.backups.markFailed(archive, 'integrity_check failed');
+    try {
+      const error = await errorOf(restore({ catalog: store.backups, tenants: ['acme'] }));
+      expect(error.code).toBe('RW_RESTORE_INTEGRITY');
+      expect(error.message).toContain('integrity_check failed: row 1 missing from index items_by_label');
+    } finally {
+      store.close();
+    }
+    expect(snapshot(files)).toEqual(BEFORE);
+    expect(leftovers(data, path.join(data, 'tenants'))).toEqual([]);
+    expect(readdirSync(data).filter((name) => name.includes('pre-restore'))).toEqual([]);
   });
 });
 

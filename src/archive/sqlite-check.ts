@@ -20,24 +20,36 @@ const CHECK_CACHE = -2048;
  * /metrics and alert webhooks during the seconds a 300 MB check takes. Rejects with the signal's
  * reason when aborted.
  */
-export async function integrityProblem(file: string, signal?: AbortSignal): Promise<string | undefined> {
+export async function integrityProblem(
+  file: string,
+  signal?: AbortSignal,
+  check: IntegrityCheck = 'integrity_check',
+): Promise<string | undefined> {
   signal?.throwIfAborted();
   const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
-  const outcome = size <= INLINE_CHECK_BYTES ? checkInline(file) : await checkOnWorker(file, signal);
+  const outcome =
+    size <= INLINE_CHECK_BYTES ? checkInline(file, check) : await checkOnWorker(file, check, signal);
   if ('error' in outcome) return `is not a readable SQLite database: ${outcome.error}`;
   const problems = outcome.rows.filter((line) => line !== 'ok');
-  return problems.length === 0 ? undefined : `integrity_check failed: ${problems.join('; ')}`;
+  return problems.length === 0 ? undefined : `${check} failed: ${problems.join('; ')}`;
 }
+
+/**
+ * `integrity_check` walks every b-tree and checks every index against its table; `quick_check`
+ * does the same walk without the index cross-checks (a 320 MB database: 0.7 s instead of 4.5 s),
+ * enough to prove a file whose bytes are already proven to be ones that passed integrity_check.
+ */
+export type IntegrityCheck = 'integrity_check' | 'quick_check';
 
 type Outcome = { rows: string[] } | { error: string };
 
-function checkInline(file: string): Outcome {
+function checkInline(file: string, check: IntegrityCheck): Outcome {
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { fileMustExist: true });
     db.pragma(`cache_size = ${CHECK_CACHE}`);
-    const rows = db.pragma('integrity_check(10)') as Array<{ integrity_check: string }>;
-    return { rows: rows.map((row) => row.integrity_check) };
+    const rows = db.pragma(`${check}(10)`) as Array<Record<IntegrityCheck, string>>;
+    return { rows: rows.map((row) => row[check]) };
   } catch (error) {
     return { error: errorMessage(error) };
   } finally {
@@ -55,7 +67,8 @@ const WORKER_SOURCE = `
   try {
     db = new Database(workerData.file, { fileMustExist: true });
     db.pragma('cache_size = ' + workerData.cache);
-    const rows = db.pragma('integrity_check(10)').map((row) => row.integrity_check);
+    const check = workerData.check;
+    const rows = db.pragma(check + '(10)').map((row) => row[check]);
     parentPort.postMessage({ rows });
   } catch (error) {
     parentPort.postMessage({ error: String((error && error.message) || error) });
@@ -65,11 +78,11 @@ const WORKER_SOURCE = `
 })();
 `;
 
-function checkOnWorker(file: string, signal?: AbortSignal): Promise<Outcome> {
+function checkOnWorker(file: string, check: IntegrityCheck, signal?: AbortSignal): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { base: import.meta.url, file, cache: CHECK_CACHE },
+      workerData: { base: import.meta.url, file, cache: CHECK_CACHE, check },
     });
     let settled = false;
     const settle = (action: () => void) => {

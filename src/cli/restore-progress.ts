@@ -11,7 +11,7 @@ const STEP_TEXT: Record<string, string> = {
   verified: 'archive verified',
   'cleaned-stale-temps': 'removed temp files of an interrupted restore',
   'temp-written': 'entry written beside the target; its size, CRC-32 and SHA-256 match the manifest',
-  'temp-checked': 'read back from disk, SHA-256 unchanged; integrity_check passed',
+  'temp-checked': 'read back from disk, CRC-32 unchanged; integrity_check passed',
   'safety-copied': 'safety copy taken',
   'sidecars-removed': 'stale -wal/-shm removed',
   renamed: 'renamed into place',

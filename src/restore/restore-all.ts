@@ -22,7 +22,7 @@ import { pausePoint } from './restore-pause.js';
 import { openSourceArchive, type RestoreCatalog, type SourceArchive } from './restore-source.js';
 import { entryFor, type RestorePlanTarget, resolveTarget } from './restore-targets.js';
 import type { VerificationMethod } from './restore-source.js';
-import { assertNotInUse, type SafetyCopy, safetyCopyName, takeSafetyCopy } from './safety-copy.js';
+import { assertNotInUse, linkSafetyCopy, type SafetyCopy, safetyCopyName } from './safety-copy.js';
 
 const ENTRY_CHUNK = 1024 * 1024;
 
@@ -71,7 +71,7 @@ export interface RestoredTarget {
   bytes: number;
   /** The replaced database's copy, or the replaced media folder moved aside; null when there was none. */
   safetyCopy: string | null;
-  safetyCopyMethod: 'snapshot' | 'raw-copy' | 'moved' | null;
+  safetyCopyMethod: SafetyCopy['method'] | 'moved' | null;
   restoreId: number | null;
 }
 
@@ -111,10 +111,12 @@ interface Staged {
  *    is checked (exists without --force, media folder not a mount point) and every current database
  *    probed for another process holding it (RW_RESTORE_DB_BUSY, naming it);
  * 3. free space is checked for the staged copies and safety copies (RW_RESTORE_NO_SPACE);
- * 4. every target is staged beside it and verified: databases size, CRC-32, SHA-256 and
- *    integrity_check (prepareDatabase); media files size and SHA-256 into a folder beside the
- *    media folder;
- * 5. one pre-restore backup; the backup lock; a safety copy of every current database;
+ * 4. every target is staged beside it and verified, two at a time (stageAll): databases size,
+ *    CRC-32, SHA-256 and quick_check, or integrity_check when the archive's own check does not
+ *    stand (prepareDatabase, SourceArchive.integrityChecked); media files size and SHA-256 into a
+ *    fresh folder beside the media folder;
+ * 5. one pre-restore backup; the backup lock; a safety copy of every current database, a second
+ *    name for its file (linkSafetyCopy), which the swap leaves as it is;
  * 6. the journal is written, then the targets are swapped one by one (a rename each; the media
  *    folder: two). When a swap fails, the ones done are undone from their safety copies and the
  *    error says so (RW_RESTORE_ROLLED_BACK); the journal is removed once all are done or undone.
@@ -173,11 +175,7 @@ export async function runRestoreAll(request: RestoreAllRequest): Promise<Restore
     await assertFreeSpace(needs);
     progress({ kind: 'step', step: 'verified' });
 
-    for (const item of staged) {
-      signal.throwIfAborted();
-      await stage(item, source, request, progress);
-      progress({ kind: 'step', step: 'staged', detail: item.plan.target });
-    }
+    await stageAll(staged, source, request, progress);
 
     for (const item of staged) {
       item.restoreId = request.restores?.start({
@@ -215,7 +213,7 @@ export async function runRestoreAll(request: RestoreAllRequest): Promise<Restore
         continue;
       }
       if (!(await assertDatabaseTargetReplaceable(item.plan.target, request.force))) continue;
-      item.safety = await takeSafetyCopy(item.plan.target, at);
+      item.safety = await linkSafetyCopy(item.plan.target, at);
       if (id !== undefined) request.restores?.recordSafetyCopy(id, item.safety.file, item.safety.method);
       progress({ kind: 'step', step: 'safety-copied', detail: item.safety.file });
     }
@@ -338,15 +336,63 @@ function planTargets(request: RestoreAllRequest, source: SourceArchive): Restore
   return plans;
 }
 
-/** Writes one target's staged copy beside it, verified against the manifest. */
-async function stage(
-  item: Staged,
+/**
+ * Targets staged at once. Staging a database is inflating (zlib's thread pool), hashing and writing
+ * (this thread), then checking it (a worker thread for a large one); the media is hashing and
+ * writing: two at a time keep two cores busy, the main database beside the tenants and the media.
+ */
+const STAGE_LANES = 2;
+
+/**
+ * Stages every target (stage), STAGE_LANES at a time, largest first: the main database and the
+ * media folder start together and the tenants fill in behind whichever ends first (the order of
+ * `staged`, which the swaps follow, is kept). Progress counts the bytes of all of them. The first
+ * failure stops the others; it is thrown once none is running any more.
+ */
+async function stageAll(
+  staged: Staged[],
   source: SourceArchive,
   request: RestoreAllRequest,
   progress: (progress: RestoreAllProgress) => void,
 ): Promise<void> {
+  const stop = new AbortController();
+  const signal = AbortSignal.any([request.signal, stop.signal]);
+  const total = staged.reduce((sum, item) => sum + item.bytes, 0);
+  const doneOf = new Map<Staged, number>();
+  let done = 0;
+  const queue = [...staged].sort((a, b) => b.bytes - a.bytes);
+  let failure: { error: unknown } | undefined;
+  const lane = async () => {
+    for (let item = queue.shift(); item && !failure; item = queue.shift()) {
+      try {
+        signal.throwIfAborted();
+        await stage(item, source, signal, request, (bytes) => {
+          done += bytes - (doneOf.get(item) ?? 0);
+          doneOf.set(item, bytes);
+          progress({ kind: 'bytes', done, total });
+        });
+      } catch (error) {
+        failure ??= { error };
+        stop.abort(error);
+        return;
+      }
+      progress({ kind: 'step', step: 'staged', detail: item.plan.target });
+    }
+  };
+  await Promise.all(Array.from({ length: STAGE_LANES }, lane));
+  request.signal.throwIfAborted();
+  if (failure) throw failure.error;
+}
+
+/** Writes one target's staged copy beside it, verified against the manifest. */
+async function stage(
+  item: Staged,
+  source: SourceArchive,
+  signal: AbortSignal,
+  request: RestoreAllRequest,
+  onBytes: (done: number) => void,
+): Promise<void> {
   const { zip, manifest } = source;
-  const { signal } = request;
   if (item.type === 'file') {
     const entry = item.entries[0] as ManifestEntry;
     const record = checkEntryToRestore(zip, entry);
@@ -355,9 +401,10 @@ async function stage(
       openEntry: (entrySignal) => zip.open(record, entrySignal, { chunkBytes: ENTRY_CHUNK }),
       source: { archive: request.archive, entry },
       force: request.force,
+      check: source.integrityChecked ? 'quick_check' : 'integrity_check',
       signal,
       onProgress: (event) => {
-        if (event.kind === 'bytes') progress(event);
+        if (event.kind === 'bytes') onBytes(event.done);
       },
     });
     item.staged = item.prepared.temp;
@@ -376,9 +423,10 @@ async function stage(
     manifest,
     target: item.staged,
     force: false,
+    fresh: true,
     signal,
     onProgress: (event) => {
-      if (event.kind === 'bytes') progress(event);
+      if (event.kind === 'bytes') onBytes(event.done);
     },
   });
   const old = await stat(item.plan.target).catch(() => undefined);

@@ -15,8 +15,8 @@ import {
 } from '../util/durable-fs.js';
 import { pausePoint, type RestoreStep } from './restore-pause.js';
 import { type SafetyCopy, takeSafetyCopy } from './safety-copy.js';
-import { integrityProblem } from '../archive/sqlite-check.js';
-import { sha256File } from '../util/file-hash.js';
+import { type IntegrityCheck, integrityProblem } from '../archive/sqlite-check.js';
+import { crc32File } from '../util/file-hash.js';
 
 /** Progress of one restore, for a progress bar or log lines. */
 export type RestoreProgress =
@@ -36,6 +36,11 @@ export interface DatabaseRestoreRequest {
   source: { archive: string; entry: ManifestEntry };
   /** Replace an existing target; without it an existing target is refused (RW_RESTORE_TARGET_EXISTS). */
   force: boolean;
+  /**
+   * The SQLite check run on the written file: `integrity_check` (default), or `quick_check` when
+   * the entry's bytes are proven to be ones that passed integrity_check (SourceArchive.integrityChecked).
+   */
+  check?: IntegrityCheck;
   /** Names the safety copy (`<db>.pre-restore-<UTC timestamp>`). */
   now: Date;
   signal: AbortSignal;
@@ -79,8 +84,10 @@ export async function restoreDatabase(request: DatabaseRestoreRequest): Promise<
 /**
  * Step 1 of a database restore, which also verifies the entry: streams it into a temp file beside
  * the target (the archive is read once), checking its size, CRC-32 and SHA-256 against the manifest
- * entry as it passes, fsyncs it, then reads it back from disk for its SHA-256 while SQLite runs
- * `integrity_check` on it (on a worker thread for a large file). Any mismatch refuses with the temp
+ * entry as it passes, fsyncs it, then reads it back from disk for its CRC-32 (the bytes written
+ * were hashed as they passed; what is caught here is a write gone astray, for which CRC-32 suffices
+ * at a third of SHA-256's cost) while SQLite runs `integrity_check` (or `quick_check`, see
+ * `check`) on it (on a worker thread for a large file). Any mismatch refuses with the temp
  * file removed and nothing of the target touched: BackupCorruptError (RW_BACKUP_CORRUPT) for
  * bytes that differ from the manifest, RW_RESTORE_CHECKSUM when the disk gives back other bytes
  * than were written, RW_RESTORE_INTEGRITY, RW_RESTORE_TARGET_EXISTS, RW_RESTORE_IO.
@@ -88,7 +95,7 @@ export async function restoreDatabase(request: DatabaseRestoreRequest): Promise<
 export async function prepareDatabase(
   request: Pick<
     DatabaseRestoreRequest,
-    'target' | 'openEntry' | 'source' | 'force' | 'signal' | 'onProgress'
+    'target' | 'openEntry' | 'source' | 'force' | 'signal' | 'onProgress' | 'check'
   >,
 ): Promise<PreparedDatabase> {
   const { target, signal, source } = request;
@@ -114,17 +121,17 @@ export async function prepareDatabase(
     checkEntryDigest(source.archive, source.entry, { ...written, size: written.bytes });
     await step('temp-written', progress);
 
-    // Both only read the file: the hash re-reads what was written, SQLite walks its b-trees.
+    // Both only read the file: the CRC re-reads what was written, SQLite walks its b-trees.
     const [onDisk, integrity] = await Promise.allSettled([
-      sha256File(temp, { signal }),
-      integrityProblem(temp, signal),
+      crc32File(temp, { signal }),
+      integrityProblem(temp, signal, request.check),
     ]);
     if (onDisk.status === 'rejected') throw onDisk.reason;
-    if (onDisk.value !== written.sha256) {
+    if (onDisk.value !== written.crc32) {
       throw new FatalError(
         'RW_RESTORE_CHECKSUM',
-        `restore of ${target} refused: the entry read back from disk has SHA-256 ${onDisk.value}, ` +
-          `${written.sha256} was written; the disk did not keep the bytes. Nothing was changed.`,
+        `restore of ${target} refused: the entry read back from disk has CRC-32 ${onDisk.value}, ` +
+          `${written.crc32} was written; the disk did not keep the bytes. Nothing was changed.`,
       );
     }
     if (integrity.status === 'rejected') throw integrity.reason;

@@ -144,7 +144,14 @@ export async function undoSwap(swap: JournalSwap): Promise<void> {
           throw error;
         }
       } else await rm(swap.target, { force: true });
-    } else await rm(swap.staged, { force: true });
+    } else {
+      await rm(swap.staged, { force: true });
+      // A safety copy that is a second name of the target itself (linkSafetyCopy) would follow the
+      // app's next writes: with the target kept, it is no copy of anything, so the name goes.
+      const kept = swap.safetyCopy ? await inodeOf(swap.safetyCopy) : undefined;
+      if (swap.safetyCopy && kept !== undefined && kept === (await inodeOf(swap.target)))
+        await rm(swap.safetyCopy, { force: true });
+    }
   } else {
     // Done: the restored folder goes back to the staged name (and is deleted); then the old folder
     // comes back. Half-way (old folder moved aside, staged not yet in): only the latter.

@@ -36,6 +36,13 @@ export interface SourceArchive {
    */
   sha256: string;
   method: VerificationMethod;
+  /**
+   * Every database entry of this archive passed `integrity_check`: in this very open (`full`), or
+   * when it was cataloged (a row whose verification passed and still stands). The bytes restored
+   * are proven the same by their SHA-256 against the authenticated manifest, so a restore need only
+   * run the cheaper `quick_check` on them.
+   */
+  integrityChecked: boolean;
   /** The open archive; entries are read through it (the file whose manifest was authenticated). */
   zip: ZipReader;
   close(): void;
@@ -71,7 +78,14 @@ export async function openSourceArchive(archive: string, options: OpenSourceOpti
           archive,
           `its manifest's SHA-256 is ${read.sha256}, the catalog says ${record.manifestSha256}`,
         );
-      return source(archive, read.manifest, record.sha256, 'catalog-manifest', zip);
+      return source(
+        archive,
+        read.manifest,
+        record.sha256,
+        'catalog-manifest',
+        zip,
+        record.status === 'verified',
+      );
     }
     // A row without a manifest digest: the whole file proves the manifest read above (read first,
     // through the same open file, so a change after the read shows in the hash).
@@ -82,7 +96,7 @@ export async function openSourceArchive(archive: string, options: OpenSourceOpti
       throw changed(archive, `its SHA-256 is ${sha256}, the catalog says ${record.sha256}`);
     }
     options.catalog?.recordManifestSha256?.(record.file, record.sha256, read.sha256);
-    return source(archive, read.manifest, sha256, 'catalog-sha256', zip);
+    return source(archive, read.manifest, sha256, 'catalog-sha256', zip, record.status === 'verified');
   } catch (error) {
     zip.close();
     throw error;
@@ -99,7 +113,7 @@ async function fullyVerified(
     throw changed(archive, `its SHA-256 is ${verified.sha256}, the catalog says ${record.sha256}`);
   // Entries are read again through a new handle: each is checked against this manifest as it is
   // written, so an archive changed after its verification is still refused.
-  return source(archive, verified.manifest, verified.sha256, 'full', await openZip(archive));
+  return source(archive, verified.manifest, verified.sha256, 'full', await openZip(archive), true);
 }
 
 function source(
@@ -108,8 +122,9 @@ function source(
   sha256: string,
   method: VerificationMethod,
   zip: ZipReader,
+  integrityChecked: boolean,
 ): SourceArchive {
-  return { file, manifest, sha256, method, zip, close: () => zip.close() };
+  return { file, manifest, sha256, method, integrityChecked, zip, close: () => zip.close() };
 }
 
 function changed(archive: string, how: string): FatalError {

@@ -80,7 +80,7 @@ export interface RestoreOutcome {
   entry: string;
   target: string;
   safetyCopy: string | null;
-  safetyCopyMethod: 'snapshot' | 'raw-copy' | null;
+  safetyCopyMethod: 'snapshot' | 'raw-copy' | 'link' | null;
   preRestoreBackup: string | null;
   removedSidecars: string[];
   files: number;

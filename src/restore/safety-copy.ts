@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { copyFile, open, rename, rm } from 'node:fs/promises';
+import { copyFile, link, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { FatalError, wrapError } from '../core/errors.js';
@@ -9,11 +9,13 @@ import { exists, fsyncDirectory, partialNameOf, SQLITE_SIDECARS } from '../util/
  * The copy of a database taken just before a restore overwrites it. `snapshot` is a consistent
  * SQLite copy (VACUUM INTO, a single read transaction: every committed row, WAL included);
  * `raw-copy` is the fallback for a file SQLite cannot read (corrupt or not a database), where the
- * bytes of the file and of its -wal/-journal are kept as they are, for forensics.
+ * bytes of the file and of its -wal/-journal are kept as they are, for forensics. `link` (restore
+ * of several targets only, see linkSafetyCopy) is a second name for the current file itself, which
+ * the swap then leaves alone.
  */
 export interface SafetyCopy {
   file: string;
-  method: 'snapshot' | 'raw-copy';
+  method: 'snapshot' | 'raw-copy' | 'link';
   /** Sidecar copies made next to `file` (raw-copy only), e.g. `<file>-wal`. */
   sidecars: string[];
 }
@@ -69,6 +71,47 @@ export async function takeSafetyCopy(db: string, now: Date): Promise<SafetyCopy>
   }
   return { file, method: 'snapshot', sidecars: [] };
 }
+
+/**
+ * The safety copy of a restore that then renames a staged file over `db` (a restore of several
+ * targets): the current file gets a second name, `<db>.pre-restore-<timestamp>` (link(2)), instead
+ * of being copied. The rename that follows points `db` at the restored file and leaves the old
+ * inode, now reachable only by the safety copy's name, as it was: a complete copy at no cost in
+ * time or space. Before the link, as for a snapshot, the WAL is checkpointed into the main file
+ * (TRUNCATE) under an exclusive lock, refusing with RW_RESTORE_DB_BUSY when another process holds
+ * it, so the file alone holds every committed row (the -wal the swap deletes is empty). Until the
+ * swap the two names share the file: nothing may write to it meanwhile (the app is stopped; a
+ * refused restore only removes the second name). Falls back to takeSafetyCopy when SQLite cannot
+ * read `db` (raw copy with its sidecars, for forensics) or the filesystem has no hard links.
+ */
+export async function linkSafetyCopy(db: string, now: Date): Promise<SafetyCopy> {
+  if (!(await hasSqliteHeader(db))) return takeSafetyCopy(db, now);
+  const file = await safetyCopyName(db, now);
+  let connection: Database.Database | undefined;
+  let copyInstead = false;
+  try {
+    connection = new Database(db, { fileMustExist: true, timeout: 5_000 });
+    lockOrRefuse(connection, db);
+    await link(db, file);
+  } catch (error) {
+    if (error instanceof FatalError) throw error;
+    copyInstead = isUnreadableDatabase(error) || NO_LINKS.has((error as NodeJS.ErrnoException).code ?? '');
+    if (!copyInstead) throw wrapError(`take a safety copy of ${db}`, error, 'RW_RESTORE_SAFETY_COPY');
+  } finally {
+    connection?.close(); // releases the exclusive lock, which the copy below would wait on
+  }
+  if (copyInstead) return takeSafetyCopy(db, now);
+  try {
+    await fsyncDirectory(path.dirname(file));
+  } catch (error) {
+    await rm(file, { force: true });
+    throw wrapError(`take a safety copy of ${db}`, error, 'RW_RESTORE_SAFETY_COPY');
+  }
+  return { file, method: 'link', sidecars: [] };
+}
+
+/** link(2) errors of a filesystem (or mount) that has no hard links: a copy is taken instead. */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK', 'ENOSYS']);
 
 function snapshotInto(db: string, into: string): void {
   const connection = new Database(db, { fileMustExist: true, timeout: 5_000 });

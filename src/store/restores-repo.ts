@@ -15,7 +15,7 @@ export interface RestoreRecord {
   name: string;
   target: string;
   safetyCopy: string | null;
-  safetyCopyMethod: 'snapshot' | 'raw-copy' | null;
+  safetyCopyMethod: 'snapshot' | 'raw-copy' | 'link' | null;
   preRestoreBackup: string | null;
   result: RestoreResult;
   error: string | null;
@@ -31,7 +31,7 @@ interface Row {
   name: string;
   target: string;
   safety_copy: string | null;
-  safety_copy_method: 'snapshot' | 'raw-copy' | null;
+  safety_copy_method: 'snapshot' | 'raw-copy' | 'link' | null;
   pre_restore_backup: string | null;
   result: RestoreResult;
   error: string | null;
@@ -73,7 +73,7 @@ export class RestoresRepo {
     return Number(result.lastInsertRowid);
   }
 
-  recordSafetyCopy(id: number, file: string, method: 'snapshot' | 'raw-copy'): void {
+  recordSafetyCopy(id: number, file: string, method: 'snapshot' | 'raw-copy' | 'link'): void {
     this.#db
       .prepare('UPDATE restores SET safety_copy = ?, safety_copy_method = ? WHERE id = ?')
       .run(file, method, id);

@@ -23,7 +23,8 @@ export interface WrittenFile {
  * abort through `signal`, the half-written file is removed before the error is thrown.
  * `onBytes` is told the running total after each chunk (for progress). `sourceError` maps a failure
  * of `source` itself (a corrupt archive entry, as opposed to a local write failing) to the error
- * thrown; without it every failure is RW_RESTORE_IO.
+ * thrown; without it every failure is RW_RESTORE_IO. `sync: false` leaves the fsync to the caller
+ * (syncFiles), which then syncs many files at once instead of waiting on each in turn.
  */
 export async function writeNewFile(
   source: AsyncIterable<Buffer | Uint8Array> & Partial<Pick<Readable, 'destroy'>>,
@@ -33,6 +34,7 @@ export async function writeNewFile(
     signal?: AbortSignal;
     onBytes?: (total: number) => void;
     sourceError?: (error: unknown) => Error;
+    sync?: boolean;
   } = {},
 ): Promise<WrittenFile> {
   const hash = createHash('sha256');
@@ -58,7 +60,7 @@ export async function writeNewFile(
     reading = false;
     await writes.drain();
     options.signal?.throwIfAborted();
-    await handle.sync();
+    if (options.sync !== false) await handle.sync();
     await handle.close();
   } catch (error) {
     source.destroy?.();
@@ -131,6 +133,31 @@ async function writeAt(handle: FileHandle, chunk: Uint8Array, position: number):
     const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset, position + offset);
     offset += bytesWritten;
   }
+}
+
+/** Files fsynced at once by syncFiles: the disk orders the writes back of several better than one by one. */
+const SYNC_DEPTH = 8;
+
+/**
+ * fsyncs every file of `files` (written with `sync: false`), up to SYNC_DEPTH at a time; then every
+ * folder of `folders`, once each. Throws the first failure (after the syncs in flight settle).
+ */
+export async function syncFiles(files: readonly string[], folders: Iterable<string> = []): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const handle = await open(files[next++] as string, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: SYNC_DEPTH }, worker));
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  for (const folder of folders) await fsyncDirectory(folder);
 }
 
 /**

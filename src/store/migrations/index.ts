@@ -9,6 +9,7 @@ import { backupOffsiteMigration } from './008-backup-offsite.js';
 import { offsiteCopiesMigration } from './009-offsite-copies.js';
 import { knownGoodMigration } from './010-known-good.js';
 import { leaseGenerationMigration } from './011-lease-generation.js';
+import { restoreLinkCopyMigration } from './012-restore-link-copy.js';
 import type { Migration } from './migration.js';
 
 /**
@@ -27,4 +28,5 @@ export const MIGRATIONS: readonly Migration[] = [
   offsiteCopiesMigration,
   knownGoodMigration,
   leaseGenerationMigration,
+  restoreLinkCopyMigration,
 ];
