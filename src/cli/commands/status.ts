@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { describeBacklog, type OffsiteBacklog, offsiteBacklog } from '../../offsite/backlog.js';
 import { formatBytes } from '../../util/format-bytes.js';
 import { formatAge, type RecoveryPoint, recoveryPoint } from '../../core/recovery-point.js';
-import { serviceStatuses, type ServiceStatus } from '../../watch/status.js';
+import { appSchemaInspector } from '../../app/watch-runtime.js';
+import { errorMessage } from '../../core/errors.js';
+import { type SchemaReading, serviceStatuses, type ServiceStatus } from '../../watch/status.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printResult } from '../output.js';
 import { withStateView } from '../read-state.js';
@@ -15,11 +17,12 @@ export function registerStatus(program: Command): void {
     .action(async (options: GlobalOptions) => {
       // Reads only: works offline, and creates no state folder where there is none.
       let stateDir: string | undefined;
-      const result = await withStateView(options, (view) => {
+      const result = await withStateView(options, async (view) => {
         if (!view.exists) stateDir = view.config.state_dir;
         const latest = view.store.backups.list()[0];
+        const schema = view.services.length > 0 ? await readSchema(view.config) : undefined;
         return {
-          services: serviceStatuses(view.services, view.store).map(servingAsList),
+          services: serviceStatuses(view.services, view.store, Date.now(), schema).map(servingAsList),
           last_backup: latest
             ? { file: latest.file, at: latest.startedAt, reason: latest.reason, status: latest.status }
             : null,
@@ -38,6 +41,15 @@ export function registerStatus(program: Command): void {
 type StatusRow = Omit<ServiceStatus, 'serving'> & {
   serving: Array<{ revision: string; percent: number }> | null;
 };
+
+/** The main and tenant databases' schema, read once for every service (read-only). */
+async function readSchema(config: Parameters<typeof appSchemaInspector>[0]): Promise<SchemaReading> {
+  try {
+    return { fingerprint: await appSchemaInspector(config).fingerprint(AbortSignal.timeout(30_000)) };
+  } catch (error) {
+    return { error: errorMessage(error) };
+  }
+}
 
 /** Revision names are data, not field names: JSON output lists them instead of keying by them. */
 function servingAsList(status: ServiceStatus): StatusRow {
@@ -103,6 +115,7 @@ function describe(
       `  rollback target: ${target.revision ?? 'none known'}${target.window_closes_at ? ` (automatic until ${target.window_closes_at})` : target.note ? ` (${target.note})` : ''}`,
     );
     if (status.bad_revisions.length > 0) lines.push(`  bad:       ${status.bad_revisions.join(', ')}`);
+    if (status.schema_drift) lines.push(`  schema:    ${status.schema_drift.detail}`);
     lines.push(
       `  restore:   ${status.last_backup ? `${status.last_backup.file} (${status.last_backup.source}, ${status.last_backup.at})` : 'no pre-deploy backup'}`,
     );
