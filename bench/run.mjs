@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { alert } from './alert.mjs';
 import { backup } from './backup.mjs';
+import { guard } from './guard.mjs';
 import { hostile } from './hostile.mjs';
 import { idle } from './idle.mjs';
 import { ensureDataset, SEED } from './lib/dataset.mjs';
@@ -21,7 +22,7 @@ import { restore } from './restore.mjs';
 import { rollback } from './rollback.mjs';
 import { writeLoad } from './write-load.mjs';
 
-const BENCHMARKS = [backup, memory, writeLoad, restore, rollback, alert, idle, hostile, offsite];
+const BENCHMARKS = [backup, memory, writeLoad, restore, rollback, alert, idle, hostile, offsite, guard];
 const TOOLS = ['sqlite3', 'zip', 'unzip', 'restic', '/usr/bin/time'];
 
 const { values: args } = parseArgs({
