@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { latencyPercentile, mergeLatencies } from '../src/core/latency.js';
+import { startPlayground } from '../src/playground/index.js';
+import { CloudMonitoring } from '../src/signals/cloud-monitoring.js';
+import { SLOWDOWN } from './helpers/deadlines.js';
 import type { RunwardenEvents } from '../src/events/event-bus.js';
 import { guardService } from '../src/watch/guard-tick.js';
 import { probeJob } from '../src/watch/probe-job.js';
@@ -42,6 +46,61 @@ function guardUntilEvent<K extends keyof RunwardenEvents & string>(
     { every: h.config.services[0]!.poll_interval },
   );
 }
+
+describe('request latencies through the real Monitoring client', () => {
+  it('the emulator records how long each request took; the adapter reads the buckets of every code', async () => {
+    const playground = await startPlayground(
+      {
+        project: 'demo-project',
+        region: 'europe-west1',
+        services: [{ name: 'shop', revisions: [{ behaviour: { latencyMs: 150, errorRate: 0.2 } }] }],
+      },
+      { samplePeriodMs: 1_000, ingestionDelayMs: 200 },
+    );
+    const endpoint = `${playground.endpoint.host}:${playground.endpoint.port}`;
+    const monitoring = new CloudMonitoring({
+      endpoint,
+      insecure: true,
+      alignment_period: 1_000,
+      reporting_delay: 1_000,
+    } as never);
+    try {
+      const revision = playground.revisions('shop')[0]!.name;
+      const target = { project: 'demo-project', region: 'europe-west1', service: 'shop', revision };
+      const served = await playground.driveTraffic('shop', { rps: 50, durationMs: 400 });
+      const read = await waitFor(
+        async () => {
+          const end = Math.floor(Date.now() / 1_000) * 1_000;
+          const result = await monitoring.latencies(
+            target,
+            { start: end - 30_000, end },
+            1_000,
+            AbortSignal.timeout(10_000),
+          );
+          const merged = mergeLatencies(result.items);
+          return merged.ok && merged.merged.count >= served.sent
+            ? { result, merged: merged.merged }
+            : undefined;
+        },
+        'every request to be reported',
+        {
+          ms: SLOWDOWN * 5_000,
+          basis: `${SLOWDOWN} x (sample period + ingestion delay + drive), with margin`,
+        },
+        { every: 100 },
+      );
+      // 500s and 200s alike were slow: their buckets are summed into one distribution per minute.
+      expect(read.merged.count).toBe(served.sent);
+      expect(read.result.query).toContain('run.googleapis.com/request_latencies');
+      const p50 = latencyPercentile(read.merged, 0.5)!;
+      expect(p50.value).toBeGreaterThanOrEqual(150 / 1.4);
+      expect(p50.atLeast).toBe(false);
+    } finally {
+      await monitoring.close();
+      await playground.stop();
+    }
+  });
+});
 
 describe('latency rules on the emulator', () => {
   it('a slow deploy trips the watch’s p95 latency rule and is rolled back', async () => {
