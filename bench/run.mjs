@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { alert } from './alert.mjs';
 import { backup } from './backup.mjs';
+import { guard } from './guard.mjs';
 import { hostile } from './hostile.mjs';
 import { idle } from './idle.mjs';
 import { lease } from './lease.mjs';
@@ -37,6 +38,7 @@ const BENCHMARKS = [
   offsite,
   lease,
   stateCopy,
+  guard,
 ];
 const TOOLS = ['sqlite3', 'zip', 'unzip', 'restic', '/usr/bin/time'];
 

@@ -64,6 +64,7 @@ const BENCHMARKS = [
   '9. Off-site copy',
   '10. Lease failover',
   '11. Shared state copy',
+  '12. Guard idle cost',
 ];
 
 describe('npm run bench -- --quick', () => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { serviceKey } from '../src/config/schema/services.js';
+import { watchedService } from '../src/watch/watched-service.js';
 import { useTempDir } from './helpers/temp.js';
 import { problemsOf } from './helpers/config-problems.js';
 
@@ -43,6 +44,66 @@ describe('services config', () => {
       ['cpu', 'cpu', 0.9, 5 * 60_000, 'alert'],
       ['memory', 'memory', 0.9, 5 * 60_000, 'alert'],
     ]);
+  });
+
+  it('latency rules: a percentile over a duration, usable in the watch and the guard, with a per-percentile minimum', () => {
+    const rule = (name: string, extra: string) =>
+      `      - name: ${name}\n        signal: latency\n        threshold: 800ms\n        window: 5m\n${extra}`;
+    const config = load(
+      `${minimal}    rules:\n${rule('p95', '        percentile: 95\n')}${rule('p50', '        percentile: 50\n        min_requests: 3\n')}    guard:\n      rules:\n${rule('p99', '')}`,
+    );
+    const service = watchedService(config.services[0]!);
+    expect(service.rules).toEqual([
+      {
+        name: 'p95',
+        signal: 'latency',
+        percentile: 95,
+        threshold: 800,
+        windowMs: 300_000,
+        minRequests: 100,
+        action: 'rollback',
+      },
+      {
+        name: 'p50',
+        signal: 'latency',
+        percentile: 50,
+        threshold: 800,
+        windowMs: 300_000,
+        minRequests: 3,
+        action: 'rollback',
+      },
+    ]);
+    expect(service.guardRules).toEqual([
+      {
+        name: 'p99',
+        signal: 'latency',
+        percentile: 99,
+        threshold: 800,
+        windowMs: 300_000,
+        minRequests: 500,
+        action: 'rollback',
+      },
+    ]);
+    // A ratio keeps its minimum of 20 when none is given.
+    const ratio = load(
+      `${minimal}    rules:\n      - name: r\n        signal: requests\n        measure: ratio\n        threshold: 0.1\n`,
+    );
+    expect(watchedService(ratio.services[0]!).rules[0]).toMatchObject({ minRequests: 20 });
+  });
+
+  it('a latency threshold must be a duration, and only latency takes one', () => {
+    const problems = problemsOfText(
+      `${minimal}    rules:\n      - name: slow\n        signal: latency\n        threshold: 800\n      - name: odd\n        signal: latency\n        threshold: soon\n      - name: hot\n        signal: cpu\n        threshold: 90ms\n`,
+    ).join('\n');
+    expect(problems).toMatch(
+      /services\[0\]\.rules\[0\]\.threshold: latency: expected a duration like "800ms" or "2s", got 800/,
+    );
+    expect(problems).toMatch(
+      /services\[0\]\.rules\[1\]\.threshold: latency: expected a duration like "800ms" or "2s", got "soon"/,
+    );
+    expect(problems).toMatch(
+      /services\[0\]\.rules\[2\]\.threshold: cpu: expected a number, got "90ms" \(a duration is for signal "latency" only\)/,
+    );
   });
 
   it('the emulator endpoints can be set, and default to Google', () => {

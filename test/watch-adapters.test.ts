@@ -9,7 +9,7 @@ import { FatalError, RetryableError } from '../src/core/errors.js';
 import { mapGoogleError } from '../src/google/grpc-errors.js';
 import { backoffDelay, withRetry } from '../src/google/retry.js';
 import { UndiciHealthProber } from '../src/signals/health-probe.js';
-import { SqliteSchemaInspector } from '../src/watch/app-schema.js';
+import { SharedSchemaInspector, SqliteSchemaInspector } from '../src/watch/app-schema.js';
 import { useTempDir } from './helpers/temp.js';
 
 const tempDir = useTempDir('runwarden-adapters-');
@@ -189,12 +189,12 @@ describe('schema fingerprint of the main database (real SQLite)', () => {
     const db = new Database(file);
     db.exec('CREATE TABLE t (id INTEGER)');
     const plain = await inspector.fingerprint(signal);
-    expect(plain).toEqual({ schemaVersion: 1, migrations: null });
+    expect(plain).toEqual({ schemaVersion: 1, migrations: null, tenants: {} });
     db.exec(
       "CREATE TABLE django_migrations (id INTEGER PRIMARY KEY, app TEXT, name TEXT); INSERT INTO django_migrations (app, name) VALUES ('shop', '0001_initial')",
     );
     const before = await inspector.fingerprint(signal);
-    expect(before).toEqual({ schemaVersion: 2, migrations: ['shop.0001_initial'] });
+    expect(before).toEqual({ schemaVersion: 2, migrations: ['shop.0001_initial'], tenants: {} });
     db.exec(
       "ALTER TABLE t ADD COLUMN name TEXT; INSERT INTO django_migrations (app, name) VALUES ('shop', '0002_name')",
     );
@@ -204,9 +204,91 @@ describe('schema fingerprint of the main database (real SQLite)', () => {
       changed: true,
       detail:
         'schema changed: 1 migration(s) applied since: shop.0002_name; schema_version 2 -> 3; check whether the data needs the restore point',
+      tenants: [],
     });
     expect(compareSchema(after, after).changed).toBe(false);
     expect(compareSchema(null, after)).toMatchObject({ changed: null });
+  });
+
+  it('reads every tenant database too, and says which tenants changed', async () => {
+    const dir = tempDir();
+    const main = path.join(dir, 'db.sqlite3');
+    const tenantFile = (tenant: string) => path.join(dir, `${tenant}.sqlite3`);
+    const migrate = (file: string, name: string) => {
+      const db = new Database(file);
+      db.exec(
+        `CREATE TABLE IF NOT EXISTS django_migrations (id INTEGER PRIMARY KEY, app TEXT, name TEXT); CREATE TABLE t_${name} (id INTEGER); INSERT INTO django_migrations (app, name) VALUES ('shop', '${name}')`,
+      );
+      db.close();
+    };
+    for (const file of [main, tenantFile('acme'), tenantFile('globex')]) migrate(file, '0001_initial');
+    let tenants = ['acme', 'globex'];
+    const inspector = new SqliteSchemaInspector(main, async () =>
+      tenants.map((tenant) => ({ tenant, file: tenantFile(tenant) })),
+    );
+    const signal = AbortSignal.timeout(5_000);
+    const before = await inspector.fingerprint(signal);
+    expect(Object.keys(before?.tenants ?? {})).toEqual(['acme', 'globex']);
+    expect(compareSchema(before, before)).toMatchObject({ changed: false, tenants: [] });
+    expect(compareSchema(before, before).detail).toContain('2 tenant database(s) too');
+
+    migrate(tenantFile('globex'), '0002_price');
+    migrate(tenantFile('initech'), '0001_initial');
+    tenants = ['globex', 'initech'];
+    const change = compareSchema(before, await inspector.fingerprint(signal));
+    expect(change).toMatchObject({ changed: true, tenants: ['globex'] });
+    expect(change.detail).toMatch(
+      /^schema changed \(tenants changed: globex\): tenant globex: 1 migration\(s\) applied since: shop\.0002_price, schema_version \d+ -> \d+; tenants new since: initech; tenants gone since: acme;/,
+    );
+
+    // Recorded before tenants were compared: the main database alone, and the detail says so.
+    const mainOnly = { schemaVersion: before!.schemaVersion, migrations: before!.migrations };
+    const unknown = compareSchema(mainOnly, await inspector.fingerprint(signal));
+    expect(unknown).toMatchObject({ changed: false, tenants: [] });
+    expect(unknown.detail).toContain('tenant databases not compared (the restore point did not record them)');
+  });
+
+  it('a tenant database that cannot be read is a clear error naming it', async () => {
+    const dir = tempDir();
+    const main = path.join(dir, 'db.sqlite3');
+    new Database(main).close();
+    const broken = path.join(dir, 'broken.sqlite3');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(broken, 'this is not a database');
+    const inspector = new SqliteSchemaInspector(main, async () => [{ tenant: 'broken', file: broken }]);
+    await expect(inspector.fingerprint(AbortSignal.timeout(5_000))).rejects.toMatchObject({
+      code: 'RW_SCHEMA_READ',
+      message: expect.stringContaining(`read the schema of ${broken}`),
+    });
+  });
+
+  it('one read serves every service of a tick: overlapping and recent calls share it; a failure is not kept', async () => {
+    let reads = 0;
+    let fail = false;
+    let now = 1_000;
+    const inner = {
+      fingerprint: async () => {
+        reads += 1;
+        await new Promise((resolve) => setImmediate(resolve));
+        if (fail) throw new Error('disk gone');
+        return { schemaVersion: reads, migrations: null, tenants: {} };
+      },
+    };
+    const shared = new SharedSchemaInspector(inner, () => now, 15_000);
+    const signal = AbortSignal.timeout(5_000);
+    const fifty = await Promise.all(Array.from({ length: 50 }, () => shared.fingerprint(signal)));
+    expect(reads).toBe(1);
+    expect(new Set(fifty.map((entry) => entry?.schemaVersion))).toEqual(new Set([1]));
+    now += 14_999;
+    expect((await shared.fingerprint(signal))?.schemaVersion).toBe(1);
+    now += 1;
+    expect((await shared.fingerprint(signal))?.schemaVersion).toBe(2);
+    now += 15_000;
+    fail = true;
+    await expect(shared.fingerprint(signal)).rejects.toThrow('disk gone');
+    fail = false;
+    expect((await shared.fingerprint(signal))?.schemaVersion).toBe(4);
+    expect(reads).toBe(4);
   });
 
   it('an unreadable file is a clear error naming it, and the file is left untouched', async () => {

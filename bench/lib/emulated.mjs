@@ -58,7 +58,12 @@ export async function startEmulator(services) {
  * Writes the daemon's config (services on the emulator, only the health rule unless `rules` is
  * given, no backups) and starts `runwarden daemon`. Resolves once /readyz answers 200.
  */
-export async function startDaemon(work, playground, services, { probeMs, pollMs, rules, extra = {} } = {}) {
+export async function startDaemon(
+  work,
+  playground,
+  services,
+  { probeMs, pollMs, rules, guard, extra = {} } = {},
+) {
   mkdirSync(work, { recursive: true });
   const port = await freePort();
   const endpoint = `${playground.endpoint.host}:${playground.endpoint.port}`;
@@ -81,6 +86,7 @@ export async function startDaemon(work, playground, services, { probeMs, pollMs,
       cooldown: '0s',
       pre_deploy_backup: false,
       rules: rules ?? [{ name: 'health', signal: 'health', threshold: 3 }],
+      ...(guard ? { guard } : {}),
     })),
     ...extra,
   };

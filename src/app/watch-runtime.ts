@@ -9,7 +9,8 @@ import { GoogleIdTokenSource } from '../signals/id-token.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { WatchMetrics } from '../telemetry/metrics-watch.js';
-import { SqliteSchemaInspector } from '../watch/app-schema.js';
+import { SharedSchemaInspector, SqliteSchemaInspector } from '../watch/app-schema.js';
+import { listTenants } from '../backup/sources.js';
 import { LiveState } from '../watch/live-state.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
 import { watchedService } from '../watch/watched-service.js';
@@ -68,7 +69,17 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
     // The watch role reads no database: no pre-deploy backup here (the backup sidecar's start-up
     // gate takes it) and no schema to compare.
     backup: config.role === 'watch' ? null : preDeployBackup(options.backups, logger),
-    schema: config.role === 'watch' ? null : new SqliteSchemaInspector(config.backup.sources.main_db.path),
+    // The main and every tenant database, read once per tick for all services (the shortest poll).
+    schema:
+      config.role === 'watch'
+        ? null
+        : new SharedSchemaInspector(
+            appSchemaInspector(config),
+            clock,
+            config.services.length > 0
+              ? Math.min(...config.services.map((service) => service.poll_interval))
+              : 15_000,
+          ),
     events: options.events,
     logger,
     metrics: options.metrics,
@@ -89,4 +100,15 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
       await Promise.allSettled([cloudRun.close(), metricSource.close()]);
     },
   };
+}
+
+/** The application's databases as the schema comparison reads them: the main one and every tenant's. */
+export function appSchemaInspector(config: Config): SqliteSchemaInspector {
+  const sources = config.backup.sources;
+  return new SqliteSchemaInspector(sources.main_db.path, async () =>
+    ((await listTenants(sources.tenants.pattern, [])) ?? []).map((source) => ({
+      tenant: source.tenant ?? source.entry,
+      file: source.file,
+    })),
+  );
 }

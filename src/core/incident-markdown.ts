@@ -40,7 +40,7 @@ function incidentSection(report: IncidentReport, level: number): string[] {
     );
     for (const rule of report.rules)
       lines.push(
-        `| ${cell(rule.rule)} | ${rule.signal} | ${rule.action} | ${rule.evaluations} | ${rule.unhealthy} | ${rule.worst === null ? 'none' : formatValue(rule.worst)} | ${formatValue(rule.threshold)} |`,
+        `| ${cell(rule.rule)} | ${rule.signal} | ${rule.action} | ${rule.evaluations} | ${rule.unhealthy} | ${rule.worst === null ? 'none' : formatValue(rule.worst)}${unit(rule.signal)} | ${formatValue(rule.threshold)}${unit(rule.signal)} |`,
       );
     lines.push('');
   }
@@ -110,4 +110,9 @@ function code(text: string | null): string {
 /** Table cells: a pipe would end the cell, a newline the row. */
 function cell(text: string): string {
   return text.replaceAll('|', '\\|').replaceAll(/\r?\n/g, ' ');
+}
+
+/** Latency values are milliseconds; the other signals' are counts, ratios or failures in a row. */
+function unit(signal: string): string {
+  return signal === 'latency' ? ' ms' : '';
 }

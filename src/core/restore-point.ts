@@ -9,7 +9,7 @@ export interface RestorePoint {
   backupId: number | null;
   /** ms since the epoch. */
   takenAt: number | null;
-  /** The main database's schema when the backup was taken; null when unknown. */
+  /** The main and tenant databases' schemas when the backup was taken; null when unknown. */
   fingerprint: SchemaFingerprint | null;
   /** Why there is no backup (turned off, failed...), or null. */
   note: string | null;
@@ -19,6 +19,11 @@ export interface RestorePoint {
 export interface RestorePointReport extends RestorePoint {
   schemaChanged: boolean | null;
   schemaDetail: string;
+  /**
+   * The tenants whose database schema changed since the restore point (empty: none, or unknown);
+   * absent from reports recorded before tenants were compared.
+   */
+  schemaTenants?: string[] | undefined;
 }
 
 export const NO_RESTORE_POINT: RestorePoint = {

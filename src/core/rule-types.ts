@@ -6,7 +6,7 @@ export type RuleAction = 'rollback' | 'alert';
  * refused (by the stable revision too) or no ID token could be had: never a trip, never a rollback.
  */
 export type Verdict = 'healthy' | 'unhealthy' | 'insufficient_data' | 'auth_failed';
-export type RuleSignal = 'requests' | 'health' | 'cpu' | 'memory';
+export type RuleSignal = 'requests' | 'health' | 'cpu' | 'memory' | 'latency';
 
 /** Requests answered with a matching response code, per window: a count or a share of all requests. */
 export interface RequestRule {
@@ -43,4 +43,20 @@ export interface UtilizationRule {
   action: RuleAction;
 }
 
-export type Rule = RequestRule | HealthRule | UtilizationRule;
+/**
+ * A percentile of the request latencies (Cloud Run's request_latencies distribution, merged over
+ * the window) above `threshold` milliseconds. Fewer than `minRequests` requests in the window is
+ * insufficient data.
+ */
+export interface LatencyRule {
+  name: string;
+  signal: 'latency';
+  percentile: 50 | 95 | 99;
+  /** Milliseconds. */
+  threshold: number;
+  windowMs: number;
+  minRequests: number;
+  action: RuleAction;
+}
+
+export type Rule = RequestRule | HealthRule | UtilizationRule | LatencyRule;

@@ -34,6 +34,15 @@ export function requestQueryWindow(rules: readonly Rule[], now: number, options:
   );
 }
 
+/** The range one latency query must cover so every latency rule can be cut out of it. */
+export function latencyQueryWindow(rules: readonly Rule[], now: number, options: WindowOptions) {
+  return coveringWindow(
+    rules.filter((rule) => rule.signal === 'latency'),
+    now,
+    options,
+  );
+}
+
 /** Which utilization series a rule reads: one per signal and percentile. */
 export function utilizationKey(signal: 'cpu' | 'memory', percentile: number): string {
   return `${signal}:p${percentile}`;

@@ -5,9 +5,11 @@
  * decision can be explained later.
  */
 import { formatDuration } from './duration.js';
+import { type LatencyPoint, latencyPercentile, mergeLatencies } from './latency.js';
 import { type ProbeAuthCheck, probeAuthFailed } from './probe-auth.js';
 import type {
   HealthRule,
+  LatencyRule,
   RequestRule,
   Rule,
   RuleAction,
@@ -17,7 +19,10 @@ import type {
 } from './rule-types.js';
 import { metricWindow, type TimeWindow, utilizationKey, type WindowOptions } from './rule-windows.js';
 
+export type { LatencyPoint } from './latency.js';
+
 export {
+  latencyQueryWindow,
   metricWindow,
   requestQueryWindow,
   type TimeWindow,
@@ -28,6 +33,7 @@ export {
 
 export type {
   HealthRule,
+  LatencyRule,
   RequestRule,
   Rule,
   RuleAction,
@@ -76,6 +82,8 @@ export interface Samples {
   requests?: Fetched<RequestBucket> | undefined;
   /** Utilization series by `utilizationKey(signal, percentile)`, e.g. "cpu:p99". */
   utilization?: Record<string, Fetched<UtilizationPoint> | undefined>;
+  /** Request latency distributions (ms), one point per aligned bucket, all responses summed. */
+  latency?: Fetched<LatencyPoint> | undefined;
   health: HealthSample[];
 }
 
@@ -125,6 +133,8 @@ export function evaluateRule(rule: Rule, samples: Samples, context: EvaluateCont
         samples.utilization?.[utilizationKey(rule.signal, rule.percentile)],
         context,
       );
+    case 'latency':
+      return evaluateLatency(rule, samples.latency, context);
   }
 }
 
@@ -269,6 +279,46 @@ function evaluateUtilization(
   return peak > rule.threshold
     ? verdict(head, raw, peak, 'unhealthy', `${text} > ${formatRatio(rule.threshold)}`)
     : verdict(head, raw, peak, 'healthy', `${text} <= ${formatRatio(rule.threshold)}`);
+}
+
+function evaluateLatency(
+  rule: LatencyRule,
+  fetched: Fetched<LatencyPoint> | undefined,
+  context: EvaluateContext,
+): RuleEvaluation {
+  const window = metricWindow(context.now, rule.windowMs, context.windows);
+  const head = base(rule, window, fetched?.query ?? '');
+  if (!fetched) return noData(head, 'request latencies could not be fetched');
+  if (window.end <= context.since) return noData(head, 'no complete reported minute since the watch started');
+  const points = fetched.items.filter((point) => point.start >= window.start && point.end <= window.end);
+  const merged = mergeLatencies(points);
+  if (!merged.ok)
+    return noData(head, `request latencies not comparable: ${merged.problem}`, { points: points.length });
+  const { count } = merged.merged;
+  const raw: Record<string, unknown> = {
+    requests: count,
+    points: points.length,
+    percentile: rule.percentile,
+  };
+  const span = formatDuration(rule.windowMs);
+  if (count < rule.minRequests)
+    return noData(
+      head,
+      `${count} requests in ${span} < minimum ${rule.minRequests} for p${rule.percentile}`,
+      raw,
+    );
+  const found = latencyPercentile(merged.merged, rule.percentile / 100);
+  if (!found) return noData(head, `no requests reported in ${span}`, raw);
+  const value = Math.round(found.value * 10) / 10;
+  raw.atLeast = found.atLeast;
+  const text = `p${rule.percentile} latency ${found.atLeast ? '>= ' : ''}${formatMs(value)} over ${count} requests in ${span}`;
+  return value > rule.threshold
+    ? verdict(head, raw, value, 'unhealthy', `${text} > ${formatMs(rule.threshold)}`)
+    : verdict(head, raw, value, 'healthy', `${text} <= ${formatMs(rule.threshold)}`);
+}
+
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 10) / 100}s` : `${Math.round(ms * 10) / 10}ms`;
 }
 
 type Head = ReturnType<typeof base>;

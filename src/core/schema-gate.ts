@@ -13,7 +13,7 @@ export type SchemaGate = { kind: 'go'; loud: boolean; detail: string } | { kind:
 
 export function schemaGate(
   policy: SchemaChangePolicy,
-  change: SchemaChange,
+  change: Pick<SchemaChange, 'changed' | 'detail'>,
   commands: { service: string; to: string; backup: string | null },
 ): SchemaGate {
   if (change.changed !== true) return { kind: 'go', loud: false, detail: change.detail };

@@ -38,7 +38,10 @@ export function alignSeries(series: Series, aggregation: Aggregation, intervalEn
     .map(([end, members]) => {
       const numbers = members.map((member) => member.value as number);
       const merged = () =>
-        members.reduce((all, member) => all.merge(member.value as Histogram), new Histogram());
+        members.reduce(
+          (all, member) => all.merge(member.value as Histogram),
+          new Histogram((members[0]!.value as Histogram).layout),
+        );
       let value: number | Histogram;
       if (aligner === 'ALIGN_DELTA' || aligner === 'ALIGN_SUM')
         value = distribution ? merged() : sum(numbers);
@@ -118,7 +121,10 @@ export function reduceSeries(series: readonly Series[], aggregation: Aggregation
         let value: number | Histogram;
         if (reducer === 'REDUCE_SUM') {
           value = distribution
-            ? atEnd.reduce((all, point) => all.merge(point.value as Histogram), new Histogram())
+            ? atEnd.reduce(
+                (all, point) => all.merge(point.value as Histogram),
+                new Histogram((atEnd[0]!.value as Histogram).layout),
+              )
             : sum(numbers);
         } else if (distribution) {
           throw invalid(`aggregation: the reducer ${reducer} is not valid for distribution values`);

@@ -1,4 +1,4 @@
-import { Histogram } from './distribution.js';
+import type { Histogram } from './distribution.js';
 import type { SeriesFilter, SeriesIdentity } from './monitoring-filter.js';
 import type { RequestBucket } from './request-log.js';
 import type { World } from './world.js';
@@ -9,6 +9,7 @@ export type ValueType = 'INT64' | 'DOUBLE' | 'DISTRIBUTION';
 /** The Cloud Run metrics the emulator serves, with the kind and type Monitoring gives them. */
 export const RUN_METRICS: Record<string, { kind: MetricKind; valueType: ValueType; unit: string }> = {
   'run.googleapis.com/request_count': { kind: 'DELTA', valueType: 'INT64', unit: '1' },
+  'run.googleapis.com/request_latencies': { kind: 'DELTA', valueType: 'DISTRIBUTION', unit: 'ms' },
   'run.googleapis.com/container/cpu/utilizations': {
     kind: 'DELTA',
     valueType: 'DISTRIBUTION',
@@ -65,16 +66,33 @@ export function rawSeries(world: World, filter: SeriesFilter, window: PointWindo
       const period = (bucket: RequestBucket) => ({ start: bucket.start, end: bucket.start + log.periodMs });
 
       for (const code of [...log.totals().keys()].sort((a, b) => a - b)) {
-        const identity: SeriesIdentity = {
+        const metricLabels = {
+          response_code: String(code),
+          response_code_class: `${Math.floor(code / 100)}xx`,
+        };
+        const counts: SeriesIdentity = {
           ...base,
           metricType: 'run.googleapis.com/request_count',
-          metricLabels: { response_code: String(code), response_code_class: `${Math.floor(code / 100)}xx` },
+          metricLabels,
         };
-        if (!filter.matches(identity)) continue;
-        const points = visible
-          .filter((bucket) => (bucket.codes.get(code) ?? 0) > 0)
-          .map((bucket) => ({ ...period(bucket), value: bucket.codes.get(code)! }));
-        out.push(withMetric(identity, points));
+        if (filter.matches(counts)) {
+          const points = visible
+            .filter((bucket) => (bucket.codes.get(code) ?? 0) > 0)
+            .map((bucket) => ({ ...period(bucket), value: bucket.codes.get(code)! }));
+          out.push(withMetric(counts, points));
+        }
+        const latencies: SeriesIdentity = {
+          ...base,
+          metricType: 'run.googleapis.com/request_latencies',
+          metricLabels,
+        };
+        if (filter.matches(latencies)) {
+          const points = visible.flatMap((bucket) => {
+            const histogram = bucket.latency.get(code);
+            return histogram ? [{ ...period(bucket), value: histogram.copy() }] : [];
+          });
+          out.push(withMetric(latencies, points));
+        }
       }
       for (const [metricType, pick] of [
         ['run.googleapis.com/container/cpu/utilizations', (bucket: RequestBucket) => bucket.cpu],
@@ -84,7 +102,7 @@ export function rawSeries(world: World, filter: SeriesFilter, window: PointWindo
         if (!filter.matches(identity)) continue;
         const points = visible.map((bucket) => ({
           ...period(bucket),
-          value: new Histogram().merge(pick(bucket)),
+          value: pick(bucket).copy(),
         }));
         out.push(withMetric(identity, points));
       }

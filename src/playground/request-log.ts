@@ -1,4 +1,4 @@
-import { Histogram } from './distribution.js';
+import { Histogram, LATENCY_LAYOUT } from './distribution.js';
 
 /** What one sample period of a revision served. */
 export interface RequestBucket {
@@ -9,6 +9,8 @@ export interface RequestBucket {
   /** Container CPU utilization seen while serving them (one sample per request). */
   cpu: Histogram;
   memory: Histogram;
+  /** How long the responses took (ms, from the request's arrival to its answer), by status code. */
+  latency: ReadonlyMap<number, Histogram>;
 }
 
 /**
@@ -21,7 +23,13 @@ export class RequestLog {
   readonly #maxBuckets: number;
   readonly #buckets = new Map<
     number,
-    { start: number; codes: Map<number, number>; cpu: Histogram; memory: Histogram }
+    {
+      start: number;
+      codes: Map<number, number>;
+      cpu: Histogram;
+      memory: Histogram;
+      latency: Map<number, Histogram>;
+    }
   >();
   readonly #totals = new Map<number, number>();
 
@@ -31,18 +39,33 @@ export class RequestLog {
     this.#maxBuckets = maxBuckets;
   }
 
-  /** Records one response with status `code`, finished at `at` (epoch ms), and the utilization then. */
-  record(code: number, at: number, utilization: { cpu: number; memory: number }): void {
+  /**
+   * Records one response with status `code`, finished at `at` (epoch ms), the utilization then, and
+   * how long it took (ms).
+   */
+  record(code: number, at: number, utilization: { cpu: number; memory: number }, latencyMs = 0): void {
     const start = Math.floor(at / this.periodMs) * this.periodMs;
     let bucket = this.#buckets.get(start);
     if (!bucket) {
-      bucket = { start, codes: new Map(), cpu: new Histogram(), memory: new Histogram() };
+      bucket = {
+        start,
+        codes: new Map(),
+        cpu: new Histogram(),
+        memory: new Histogram(),
+        latency: new Map(),
+      };
       this.#buckets.set(start, bucket);
       if (this.#buckets.size > this.#maxBuckets) this.#dropOldest();
     }
     bucket.codes.set(code, (bucket.codes.get(code) ?? 0) + 1);
     bucket.cpu.add(utilization.cpu);
     bucket.memory.add(utilization.memory);
+    let latency = bucket.latency.get(code);
+    if (!latency) {
+      latency = new Histogram(LATENCY_LAYOUT);
+      bucket.latency.set(code, latency);
+    }
+    latency.add(Math.max(0, latencyMs));
     this.#totals.set(code, (this.#totals.get(code) ?? 0) + 1);
   }
 

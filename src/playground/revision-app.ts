@@ -62,13 +62,14 @@ export class RevisionApp {
   #handle(req: IncomingMessage, res: ServerResponse): void {
     // The body is never needed; drain it so keep-alive connections stay usable.
     req.resume();
+    const arrived = performance.now();
     const behaviour = this.behaviour;
     const path = (req.url ?? '/').split('?')[0];
     const health = behaviour.healthStatus ?? (behaviour.healthy ? 200 : 503);
     const code = path === '/health' ? health : this.#picker.next(behaviour);
     const respond = () => {
       if (res.destroyed) return;
-      this.log.record(code, this.#clock(), behaviour);
+      this.log.record(code, this.#clock(), behaviour, performance.now() - arrived);
       const body = JSON.stringify({ revision: this.revision, status: code });
       res.writeHead(code, {
         'content-type': 'application/json',
@@ -81,6 +82,7 @@ export class RevisionApp {
       respond();
       return;
     }
+    // A slow revision (behaviour.latencyMs) answers late, and its latencies say so.
     // Unref'd, so a slow revision never holds the process open after the playground stops.
     setTimeout(respond, behaviour.latencyMs).unref();
   }

@@ -1,7 +1,8 @@
 import { MetricServiceClient } from '@google-cloud/monitoring';
 import { z } from 'zod';
 import type { MonitoringConfig } from '../config/schema/google-apis.js';
-import type { RequestBucket, TimeWindow, UtilizationPoint } from '../core/rules.js';
+import { bucketBounds } from '../core/latency.js';
+import type { LatencyPoint, RequestBucket, TimeWindow, UtilizationPoint } from '../core/rules.js';
 import { FatalError, RunwardenError } from '../core/errors.js';
 import { googleClientOptions } from '../google/client-options.js';
 import { LazyClient } from '../google/lazy-client.js';
@@ -10,6 +11,7 @@ import { abortable, withRetry } from '../google/retry.js';
 import type { MetricRead, MetricSource, RevisionTarget } from './metric-source.js';
 
 const REQUEST_COUNT = 'run.googleapis.com/request_count';
+const REQUEST_LATENCIES = 'run.googleapis.com/request_latencies';
 const UTILIZATION = {
   cpu: 'run.googleapis.com/container/cpu/utilizations',
   memory: 'run.googleapis.com/container/memory/utilizations',
@@ -19,11 +21,28 @@ const timestamp = z.object({
   seconds: z.union([z.string(), z.number()]).nullish(),
   nanos: z.number().nullish(),
 });
+const int64 = z.union([z.string(), z.number()]);
+const distribution = z.object({
+  count: int64.nullish(),
+  bucketOptions: z
+    .object({
+      linearBuckets: z
+        .object({ numFiniteBuckets: z.number(), width: z.number(), offset: z.number() })
+        .nullish(),
+      exponentialBuckets: z
+        .object({ numFiniteBuckets: z.number(), growthFactor: z.number(), scale: z.number() })
+        .nullish(),
+      explicitBuckets: z.object({ bounds: z.array(z.number()) }).nullish(),
+    })
+    .nullish(),
+  bucketCounts: z.array(int64).nullish(),
+});
 const point = z.object({
   interval: z.object({ startTime: timestamp.nullish(), endTime: timestamp }),
   value: z.object({
-    int64Value: z.union([z.string(), z.number()]).nullish(),
+    int64Value: int64.nullish(),
     doubleValue: z.number().nullish(),
+    distributionValue: distribution.nullish(),
   }),
 });
 const series = z.object({
@@ -34,7 +53,8 @@ const series = z.object({
 /**
  * Cloud Monitoring v3 over gRPC with @google-cloud/monitoring's MetricServiceClient (listTimeSeries).
  * request_count is a DELTA INT64 metric: aligned with ALIGN_DELTA and summed per response code;
- * CPU and memory utilizations are distributions: aligned with a percentile aligner.
+ * CPU and memory utilizations are distributions: aligned with a percentile aligner; request
+ * latencies are distributions read whole (their buckets), so a percentile spans the rule's window.
  */
 export class CloudMonitoring implements MetricSource {
   readonly #client: LazyClient<MetricServiceClient>;
@@ -89,6 +109,28 @@ export class CloudMonitoring implements MetricSource {
       })),
     );
     return read(`${filter} | ${aligner} ${alignmentMs}ms`, items);
+  }
+
+  /**
+   * request_latencies is a DELTA DISTRIBUTION metric (ms): aligned with ALIGN_DELTA and summed
+   * across series (response codes, instances), so each point is one aligned bucket's distribution
+   * of every request the revision served. Percentiles are computed by the rules, over the window.
+   */
+  async latencies(target: RevisionTarget, window: TimeWindow, alignmentMs: number, signal: AbortSignal) {
+    const filter = `metric.type = "${REQUEST_LATENCIES}" AND ${revisionFilter(target)}`;
+    const doing = `read the request latencies of ${target.revision}`;
+    const rows = await this.#list(target.project, filter, window, alignmentMs, signal, {
+      perSeriesAligner: 'ALIGN_DELTA',
+      crossSeriesReducer: 'REDUCE_SUM',
+      groupByFields: [],
+    });
+    const items: LatencyPoint[] = rows.flatMap(({ points }) =>
+      points.flatMap((entry) => {
+        const buckets = entry.value.distributionValue && latencyBuckets(entry.value.distributionValue, doing);
+        return buckets ? [{ start: entry.end - alignmentMs, end: entry.end, ...buckets }] : [];
+      }),
+    );
+    return read(`${filter} | ALIGN_DELTA ${alignmentMs}ms | REDUCE_SUM`, items);
   }
 
   close(): Promise<void> {
@@ -160,6 +202,21 @@ function parseSeries(raw: unknown, doing: string) {
       value: entry.value,
     })),
   };
+}
+
+function latencyBuckets(value: z.infer<typeof distribution>, doing: string) {
+  const options = value.bucketOptions;
+  const bounds = bucketBounds({
+    linear: options?.linearBuckets ?? undefined,
+    exponential: options?.exponentialBuckets ?? undefined,
+    explicit: options?.explicitBuckets?.bounds,
+  });
+  const counts = (value.bucketCounts ?? []).map(Number);
+  // A distribution with no requests may come without bucket options: it adds nothing.
+  if (counts.every((count) => count === 0)) return null;
+  if (bounds === null)
+    throw new FatalError('RW_MONITORING_RESPONSE', `${doing}: a distribution without usable bucket options`);
+  return { bounds, counts };
 }
 
 function read<T extends { end: number }>(query: string, items: T[]): MetricRead<T> {

@@ -1,4 +1,4 @@
-import type { Fetched, RequestBucket, TimeWindow, UtilizationPoint } from '../core/rules.js';
+import type { Fetched, LatencyPoint, RequestBucket, TimeWindow, UtilizationPoint } from '../core/rules.js';
 
 /** The candidate revision whose metrics are read. */
 export interface RevisionTarget {
@@ -16,7 +16,7 @@ export interface MetricRead<T> extends Fetched<T> {
 
 /**
  * Cloud Monitoring as the deploy watch needs it: per-bucket request counts by response code, and
- * utilization percentiles, of one revision over a window whose bounds are multiples of `alignmentMs`.
+ * utilization percentiles and request latency distributions, of one revision over a window whose bounds are multiples of `alignmentMs`.
  * A revision without traffic has no series: the result is empty, never zeros. Every method takes an
  * AbortSignal; failures are RetryableError (already retried within the deadline) or FatalError with
  * codes RW_MONITORING_*.
@@ -36,4 +36,11 @@ export interface MetricSource {
     alignmentMs: number,
     signal: AbortSignal,
   ): Promise<MetricRead<UtilizationPoint>>;
+  /** Request latency distributions (ms) per aligned bucket, all response codes summed. */
+  latencies(
+    target: RevisionTarget,
+    window: TimeWindow,
+    alignmentMs: number,
+    signal: AbortSignal,
+  ): Promise<MetricRead<LatencyPoint>>;
 }

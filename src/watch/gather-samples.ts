@@ -1,6 +1,7 @@
 import {
   type Fetched,
   type HealthSample,
+  latencyQueryWindow,
   requestQueryWindow,
   type Rule,
   type Samples,
@@ -63,13 +64,22 @@ export async function gatherSamples(
         rt.metricSource.requestCounts(target, requestWindow, rt.windows.alignmentMs, signal),
       )
     : Promise.resolve(undefined);
+  const latencyWindow = widen(latencyQueryWindow(rules, now, rt.windows));
+  const latency = latencyWindow
+    ? guard(
+        'request latencies',
+        rt.metricSource.latencies(target, latencyWindow, rt.windows.alignmentMs, signal),
+      )
+    : Promise.resolve(undefined);
   const utilization = utilizationReads(rt, rules, target, until, signal, guard);
-  const [requestSamples, ...utilizationSamples] = await Promise.all([
+  const [requestSamples, latencySamples, ...utilizationSamples] = await Promise.all([
     requests,
+    latency,
     ...utilization.map((entry) => entry.read),
   ]);
   return {
     requests: requestSamples,
+    latency: latencySamples,
     utilization: Object.fromEntries(
       utilization.map((entry, index) => [entry.key, utilizationSamples[index]]),
     ),

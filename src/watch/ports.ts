@@ -24,8 +24,8 @@ export interface PreDeployBackup {
 }
 
 /**
- * Reads the application's main database schema fingerprint (read-only, never writes). Resolves null
- * when the database does not exist; rejects with a FatalError when it cannot be read.
+ * Reads the application's schema fingerprint, main and tenant databases (read-only, never writes).
+ * Resolves null when the main database does not exist; rejects with a FatalError when it cannot be read.
  */
 export interface SchemaInspector {
   fingerprint(signal: AbortSignal): Promise<SchemaFingerprint | null>;

@@ -1,5 +1,6 @@
 import { compareSchema, type SchemaFingerprint } from '../core/schema-change.js';
 import { errorMessage } from '../core/errors.js';
+import type { WatchStore } from '../store/store.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
 import { NO_RESTORE_POINT, type RestorePoint, type RestorePointReport } from '../core/restore-point.js';
 import type { WatchRuntime } from './watch-runtime.js';
@@ -96,21 +97,32 @@ export async function restoreReport(
   watch: WatchRecord | null,
   signal: AbortSignal,
 ): Promise<RestorePointReport> {
-  const point = pointOf(rt, service, watch);
+  const point = restorePointOf(rt.store, service.key, watch);
   let now: SchemaFingerprint | null = null;
   try {
     now = rt.schema ? await rt.schema.fingerprint(signal) : null;
   } catch (error) {
-    return { ...point, schemaChanged: null, schemaDetail: `schema not compared: ${errorMessage(error)}` };
+    return {
+      ...point,
+      schemaChanged: null,
+      schemaDetail: `schema not compared: ${errorMessage(error)}`,
+      schemaTenants: [],
+    };
   }
   if (!rt.schema)
     return {
       ...point,
       schemaChanged: null,
       schemaDetail: 'schema not compared: no main database configured',
+      schemaTenants: [],
     };
   const change = compareSchema(point.fingerprint, now);
-  return { ...point, schemaChanged: change.changed, schemaDetail: change.detail };
+  return {
+    ...point,
+    schemaChanged: change.changed,
+    schemaDetail: change.detail,
+    schemaTenants: change.tenants,
+  };
 }
 
 /**
@@ -128,13 +140,15 @@ export function restoreReportOrUnknown(
     note: `restore point unknown: ${errorMessage(error)}`,
     schemaChanged: null,
     schemaDetail: 'schema not compared: the restore point could not be read',
+    schemaTenants: [],
   }));
 }
 
-function pointOf(rt: WatchRuntime, service: WatchedService, watch: WatchRecord | null): RestorePoint {
-  const fresh = watch ? rt.store.watches.get(watch.id) : rt.store.watches.recent(service.key, 1)[0];
+/** The restore point a rollback of `key` names: the watch's, else the newest watch's, else the newest predeploy's. */
+export function restorePointOf(store: WatchStore, key: string, watch: WatchRecord | null): RestorePoint {
+  const fresh = watch ? store.watches.get(watch.id) : store.watches.recent(key, 1)[0];
   if (fresh?.restorePoint) return fresh.restorePoint;
-  const predeploy = rt.store.predeploys.latest(service.key);
+  const predeploy = store.predeploys.latest(key);
   if (predeploy && predeploy.error === null) {
     return {
       source: 'predeploy',

@@ -2,6 +2,8 @@ import { AUTH_FAILED_KEY } from '../core/watch-machine.js';
 import type { WatchStatus } from '../core/watch-types.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
 import type { WatchStore } from '../store/store.js';
+import { compareSchema, type SchemaFingerprint } from '../core/schema-change.js';
+import { restorePointOf } from './restore-points.js';
 import { defaultTarget } from './rollback-target.js';
 import type { WatchedService } from './watched-service.js';
 
@@ -58,13 +60,22 @@ export interface ServiceStatus {
   /** The known-good history, newest first: revision, how it became known good, when. */
   known_good: Array<{ revision: string; how: string; at: string }>;
   last_backup: { file: string; at: string; source: string } | null;
+  /**
+   * Whether the main or any tenant database's schema changed since the restore point a rollback
+   * would name, and which tenants did; null when the schema was not read.
+   */
+  schema_drift: { changed: boolean | null; tenants: string[]; detail: string } | null;
 }
+
+/** The application's schema read once for every service's status, or why it could not be read. */
+export type SchemaReading = { fingerprint: SchemaFingerprint | null } | { error: string };
 
 /** The state of every configured service, from the store alone (no Cloud Run call: works offline). */
 export function serviceStatuses(
   services: readonly WatchedService[],
   store: WatchStore,
   now = Date.now(),
+  schema?: SchemaReading,
 ): ServiceStatus[] {
   return services.map((service) => {
     const row = store.services.get(service.key);
@@ -116,6 +127,7 @@ export function serviceStatuses(
         .map((mark) => mark.revision),
       ...targetOf(store, service, now),
       last_backup: lastBackup(store, service.key, open ?? last),
+      schema_drift: schema ? driftOf(store, service.key, open, schema) : null,
     };
   });
 }
@@ -141,6 +153,18 @@ function targetOf(
       .map((entry) => ({ revision: entry.revision, how: entry.how, at: iso(entry.at) as string }))
       .reverse(),
   };
+}
+
+function driftOf(
+  store: WatchStore,
+  key: string,
+  open: WatchRecord | null,
+  schema: SchemaReading,
+): ServiceStatus['schema_drift'] {
+  if ('error' in schema)
+    return { changed: null, tenants: [], detail: `schema not compared: ${schema.error}` };
+  const change = compareSchema(restorePointOf(store, key, open).fingerprint, schema.fingerprint);
+  return { changed: change.changed, tenants: change.tenants, detail: change.detail };
 }
 
 function lastBackup(store: WatchStore, key: string, watch: WatchRecord | null): ServiceStatus['last_backup'] {

@@ -2,7 +2,12 @@ import type { RuleConfig, ServiceConfig } from '../config/schema/services.js';
 import { serviceKey } from '../config/schema/services.js';
 import type { Rule } from '../core/rules.js';
 import type { ServiceRef } from '../cloudrun/cloud-run-api.js';
+import { parseDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
+import { defaultLatencyMinRequests } from '../core/latency.js';
+
+/** A ratio over fewer requests than this says too little (one 5xx of 10 is 10 %). */
+const RATIO_MIN_REQUESTS = 20;
 
 /** A configured service, ready for the watch: its key, where it lives, and its rules for the core. */
 export interface WatchedService {
@@ -26,7 +31,18 @@ export function watchedService(config: ServiceConfig): WatchedService {
 }
 
 export function toRule(rule: RuleConfig): Rule {
-  const common = { name: rule.name, threshold: rule.threshold, action: rule.action };
+  if (rule.signal === 'latency')
+    return {
+      name: rule.name,
+      signal: 'latency',
+      percentile: rule.percentile,
+      // The schema refused anything but a duration's text here.
+      threshold: parseDuration(String(rule.threshold)) as number,
+      windowMs: rule.window,
+      minRequests: rule.min_requests ?? defaultLatencyMinRequests(rule.percentile),
+      action: rule.action,
+    };
+  const common = { name: rule.name, threshold: Number(rule.threshold), action: rule.action };
   switch (rule.signal) {
     case 'requests':
       return {
@@ -36,7 +52,7 @@ export function toRule(rule: RuleConfig): Rule {
         responseCode: rule.response_code,
         measure: rule.measure,
         windowMs: rule.window,
-        minRequests: rule.min_requests,
+        minRequests: rule.min_requests ?? RATIO_MIN_REQUESTS,
       };
     case 'health':
       return { ...common, signal: 'health' };

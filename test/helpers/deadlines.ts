@@ -122,7 +122,7 @@ export function watchDeadline(config: Config, index = 0): Deadline {
     metricRules.length > 0 ? config.monitoring.alignment_period + config.monitoring.reporting_delay : 0;
   const healthProbes = Math.max(
     1,
-    ...service.rules.filter((rule) => rule.signal === 'health').map((rule) => rule.threshold),
+    ...service.rules.filter((rule) => rule.signal === 'health').map((rule) => Number(rule.threshold)),
   );
   const cycle = service.poll_interval + healthProbes * service.probe_interval + metricDelay;
   const ms =

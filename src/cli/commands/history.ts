@@ -85,7 +85,7 @@ function describeEvaluations(evaluations: EvaluationRecord[]): string {
         : '';
       return [
         `${new Date(entry.at).toISOString()}  ${entry.phase === 'guard' ? `[guard ${entry.revision}] ` : ''}${entry.rule} (${entry.action})  ${entry.verdict}  -> ${entry.taken}`,
-        `    ${entry.detail}; value ${entry.value ?? 'none'}, threshold ${entry.threshold}${window}`,
+        `    ${entry.detail}; value ${entry.value ?? 'none'}, threshold ${entry.threshold}${entry.signal === 'latency' ? ' ms' : ''}${window}`,
         `    raw ${JSON.stringify(entry.raw)}`,
         entry.query ? `    query ${entry.query}` : '',
       ]

@@ -3,7 +3,9 @@ import { describeBacklog, type OffsiteBacklog, offsiteBacklog } from '../../offs
 import { formatBytes } from '../../util/format-bytes.js';
 import { formatAge, type RecoveryPoint, recoveryPoint } from '../../core/recovery-point.js';
 import { type LeaseStatus, readLeases } from '../../lease/lease-status.js';
-import { serviceStatuses, type ServiceStatus } from '../../watch/status.js';
+import { appSchemaInspector } from '../../app/watch-runtime.js';
+import { errorMessage } from '../../core/errors.js';
+import { type SchemaReading, serviceStatuses, type ServiceStatus } from '../../watch/status.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printResult } from '../output.js';
 import { withStateView } from '../read-state.js';
@@ -26,8 +28,9 @@ export function registerStatus(program: Command): void {
         // With a cluster only (the one part of status that asks the network): who holds each lease.
         const cluster = await view.clusterStore();
         const leases = cluster ? await readLeases(cluster, AbortSignal.timeout(LEASE_READ_MS)) : undefined;
+        const schema = view.services.length > 0 ? await readSchema(view.config) : undefined;
         return {
-          services: serviceStatuses(view.services, view.store).map(servingAsList),
+          services: serviceStatuses(view.services, view.store, Date.now(), schema).map(servingAsList),
           last_backup: latest
             ? { file: latest.file, at: latest.startedAt, reason: latest.reason, status: latest.status }
             : null,
@@ -55,6 +58,15 @@ function stateCopyOf(mark: CopyMark | undefined) {
 type StatusRow = Omit<ServiceStatus, 'serving'> & {
   serving: Array<{ revision: string; percent: number }> | null;
 };
+
+/** The main and tenant databases' schema, read once for every service (read-only). */
+async function readSchema(config: Parameters<typeof appSchemaInspector>[0]): Promise<SchemaReading> {
+  try {
+    return { fingerprint: await appSchemaInspector(config).fingerprint(AbortSignal.timeout(30_000)) };
+  } catch (error) {
+    return { error: errorMessage(error) };
+  }
+}
 
 /** Revision names are data, not field names: JSON output lists them instead of keying by them. */
 function servingAsList(status: ServiceStatus): StatusRow {
@@ -122,6 +134,7 @@ function describe(
       `  rollback target: ${target.revision ?? 'none known'}${target.window_closes_at ? ` (automatic until ${target.window_closes_at})` : target.note ? ` (${target.note})` : ''}`,
     );
     if (status.bad_revisions.length > 0) lines.push(`  bad:       ${status.bad_revisions.join(', ')}`);
+    if (status.schema_drift) lines.push(`  schema:    ${status.schema_drift.detail}`);
     lines.push(
       `  restore:   ${status.last_backup ? `${status.last_backup.file} (${status.last_backup.source}, ${status.last_backup.at})` : 'no pre-deploy backup'}`,
     );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDuration } from '../../core/duration.js';
 import { duration, option } from '../types.js';
 
 // The Cloud Run services the deploy watch watches, their probes and rules.
@@ -12,9 +13,9 @@ const ruleSchema = z
         example: 'http_5xx',
       },
     ),
-    signal: option(z.enum(['requests', 'health', 'cpu', 'memory']), {
+    signal: option(z.enum(['requests', 'health', 'cpu', 'memory', 'latency']), {
       description:
-        'requests: Cloud Monitoring request_count of the candidate revision; health: the /health probe; cpu and memory: utilization percentiles.',
+        'requests: Cloud Monitoring request_count of the candidate revision; health: the /health probe; cpu and memory: utilization percentiles; latency: a percentile of request_latencies.',
       example: 'requests',
     }),
     response_code_class: option(z.enum(['1xx', '2xx', '3xx', '4xx', '5xx']).optional(), {
@@ -35,19 +36,22 @@ const ruleSchema = z
       description:
         'requests: count trips when matching requests > threshold; ratio when matching / all requests > threshold (0..1).',
     }),
-    threshold: option(z.number().nonnegative(), {
+    // Kept as written (a number, or a duration's text for latency) so `config print` gives it back.
+    threshold: option(z.union([z.number().nonnegative(), z.string()]), {
       description:
-        'requests: a count, or a ratio 0..1; health: failures in a row (trips when reached); cpu/memory: utilization 0..1.',
+        'requests: a count, or a ratio 0..1; health: failures in a row (trips when reached); cpu/memory: utilization 0..1; latency: a duration like "800ms" (trips when the percentile is above it).',
     }),
     window: option(duration.prefault('5m'), {
       description:
-        'requests, cpu, memory: the window of complete reported minutes looked at. Ignored by health.',
+        'requests, cpu, memory, latency: the window of complete reported minutes looked at. Ignored by health.',
     }),
-    min_requests: option(z.number().int().nonnegative().default(20), {
-      description: 'ratio only: with fewer requests in the window the verdict is insufficient data.',
+    min_requests: option(z.number().int().nonnegative().optional(), {
+      description:
+        'ratio and latency: with fewer requests in the window the verdict is insufficient data. Unset: 20 for a ratio; for latency enough that five requests lie above the percentile (p50: 10, p95: 100, p99: 500).',
     }),
     percentile: option(z.union([z.literal(50), z.literal(95), z.literal(99)]).default(99), {
-      description: 'cpu, memory: which percentile of the utilization distribution (50, 95 or 99).',
+      description:
+        'cpu, memory: which percentile of the utilization distribution; latency: of the request latencies (50, 95 or 99).',
     }),
     action: option(z.enum(['rollback', 'alert']).default('rollback'), {
       description: 'What a trip does: roll back to the last good revision, or only alert.',
@@ -67,6 +71,20 @@ function ruleProblem(rule: z.output<typeof ruleSchema>): { key: string; message:
     };
   if (rule.signal === 'requests' && rule.response_code && rule.response_code_class)
     return { key: 'response_code', message: 'give response_code or response_code_class, not both' };
+  if (rule.signal === 'latency') {
+    if (typeof rule.threshold !== 'string' || parseDuration(rule.threshold) === undefined)
+      return {
+        key: 'threshold',
+        message: `latency: expected a duration like "800ms" or "2s", got ${JSON.stringify(rule.threshold)}`,
+      };
+    if (rule.window <= 0) return { key: 'window', message: 'expected a window longer than 0s' };
+    return undefined;
+  }
+  if (typeof rule.threshold === 'string')
+    return {
+      key: 'threshold',
+      message: `${rule.signal}: expected a number, got ${JSON.stringify(rule.threshold)} (a duration is for signal "latency" only)`,
+    };
   if (rule.signal === 'health' && (!Number.isInteger(rule.threshold) || rule.threshold < 1))
     return { key: 'threshold', message: 'health: expected a whole number of failures in a row, at least 1' };
   const ratioLike = rule.signal === 'cpu' || rule.signal === 'memory' || rule.measure === 'ratio';
