@@ -1,3 +1,4 @@
+import type { TestVerdict } from '../core/candidate-test.js';
 import { AUTH_FAILED_KEY } from '../core/watch-machine.js';
 import type { WatchStatus } from '../core/watch-types.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
@@ -26,6 +27,13 @@ export interface ServiceStatus {
     /** The health probes' own credentials were refused during this watch (announced once). */
     auth_failed: boolean;
     restore_point: string | null;
+    /**
+     * A tagged no-traffic candidate's test at its tag URL (testing, passed, failed) or why it cannot
+     * be tested (unreachable: no tag); null for a candidate that served traffic at once.
+     */
+    candidate_test: CandidateTestStatus | null;
+    /** The release step automatic promotion reached; null before (or without it). */
+    release_step: { step: number; of: number; percent: number; started_at: string } | null;
   } | null;
   last_watch: {
     id: number;
@@ -33,6 +41,7 @@ export interface ServiceStatus {
     status: WatchStatus;
     ended_at: string | null;
     reason: string | null;
+    candidate_test: CandidateTestStatus | null;
   } | null;
   /**
    * An automatic rollback decided but not confirmed (the daemon stopped mid-update, or the API
@@ -58,6 +67,12 @@ export interface ServiceStatus {
   /** The known-good history, newest first: revision, how it became known good, when. */
   known_good: Array<{ revision: string; how: string; at: string }>;
   last_backup: { file: string; at: string; source: string } | null;
+}
+
+export interface CandidateTestStatus {
+  verdict: TestVerdict;
+  detail: string;
+  at: string;
 }
 
 /** The state of every configured service, from the store alone (no Cloud Run call: works offline). */
@@ -91,6 +106,15 @@ export function serviceStatuses(
         tripped: open.tripped,
         auth_failed: open.announced.includes(AUTH_FAILED_KEY),
         restore_point: open.restorePoint?.backup ?? null,
+        candidate_test: testOf(open),
+        release_step: open.release?.step
+          ? {
+              step: open.release.step.index + 1,
+              of: service.config.release.steps.length,
+              percent: open.release.step.percent,
+              started_at: iso(open.release.step.startedAt) as string,
+            }
+          : null,
       },
       last_watch: last && {
         id: last.id,
@@ -98,6 +122,7 @@ export function serviceStatuses(
         status: last.status,
         ended_at: iso(last.endedAt),
         reason: last.endReason,
+        candidate_test: testOf(last),
       },
       owed_rollback: owed
         ? {
@@ -168,6 +193,11 @@ function lastRollback(store: WatchStore, key: string): ServiceStatus['last_rollb
     trigger: detail.trigger ?? 'unknown',
     reason: entry.message,
   };
+}
+
+function testOf(watch: WatchRecord): CandidateTestStatus | null {
+  const test = watch.release?.test;
+  return test ? { verdict: test.verdict, detail: test.detail, at: iso(test.at) as string } : null;
 }
 
 function iso(ms: number | null): string | null {

@@ -8,6 +8,7 @@ import { backupManifestShaMigration } from './007-backup-manifest-sha.js';
 import { backupOffsiteMigration } from './008-backup-offsite.js';
 import { offsiteCopiesMigration } from './009-offsite-copies.js';
 import { knownGoodMigration } from './010-known-good.js';
+import { releaseMigration } from './011-release.js';
 import type { Migration } from './migration.js';
 
 /**
@@ -25,4 +26,5 @@ export const MIGRATIONS: readonly Migration[] = [
   backupOffsiteMigration,
   offsiteCopiesMigration,
   knownGoodMigration,
+  releaseMigration,
 ];
