@@ -127,16 +127,17 @@ async function afterPass(
 ): Promise<void> {
   const release = service.config.release;
   const frozen = rt.store.memory(service.key).frozen;
-  if (release.auto_promote && !watch.dryRun && !frozen) {
-    await moveToStep(rt, service, watch, 0, signal);
-    return;
-  }
+  const auto = release.auto_promote && !watch.dryRun && !frozen;
+  // A step that could not be taken (announced) is tried again on the next tick, until the deadline.
+  if (auto && (await moveToStep(rt, service, watch, 0, signal))) return;
   if (rt.clock() < watch.deadline) return;
   const why = !release.auto_promote
     ? 'release.auto_promote is off'
     : watch.dryRun
       ? 'dry run: it would have taken traffic in steps'
-      : 'the service is frozen';
+      : frozen
+        ? 'the service is frozen'
+        : 'its first release step could not be taken';
   const reason = `${watch.candidate} passed its tests at its tag URL but took no traffic (${why}); promote it with: runwarden promote --service ${service.key} --revision ${watch.candidate}`;
   if (!rt.store.watches.end(watch.id, 'inconclusive', reason, rt.clock())) return;
   rt.metrics.activeWatches.set({ service: service.key }, 0);
