@@ -91,7 +91,9 @@ describe('runwarden demo --once', () => {
     const status = runCli(['status', '--config', config]);
     expect(status.status, status.stderr).toBe(0);
     expect(status.stdout).toContain('shop');
-    expect(status.stdout).toMatch(/rolled.back/);
+    // The bad deploy's rollback stays the last one, after the blue-green promotion that followed it.
+    expect(status.stdout).toMatch(/rollback: +to shop-00002-/);
+    expect(status.stdout).toMatch(/stable: +shop-00004-/);
     const history = runCli(['history', '--config', config]);
     expect(history.status, history.stderr).toBe(0);
     expect(history.stdout).toContain('watch:promoted');

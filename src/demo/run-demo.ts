@@ -40,6 +40,8 @@ const EVENTS = [
   'watch:started',
   'watch:promoted',
   'watch:ended',
+  'watch:candidate',
+  'watch:step',
   'watch:failure',
   'rollback:started',
   'rollback:completed',

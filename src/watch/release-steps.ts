@@ -52,7 +52,11 @@ export async function judgeReleaseStep(
   });
   const last = step.index >= steps.length - 1;
   if (judgement.kind !== 'promote' || last) {
-    await applyJudgement(rt, service, watch, judgement, evaluations, observation, signal);
+    const done =
+      judgement.kind === 'promote'
+        ? { ...judgement, reason: `the last release step (${step.percent} %) passed clean` }
+        : judgement;
+    await applyJudgement(rt, service, watch, done, evaluations, observation, signal);
     return;
   }
   const reason = `step ${step.index + 1} of ${steps.length} (${step.percent} %) passed`;
