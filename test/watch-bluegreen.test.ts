@@ -119,6 +119,18 @@ describe('a tagged no-traffic candidate (the guide blue-green flow)', () => {
     expect(error.message).toBe(
       `${v2} was never tested: not reachable for testing: deploy it with --tag; pass --force to promote it anyway`,
     );
+    // Given traffic by hand and promoted by its watch, it proved itself on users: nothing to refuse.
+    await h.playground.setTraffic('shop', [{ type: 'REVISION', revision: v2, percent: 100 }]);
+    const stopTraffic = keepTraffic(h.playground);
+    try {
+      await h.runUntilEvent('watch:promoted', (event) => event.stable === v2);
+    } finally {
+      await stopTraffic();
+    }
+    expect(await manualPromote(h.runtime, 'shop', v2, harness.signal())).toMatchObject({
+      revision: v2,
+      trafficChanged: false,
+    });
   });
 });
 

@@ -4,7 +4,7 @@ import type { WatchRuntime } from './watch-runtime.js';
  * Why a person is asked for `--force` before promoting `revision`: it was a tagged no-traffic
  * candidate whose newest watch did not see it pass its tests (failed, still under test, or never
  * reachable). Null when it passed, or was never a candidate under test (it served traffic at once,
- * or no daemon watched it).
+ * or no daemon watched it), or its watch went on with traffic and promoted it.
  */
 export function candidateTestNotice(
   rt: WatchRuntime,
@@ -14,7 +14,11 @@ export function candidateTestNotice(
   // Newest first; a candidate's watch is recent (a deploy a day is 30 a month).
   const watch = rt.store.watches.recent(service, 50).find((entry) => entry.candidate === revision);
   const test = watch?.release?.test;
-  if (!test) return null;
+  // Given traffic afterwards and promoted by its watch, it proved itself on users instead.
+  if (!watch || !test || watch.status === 'promoted') return null;
+  // Rolled back or failed while serving: its bad mark says why (badMarkNotice).
+  const markedOtherwise = watch.status === 'rolled_back' || watch.status === 'failed';
+  if (test.verdict !== 'failed' && markedOtherwise) return null;
   switch (test.verdict) {
     case 'passed':
       return null;

@@ -8,8 +8,7 @@ import {
 } from '../core/candidate-test.js';
 import { errorMessage } from '../core/errors.js';
 import { TOKEN_FAILED } from '../core/probe-auth.js';
-import type { ServiceObservation } from '../core/watch-types.js';
-import { tagUrlOf } from '../core/watch-types.js';
+import { type ServiceObservation, tagUrlOf } from '../core/watch-types.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
 import { watchEventBase } from './event-base.js';
 import { TAG_TARGET } from './gather-samples.js';
