@@ -3,7 +3,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { demoConfig } from '../src/demo/demo-config.js';
 import { exitWithin, runCli, spawnCli } from './helpers/cli.js';
-import { PROCESS_START, parsed, stopDeadline, WORK_BACKSTOP, watchDeadline } from './helpers/deadlines.js';
+import {
+  PROCESS_START,
+  parsed,
+  releaseDeadline,
+  stopDeadline,
+  WORK_BACKSTOP,
+  watchDeadline,
+} from './helpers/deadlines.js';
 import { useTempDir } from './helpers/temp.js';
 import { plus } from './helpers/wait.js';
 
@@ -24,7 +31,7 @@ function demoDeadline() {
     }),
   );
   const watch = watchDeadline(config);
-  return plus(PROCESS_START, WORK_BACKSTOP, watch, watch, stopDeadline(config));
+  return plus(PROCESS_START, WORK_BACKSTOP, watch, watch, releaseDeadline(config), stopDeadline(config));
 }
 
 describe('runwarden demo --once', () => {
@@ -57,11 +64,17 @@ describe('runwarden demo --once', () => {
       'time from the first error served to traffic restored: ',
       '4. The restore point named for that rollback',
       'restore point: ',
-      '5. Where to look next',
+      '5. Blue-green: a tagged revision tested at its own URL, then promoted in steps',
+      'with no traffic and the tag green',
+      'tested at ',
+      'step 1 of 2: 50 % of traffic',
+      'step 2 of 2: 100 % of traffic',
+      'promoted shop-00004-',
+      '6. Where to look next',
       'Prometheus metrics: http://127.0.0.1:',
       ' status --config ',
       ' history --config ',
-      'demo complete: all 5 steps happened',
+      'demo complete: all 6 steps happened',
     ];
     let from = 0;
     for (const text of expected) {
@@ -78,7 +91,9 @@ describe('runwarden demo --once', () => {
     const status = runCli(['status', '--config', config]);
     expect(status.status, status.stderr).toBe(0);
     expect(status.stdout).toContain('shop');
-    expect(status.stdout).toMatch(/rolled.back/);
+    // The bad deploy's rollback stays the last one, after the blue-green promotion that followed it.
+    expect(status.stdout).toMatch(/rollback: +to shop-00002-/);
+    expect(status.stdout).toMatch(/stable: +shop-00004-/);
     const history = runCli(['history', '--config', config]);
     expect(history.status, history.stderr).toBe(0);
     expect(history.stdout).toContain('watch:promoted');

@@ -295,3 +295,57 @@ describe('notifyOnEvents for the deploy watch', () => {
     ]);
   });
 });
+
+describe('notifyOnEvents for the blue-green flow', () => {
+  const base = {
+    service: 'shop',
+    candidate: 'shop-00002-new',
+    stable: 'shop-00001-good',
+    rule: null,
+    watchId: 3,
+    at: Date.UTC(2026, 0, 1),
+    dryRun: false,
+  };
+
+  it('says an untagged no-traffic revision is not reachable for testing, and a failed candidate why', async () => {
+    const hook = await receiver();
+    const events = new EventBus();
+    const dispatcher = new NotificationDispatcher(
+      [{ name: 'hook', type: 'webhook', url: hook.url, events: ['alert', 'promotion'], timeout: 2_000 }],
+      { logger: silent },
+    );
+    const unsubscribe = notifyOnEvents(events, dispatcher);
+    events.emit('watch:candidate', {
+      ...base,
+      reason:
+        'shop-00002-new takes no traffic and has no tag: not reachable for testing: deploy it with --tag',
+      verdict: 'unreachable',
+      detail: 'not reachable for testing: deploy it with --tag',
+    });
+    events.emit('watch:candidate', {
+      ...base,
+      reason:
+        'shop-00002-new failed its tests at its tag URL: smoke check failed: /login: expected 200, got 500',
+      verdict: 'failed',
+      detail: 'smoke check failed: /login: expected 200, got 500',
+    });
+    events.emit('watch:step', { ...base, reason: 'step', step: 1, steps: 3, percent: 10 });
+    await dispatcher.idle();
+    unsubscribe();
+    expect(hook.received.map((entry) => entry.body)).toEqual([
+      expect.objectContaining({
+        kind: 'alert',
+        title: 'shop: shop-00002-new is not reachable for testing: deploy it with --tag',
+      }),
+      expect.objectContaining({
+        kind: 'alert',
+        title: 'shop: candidate shop-00002-new failed its tests at its tag URL',
+        text: expect.stringContaining('/login: expected 200, got 500'),
+      }),
+      expect.objectContaining({
+        kind: 'promotion',
+        title: 'shop: shop-00002-new now takes 10 % of traffic (step 1 of 3)',
+      }),
+    ]);
+  });
+});

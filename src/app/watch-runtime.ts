@@ -5,6 +5,7 @@ import type { EventBus } from '../events/event-bus.js';
 import { type Leadership, soleLeadership } from '../lease/leadership.js';
 import { CloudMonitoring } from '../signals/cloud-monitoring.js';
 import { UndiciHealthProber } from '../signals/health-probe.js';
+import { UndiciSmokeChecker } from '../signals/smoke-check.js';
 import { GoogleIdTokenSource } from '../signals/id-token.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -57,6 +58,7 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
     cloudRun,
     metricSource,
     prober: new UndiciHealthProber(clock),
+    smoke: new UndiciSmokeChecker(),
     // Built only when some service probes with an ID token; the library loads on its first token.
     idTokens: config.services.some((service) => service.probe_auth === 'id_token')
       ? new GoogleIdTokenSource({

@@ -147,7 +147,11 @@ function watchEntries(facts: IncidentFacts): RawEntry[] {
 function historyEntries(history: readonly IncidentHistoryEntry[]): RawEntry[] {
   const entries: RawEntry[] = [];
   for (const entry of history) {
-    const detail = (entry.detail ?? {}) as RollbackDetail & { status?: string; operation?: string };
+    const detail = (entry.detail ?? {}) as RollbackDetail & {
+      status?: string;
+      operation?: string;
+      verdict?: string;
+    };
     const add = (kind: TimelineKind, text: string, at = entry.at) => entries.push({ at, kind, text });
     switch (entry.kind) {
       case 'watch:alert':
@@ -161,6 +165,12 @@ function historyEntries(history: readonly IncidentHistoryEntry[]): RawEntry[] {
         break;
       case 'watch:insufficient-data':
         add('insufficient_data', `insufficient data: ${entry.message}`);
+        break;
+      case 'watch:candidate':
+        add(detail.verdict === 'passed' ? 'promoted' : 'alert', `candidate test: ${entry.message}`);
+        break;
+      case 'watch:step':
+        add('promoted', `release step: ${entry.message}`);
         break;
       case 'watch:promoted':
         add('promoted', `promoted ${entry.revision ?? ''}: ${entry.message}`);

@@ -85,6 +85,18 @@ export function demoConfig(target: DemoTarget): ConfigInput {
           { name: 'cpu', signal: 'cpu', threshold: 0.9, window: '3s', action: 'alert' },
           { name: 'memory', signal: 'memory', threshold: 0.9, window: '3s', action: 'alert' },
         ],
+        // The guide's blue-green flow (story step 5): a tagged no-traffic revision is probed and
+        // smoke checked at its tag URL, then takes traffic in two steps, each compared with stable.
+        probe_consecutive: 3,
+        smoke: [{ path: '/', status: 200, body_contains: '"status":200' }],
+        release: {
+          auto_promote: true,
+          steps: [50, 100],
+          step_wait: '5s',
+          // The demo's users send 20 requests/s, 10 to the candidate at 50 %: a real service keeps
+          // the default 200 per side, which these seconds-long steps could never reach.
+          comparison: { min_requests: 30 },
+        },
       },
     ],
   };

@@ -40,6 +40,8 @@ const EVENTS = [
   'watch:started',
   'watch:promoted',
   'watch:ended',
+  'watch:candidate',
+  'watch:step',
   'watch:failure',
   'rollback:started',
   'rollback:completed',
@@ -109,7 +111,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
       signal: options.stop,
     });
     closers.unshift(() => story.users.stop());
-    narrator.step(5, STEP_TITLES[4]);
+    narrator.step(6, STEP_TITLES[5]);
     await whereNextStep({
       narrator,
       address: daemon.address,
@@ -120,7 +122,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     });
     narrator.say();
     if (options.once) {
-      narrator.say('demo complete: all 5 steps happened');
+      narrator.say('demo complete: all 6 steps happened');
       return { ok: true };
     }
     await explore(narrator, playground, daemon, options.stop);

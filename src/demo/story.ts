@@ -32,13 +32,14 @@ export const STEP_TITLES = [
   'A good deploy, watched and promoted',
   'A bad deploy (HTTP 5xx), detected and rolled back',
   'The restore point named for that rollback',
+  'Blue-green: a tagged revision tested at its own URL, then promoted in steps',
   'Where to look next',
 ] as const;
 
 const USERS_RPS = 20;
 
 /**
- * Steps 1 to 4 of the demo, each waiting on the daemon's events (or on what the emulator served)
+ * Steps 1 to 5 of the demo, each waiting on the daemon's events (or on what the emulator served)
  * with a deadline; a step that does not happen rejects with StepMissedError naming it. The
  * simulated users keep running afterwards (the caller stops them).
  */
@@ -54,6 +55,7 @@ export async function tellStory(ctx: StoryContext): Promise<StoryResult> {
     const good = await goodDeployStep(ctx, stable);
     const rollback = await badDeployStep(ctx, good);
     const restorePoint = await restorePointStep(ctx, rollback);
+    await blueGreenStep(ctx, good);
     return { users, rollback, restorePoint };
   } catch (error) {
     await users.stop();
@@ -226,6 +228,55 @@ async function restorePointStep(
   narrator.detail(report.note ?? describeSource(report));
   narrator.detail(report.schemaChanged === null ? report.schemaDetail : `since then: ${report.schemaDetail}`);
   return { file, report };
+}
+
+/**
+ * The guide's flow: `gcloud run deploy --no-traffic --tag green`; the daemon probes and smoke checks
+ * the revision at its tag URL, then gives it 50 % and 100 % of the traffic, comparing it with the
+ * stable revision at the first step, and promotes it.
+ */
+async function blueGreenStep(ctx: StoryContext, stable: string): Promise<void> {
+  const { narrator, events, playground, service } = ctx;
+  narrator.step(5, STEP_TITLES[4]);
+  const from = events.mark();
+  const revision = await playground.deploy(service, { behaviour: 'healthy', noTraffic: true, tag: 'green' });
+  narrator.event(
+    `deployed ${revision} with no traffic and the tag green, like \`gcloud run deploy --no-traffic --tag green\``,
+  );
+  const tested = await events.wait('watch:candidate', {
+    match: (event) => event.candidate === revision,
+    from,
+    timeoutMs: ctx.watchWindowMs + 30_000,
+    step: 5,
+    missing: `${revision} got no verdict at its tag URL; ${instead(ctx, revision, from)}`,
+    signal: ctx.signal,
+  });
+  if (tested.verdict !== 'passed')
+    throw new StepMissedError(5, `${revision} did not pass its tests: ${tested.detail}`);
+  narrator.event(`tested at ${playground.tagUrl(service, 'green') ?? 'its tag URL'}: ${tested.detail}`);
+  for (const percent of [50, 100]) {
+    const step = await events.wait('watch:step', {
+      match: (event) => event.candidate === revision && event.percent === percent,
+      from,
+      timeoutMs: 60_000,
+      step: 5,
+      missing: `${revision} never got ${percent} % of the traffic; ${instead(ctx, revision, from)}`,
+      signal: ctx.signal,
+    });
+    narrator.event(
+      `step ${step.step} of ${step.steps}: ${percent} % of traffic on ${revision}${percent < 100 ? `, the rest on ${stable}; its 5xx ratio is compared with ${stable}'s` : ''}`,
+    );
+  }
+  const promoted = await events.wait('watch:promoted', {
+    match: (event) => event.candidate === revision,
+    from,
+    timeoutMs: 60_000,
+    step: 5,
+    missing: `${revision} was not promoted after its last step; ${instead(ctx, revision, from)}`,
+    signal: ctx.signal,
+  });
+  narrator.event(`promoted ${revision}: ${promoted.reason}`);
+  narrator.detail(`its users got: ${served(ctx, revision)}`);
 }
 
 function describeSource(report: RestorePointReport): string {

@@ -26,6 +26,8 @@ import type {
   WatchEventBase,
   WatchFailureEvent,
   WatchHeldEvent,
+  CandidateEvent,
+  ReleaseStepEvent,
   WatchStartedEvent,
 } from './watch-events.js';
 
@@ -78,6 +80,10 @@ export interface RunwardenEvents {
   'watch:ended': WatchEndedEvent;
   /** Frozen service, or a bad revision serving: seen and deliberately not acted on. */
   'watch:held': WatchHeldEvent;
+  /** A tagged no-traffic candidate passed or failed its probes and smoke checks, or cannot be reached. */
+  'watch:candidate': CandidateEvent;
+  /** Automatic promotion gave the candidate the next step of traffic. */
+  'watch:step': ReleaseStepEvent;
   /** A poll, metric read, backup or promotion failed (a failure to act); the watch goes on. */
   'watch:failure': WatchFailureEvent;
   /** Traffic is being sent back (UpdateService accepted); `completed` or `failed` follows. */

@@ -75,6 +75,22 @@ export interface WatchHeldEvent extends WatchEventBase {
   wouldDo: 'rollback' | 'promote' | null;
 }
 
+/** A tagged no-traffic candidate's test at its tag URL reached a verdict, or it cannot be tested. */
+export interface CandidateEvent extends WatchEventBase {
+  verdict: 'passed' | 'failed' | 'unreachable';
+  /** What was found, in one line: answers in a row, smoke checks, or why it cannot be reached. */
+  detail: string;
+}
+
+/** Automatic promotion moved traffic to the next release step (confirmed on Cloud Run). */
+export interface ReleaseStepEvent extends WatchEventBase {
+  /** 1-based step number, of `steps` in all. */
+  step: number;
+  steps: number;
+  /** The candidate's percent of traffic at this step; the stable revision serves the rest. */
+  percent: number;
+}
+
 export interface RollbackEventBase extends WatchEventBase {
   trigger: RollbackTrigger;
   /** Revisions that served traffic before. */

@@ -102,6 +102,28 @@ export function notifyOnEvents(
         ]),
       ),
     ),
+    events.on('watch:candidate', (event) =>
+      send(
+        watchNotification(
+          event.verdict === 'passed' ? 'promotion' : 'alert',
+          event,
+          event.verdict === 'unreachable'
+            ? `${event.service}: ${event.candidate} is ${event.detail}`
+            : `${event.service}: candidate ${event.candidate} ${event.verdict} its tests at its tag URL`,
+          [event.verdict === 'unreachable' ? '' : event.detail],
+        ),
+      ),
+    ),
+    events.on('watch:step', (event) =>
+      send(
+        watchNotification(
+          'promotion',
+          event,
+          `${event.service}: ${event.candidate} now takes ${event.percent} % of traffic (step ${event.step} of ${event.steps})`,
+          [`the rest stays on ${event.stable ?? 'the stable revision'}`],
+        ),
+      ),
+    ),
     events.on('watch:failure', (event) =>
       send(
         watchNotification('failure', event, `${event.service}: ${event.operation} failed`, [

@@ -11,6 +11,8 @@ const RECORDED = [
   'watch:ended',
   'watch:held',
   'watch:failure',
+  'watch:candidate',
+  'watch:step',
   'rollback:started',
   'rollback:completed',
   'rollback:failed',

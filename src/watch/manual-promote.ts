@@ -3,6 +3,7 @@ import { servingOf, snapshotOf } from '../core/watch-types.js';
 import { FatalError, RunwardenError, UsageError } from '../core/errors.js';
 import { releaseActionLease, takeActionLease } from './action-lease.js';
 import { badMarkNotice } from './bad-mark.js';
+import { candidateTestNotice } from './candidate-notice.js';
 import { watchEventBase } from './event-base.js';
 import type { WatchRuntime } from './watch-runtime.js';
 import { findService } from './watched-service.js';
@@ -20,6 +21,8 @@ export interface ManualPromoteResult {
  * revision (tags kept), conditional on the etag read just before (a concurrent change is reported,
  * never overwritten), then R becomes the last known good revision. A revision marked bad is refused
  * (RW_REVISION_BAD, naming the mark) unless `force`; with it the mark is lifted: a person decided.
+ * So is a tagged no-traffic candidate that did not pass its tests at its tag URL (RW_CANDIDATE_FAILED,
+ * or RW_CANDIDATE_UNTESTED while under test or never reachable), unless `force`.
  * An open watch of R ends promoted; a watch of another revision ends cancelled; an automatic
  * rollback still owed is dropped (the person's choice stands).
  */
@@ -41,6 +44,10 @@ export async function manualPromote(
   }
   if (!target.ready)
     throw new UsageError(`revision ${revision} is not ready; only a ready revision can take traffic`);
+  // The test verdict first: it says why more plainly than the bad mark a failed test leaves.
+  const untested = options.force === true ? null : candidateTestNotice(rt, service.key, revision);
+  if (untested !== null)
+    throw new FatalError(untested.code, `${untested.message}; pass --force to promote it anyway`);
   const bad = options.force === true ? null : badMarkNotice(rt, service.key, revision);
   if (bad !== null) throw new FatalError('RW_REVISION_BAD', `${bad}; pass --force to promote it anyway`);
   const owner = takeActionLease(rt, service.key);

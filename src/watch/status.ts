@@ -1,3 +1,4 @@
+import type { TestVerdict } from '../core/candidate-test.js';
 import { AUTH_FAILED_KEY } from '../core/watch-machine.js';
 import type { WatchStatus } from '../core/watch-types.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
@@ -28,6 +29,13 @@ export interface ServiceStatus {
     /** The health probes' own credentials were refused during this watch (announced once). */
     auth_failed: boolean;
     restore_point: string | null;
+    /**
+     * A tagged no-traffic candidate's test at its tag URL (testing, passed, failed) or why it cannot
+     * be tested (unreachable: no tag); null for a candidate that served traffic at once.
+     */
+    candidate_test: CandidateTestStatus | null;
+    /** The release step automatic promotion reached; null before (or without it). */
+    release_step: { step: number; of: number; percent: number; started_at: string } | null;
   } | null;
   last_watch: {
     id: number;
@@ -35,6 +43,7 @@ export interface ServiceStatus {
     status: WatchStatus;
     ended_at: string | null;
     reason: string | null;
+    candidate_test: CandidateTestStatus | null;
   } | null;
   /**
    * An automatic rollback decided but not confirmed (the daemon stopped mid-update, or the API
@@ -70,6 +79,12 @@ export interface ServiceStatus {
 /** The application's schema read once for every service's status, or why it could not be read. */
 export type SchemaReading = { fingerprint: SchemaFingerprint | null } | { error: string };
 
+export interface CandidateTestStatus {
+  verdict: TestVerdict;
+  detail: string;
+  at: string;
+}
+
 /** The state of every configured service, from the store alone (no Cloud Run call: works offline). */
 export function serviceStatuses(
   services: readonly WatchedService[],
@@ -102,6 +117,15 @@ export function serviceStatuses(
         tripped: open.tripped,
         auth_failed: open.announced.includes(AUTH_FAILED_KEY),
         restore_point: open.restorePoint?.backup ?? null,
+        candidate_test: testOf(open),
+        release_step: open.release?.step
+          ? {
+              step: open.release.step.index + 1,
+              of: service.config.release.steps.length,
+              percent: open.release.step.percent,
+              started_at: iso(open.release.step.startedAt) as string,
+            }
+          : null,
       },
       last_watch: last && {
         id: last.id,
@@ -109,6 +133,7 @@ export function serviceStatuses(
         status: last.status,
         ended_at: iso(last.endedAt),
         reason: last.endReason,
+        candidate_test: testOf(last),
       },
       owed_rollback: owed
         ? {
@@ -192,6 +217,11 @@ function lastRollback(store: WatchStore, key: string): ServiceStatus['last_rollb
     trigger: detail.trigger ?? 'unknown',
     reason: entry.message,
   };
+}
+
+function testOf(watch: WatchRecord): CandidateTestStatus | null {
+  const test = watch.release?.test;
+  return test ? { verdict: test.verdict, detail: test.detail, at: iso(test.at) as string } : null;
 }
 
 function iso(ms: number | null): string | null {

@@ -6,6 +6,7 @@ import type { Leadership } from '../lease/leadership.js';
 import type { HealthProber } from '../signals/health-probe.js';
 import type { IdTokenSource } from '../signals/id-token.js';
 import type { MetricSource } from '../signals/metric-source.js';
+import type { SmokeChecker } from '../signals/smoke-check.js';
 import type { WatchStore } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { WatchMetrics } from '../telemetry/metrics-watch.js';
@@ -23,6 +24,8 @@ export interface WatchRuntime {
   cloudRun: CloudRunApi;
   metricSource: MetricSource;
   prober: HealthProber;
+  /** Smoke checks of a tagged no-traffic candidate at its tag URL. */
+  smoke: SmokeChecker;
   /** ID tokens for services with probe_auth id_token; null when no service has it. */
   idTokens: IdTokenSource | null;
   /** null: no pre-deploy backups can be taken (no backup configured). */

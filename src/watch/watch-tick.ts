@@ -5,6 +5,8 @@ import { type ServiceObservation, snapshotOf } from '../core/watch-types.js';
 import { errorMessage, RunwardenError } from '../core/errors.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
 import { applyJudgement } from './apply-judgement.js';
+import { testCandidate } from './candidate-tick.js';
+import { judgeReleaseStep } from './release-steps.js';
 import { watchEventBase } from './event-base.js';
 import { candidateTargets, describeFailure, gatherSamples } from './gather-samples.js';
 import { applyObservationStep } from './observe-step.js';
@@ -46,6 +48,9 @@ async function judgeWatch(
   observation: ServiceObservation,
   signal: AbortSignal,
 ): Promise<void> {
+  // A release in steps is judged step by step; a tagged no-traffic candidate by its test.
+  if (watch.release?.step) return judgeReleaseStep(rt, service, watch, observation, signal);
+  if (await testCandidate(rt, service, watch, observation, signal)) return;
   await probeBeforeConcluding(rt, service, watch, observation, signal);
   const failures: string[] = [];
   const subject = { revision: watch.candidate, rules: service.rules };

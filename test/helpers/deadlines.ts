@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/config/load.js';
 import { type Config, type ConfigInput, configSchema } from '../../src/config/schema.js';
-import type { Deadline } from './wait.js';
+import { type Deadline, plus } from './wait.js';
 
 /**
  * Deadlines of the tests, derived from the configuration the test gives the system under test
@@ -139,4 +139,18 @@ export function watchDeadline(config: Config, index = 0): Deadline {
       ` + ${SLOWDOWN} x (poll_interval + health threshold x probe_interval + alignment_period + reporting_delay)` +
       ' + one traffic change',
   };
+}
+
+/**
+ * From a tagged no-traffic deploy until its release in steps concludes: its watch, then each step's
+ * wait and traffic change, and the watch window a release adds for data that comes late.
+ */
+export function releaseDeadline(config: Config, index = 0): Deadline {
+  const service = serviceOf(config, index);
+  const steps = service.release.steps.length;
+  const perStep = service.release.step_wait + SLOWDOWN * service.poll_interval + actionDeadline(config).ms;
+  return plus(watchDeadline(config, index), {
+    ms: steps * perStep + service.watch_window,
+    basis: `${steps} steps x (step_wait + ${SLOWDOWN} x poll_interval + one traffic change) + watch_window`,
+  });
 }

@@ -17,7 +17,10 @@ export function registerPromote(program: Command): void {
     )
     .requiredOption(...SERVICE_FLAG)
     .requiredOption('-r, --revision <name>', 'the revision to promote (short name, e.g. shop-00012-abc)')
-    .option('--force', 'promote a revision marked bad (refused without it, naming the mark)')
+    .option(
+      '--force',
+      'promote a revision marked bad, or a candidate that failed or has not passed its tests at its tag URL (refused without it, naming why)',
+    )
     .action(async (options: PromoteOptions) => {
       const result = await withWatchRuntime(options, (runtime, signal) =>
         manualPromote(runtime, options.service, options.revision, signal, { force: options.force === true }),

@@ -114,6 +114,16 @@ function describe(
       lines.push(
         `  watching:  ${status.watch.candidate} until ${status.watch.deadline} (watch ${status.watch.id}${tripped}${refused})`,
       );
+      const test = status.watch.candidate_test;
+      if (test)
+        lines.push(
+          `  candidate: ${test.verdict === 'unreachable' ? test.detail : `${test.verdict}: ${test.detail}`}`,
+        );
+      const step = status.watch.release_step;
+      if (step)
+        lines.push(
+          `  release:   step ${step.step} of ${step.of}, ${step.percent}% of traffic since ${step.started_at}`,
+        );
     } else {
       lines.push('  watching:  nothing');
     }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
 import { duration, option } from '../types.js';
+import { releaseSchema, smokeSchema } from './release.js';
 
 // The Cloud Run services the deploy watch watches, their probes and rules.
 
@@ -159,6 +160,18 @@ const serviceSchema = z
     probe_interval: option(duration.prefault('10s'), { description: 'Time between health probes.' }),
     probe_timeout: option(duration.prefault('5s'), {
       description: 'A probe with no answer within this fails.',
+    }),
+    probe_consecutive: option(z.number().int().min(1).max(100).default(3), {
+      description:
+        'A tagged no-traffic candidate passes its probes after this many healthy answers in a row at its tag URL (so a crash-looping revision cannot pass on one lucky answer).',
+    }),
+    smoke: option(smokeSchema, {
+      description:
+        'Smoke checks of a tagged no-traffic candidate, run at its tag URL once its probes passed (the guide\'s "test login and the main features"); each must answer as expected for it to pass.',
+    }),
+    release: option(releaseSchema, {
+      description:
+        'What follows a passed candidate: auto_promote (traffic in steps, each compared with the stable revision) or a person promoting it.',
     }),
     poll_interval: option(duration.prefault('15s'), {
       description: 'How often Cloud Run is polled for new revisions and the rules are evaluated.',

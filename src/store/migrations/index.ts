@@ -10,6 +10,7 @@ import { offsiteCopiesMigration } from './009-offsite-copies.js';
 import { knownGoodMigration } from './010-known-good.js';
 import { leaseGenerationMigration } from './011-lease-generation.js';
 import { restoreLinkCopyMigration } from './012-restore-link-copy.js';
+import { releaseMigration } from './013-release.js';
 import type { Migration } from './migration.js';
 
 /**
@@ -29,4 +30,5 @@ export const MIGRATIONS: readonly Migration[] = [
   knownGoodMigration,
   leaseGenerationMigration,
   restoreLinkCopyMigration,
+  releaseMigration,
 ];

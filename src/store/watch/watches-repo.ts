@@ -1,6 +1,7 @@
 import type { WatchState, WatchStatus } from '../../core/watch-types.js';
 import type { Db } from '../db.js';
 import type { RestorePoint } from '../../core/restore-point.js';
+import type { ReleaseState } from '../../core/candidate-test.js';
 
 /** A watch as stored, with what the watch layer adds to the core's view. */
 export interface WatchRecord extends WatchState {
@@ -9,6 +10,8 @@ export interface WatchRecord extends WatchState {
   endReason: string | null;
   dryRun: boolean;
   restorePoint: RestorePoint | null;
+  /** A tagged no-traffic candidate's test and release step; null for a candidate that served at once. */
+  release: ReleaseState | null;
 }
 
 interface Row {
@@ -25,6 +28,7 @@ interface Row {
   announced: string;
   dry_run: number;
   restore_point: string | null;
+  release: string | null;
 }
 
 export interface NewWatch {
@@ -116,6 +120,13 @@ export class WatchesRepo {
       .run(JSON.stringify([...new Set(tripped)]), JSON.stringify([...new Set(announced)]), id);
   }
 
+  /** Stores the candidate's test and release step; `deadline` moves the watch's deadline with them. */
+  setRelease(id: number, release: ReleaseState, deadline?: number): void {
+    this.db
+      .prepare('UPDATE watches SET release = ?, deadline = COALESCE(?, deadline) WHERE id = ?')
+      .run(JSON.stringify(release), deadline ?? null, id);
+  }
+
   setRestorePoint(id: number, restorePoint: RestorePoint): void {
     this.db
       .prepare('UPDATE watches SET restore_point = ? WHERE id = ?')
@@ -138,5 +149,6 @@ function fromRow(row: Row): WatchRecord {
     announced: JSON.parse(row.announced) as string[],
     dryRun: row.dry_run === 1,
     restorePoint: row.restore_point === null ? null : (JSON.parse(row.restore_point) as RestorePoint),
+    release: row.release === null ? null : (JSON.parse(row.release) as ReleaseState),
   };
 }
