@@ -32,7 +32,8 @@ export interface BuildRuntimeOptions {
 /**
  * Builds the deploy watch's runtime from the configuration: the real Cloud Run and Cloud Monitoring
  * clients (endpoints overridable for the emulator), the undici prober, the backup service as the
- * pre-deploy backup and the main database as the schema to compare. `close()` closes the clients.
+ * pre-deploy backup and the main database as the schema to compare. `close()` closes the clients
+ * and the probes' connections.
  * The app builds it once (createApp's `watch()`); tests build it around the emulator.
  */
 export function buildWatchRuntime(options: BuildRuntimeOptions): {
@@ -47,12 +48,13 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
     config.cloud_run.retry_deadline,
     config.cloud_run.call_timeout,
   );
+  const prober = new UndiciHealthProber(clock);
   const runtime: WatchRuntime = {
     services: config.services.map(watchedService),
     store: options.store,
     cloudRun,
     metricSource,
-    prober: new UndiciHealthProber(clock),
+    prober,
     // Built only when some service probes with an ID token; the library loads on its first token.
     idTokens: config.services.some((service) => service.probe_auth === 'id_token')
       ? new GoogleIdTokenSource({
@@ -80,7 +82,7 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
   return {
     runtime,
     close: async () => {
-      await Promise.allSettled([cloudRun.close(), metricSource.close()]);
+      await Promise.allSettled([cloudRun.close(), metricSource.close(), prober.close()]);
     },
   };
 }

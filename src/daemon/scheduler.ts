@@ -24,12 +24,24 @@ export class Scheduler {
     private readonly onJobError: (job: string, error: unknown) => void = () => {},
   ) {}
 
-  /** Runs `job` every `intervalMs`, first after `intervalMs` unless `runAtStart`. */
-  every(intervalMs: number, job: Job, runAtStart = false): void {
+  /**
+   * Runs `job` every `intervalMs`: first after `intervalMs`, at once when `start` is true, or after
+   * `start.afterMs` (an offset within the interval, so jobs of the same interval can be spread).
+   */
+  every(intervalMs: number, job: Job, start: boolean | { afterMs: number } = false): void {
+    if (typeof start === 'object') {
+      const first = setTimeout(() => {
+        this.fire(job);
+        this.every(intervalMs, job);
+      }, start.afterMs);
+      first.unref();
+      this.#stops.push(() => clearTimeout(first));
+      return;
+    }
     const timer = setInterval(() => this.fire(job), intervalMs);
     timer.unref();
     this.#stops.push(() => clearInterval(timer));
-    if (runAtStart) setImmediate(() => this.fire(job));
+    if (start) setImmediate(() => this.fire(job));
   }
 
   /** Runs `job` on a cron expression (node-cron syntax, optional seconds field). */

@@ -1,3 +1,4 @@
+import { spreadOffset } from '../core/spread.js';
 import type { Job, Scheduler } from '../daemon/scheduler.js';
 import { guardService } from './guard-tick.js';
 import { probeJob } from './probe-job.js';
@@ -41,9 +42,11 @@ export function guardJob(rt: WatchRuntime, service: WatchedService): Job {
 }
 
 /**
- * Schedules, per service, the watch tick every `poll_interval` and the probes every
- * `probe_interval`, both at once at start (a restarted daemon resumes open watches right away),
- * and the guard every `guard.interval` (first after one interval: it reads the tick's poll).
+ * Schedules, per service, the watch tick every `poll_interval`, at once at start (a restarted daemon
+ * resumes open watches right away), the probes every `probe_interval`, each service at its own
+ * stable offset within the interval (500 services probe a few at a time, not in one burst of 500
+ * connections; the first probes follow the start's poll), and the guard every `guard.interval`
+ * (first after one interval: it reads the tick's poll).
  * A failed probe nudges the tick, so a failing candidate is judged without waiting for the poll.
  */
 export function scheduleWatches(rt: WatchRuntime, scheduler: Scheduler): void {
@@ -51,7 +54,9 @@ export function scheduleWatches(rt: WatchRuntime, scheduler: Scheduler): void {
     const tick = watchJob(rt, service);
     scheduler.every(service.config.poll_interval, tick, true);
     const probes = probeJob(rt, service, () => tick.nudge(() => scheduler.fire(tick)));
-    scheduler.every(service.config.probe_interval, probes, true);
+    scheduler.every(service.config.probe_interval, probes, {
+      afterMs: spreadOffset(service.key, service.config.probe_interval),
+    });
     scheduler.every(service.config.guard.interval, guardJob(rt, service));
   }
 }
