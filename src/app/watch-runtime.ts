@@ -10,6 +10,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { WatchMetrics } from '../telemetry/metrics-watch.js';
 import { SqliteSchemaInspector } from '../watch/app-schema.js';
 import { LiveState } from '../watch/live-state.js';
+import { RegionPolls } from '../watch/region-polls.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
 import { watchedService } from '../watch/watched-service.js';
 import type { BackupService } from './backup-service.js';
@@ -49,6 +50,27 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
     config.cloud_run.call_timeout,
   );
   const prober = new UndiciHealthProber(clock);
+  const metrics = options.metrics;
+  const regions = new RegionPolls(cloudRun, clock, {
+    throttled(location, untilMs, error) {
+      metrics.cloudRunThrottles.inc(location);
+      metrics.cloudRunResting.set(location, untilMs / 1000);
+      logger.warn(
+        { ...location, until: new Date(untilMs).toISOString(), err: error.message },
+        'Cloud Run refused the poll for quota; backing off (watches go on with the last poll)',
+      );
+    },
+    listDenied(location, error) {
+      logger.warn(
+        { ...location, err: error.message },
+        'Cloud Run refused ListServices (run.services.list); reading each service alone instead, one read per service per poll',
+      );
+    },
+    recovered(location) {
+      metrics.cloudRunResting.set(location, 0);
+      logger.info(location, 'Cloud Run answers the poll again after a quota refusal');
+    },
+  });
   const runtime: WatchRuntime = {
     services: config.services.map(watchedService),
     store: options.store,
@@ -77,6 +99,7 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
     operationTimeoutMs: config.cloud_run.operation_timeout,
     owner: options.owner,
     live: new LiveState(),
+    regions,
     background: options.background,
   };
   return {
