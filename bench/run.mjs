@@ -19,9 +19,10 @@ import { memory } from './memory.mjs';
 import { offsite } from './offsite.mjs';
 import { restore } from './restore.mjs';
 import { rollback } from './rollback.mjs';
+import { scale } from './scale.mjs';
 import { writeLoad } from './write-load.mjs';
 
-const BENCHMARKS = [backup, memory, writeLoad, restore, rollback, alert, idle, hostile, offsite];
+const BENCHMARKS = [backup, memory, writeLoad, restore, rollback, alert, idle, scale, hostile, offsite];
 const TOOLS = ['sqlite3', 'zip', 'unzip', 'restic', '/usr/bin/time'];
 
 const { values: args } = parseArgs({
