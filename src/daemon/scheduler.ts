@@ -44,6 +44,22 @@ export class Scheduler {
     if (start) setImmediate(() => this.fire(job));
   }
 
+  /**
+   * Runs every job of `jobs` every `intervalMs` from one timer, so they fire in the same turn of
+   * the event loop (jobs that share a read, like the watch ticks of one region and its listing,
+   * then really share it); at once as well when `runAtStart`. Each job still skips a firing while
+   * its previous run goes on.
+   */
+  everyTogether(intervalMs: number, jobs: readonly Job[], runAtStart = false): void {
+    const fireAll = () => {
+      for (const job of jobs) this.fire(job);
+    };
+    const timer = setInterval(fireAll, intervalMs);
+    timer.unref();
+    this.#stops.push(() => clearInterval(timer));
+    if (runAtStart) setImmediate(fireAll);
+  }
+
   /** Runs `job` on a cron expression (node-cron syntax, optional seconds field). */
   cron(expression: string, job: Job, timezone?: string): void {
     const task = cron.schedule(expression, () => this.fire(job), { timezone, noOverlap: false });
