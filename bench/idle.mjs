@@ -47,7 +47,8 @@ export const idle = {
     for (let run = 0; run < ctx.runs; run++) {
       ctx.log(`idle run ${run + 1}/${ctx.runs}: ${count} services for ${format(windowMs, 'ms')}`);
       const playground = await startEmulator(names);
-      const work = path.join(ctx.work, 'idle');
+      // A fresh state per run: a store left by the run before would hold other revisions as stable.
+      const work = path.join(ctx.work, `idle-${run}`);
       const daemons = {};
       try {
         daemons.watching = await startDaemon(path.join(work, 'watching'), playground, names, {

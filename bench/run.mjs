@@ -22,7 +22,7 @@ import { rollback } from './rollback.mjs';
 import { scale } from './scale.mjs';
 import { writeLoad } from './write-load.mjs';
 
-const BENCHMARKS = [backup, memory, writeLoad, restore, rollback, alert, idle, scale, hostile, offsite];
+const BENCHMARKS = [backup, memory, writeLoad, restore, rollback, alert, idle, hostile, offsite, scale];
 const TOOLS = ['sqlite3', 'zip', 'unzip', 'restic', '/usr/bin/time'];
 
 const { values: args } = parseArgs({

@@ -1,4 +1,4 @@
-// 8. 500 services: the daemon watching 500 emulated services (5 s probes, 15 s polls) for 60 s with
+// 10. 500 services: the daemon watching 500 emulated services (5 s probes, 15 s polls) for 60 s with
 // no deploy in progress: its peak RSS and CPU, the Cloud Run Admin API reads it spends a minute
 // (counted at the emulator) against the per-region read quota, and the size and scrape time of
 // /metrics. The baseline for memory and CPU is the same daemon with no services, measured alongside.
@@ -10,7 +10,7 @@ import { cpuMs, rssBytes } from './lib/proc.mjs';
 import { median, percentile } from './lib/stats.mjs';
 import { figure, format } from './lib/table.mjs';
 
-const BENCH = '8. 500 services';
+const BENCH = '10. 500 services';
 const MB = 1024 * 1024;
 const SCRAPES = 20;
 
@@ -39,7 +39,8 @@ export const scale = {
     for (let run = 0; run < runs; run++) {
       ctx.log(`scale run ${run + 1}/${runs}: ${count} services for ${format(windowMs, 'ms')}`);
       const playground = await startEmulator(names);
-      const work = path.join(ctx.work, 'scale');
+      // A fresh state per run: a store left by the run before would hold other revisions as stable.
+      const work = path.join(ctx.work, `scale-${run}`);
       const daemons = {};
       try {
         daemons.watching = await startDaemon(path.join(work, 'watching'), playground, names, {

@@ -62,6 +62,7 @@ const BENCHMARKS = [
   '7. Idle footprint',
   '8. Hostile webhook bodies',
   '9. Off-site copy',
+  '10. 500 services',
 ];
 
 describe('npm run bench -- --quick', () => {
