@@ -22,6 +22,7 @@ import { offsite } from './offsite.mjs';
 import { restore } from './restore.mjs';
 import { restoreAll } from './restore-all.mjs';
 import { rollback } from './rollback.mjs';
+import { scale } from './scale.mjs';
 import { stateCopy } from './state-copy.mjs';
 import { writeLoad } from './write-load.mjs';
 
@@ -39,6 +40,7 @@ const BENCHMARKS = [
   lease,
   stateCopy,
   guard,
+  scale,
 ];
 const TOOLS = ['sqlite3', 'zip', 'unzip', 'restic', '/usr/bin/time'];
 

@@ -65,6 +65,7 @@ const BENCHMARKS = [
   '10. Lease failover',
   '11. Shared state copy',
   '12. Guard idle cost',
+  '13. 500 services',
 ];
 
 describe('npm run bench -- --quick', () => {

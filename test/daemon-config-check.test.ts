@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { RegionPolls } from '../src/watch/region-polls.js';
 import { GrpcCloudRun } from '../src/cloudrun/grpc-cloud-run.js';
 import { loadConfig } from '../src/config/load.js';
 import { startDaemon } from '../src/app/daemon.js';
@@ -131,7 +132,14 @@ describe('the daemon checks its configuration at start', () => {
     const metrics = createMetrics();
     const job = configCheckJob(
       { config, logger, metrics, events: new EventBus() },
-      { cloudRun: new GrpcCloudRun(config.cloud_run), services: [] },
+      {
+        regions: new RegionPolls(new GrpcCloudRun(config.cloud_run), Date.now, {
+          throttled: () => {},
+          recovered: () => {},
+          listDenied: () => {},
+        }),
+        services: [],
+      },
     );
     const count = async () =>
       (await metrics.config.problems.get()).values.find((value) => value.labels.kind === 'backup_source')

@@ -60,7 +60,8 @@ export async function zipBaseline(dataset, work) {
 
 /**
  * The restic baseline: snapshots, then `restic backup` into a fresh local repository (created
- * untimed, as it would be once in real use). Size is the repository's bytes on disk.
+ * untimed, as it would be once in real use), then `restic check --read-data`, so that restic
+ * verifies what it wrote as runwarden does. Size is the repository's bytes on disk.
  */
 export async function resticBaseline(dataset, work) {
   const stage = path.join(work, 'restic-stage');
@@ -83,12 +84,17 @@ export async function resticBaseline(dataset, work) {
     ['backup', '--quiet', path.join(stage, 'db'), path.join(stage, 'tenants'), dataset.mediaDir],
     { env },
   );
-  const total = combine([snapshot, backup]);
+  const check = await measure('restic', ['check', '--read-data', '--quiet'], { env });
+  const total = combine([snapshot, backup, check]);
   const size = directorySize(repo);
   rmSync(stage, { recursive: true, force: true });
   rmSync(repo, { recursive: true, force: true });
   rmSync(env.RESTIC_CACHE_DIR, { recursive: true, force: true });
-  return { ...total, size, parts: { snapshotMs: snapshot.wallMs, resticMs: backup.wallMs } };
+  return {
+    ...total,
+    size,
+    parts: { snapshotMs: snapshot.wallMs, resticMs: backup.wallMs, checkMs: check.wallMs },
+  };
 }
 
 /** The restore baseline: `unzip` one entry into a scratch folder, then `cp` it into place. */

@@ -85,9 +85,10 @@ export function format(value, unit) {
     case 'ms':
       return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(value < 10 ? 2 : 1)} ms`;
     case 'bytes':
-      return value >= 1024 * 1024 * 1024
-        ? `${(value / 1024 ** 3).toFixed(2)} GiB`
-        : `${(value / 1024 ** 2).toFixed(1)} MiB`;
+      if (value >= 1024 ** 3) return `${(value / 1024 ** 3).toFixed(2)} GiB`;
+      return value >= 1024 ** 2
+        ? `${(value / 1024 ** 2).toFixed(1)} MiB`
+        : `${(value / 1024).toFixed(1)} KiB`;
     case 'percent':
       return `${value.toFixed(2)} %`;
     default:

@@ -17,7 +17,7 @@ export const CONFIG_CHECK_INTERVAL_MS = 60 * 60 * 1000;
  */
 export function scheduleConfigChecks(
   context: DaemonContext,
-  watch: Pick<WatchRuntime, 'cloudRun' | 'services'> | undefined,
+  watch: Pick<WatchRuntime, 'regions' | 'services'> | undefined,
 ): void {
   const stopping = new AbortController();
   context.events.on('daemon:stopping', () =>
@@ -34,7 +34,7 @@ export function scheduleConfigChecks(
 export function configCheckJob(
   context: Pick<DaemonContext, 'config' | 'logger' | 'metrics' | 'events'>,
   /** Undefined when no service is configured (the daemon then runs no deploy watch). */
-  watch: Pick<WatchRuntime, 'cloudRun' | 'services'> | undefined,
+  watch: Pick<WatchRuntime, 'regions' | 'services'> | undefined,
 ): Job {
   const logger = context.logger.child({ component: 'config-check' });
   let known = new Map<string, ConfigProblem>();
@@ -91,15 +91,18 @@ export function configCheckJob(
   };
 }
 
-/** A service runwarden cannot read (missing, no permission, unreachable) cannot be watched or rolled back. */
+/**
+ * A service runwarden cannot read (missing, no permission, unreachable) cannot be watched or rolled
+ * back. Read through the watch's shared listing: 500 services are one ListServices, not 500 reads.
+ */
 async function serviceProblems(
-  watch: Pick<WatchRuntime, 'cloudRun' | 'services'>,
+  watch: Pick<WatchRuntime, 'regions' | 'services'>,
   signal: AbortSignal,
 ): Promise<ConfigProblem[]> {
   const found = await Promise.all(
     watch.services.map(async (service): Promise<ConfigProblem | undefined> => {
       try {
-        await watch.cloudRun.getService(service.ref, signal);
+        await watch.regions.observe(service.ref, signal);
         return undefined;
       } catch (error) {
         if (signal.aborted) return undefined;

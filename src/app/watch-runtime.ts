@@ -13,6 +13,7 @@ import type { WatchMetrics } from '../telemetry/metrics-watch.js';
 import { SharedSchemaInspector, SqliteSchemaInspector } from '../watch/app-schema.js';
 import { listTenants } from '../backup/sources.js';
 import { LiveState } from '../watch/live-state.js';
+import { RegionPolls } from '../watch/region-polls.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
 import { watchedService } from '../watch/watched-service.js';
 import type { BackupService } from './backup-service.js';
@@ -37,7 +38,8 @@ export interface BuildRuntimeOptions {
 /**
  * Builds the deploy watch's runtime from the configuration: the real Cloud Run and Cloud Monitoring
  * clients (endpoints overridable for the emulator), the undici prober, the backup service as the
- * pre-deploy backup and the main database as the schema to compare. `close()` closes the clients.
+ * pre-deploy backup and the main database as the schema to compare. `close()` closes the clients
+ * and the probes' connections.
  * The app builds it once (createApp's `watch()`); tests build it around the emulator.
  */
 export function buildWatchRuntime(options: BuildRuntimeOptions): {
@@ -52,12 +54,34 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
     config.cloud_run.retry_deadline,
     config.cloud_run.call_timeout,
   );
+  const prober = new UndiciHealthProber(clock);
+  const metrics = options.metrics;
+  const regions = new RegionPolls(cloudRun, clock, {
+    throttled(location, untilMs, error) {
+      metrics.cloudRunThrottles.inc(location);
+      metrics.cloudRunResting.set(location, untilMs / 1000);
+      logger.warn(
+        { ...location, until: new Date(untilMs).toISOString(), err: error.message },
+        'Cloud Run refused the poll for quota; backing off (watches go on with the last poll)',
+      );
+    },
+    listDenied(location, error) {
+      logger.warn(
+        { ...location, err: error.message },
+        'Cloud Run refused ListServices (run.services.list); reading each service alone instead, one read per service per poll',
+      );
+    },
+    recovered(location) {
+      metrics.cloudRunResting.set(location, 0);
+      logger.info(location, 'Cloud Run answers the poll again after a quota refusal');
+    },
+  });
   const runtime: WatchRuntime = {
     services: config.services.map(watchedService),
     store: options.store,
     cloudRun,
     metricSource,
-    prober: new UndiciHealthProber(clock),
+    prober,
     smoke: new UndiciSmokeChecker(),
     // Built only when some service probes with an ID token; the library loads on its first token.
     idTokens: config.services.some((service) => service.probe_auth === 'id_token')
@@ -94,12 +118,13 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
     owner: options.owner,
     live: new LiveState(),
     leadership: options.leadership ?? soleLeadership('watch'),
+    regions,
     background: options.background,
   };
   return {
     runtime,
     close: async () => {
-      await Promise.allSettled([cloudRun.close(), metricSource.close()]);
+      await Promise.allSettled([cloudRun.close(), metricSource.close(), prober.close()]);
     },
   };
 }

@@ -8,6 +8,18 @@ export interface ServiceRef {
   service: string;
 }
 
+/** Where services live: the scope of one ListServices and of Cloud Run's per-region API quotas. */
+export type Location = Pick<ServiceRef, 'project' | 'region'>;
+
+/**
+ * The Cloud Run Admin API's default read quota, per project and region, in requests a minute, as
+ * the Cloud Run quotas page (https://cloud.google.com/run/quotas, "API rate limits") gave it when
+ * this was written: a figure to verify against the project's own Quotas page, which may differ
+ * (quotas can be raised, and Google changes defaults). Every GetService and every page of a
+ * ListServices counts as one read. The bench compares runwarden's reads with it.
+ */
+export const CLOUD_RUN_READS_PER_MINUTE_QUOTA = 1_000;
+
 /** A revision of a service as listed by Cloud Run. */
 export interface RevisionInfo {
   /** Short name, e.g. "shop-00012-abc". */
@@ -28,6 +40,12 @@ export interface RevisionInfo {
 export interface CloudRunApi {
   /** The service now: etag, URL, latest ready revision and the traffic actually served. */
   getService(ref: ServiceRef, signal: AbortSignal): Promise<ServiceObservation>;
+  /**
+   * Every service of a project and region, whole (as getService would give each), by short service
+   * name. One read per page of up to `LIST_PAGE_SIZE` services, whatever the number watched: the
+   * poll's cost does not grow with services.
+   */
+  listServices(location: Location, signal: AbortSignal): Promise<Map<string, ServiceObservation>>;
   /** Every revision of the service, newest first. */
   listRevisions(ref: ServiceRef, signal: AbortSignal): Promise<RevisionInfo[]>;
   /**
@@ -45,6 +63,13 @@ export interface CloudRunApi {
   ): Promise<ServiceObservation>;
 }
 
+/** Services asked for per ListServices page; Cloud Run allows at most 1,000 services per region. */
+export const LIST_PAGE_SIZE = 500;
+
+export function locationName(location: Location): string {
+  return `projects/${location.project}/locations/${location.region}`;
+}
+
 export function serviceResourceName(ref: ServiceRef): string {
-  return `projects/${ref.project}/locations/${ref.region}/services/${ref.service}`;
+  return `${locationName(ref)}/services/${ref.service}`;
 }

@@ -10,11 +10,14 @@ import { abortable, withRetry } from '../google/retry.js';
 import { sleep } from '../util/sleep.js';
 import {
   type CloudRunApi,
+  LIST_PAGE_SIZE,
+  type Location,
+  locationName,
   type RevisionInfo,
   type ServiceRef,
   serviceResourceName,
 } from './cloud-run-api.js';
-import { toObservation, toRevisionInfo } from './service-schema.js';
+import { shortName, toObservation, toRevisionInfo } from './service-schema.js';
 
 const LATEST = 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST' as const;
 const REVISION = 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' as const;
@@ -29,14 +32,17 @@ export class GrpcCloudRun implements CloudRunApi {
   readonly #revisions: LazyClient<RevisionsClient>;
   readonly #config: CloudRunConfig;
   readonly #call: { timeout: number; retry: null };
+  readonly #listPageSize: number;
 
-  constructor(config: CloudRunConfig) {
+  /** `listPageSize`: services per ListServices page (tests make it small to see paging). */
+  constructor(config: CloudRunConfig, tuning: { listPageSize?: number } = {}) {
     const options = googleClientOptions(config);
     // Built on first call: a process that never calls Cloud Run never starts Google auth.
     this.#services = new LazyClient('Cloud Run services', () => new ServicesClient(options));
     this.#revisions = new LazyClient('Cloud Run revisions', () => new RevisionsClient(options));
     this.#config = config;
     this.#call = { timeout: config.call_timeout, retry: null };
+    this.#listPageSize = tuning.listPageSize ?? LIST_PAGE_SIZE;
   }
 
   getService(ref: ServiceRef, signal: AbortSignal): Promise<ServiceObservation> {
@@ -44,6 +50,20 @@ export class GrpcCloudRun implements CloudRunApi {
     return this.#retrying(`get service ${name}`, signal, async () => {
       const [service] = await this.#services.get().getService({ name }, this.#call);
       return toObservation(service);
+    });
+  }
+
+  listServices(location: Location, signal: AbortSignal): Promise<Map<string, ServiceObservation>> {
+    const parent = locationName(location);
+    return this.#retrying(`list services of ${parent}`, signal, async () => {
+      // Page by page (one read each), into one map: the poll wants them all.
+      const listed = new Map<string, ServiceObservation>();
+      const pages = this.#services
+        .get()
+        .listServicesAsync({ parent, pageSize: this.#listPageSize }, { ...this.#call, autoPaginate: false });
+      for await (const service of pages)
+        listed.set(shortName(String(service.name ?? '')), toObservation(service));
+      return listed;
     });
   }
 

@@ -25,13 +25,46 @@ export class Scheduler {
     private readonly onJobError: (job: string, error: unknown) => void = () => {},
   ) {}
 
-  /** Runs `job` every `intervalMs`, first after `intervalMs` unless `runAtStart`. */
-  every(intervalMs: number, job: Job, runAtStart = false): void {
+  /**
+   * Runs `job` every `intervalMs`: first after `intervalMs`, at once when `start` is true, or after
+   * `start.afterMs` (an offset within the interval, so jobs of the same interval can be spread).
+   */
+  every(intervalMs: number, job: Job, start: boolean | { afterMs: number } = false): void {
     this.#scheduled.push(job.name);
+    if (typeof start === 'object') {
+      const first = setTimeout(() => {
+        this.fire(job);
+        this.#repeat(intervalMs, job, false);
+      }, start.afterMs);
+      first.unref();
+      this.#stops.push(() => clearTimeout(first));
+      return;
+    }
+    this.#repeat(intervalMs, job, start);
+  }
+
+  #repeat(intervalMs: number, job: Job, now: boolean): void {
     const timer = setInterval(() => this.fire(job), intervalMs);
     timer.unref();
     this.#stops.push(() => clearInterval(timer));
-    if (runAtStart) setImmediate(() => this.fire(job));
+    if (now) setImmediate(() => this.fire(job));
+  }
+
+  /**
+   * Runs every job of `jobs` every `intervalMs` from one timer, so they fire in the same turn of
+   * the event loop (jobs that share a read, like the watch ticks of one region and its listing,
+   * then really share it); at once as well when `runAtStart`. Each job still skips a firing while
+   * its previous run goes on.
+   */
+  everyTogether(intervalMs: number, jobs: readonly Job[], runAtStart = false): void {
+    for (const job of jobs) this.#scheduled.push(job.name);
+    const fireAll = () => {
+      for (const job of jobs) this.fire(job);
+    };
+    const timer = setInterval(fireAll, intervalMs);
+    timer.unref();
+    this.#stops.push(() => clearInterval(timer));
+    if (runAtStart) setImmediate(fireAll);
   }
 
   /** Runs `job` on a cron expression (node-cron syntax, optional seconds field). */

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { ApiCallLog } from './api-calls.js';
 import type { EmulatedMethod, FaultInjector } from './faults.js';
 import { PlaygroundError } from './playground-error.js';
 import type { LoadedProtos } from './protos.js';
@@ -13,6 +14,8 @@ export interface GrpcServerOptions {
   protos: LoadedProtos;
   handlers: Record<EmulatedMethod, UnaryHandler>;
   faults: FaultInjector;
+  /** Counts every call, before its fault. */
+  calls: ApiCallLog;
   logger: Logger;
 }
 
@@ -61,6 +64,7 @@ function unary(method: EmulatedMethod, options: GrpcServerOptions): grpc.handleU
   return (call, callback) => {
     void (async () => {
       try {
+        options.calls.record(method);
         const fault = options.faults.take(method);
         if (fault?.delayMs) await delay(fault.delayMs, call);
         if (call.cancelled) return;

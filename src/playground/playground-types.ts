@@ -115,6 +115,12 @@ export interface Playground {
   clearFaults(method?: string): void;
   /** Pending injected faults: calls still affected, per method. */
   pendingFaults(): Record<string, number>;
+  /** Calls the emulated Google APIs received since start, per gRPC method (GetService, ListServices...). */
+  apiCalls(): Record<string, number>;
+  /** A mark for apiCallsSince: the number of API calls so far. */
+  apiCallMark(): number;
+  /** The API methods called since `mark`, in order (the last 10,000 calls are kept). */
+  apiCallsSince(mark: number): string[];
   /** Requests the revisions really served, per revision and status code. */
   servedRequests(filter?: { service?: string; revision?: string }): ServedCount[];
   /**

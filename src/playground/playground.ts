@@ -2,6 +2,7 @@ import { createLogger } from '../telemetry/logger.js';
 import { resolveBehaviour } from './behaviour.js';
 import type { EmulatorEndpoint } from './client-options.js';
 import { startControlApi } from './control-api.js';
+import { ApiCallLog } from './api-calls.js';
 import { FaultInjector } from './faults.js';
 import { startGrpcServer } from './grpc-server.js';
 import { monitoringHandlers } from './monitoring-service.js';
@@ -50,6 +51,7 @@ export async function startPlayground(
     authority,
   });
   const faults = new FaultInjector();
+  const calls = new ApiCallLog();
   const operations = new OperationStore({
     project: valid.project,
     region: valid.region,
@@ -67,6 +69,7 @@ export async function startPlayground(
       port: options.grpcPort ?? 0,
       protos,
       faults,
+      calls,
       logger,
       handlers: {
         ...runHandlers(world, operations, protos),
@@ -119,7 +122,15 @@ export async function startPlayground(
         tokenCreators.set(target, creators);
       },
     };
-    const playground = createPlayground(world, faults, storage, identity, { host, port: grpc.port }, stopAll);
+    const playground = createPlayground(
+      world,
+      faults,
+      calls,
+      storage,
+      identity,
+      { host, port: grpc.port },
+      stopAll,
+    );
     const control = await startControlApi(playground, { host, port: options.controlPort ?? 0, logger });
     stops.push(control.close);
     (playground as { controlUrl: string }).controlUrl = control.url;
@@ -157,6 +168,7 @@ async function buildScenario(world: World, scenario: Scenario): Promise<void> {
 function createPlayground(
   world: World,
   faults: FaultInjector,
+  calls: ApiCallLog,
   storage: StorageEmulator,
   identity: PlaygroundIdentity,
   endpoint: EmulatorEndpoint,
@@ -208,6 +220,9 @@ function createPlayground(
     injectFault: (method, fault) => faults.inject(method, fault),
     clearFaults: (method) => faults.clear(method),
     pendingFaults: () => faults.pending(),
+    apiCalls: () => calls.counts(),
+    apiCallMark: () => calls.total(),
+    apiCallsSince: (mark) => calls.since(mark),
     servedRequests: (filter) => world.served(filter),
     trafficUpdates: (service) =>
       world.trafficUpdates.filter((update) => service === undefined || update.service === service),

@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import { errorMessage } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { VERSION } from '../version.js';
@@ -35,8 +35,35 @@ export interface HealthProber {
   probe(url: string, timeoutMs: number, signal: AbortSignal, bearer?: string): Promise<ProbeResult>;
 }
 
+/**
+ * The one connection pool every probe goes through, bounded so that 500 services cost a few
+ * sockets, not 500 idle pools (undici's global dispatcher keeps a pool per origin with no limit,
+ * and every Cloud Run service is its own origin):
+ * - `connections`: at most 2 per origin (the service URL and a stable-revision check can overlap);
+ *   a third probe of the same origin waits for one of them.
+ * - `keepAliveTimeout` 2 s (and at most 2 s whatever the server suggests): a connection outlives its
+ *   probe only briefly, and undici drops an origin's pool once its last connection closes, so idle
+ *   services hold nothing between probes. The price is a new connection per probe at intervals
+ *   over 2 s (a TLS handshake against Cloud Run), which costs less than 500 held sockets.
+ * - `pipelining` 1: one request per connection at a time (no HTTP pipelining), so a slow health
+ *   answer never delays another probe queued behind it on the same socket.
+ */
+export const PROBE_AGENT_OPTIONS = {
+  connections: 2,
+  keepAliveTimeout: 2_000,
+  keepAliveMaxTimeout: 2_000,
+  pipelining: 1,
+} as const satisfies Agent.Options;
+
 export class UndiciHealthProber implements HealthProber {
+  readonly #dispatcher: Dispatcher = new Agent(PROBE_AGENT_OPTIONS);
+
   constructor(private readonly clock: Clock = Date.now) {}
+
+  /** Closes the prober's idle connections and waits for probes in flight. */
+  close(): Promise<void> {
+    return this.#dispatcher.close();
+  }
 
   async probe(url: string, timeoutMs: number, signal: AbortSignal, bearer?: string): Promise<ProbeResult> {
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
@@ -53,6 +80,7 @@ export class UndiciHealthProber implements HealthProber {
     try {
       const response = await request(url, {
         method: 'GET',
+        dispatcher: this.#dispatcher,
         signal: AbortSignal.any([signal, timeout]),
         headers: {
           'user-agent': PROBE_USER_AGENT,

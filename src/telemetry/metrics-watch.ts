@@ -64,6 +64,18 @@ export function watchMetrics(registry: Registry) {
       labelNames: ['service'] as const,
       registers,
     }),
+    cloudRunResting: new Gauge({
+      name: 'runwarden_cloud_run_throttled_until_timestamp_seconds',
+      help: 'While Cloud Run refuses reads of a project and region for quota (RESOURCE_EXHAUSTED): when the poll tries again (Unix seconds); 0 otherwise.',
+      labelNames: ['project', 'region'] as const,
+      registers,
+    }),
+    cloudRunThrottles: new Counter({
+      name: 'runwarden_cloud_run_throttled_total',
+      help: 'Polls of a project and region that Cloud Run refused for quota (RESOURCE_EXHAUSTED), after retries.',
+      labelNames: ['project', 'region'] as const,
+      registers,
+    }),
   };
 }
 

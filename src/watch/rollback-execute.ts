@@ -22,6 +22,8 @@ const MAX_CONFLICTS = 3;
  * in trafficStatuses, probes the service again and records it. On an etag conflict the service is
  * re-read and the rollback decided again: if someone else already moved the traffic (or moved it
  * elsewhere) their change stands; only an unrelated change (same serving revisions) is retried.
+ * When the first attempt was decided on the last poll (`cached`) rather than a read, its conflict
+ * means only that the poll was out of date: the rollback is decided afresh on the service as read.
  */
 export async function executeRollback(
   rt: WatchRuntime,
@@ -30,6 +32,7 @@ export async function executeRollback(
   first: UpdatePlan,
   observation: ServiceObservation,
   signal: AbortSignal,
+  options: { cached?: boolean } = {},
 ): Promise<RollbackOutcome> {
   // The open watch, read once: record() ends it, and the completed event must still name it (a
   // person's rollback carries none of its own), or started and completed land in different incidents.
@@ -95,7 +98,8 @@ export async function executeRollback(
       if (again.kind === 'noop') return recordNoop(rt, service, request, again.to);
       if (again.kind === 'refused')
         return { kind: 'refused', reason: again.reason, detail: again.detail, to: again.to };
-      if (!sameRevisions(again.from, plan.from) || again.to !== plan.to) {
+      const decidedOnPoll = options.cached === true && attempt === 1;
+      if (!decidedOnPoll && (!sameRevisions(again.from, plan.from) || again.to !== plan.to)) {
         const detail = `traffic changed meanwhile (now serving ${again.from.join(', ') || 'nothing'}); not overwritten`;
         rt.events.emit('rollback:refused', {
           ...base(),

@@ -35,8 +35,7 @@ async function decideAndAct(
 ): Promise<RollbackOutcome> {
   const service = findService(rt.services, request.service);
   const dryRun = request.dryRun === true || service.config.mode === 'dry-run';
-  const observation = request.known ?? (await rt.cloudRun.getService(service.ref, signal));
-  const plan = planFor(rt, service, request, observation);
+  const { observation, plan, cached } = await decideOn(rt, service, request, signal);
   if (plan.kind === 'refused') return refuse(rt, service, request, plan, dryRun);
   if (plan.kind === 'update') {
     const gate = await schemaGateFor(rt, service, request, plan, signal);
@@ -92,12 +91,34 @@ async function decideAndAct(
     // Durable before UpdateService: if this process stops before the change is confirmed, the next
     // tick (or start) still owes it, even once the errors that caused it have aged out.
     const owedId = request.owed ? null : recordOwed(rt, service, request, fresh);
-    const outcome = await executeRollback(rt, service, request, fresh, observation, signal);
+    const outcome = await executeRollback(rt, service, request, fresh, observation, signal, { cached });
     if (owedId !== null && settlesOwed(outcome)) rt.store.owed.clear(owedId);
     return outcome;
   } finally {
     releaseActionLease(rt, service.key);
   }
+}
+
+/**
+ * The service to decide on: the one the caller just read (`known`), else the daemon's last poll
+ * of it (an alert then reaches UpdateService with no read first; the poll's etag makes that safe,
+ * since Cloud Run refuses a stale one and executeRollback then reads and decides again), else a
+ * read. A last poll is trusted only to act: when it says there is nothing to do or the rollback
+ * is refused, the service may have changed since (a deploy the alert is about), so it is read.
+ */
+async function decideOn(
+  rt: WatchRuntime,
+  service: WatchedService,
+  request: RollbackRequest,
+  signal: AbortSignal,
+) {
+  const last = request.known ? null : rt.live.of(service.key).observation;
+  if (last) {
+    const plan = planFor(rt, service, request, last);
+    if (plan.kind === 'update') return { observation: last, plan, cached: true };
+  }
+  const observation = request.known ?? (await rt.cloudRun.getService(service.ref, signal));
+  return { observation, plan: planFor(rt, service, request, observation), cached: false };
 }
 
 /** Records an automatic rollback as owed until settled; a person's rollback is not (they see it fail). */

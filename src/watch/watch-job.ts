@@ -1,3 +1,4 @@
+import { spreadOffset } from '../core/spread.js';
 import type { Job, Scheduler } from '../daemon/scheduler.js';
 import { guardService } from './guard-tick.js';
 import { probeJob } from './probe-job.js';
@@ -41,21 +42,30 @@ export function guardJob(rt: WatchRuntime, service: WatchedService): Job {
 }
 
 /**
- * Schedules, per service, the watch tick every `poll_interval` and the probes every
- * `probe_interval`, both at once at start (a restarted daemon resumes open watches right away),
- * and the guard every `guard.interval` (first after one interval: it reads the tick's poll).
+ * Schedules, per service, the watch tick every `poll_interval` (the ticks of one interval together),
+ * at once at start (a restarted daemon
+ * resumes open watches right away), the probes every `probe_interval`, each service at its own
+ * stable offset within the interval (500 services probe a few at a time, not in one burst of 500
+ * connections; the first probes follow the start's poll), and the guard every `guard.interval`
+ * (first after one interval: it reads the tick's poll).
  * A failed probe nudges the tick, so a failing candidate is judged without waiting for the poll.
  * Returns the tick jobs (a new leader nudges them: what is owed is settled at once).
  */
 export function scheduleWatches(rt: WatchRuntime, scheduler: Scheduler): NudgeableJob[] {
-  const ticks: NudgeableJob[] = [];
+  // Ticks of one poll interval fire together, from one timer: they share one ListServices per
+  // region (region-polls.ts) only if they ask while it is in flight.
+  const ticks = new Map<number, NudgeableJob[]>();
   for (const service of rt.services) {
     const tick = watchJob(rt, service);
-    ticks.push(tick);
-    scheduler.every(service.config.poll_interval, tick, true);
+    const group = ticks.get(service.config.poll_interval) ?? [];
+    group.push(tick);
+    ticks.set(service.config.poll_interval, group);
     const probes = probeJob(rt, service, () => tick.nudge(() => scheduler.fire(tick)));
-    scheduler.every(service.config.probe_interval, probes, true);
+    scheduler.every(service.config.probe_interval, probes, {
+      afterMs: spreadOffset(service.key, service.config.probe_interval),
+    });
     scheduler.every(service.config.guard.interval, guardJob(rt, service));
   }
-  return ticks;
+  for (const [interval, group] of ticks) scheduler.everyTogether(interval, group, true);
+  return [...ticks.values()].flat();
 }

@@ -12,6 +12,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { WatchMetrics } from '../telemetry/metrics-watch.js';
 import type { LiveState } from './live-state.js';
 import type { PreDeployBackup, SchemaInspector } from './ports.js';
+import type { RegionPolls } from './region-polls.js';
 import type { WatchedService } from './watched-service.js';
 
 /**
@@ -47,6 +48,8 @@ export interface WatchRuntime {
    * cluster). Checked right before every automatic UpdateService; a person's rollback is not gated.
    */
   leadership: Leadership;
+  /** The watch ticks' reads of Cloud Run: one ListServices per project and region, shared. */
+  regions: RegionPolls;
   /** Runs slow side work (the pre-deploy backup) without holding up the tick; shutdown waits for it. */
   background(name: string, work: (signal: AbortSignal) => Promise<void>): void;
 }

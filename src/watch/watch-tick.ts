@@ -26,8 +26,9 @@ export async function tickService(
   service: WatchedService,
   signal: AbortSignal,
 ): Promise<void> {
-  const observation = await poll(rt, service, signal);
-  if (!observation) return;
+  const polled = await poll(rt, service, signal);
+  if (!polled) return;
+  const { observation, stale } = polled;
   // A rollback decided earlier and never confirmed comes before anything new is judged.
   if (await settleOwedRollback(rt, service, observation, signal)) return;
   await noteSchema(rt, service, signal);
@@ -35,7 +36,7 @@ export async function tickService(
     windowMs: service.config.watch_window,
   });
   applyObservationStep(rt, service, step);
-  rt.store.services.saveSnapshot(service.key, snapshotOf(observation), rt.clock());
+  if (!stale) rt.store.services.saveSnapshot(service.key, snapshotOf(observation), rt.clock());
   const watch = rt.store.watches.open(service.key);
   rt.metrics.activeWatches.set({ service: service.key }, watch ? 1 : 0);
   if (watch) await judgeWatch(rt, service, watch, observation, signal);
@@ -92,16 +93,23 @@ async function probeBeforeConcluding(
   if (targets.length > 0 && !probed) await probeJob(rt, service, () => {}).runOnce(signal);
 }
 
+/**
+ * The service from its region's shared listing (region-polls.ts). While Cloud Run refuses reads
+ * for quota, the last listing stands in: the tick goes on, but the snapshot is not saved, so
+ * `runwarden status` shows when the service was really last polled. The refusal is said once per
+ * region (log, metric), not as a failure of each watch.
+ */
 async function poll(rt: WatchRuntime, service: WatchedService, signal: AbortSignal) {
   const live = rt.live.of(service.key);
   try {
-    const observation = await rt.cloudRun.getService(service.ref, signal);
+    const { observation, stale } = await rt.regions.observe(service.ref, signal);
     if (live.pollFailing) rt.logger.info({ service: service.key }, 'polling Cloud Run works again');
     live.pollFailing = false;
     live.observation = observation;
-    return observation;
+    return { observation, stale };
   } catch (error) {
     if (signal.aborted) throw error;
+    if (error instanceof RunwardenError && error.code === 'RW_CLOUDRUN_THROTTLED') return undefined;
     rt.logger.error({ service: service.key, err: errorMessage(error) }, 'poll of Cloud Run failed');
     // Announced when it starts failing, not on every tick.
     if (!live.pollFailing) {
