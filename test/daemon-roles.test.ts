@@ -4,9 +4,10 @@ import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { startDaemon } from '../src/app/daemon.js';
 import type { RunningDaemon } from '../src/app/daemon-context.js';
-import { type ConfigInput, configSchema } from '../src/config/schema.js';
+import { type Config, type ConfigInput, configSchema } from '../src/config/schema.js';
 import { resolveBackupPaths } from '../src/config/schema/backup.js';
 import { startPlayground } from '../src/playground/index.js';
+import { knownGoodInStore } from './helpers/known-good.js';
 import { BEARER, TOKEN } from './helpers/alerts-harness.js';
 import { makeDataDir, silentLogger } from './helpers/backup.js';
 import { daemonReady, spawnCli, runCli } from './helpers/cli.js';
@@ -44,10 +45,15 @@ function configFor(dir: string, input: ConfigInput) {
   return config;
 }
 
-async function start(input: ConfigInput): Promise<{ daemon: RunningDaemon; base: string }> {
+async function start(
+  input: ConfigInput,
+  beforeStart: (config: Config) => void = () => {},
+): Promise<{ daemon: RunningDaemon; base: string }> {
   const dir = tempDir();
   makeDataDir(dir);
-  const daemon = await startDaemon(configFor(dir, input), silentLogger);
+  const config = configFor(dir, input);
+  beforeStart(config);
+  const daemon = await startDaemon(config, silentLogger);
   cleanups.push(async () => {
     await daemon.stop('test end');
   });
@@ -97,12 +103,16 @@ describe('daemon roles', () => {
     );
     cleanups.push(() => playground.stop());
     const endpoint = `${playground.endpoint.host}:${playground.endpoint.port}`;
-    const { daemon, base } = await start({
-      role: 'watch',
-      cloud_run: { endpoint, insecure: true },
-      monitoring: { endpoint, insecure: true },
-      services: [{ ...SERVICE, pre_deploy_backup: true }],
-    });
+    const { daemon, base } = await start(
+      {
+        role: 'watch',
+        cloud_run: { endpoint, insecure: true },
+        monitoring: { endpoint, insecure: true },
+        services: [{ ...SERVICE, pre_deploy_backup: true }],
+      },
+      // What a watcher that ran before knows: first sight proves nothing (see Shared state).
+      (config) => knownGoodInStore(config.state_dir, 'shop', playground.revisions('shop')[0]?.name as string),
+    );
     const jobs = daemon.context.scheduler.scheduledJobs;
     expect(jobs.filter(isWatchJob).length).toBeGreaterThan(0);
     expect(jobs.filter((name) => BACKUP_JOBS.includes(name))).toEqual([]);

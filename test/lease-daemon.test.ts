@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Playground, startPlayground } from '../src/playground/index.js';
+import { knownGoodInStore } from './helpers/known-good.js';
 import { STORE_FILE } from '../src/store/store.js';
 import { daemonReady, type SpawnedCli, spawnCli } from './helpers/cli.js';
 import { SLOWDOWN } from './helpers/deadlines.js';
@@ -89,6 +90,8 @@ describe('two watchers on one service, with a lease in Cloud Storage', () => {
           ],
         }),
       );
+      // What a watcher that ran before knows: first sight proves nothing (see Shared state).
+      knownGoodInStore(path.join(dir, 'state'), 'shop', playground.revisions('shop')[0]?.name as string);
       const run = spawnCli(['daemon', '--config', configFile]);
       cleanups.push(async () => {
         if (run.child.exitCode === null && run.child.signalCode === null) {

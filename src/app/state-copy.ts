@@ -275,8 +275,7 @@ export async function daemonStateCopy(
 }
 
 /**
- * Wires the copier into a daemon: restores before acting (now, when this instance may act, and on
- * every takeover), then copies in the background. Returns the copier and the closer that stops it
+ * Wires the copier into a daemon: restores before acting (now, at start, and on every takeover), then copies in the background. Returns the copier and the closer that stops it
  * after a last copy of pending changes.
  */
 export async function startStateCopy(
@@ -287,7 +286,10 @@ export async function startStateCopy(
   const offHook = options.leadership.beforeActing((hookSignal) =>
     copier.restoreIfNewer(hookSignal).then(() => {}),
   );
-  if (options.leadership.mayAct()) await copier.restoreIfNewer(signal);
+  // At start whether or not this instance leads yet: a standby (or a watcher whose lease is not
+  // taken yet) then judges from the newest decisions instead of an empty disk, and the hook above
+  // restores again on takeover only if the leader wrote since.
+  await copier.restoreIfNewer(signal);
   const stop = new AbortController();
   const loop = copier.run(stop.signal);
   return {

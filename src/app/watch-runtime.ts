@@ -10,8 +10,8 @@ import { GoogleIdTokenSource } from '../signals/id-token.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { WatchMetrics } from '../telemetry/metrics-watch.js';
-import { SharedSchemaInspector, SqliteSchemaInspector } from '../watch/app-schema.js';
-import { listTenants } from '../backup/sources.js';
+import { SharedSchemaInspector } from '../watch/app-schema.js';
+import { appSchemaInspector } from './app-schema-inspector.js';
 import { LiveState } from '../watch/live-state.js';
 import { RegionPolls } from '../watch/region-polls.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
@@ -127,15 +127,4 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
       await Promise.allSettled([cloudRun.close(), metricSource.close(), prober.close()]);
     },
   };
-}
-
-/** The application's databases as the schema comparison reads them: the main one and every tenant's. */
-export function appSchemaInspector(config: Config): SqliteSchemaInspector {
-  const sources = config.backup.sources;
-  return new SqliteSchemaInspector(sources.main_db.path, async () =>
-    ((await listTenants(sources.tenants.pattern, [])) ?? []).map((source) => ({
-      tenant: source.tenant ?? source.entry,
-      file: source.file,
-    })),
-  );
 }

@@ -45,8 +45,11 @@ function startWatch(
 ) {
   const now = rt.clock();
   const baseline = rt.live.of(service.key).fingerprint;
-  let superseded: WatchRecord | null = null;
-  const watch = rt.store.transaction(() => {
+  // One transaction from the watch row to its history entries (the recorder writes them as the
+  // events are emitted): a daemon killed between them left an open watch whose history never said
+  // it started.
+  rt.store.transaction(() => {
+    let superseded: WatchRecord | null = null;
     if (step.supersedes !== null) {
       superseded = rt.store.watches.get(step.supersedes) ?? null;
       rt.store.watches.end(
@@ -56,7 +59,7 @@ function startWatch(
         now,
       );
     }
-    return rt.store.watches.create({
+    const watch = rt.store.watches.create({
       service: service.key,
       candidate: step.candidate,
       stable: step.stable,
@@ -64,26 +67,26 @@ function startWatch(
       deadline: step.deadline,
       dryRun: service.config.mode === 'dry-run',
     });
-  });
-  if (superseded) {
-    const reason = `a newer revision (${step.candidate}) is being watched`;
-    rt.events.emit('watch:ended', {
-      ...watchEventBase(rt, service, superseded, { reason }),
-      status: 'superseded',
+    if (superseded) {
+      const reason = `a newer revision (${step.candidate}) is being watched`;
+      rt.events.emit('watch:ended', {
+        ...watchEventBase(rt, service, superseded, { reason }),
+        status: 'superseded',
+      });
+    }
+    // Evaluations are many (every rule, every tick); old ones go when a new watch starts.
+    rt.store.evaluations.prune(now - EVALUATIONS_KEPT_MS);
+    const point = startRestorePoint(rt, service, watch, baseline);
+    rt.metrics.activeWatches.set({ service: service.key }, 1);
+    const reason = step.firstSight
+      ? `first sight of ${step.candidate} with no stored history: watched before it is trusted (no known good revision to roll back to; a trip alerts)`
+      : `new revision ${step.candidate} (stable: ${step.stable ?? 'none known'})`;
+    rt.events.emit('watch:started', {
+      ...watchEventBase(rt, service, watch, { reason }),
+      deadline: watch.deadline,
+      supersedes: step.supersedes,
+      restorePoint: point,
     });
-  }
-  // Evaluations are many (every rule, every tick); old ones go when a new watch starts.
-  rt.store.evaluations.prune(now - EVALUATIONS_KEPT_MS);
-  const restorePoint = startRestorePoint(rt, service, watch, baseline);
-  rt.metrics.activeWatches.set({ service: service.key }, 1);
-  const reason = step.firstSight
-    ? `first sight of ${step.candidate} with no stored history: watched before it is trusted (no known good revision to roll back to; a trip alerts)`
-    : `new revision ${step.candidate} (stable: ${step.stable ?? 'none known'})`;
-  rt.events.emit('watch:started', {
-    ...watchEventBase(rt, service, watch, { reason }),
-    deadline: watch.deadline,
-    supersedes: step.supersedes,
-    restorePoint,
   });
   rt.logger.info(
     {

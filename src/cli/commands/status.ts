@@ -3,7 +3,7 @@ import { describeBacklog, type OffsiteBacklog, offsiteBacklog } from '../../offs
 import { formatBytes } from '../../util/format-bytes.js';
 import { formatAge, type RecoveryPoint, recoveryPoint } from '../../core/recovery-point.js';
 import { type LeaseStatus, readLeases } from '../../lease/lease-status.js';
-import { appSchemaInspector } from '../../app/watch-runtime.js';
+import { appSchemaInspector } from '../../app/app-schema-inspector.js';
 import { errorMessage } from '../../core/errors.js';
 import { type SchemaReading, serviceStatuses, type ServiceStatus } from '../../watch/status.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
