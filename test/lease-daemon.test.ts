@@ -3,8 +3,12 @@ import Database from 'better-sqlite3';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Playground, startPlayground } from '../src/playground/index.js';
+import { STATE_COPY_OBJECT } from '../src/app/state-copy.js';
+import { decodeStateCopy } from '../src/core/state-copy.js';
+import { openGcsObjectStore } from '../src/storage/gcs-object-store.js';
 import { knownGoodInStore } from './helpers/known-good.js';
 import { STORE_FILE } from '../src/store/store.js';
+import { alertmanagerPayload, post } from './helpers/alerts-harness.js';
 import { daemonReady, type SpawnedCli, spawnCli } from './helpers/cli.js';
 import { SLOWDOWN } from './helpers/deadlines.js';
 import { useCleanups, useTempDir } from './helpers/temp.js';
@@ -19,6 +23,13 @@ const BUCKET = 'cluster-leases';
 const TTL_MS = 1_500;
 const MARGIN_MS = 300;
 const POLL_MS = 200;
+const COPY_DELAY_MS = 200;
+/** A change reaches the bucket's state copy: the copy delay, then one write (bounded like the lease's). */
+const COPIED: Deadline = {
+  ms: SLOWDOWN * (COPY_DELAY_MS + COPY_DELAY_MS / 4) + 10_000,
+  basis: `state_copy_delay ${COPY_DELAY_MS} ms x SLOWDOWN, plus a 10 s bound on the write`,
+};
+const TOKEN = 'x'.repeat(32);
 /** A takeover: the standby waits a TTL from its last sight of the lease, reads again, then ticks. */
 const TAKEOVER: Deadline = {
   ms: (TTL_MS + TTL_MS / 10 + POLL_MS) * SLOWDOWN,
@@ -72,12 +83,13 @@ describe('two watchers on one service, with a lease in Cloud Storage', () => {
           backup: { enabled: false, dir: path.join(dir, 'backups'), sources: { data_dir: dir } },
           cloud_run: { endpoint, insecure: true, operation_timeout: '10s' },
           monitoring: { endpoint, insecure: true, alignment_period: '1s', reporting_delay: '1s' },
-          alerts: { bearer_token: 'x'.repeat(32) },
+          alerts: { bearer_token: TOKEN },
           cluster: {
             bucket: BUCKET,
             api_endpoint: storageUrl,
             lease_ttl: `${TTL_MS}ms`,
             lease_margin: `${MARGIN_MS}ms`,
+            state_copy_delay: `${COPY_DELAY_MS}ms`,
           },
           services: [
             {
@@ -118,7 +130,41 @@ describe('two watchers on one service, with a lease in Cloud Storage', () => {
       );
     const adopted = (watcher: Watcher) =>
       waitFor(() => (stableOf(watcher) ? true : undefined), `${watcher.name} adopts the baseline`, JUDGED);
-    return { playground, start, leader, adopted };
+    /** Waits until the shared state copy in the bucket shows what `query` looks for. */
+    const inCopy = async <T>(query: (db: Database.Database) => T | undefined, what: string): Promise<T> => {
+      const objects = await openGcsObjectStore({
+        bucket: BUCKET,
+        prefix: 'runwarden/cluster/',
+        apiEndpoint: playground.storage.url,
+      });
+      return waitFor(
+        async () => {
+          const stat = await objects.stat(STATE_COPY_OBJECT, AbortSignal.timeout(10_000));
+          if (!stat) return undefined;
+          const { bytes } = await objects.read(STATE_COPY_OBJECT, {}, AbortSignal.timeout(10_000));
+          const db = new Database(decodeStateCopy(bytes, STATE_COPY_OBJECT).image);
+          try {
+            return query(db);
+          } finally {
+            db.close();
+          }
+        },
+        what,
+        COPIED,
+        { every: 100 },
+      );
+    };
+    /** kill -9 of the leader; resolves once the standby leads (its restore hook has run by then). */
+    const failOver = async (roles: { leader: Watcher; standby: Watcher }) => {
+      roles.leader.run.child.kill('SIGKILL');
+      await roles.leader.run.exited;
+      await waitFor(
+        async () => ((await leaderOf(roles.standby)) ? true : undefined),
+        `${roles.standby.name} to take over`,
+        TAKEOVER,
+      );
+    };
+    return { playground, start, leader, adopted, inCopy, failOver };
   }
 
   it('roll a bad deploy back exactly once; the standby answers webhooks 503 with Retry-After', async () => {
@@ -207,6 +253,79 @@ describe('two watchers on one service, with a lease in Cloud Storage', () => {
     console.log(`failover: rollback ${Math.round((updates[0]?.at as number) - killedAt)} ms after the kill`);
   });
 
+  it('a service frozen before the failover stays frozen after it: the new leader holds a bad deploy', async () => {
+    const { playground, start, adopted, inCopy, failOver } = await setUp();
+    const roles = await warmPair(start, adopted, inCopy);
+    // A person freezes the service on the leader's host (the CLI writes its store; it takes no lease).
+    const freeze = spawnCli([
+      'freeze',
+      '--service',
+      'shop',
+      '--reason',
+      'incident 12',
+      '--config',
+      roles.leader.configFile,
+    ]);
+    expect((await freeze.exited).code, freeze.output.stderr).toBe(0);
+    // The leader copies the change to the bucket (at most state_copy_delay behind) before it dies.
+    await inCopy(
+      (db) =>
+        db.prepare("SELECT frozen FROM watch_services WHERE service = 'shop'").pluck().get() === 1
+          ? true
+          : undefined,
+      'the freeze in the bucket copy',
+    );
+    // The standby's own store never saw the freeze: only the restore on takeover can bring it.
+    expect(frozenOf(roles.standby)).toBe(false);
+    await failOver(roles);
+    expect(frozenOf(roles.standby)).toBe(true);
+    expect(stableOf(roles.standby)).toBe(stableOf(roles.leader));
+
+    const bad = await playground.deploy('shop', { behaviour: 'failing-health' });
+    await waitFor(
+      () => (historyOf(roles.standby, 'watch:held').length > 0 ? true : undefined),
+      'the new leader to hold the bad deploy of the frozen service',
+      JUDGED,
+    );
+    expect(historyOf(roles.standby, 'rollback:started')).toEqual([]);
+    expect(playground.trafficUpdates('shop')).toEqual([]);
+    expect(playground.traffic('shop')).toMatchObject([{ revision: bad, percent: 100 }]);
+    expect(frozenOf(roles.standby)).toBe(true);
+  });
+
+  it('an alert acted on before the failover, delivered again to the new leader, does not act again', async () => {
+    const { playground, start, adopted, inCopy, failOver } = await setUp();
+    const roles = await warmPair(start, adopted, inCopy);
+    const good = playground.revisions('shop')[0]?.name as string;
+    await playground.deploy('shop', {});
+    const payload = alertmanagerPayload([
+      { labels: { service: 'shop', runwarden_action: 'rollback' }, fingerprint: 'failover0000001' },
+    ]);
+    const acted = await post(roles.leader.base, '/v1/alerts/alertmanager', payload, `Bearer ${TOKEN}`);
+    expect(acted.status).toBe(200);
+    expect(acted.body.alerts).toMatchObject([{ outcome: 'rolled_back', to_revision: good }]);
+    expect(playground.trafficUpdates('shop')).toHaveLength(1);
+    await inCopy(
+      (db) =>
+        db
+          .prepare("SELECT outcome FROM alert_deliveries WHERE fingerprint = 'failover0000001'")
+          .pluck()
+          .get() === 'rolled_back'
+          ? true
+          : undefined,
+      'the alert delivery in the bucket copy',
+    );
+    await failOver(roles);
+
+    // Alertmanager sends the same alert again (it never saw the answer, say): the new leader
+    // knows it from the shared state and does not act again.
+    const again = await post(roles.standby.base, '/v1/alerts/alertmanager', payload, `Bearer ${TOKEN}`);
+    expect(again.status).toBe(200);
+    expect(again.body.alerts).toMatchObject([{ outcome: 'duplicate' }]);
+    expect(playground.trafficUpdates('shop')).toHaveLength(1);
+    expect(historyOf(roles.standby, 'rollback:started')).toHaveLength(1);
+  });
+
   it('a leader partitioned from the bucket stops acting before its deadline; the standby takes over and acts', async () => {
     const { playground, start, adopted } = await setUp();
     const a = await start('a', await playground.storage.openDoor('a'));
@@ -237,6 +356,30 @@ describe('two watchers on one service, with a lease in Cloud Storage', () => {
   });
 });
 
+/**
+ * A leader whose baseline is in the bucket's copy, then a standby. The standby restores the copy at
+ * its start and again when it takes over; what a test changes on the leader after both started
+ * (a freeze, an alert's delivery) reaches the standby only through the takeover's restore.
+ */
+async function warmPair(
+  start: (name: string) => Promise<Watcher>,
+  adopted: (watcher: Watcher) => Promise<boolean>,
+  inCopy: <T>(query: (db: Database.Database) => T | undefined, what: string) => Promise<T>,
+): Promise<{ leader: Watcher; standby: Watcher }> {
+  const leader = await start('a');
+  await waitFor(async () => ((await leaderOf(leader)) ? true : undefined), 'a leads', TAKEOVER);
+  await adopted(leader);
+  await inCopy(
+    (db) =>
+      db.prepare("SELECT stable_revision FROM watch_services WHERE service = 'shop'").pluck().get() ??
+      undefined,
+    'the baseline in the bucket copy',
+  );
+  const standby = await start('b');
+  expect(await leaderOf(standby)).toBe(false);
+  return { leader, standby };
+}
+
 /** The time (epoch ms) of the first log line with `message`, or undefined. */
 function logTime(stdout: string, message: string): number | undefined {
   for (const line of stdout.split('\n')) {
@@ -260,6 +403,16 @@ function stableOf(watcher: Watcher): string | undefined {
     return row?.stable_revision ?? undefined;
   } catch {
     return undefined;
+  } finally {
+    db.close();
+  }
+}
+
+/** Whether a watcher's store has the service frozen. */
+function frozenOf(watcher: Watcher): boolean {
+  const db = new Database(path.join(watcher.stateDir, STORE_FILE), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare("SELECT frozen FROM watch_services WHERE service = 'shop'").pluck().get() === 1;
   } finally {
     db.close();
   }
