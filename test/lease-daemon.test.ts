@@ -203,12 +203,9 @@ describe('two watchers on one service, with a lease in Cloud Storage', () => {
       'the rollback',
       JUDGED,
     );
-    // Both watchers judged the same failing revision; only the leader sent the change.
-    await waitFor(
-      () => (roles.standby.run.output.stdout.includes('not the leader') ? true : undefined),
-      'the standby to decide too and leave it to the leader',
-      JUDGED,
-    );
+    // Only the leader sends the change. (Whether the standby trips too before the leader's
+    // rollback reaches it depends on where its probes fall in their interval, so it is not waited
+    // for here; the kill and partition tests below count every UpdateService against who held the lease.)
     expect(playground.trafficUpdates('shop')).toHaveLength(1);
     // The leader's history names the lease generation it acted under; the standby's has no rollback.
     await waitFor(
