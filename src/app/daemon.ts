@@ -66,12 +66,12 @@ export async function startDaemon(
   );
   const closers: Closer[] = [() => lock.release()];
   try {
-    // A restore killed mid-swap is finished or undone first; the clean-up keeps what its journal
-    // still names when it could not be.
     // --- roles: what is off starts none of its jobs (see daemon-roles.ts) ---
     const backupRole = runsBackups(config.role);
     const watchRole = runsWatch(config.role);
     if (backupRole) {
+      // A restore killed mid-swap is finished or undone first; the clean-up keeps what its journal
+      // still names when it could not be.
       const keep = await finishInterruptedRestore(config, logger.child({ component: 'restore' }));
       await removeLeftovers(config.backup, logger.child({ component: 'backup' }), { keep });
     }
@@ -84,7 +84,8 @@ export async function startDaemon(
     closers.unshift(() => app.close());
     const context = await daemonContext(app, logger);
     // --- leases (cluster only): this runwarden acts for a scope only while it holds its lease; a
-    // standby polls and probes but sends nothing. Released when the daemon closes ---
+    // standby polls and probes but sends nothing. Built here, taken below once every job that
+    // waits on them is set up; released when the daemon closes ---
     const leaderships = await app.leaderships();
     // --- notifications: subscribe to events; deliveries never block the job that emitted ---
     await app.notifier();
