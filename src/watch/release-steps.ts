@@ -205,9 +205,7 @@ function announceFailureOnce(
   key: string,
   message: string,
 ): void {
-  const fresh = rt.store.watches.get(watch.id);
-  if (!fresh || fresh.announced.includes(key)) return;
-  rt.store.watches.setProgress(watch.id, fresh.tripped, [...fresh.announced, key]);
+  if (!rt.store.watches.claimAnnouncement(watch.id, key)) return;
   rt.events.emit('watch:failure', {
     ...watchEventBase(rt, service, watch, { reason: `release: ${message}` }),
     operation: 'release',

@@ -145,9 +145,7 @@ function reportOnce(
   operation: string,
   error: unknown,
 ): void {
-  const fresh = rt.store.watches.get(watch.id);
-  if (!fresh || fresh.announced.includes(key)) return;
-  rt.store.watches.setProgress(watch.id, fresh.tripped, [...fresh.announced, key]);
+  if (!rt.store.watches.claimAnnouncement(watch.id, key)) return;
   rt.events.emit('watch:failure', {
     ...watchEventBase(rt, service, watch, { reason: `${operation} failed: ${errorMessage(error)}` }),
     operation,

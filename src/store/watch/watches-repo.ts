@@ -120,6 +120,17 @@ export class WatchesRepo {
       .run(JSON.stringify([...new Set(tripped)]), JSON.stringify([...new Set(announced)]), id);
   }
 
+  /**
+   * Adds `key` to the watch's announced keys unless it is there already: true when it was added now
+   * (the caller announces), false when it was announced before or the watch is gone.
+   */
+  claimAnnouncement(id: number, key: string): boolean {
+    const watch = this.get(id);
+    if (!watch || watch.announced.includes(key)) return false;
+    this.setProgress(id, watch.tripped, [...watch.announced, key]);
+    return true;
+  }
+
   /** Stores the candidate's test and release step; `deadline` moves the watch's deadline with them. */
   setRelease(id: number, release: ReleaseState, deadline?: number): void {
     this.db
