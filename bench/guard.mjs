@@ -4,7 +4,7 @@
 // (guard.rules: []); CPU as a share of one core and peak RSS over the window, and their ratio.
 import path from 'node:path';
 import { emulatedUnavailable, startDaemon, startEmulator, waitFor } from './lib/emulated.mjs';
-import { cpuMs, rssBytes } from './lib/proc.mjs';
+import { footprint } from './lib/proc.mjs';
 import { median } from './lib/stats.mjs';
 import { figure, format } from './lib/table.mjs';
 
@@ -50,20 +50,10 @@ export const guard = {
           200,
         );
         await delay(ctx.quick ? 1_000 : 5_000);
-        const start = Object.fromEntries(
-          Object.entries(daemons).map(([name, daemon]) => [name, cpuMs(daemon.pid)]),
-        );
-        const peak = { on: 0, off: 0 };
-        const startedAt = performance.now();
-        while (performance.now() - startedAt < windowMs) {
-          for (const [name, daemon] of Object.entries(daemons))
-            peak[name] = Math.max(peak[name], rssBytes(daemon.pid));
-          await delay(500);
-        }
-        const elapsed = performance.now() - startedAt;
-        for (const [name, daemon] of Object.entries(daemons)) {
-          results[name].rss.push(peak[name]);
-          results[name].cpu.push(((cpuMs(daemon.pid) - start[name]) / elapsed) * 100);
+        const measured = await footprint({ on: daemons.on.pid, off: daemons.off.pid }, windowMs);
+        for (const [name, { rss, cpu }] of Object.entries(measured)) {
+          results[name].rss.push(rss);
+          results[name].cpu.push(cpu);
         }
       } finally {
         for (const daemon of Object.values(daemons)) {

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { emulatedUnavailable, startDaemon, startEmulator, waitFor } from './lib/emulated.mjs';
 import { apiCounter, readQuotaPerMinute } from './lib/api-budget.mjs';
-import { cpuMs, rssBytes } from './lib/proc.mjs';
+import { footprint } from './lib/proc.mjs';
 import { median } from './lib/stats.mjs';
 import { figure, format } from './lib/table.mjs';
 
@@ -64,25 +64,18 @@ export const idle = {
           200,
         );
         await delay(ctx.quick ? 1_000 : 5_000);
-        const start = Object.fromEntries(
-          Object.entries(daemons).map(([name, daemon]) => [name, cpuMs(daemon.pid)]),
-        );
-        const peak = { watching: 0, empty: 0 };
         const calls = apiCounter(playground);
-        const startedAt = performance.now();
-        while (performance.now() - startedAt < windowMs) {
-          for (const [name, daemon] of Object.entries(daemons))
-            peak[name] = Math.max(peak[name], rssBytes(daemon.pid));
-          await delay(500);
-        }
-        const elapsed = performance.now() - startedAt;
+        const measured = await footprint(
+          { watching: daemons.watching.pid, empty: daemons.empty.pid },
+          windowMs,
+        );
         const spent = calls();
         budget.reads.push(spent.reads);
         budget.monitoring.push(spent.monitoring);
         budget.byMethod.push(spent.byMethod);
-        for (const [name, daemon] of Object.entries(daemons)) {
-          results[name].rss.push(peak[name]);
-          results[name].cpu.push(((cpuMs(daemon.pid) - start[name]) / elapsed) * 100);
+        for (const [name, { rss, cpu }] of Object.entries(measured)) {
+          results[name].rss.push(rss);
+          results[name].cpu.push(cpu);
         }
       } finally {
         for (const daemon of Object.values(daemons)) {

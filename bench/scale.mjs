@@ -6,7 +6,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { apiCounter, readQuotaPerMinute } from './lib/api-budget.mjs';
 import { emulatedUnavailable, startDaemon, startEmulator, waitFor } from './lib/emulated.mjs';
-import { cpuMs, rssBytes } from './lib/proc.mjs';
+import { footprint } from './lib/proc.mjs';
 import { median, percentile } from './lib/stats.mjs';
 import { figure, format } from './lib/table.mjs';
 
@@ -57,24 +57,19 @@ export const scale = {
           500,
         );
         await delay(ctx.quick ? 1_000 : 5_000);
-        const cpuStart = { watching: cpuMs(daemons.watching.pid), empty: cpuMs(daemons.empty.pid) };
-        const peak = { watching: 0, empty: 0 };
         const calls = apiCounter(playground);
-        const startedAt = performance.now();
-        while (performance.now() - startedAt < windowMs) {
-          for (const [name, daemon] of Object.entries(daemons))
-            peak[name] = Math.max(peak[name], rssBytes(daemon.pid));
-          await delay(500);
-        }
-        const elapsed = performance.now() - startedAt;
+        const measured = await footprint(
+          { watching: daemons.watching.pid, empty: daemons.empty.pid },
+          windowMs,
+        );
         const spent = calls();
         out.reads.push(spent.reads);
         out.monitoring.push(spent.monitoring);
         byMethod = spent.byMethod;
-        out.rss.push(peak.watching);
-        out.emptyRss.push(peak.empty);
-        out.cpu.push(((cpuMs(daemons.watching.pid) - cpuStart.watching) / elapsed) * 100);
-        out.emptyCpu.push(((cpuMs(daemons.empty.pid) - cpuStart.empty) / elapsed) * 100);
+        out.rss.push(measured.watching.rss);
+        out.emptyRss.push(measured.empty.rss);
+        out.cpu.push(measured.watching.cpu);
+        out.emptyCpu.push(measured.empty.cpu);
         // Scraped after the window, so the scrapes' own cost is not in its CPU figure.
         for (const encoding of ['gzip', 'plain']) {
           const times = [];

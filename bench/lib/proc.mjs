@@ -44,3 +44,25 @@ export function schedMs(pid) {
   const [onCpu, waiting] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
   return { onCpu: onCpu / 1e6, waiting: waiting / 1e6 };
 }
+
+/**
+ * Watches processes side by side for `windowMs`: the peak RSS of each (sampled every 500 ms) and
+ * its CPU over the window as a percent of one core. `pids` maps names to process ids.
+ */
+export async function footprint(pids, windowMs) {
+  const entries = Object.entries(pids);
+  const startCpu = Object.fromEntries(entries.map(([name, pid]) => [name, cpuMs(pid)]));
+  const peak = Object.fromEntries(entries.map(([name]) => [name, 0]));
+  const startedAt = performance.now();
+  while (performance.now() - startedAt < windowMs) {
+    for (const [name, pid] of entries) peak[name] = Math.max(peak[name], rssBytes(pid));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const elapsed = performance.now() - startedAt;
+  return Object.fromEntries(
+    entries.map(([name, pid]) => [
+      name,
+      { rss: peak[name], cpu: ((cpuMs(pid) - startCpu[name]) / elapsed) * 100 },
+    ]),
+  );
+}
