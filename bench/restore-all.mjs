@@ -2,11 +2,10 @@
 // put back over a site that holds them, against `unzip` of the same entries into a scratch folder
 // plus `cp` of each file over its target. runwarden also verifies what it restores, keeps a safety
 // copy of every database it replaces and the old media folder, fsyncs, and swaps under a journal.
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { combine, measure } from './lib/measure.mjs';
-import { cliArgs, runwardenBackup, writeBackupConfig } from './lib/runwarden.mjs';
+import { catalogArchive, cliArgs, takeBackup, writeBackupConfig } from './lib/runwarden.mjs';
 import { median } from './lib/stats.mjs';
 import { figure, format } from './lib/table.mjs';
 
@@ -35,7 +34,7 @@ export const restoreAll = {
     cpSync(dataset.tenantsDir, site.tenantsDir, { recursive: true });
     cpSync(dataset.mediaDir, site.mediaDir, { recursive: true });
     const config = writeBackupConfig(path.join(work, 'config'), site);
-    const archive = catalog(config, file, path.join(work, 'config', 'backups'));
+    const archive = catalogArchive(config, file, path.join(work, 'config', 'backups'));
 
     const ours = [];
     const theirs = [];
@@ -114,18 +113,3 @@ async function unzipCopyAll(archive, site, work) {
 }
 
 /** Copies `archive` into the config's backup folder and catalogs it there (untimed); returns the copy. */
-function catalog(config, archive, dir) {
-  mkdirSync(dir, { recursive: true });
-  const copy = path.join(dir, path.basename(archive));
-  copyFileSync(archive, copy);
-  execFileSync(process.execPath, [...cliArgs(), 'backups', 'import', copy, '--config', config, '--json'], {
-    stdio: 'ignore',
-  });
-  return copy;
-}
-
-async function takeBackup(ctx, work) {
-  const dataset = ctx.dataset(ctx.quick ? 'quick' : '1x');
-  const measured = await runwardenBackup(writeBackupConfig(path.join(work, 'backup'), dataset));
-  return { file: measured.result.file, dataset };
-}

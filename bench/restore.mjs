@@ -2,11 +2,10 @@
 // same entry plus a cp into place (runwarden also verifies what it restores and fsyncs). The
 // archive is in the catalog, as every backup runwarden takes is; one more row restores the tenant
 // from a copy the catalog lacks, which runwarden verifies whole first.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { unzipCopyRestore } from './lib/baselines.mjs';
-import { cliArgs, runwardenBackup, runwardenRestore, writeBackupConfig } from './lib/runwarden.mjs';
+import { catalogArchive, runwardenRestore, takeBackup, writeBackupConfig } from './lib/runwarden.mjs';
 import { median } from './lib/stats.mjs';
 import { figure, format } from './lib/table.mjs';
 
@@ -25,7 +24,7 @@ export const restore = {
     mkdirSync(work, { recursive: true });
     const { file: uncataloged, dataset } = ctx.shared.archive ?? (await takeBackup(ctx, work));
     const config = writeBackupConfig(path.join(work, 'config'), dataset);
-    const archive = catalog(config, uncataloged, path.join(work, 'config', 'backups'));
+    const archive = catalogArchive(config, uncataloged, path.join(work, 'config', 'backups'));
     const tenant = largestTenant(dataset);
     const cases = [
       { selection: ['--tenant', tenant], entry: `tenants/${tenant}.sqlite3`, archive },
@@ -81,21 +80,6 @@ export const restore = {
 };
 
 /** Copies `archive` into the config's backup folder and catalogs it there (untimed); returns the copy. */
-function catalog(config, archive, dir) {
-  mkdirSync(dir, { recursive: true });
-  const copy = path.join(dir, path.basename(archive));
-  copyFileSync(archive, copy);
-  execFileSync(process.execPath, [...cliArgs(), 'backups', 'import', copy, '--config', config, '--json'], {
-    stdio: 'ignore',
-  });
-  return copy;
-}
-
-async function takeBackup(ctx, work) {
-  const dataset = ctx.dataset(ctx.quick ? 'quick' : '1x');
-  const measured = await runwardenBackup(writeBackupConfig(path.join(work, 'backup'), dataset));
-  return { file: measured.result.file, dataset };
-}
 
 function largestTenant(dataset) {
   const files = readdirSync(dataset.tenantsDir).filter((name) => name.endsWith('.sqlite3'));

@@ -1,5 +1,6 @@
 // runwarden as the user runs it: the built CLI as a child process (so its peak RSS and CPU are its
 // own), with a generated config pointing at a data set.
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,4 +94,22 @@ export function cliArgs() {
 
 export function cliBuilt() {
   return existsSync(CLI);
+}
+
+/** Copies `archive` into `dir` and catalogs it in the state of `config` (`backups import`); returns the copy. */
+export function catalogArchive(config, archive, dir) {
+  mkdirSync(dir, { recursive: true });
+  const copy = path.join(dir, path.basename(archive));
+  copyFileSync(archive, copy);
+  execFileSync(process.execPath, [...cliArgs(), 'backups', 'import', copy, '--config', config, '--json'], {
+    stdio: 'ignore',
+  });
+  return copy;
+}
+
+/** A runwarden backup of the bench's data set (quick or 1x): the archive the restore rows start from. */
+export async function takeBackup(ctx, work) {
+  const dataset = ctx.dataset(ctx.quick ? 'quick' : '1x');
+  const measured = await runwardenBackup(writeBackupConfig(path.join(work, 'backup'), dataset));
+  return { file: measured.result.file, dataset };
 }
