@@ -10,6 +10,7 @@ import { bucketStoreOptions } from '../storage/client-options.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
+import type { SchemaInspector } from '../watch/ports.js';
 import { type BackupService, createBackupService } from './backup-service.js';
 import { runsBackups, runsWatch } from './daemon-roles.js';
 import type { Leaderships } from './leadership.js';
@@ -61,6 +62,12 @@ export interface App {
    * this daemon is then the only one. The storage client loads on the first call.
    */
   clusterStore(): Promise<ObjectStore | undefined>;
+  /**
+   * What the schema comparison reads: the main and tenant database files, or in the watch role
+   * (which cannot open them) the newest archive's manifest in the bucket; null when that role has
+   * no bucket it can read (logged).
+   */
+  schemaInspector(): Promise<SchemaInspector | null>;
   /**
    * The `watch` and `backup` leases (see app/leadership.ts): the sole leadership without `cluster`;
    * with it, leases in the cluster bucket that only the daemon starts. Closed (released) by `close`.
@@ -229,12 +236,14 @@ class LazyApp implements App {
 
   watch(): Promise<WatchRuntime> {
     this.#watch ??= this.#build(async () => {
-      const [{ buildWatchRuntime }, { recordHistory }, metrics, leaderships] = await Promise.all([
-        import('./watch-runtime.js'),
-        import('../watch/history-recorder.js'),
-        this.metrics(),
-        this.leaderships(),
-      ]);
+      const [{ buildWatchRuntime }, { recordHistory }, metrics, leaderships, bucketSchema] =
+        await Promise.all([
+          import('./watch-runtime.js'),
+          import('../watch/history-recorder.js'),
+          this.metrics(),
+          this.leaderships(),
+          this.#bucketSchema(),
+        ]);
       const logger = this.logger.child({ component: 'watch' });
       const { runtime, close } = buildWatchRuntime({
         config: this.config,
@@ -246,6 +255,7 @@ class LazyApp implements App {
         clock: this.clock,
         backups: this.backups,
         leadership: leaderships.watch,
+        bucketSchema,
         background: (name, work) => {
           this.work
             .run(name, work)
@@ -264,6 +274,22 @@ class LazyApp implements App {
       return runtime;
     });
     return this.#watch;
+  }
+
+  /** The watch role's schema, from the bucket's manifests; null in other roles. */
+  async #bucketSchema() {
+    if (this.config.role !== 'watch') return null;
+    const [{ bucketSchemaInspector }, offsite] = await Promise.all([
+      import('./bucket-schema-inspector.js'),
+      this.offsite(),
+    ]);
+    return bucketSchemaInspector(this.config.backup, offsite, this.logger.child({ component: 'watch' }));
+  }
+
+  async schemaInspector(): Promise<SchemaInspector | null> {
+    if (this.config.role === 'watch') return this.#bucketSchema();
+    const { appSchemaInspector } = await import('./app-schema-inspector.js');
+    return appSchemaInspector(this.config);
   }
 
   alerts(): Promise<AlertEndpoints> {

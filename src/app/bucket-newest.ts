@@ -2,7 +2,7 @@ import type { BackupConfig } from '../config/schema/backup.js';
 import { archiveTime } from '../core/archive-time.js';
 import { newestArchive } from '../core/startup-backup.js';
 import { OffsiteMetadata } from '../offsite/offsite-errors.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
 
 /** The newest archive object in the bucket, as the catalog of record says. */
 export interface NewestInBucket {
@@ -12,6 +12,8 @@ export interface NewestInBucket {
   takenAt: number;
   /** The Cloud Run revision that took it (`cloud_run_revision` metadata), when it names one. */
   revision: string | undefined;
+  /** The object as listed: generation, size, metadata. */
+  object: ObjectInfo;
 }
 
 /**
@@ -31,6 +33,7 @@ export async function newestInBucket(
       takenAt:
         archiveTime(object.name.replace(/\.age$/, ''), config.prefix, config.timezone) ?? object.updated,
       revision: object.metadata[OffsiteMetadata.revision],
+      object,
     }));
   return newestArchive(archives);
 }

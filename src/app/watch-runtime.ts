@@ -14,6 +14,7 @@ import { SharedSchemaInspector } from '../watch/app-schema.js';
 import { appSchemaInspector } from './app-schema-inspector.js';
 import { LiveState } from '../watch/live-state.js';
 import { RegionPolls } from '../watch/region-polls.js';
+import type { SchemaInspector } from '../watch/ports.js';
 import type { WatchRuntime } from '../watch/watch-runtime.js';
 import { watchedService } from '../watch/watched-service.js';
 import type { BackupService } from './backup-service.js';
@@ -33,6 +34,11 @@ export interface BuildRuntimeOptions {
   clock?: Clock;
   /** The `watch` lease; the sole leadership (always acts) by default. */
   leadership?: Leadership;
+  /**
+   * The watch role's schema, read from the bucket's newest archive (see bucket-schema-inspector.ts);
+   * null or absent: that role compares none. Other roles read the files.
+   */
+  bucketSchema?: SchemaInspector | null;
 }
 
 /**
@@ -76,6 +82,12 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
       logger.info(location, 'Cloud Run answers the poll again after a quota refusal');
     },
   });
+  const shortestPoll =
+    config.services.length > 0
+      ? Math.min(...config.services.map((service) => service.poll_interval))
+      : 15_000;
+  const sharedSchema = (inner: SchemaInspector | null) =>
+    inner && new SharedSchemaInspector(inner, clock, shortestPoll);
   const runtime: WatchRuntime = {
     services: config.services.map(watchedService),
     store: options.store,
@@ -93,19 +105,13 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
         })
       : null,
     // The watch role reads no database: no pre-deploy backup here (the backup sidecar's start-up
-    // gate takes it) and no schema to compare.
+    // gate takes it), and the schema comes from the newest archive's manifest in the bucket.
     backup: config.role === 'watch' ? null : preDeployBackup(options.backups, logger),
-    // The main and every tenant database, read once per tick for all services (the shortest poll).
-    schema:
-      config.role === 'watch'
-        ? null
-        : new SharedSchemaInspector(
-            appSchemaInspector(config),
-            clock,
-            config.services.length > 0
-              ? Math.min(...config.services.map((service) => service.poll_interval))
-              : 15_000,
-          ),
+    // The main and every tenant database (or the bucket's newest manifest), read once per tick for
+    // all services (the shortest poll).
+    schema: sharedSchema(
+      config.role === 'watch' ? (options.bucketSchema ?? null) : appSchemaInspector(config),
+    ),
     events: options.events,
     logger,
     metrics: options.metrics,

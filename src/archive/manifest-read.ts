@@ -28,7 +28,10 @@ export interface ManifestRead {
  * BackupCorruptError (missing, too large, unreadable, not JSON, not the schema) or
  * BackupFormatError (a format_version newer than this runwarden reads).
  */
-export async function readManifestWithDigest(zip: ZipReader, signal?: AbortSignal): Promise<ManifestRead> {
+export async function readManifestWithDigest(
+  zip: Pick<ZipReader, 'file' | 'entries' | 'open'>,
+  signal?: AbortSignal,
+): Promise<ManifestRead> {
   const entry = zip.entries.get(MANIFEST_ENTRY);
   const corrupt = (problem: string, cause?: unknown) =>
     new BackupCorruptError(zip.file, MANIFEST_ENTRY, problem, { cause });

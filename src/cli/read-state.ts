@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { Store } from '../store/store.js';
+import type { SchemaInspector } from '../watch/ports.js';
 import { type WatchedService, watchedService } from '../watch/watched-service.js';
 import type { GlobalOptions } from './common.js';
 import { withApp } from './with-app.js';
@@ -14,6 +15,8 @@ export interface StateView {
   exists: boolean;
   /** The cluster bucket (leases), or undefined without `cluster`; its client loads on the call. */
   clusterStore(): Promise<ObjectStore | undefined>;
+  /** The files' schema, or in the watch role the bucket's newest manifest's (see App). */
+  schemaInspector(): Promise<SchemaInspector | null>;
 }
 
 /**
@@ -33,6 +36,7 @@ export async function withStateView<T>(
       store: app.store,
       exists: app.storeExists,
       clusterStore: () => app.clusterStore(),
+      schemaInspector: () => app.schemaInspector(),
     }),
   );
 }

@@ -2,9 +2,12 @@ import type { SchemaFingerprint } from './schema-change.js';
 
 /** The backup a rollback names so a person can restore data if the schema changed since it. */
 export interface RestorePoint {
-  /** Where the backup came from: `runwarden predeploy`, the watch's own backup, or none. */
-  source: 'predeploy' | 'watch_start' | 'none';
-  /** Absolute path of the archive, or null when none was taken. */
+  /**
+   * Where the backup came from: `runwarden predeploy`, the watch's own backup, the bucket's newest
+   * archive (the watch role, which takes none), or none.
+   */
+  source: 'predeploy' | 'watch_start' | 'bucket' | 'none';
+  /** Absolute path of the archive (a gs:// URL for `bucket`), or null when none was taken. */
   backup: string | null;
   backupId: number | null;
   /** ms since the epoch. */

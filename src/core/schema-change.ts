@@ -10,12 +10,50 @@ export interface DatabaseSchema {
   migrations: string[] | null;
 }
 
-export interface SchemaFingerprint extends DatabaseSchema {
+/** The schemas read from the database files themselves (the backup and all-in-one roles). */
+export interface FileSchemaFingerprint extends DatabaseSchema {
   /**
    * Each tenant database's schema, by tenant id. Undefined in fingerprints recorded before tenants
    * were compared (their tenants are then not compared, and the detail says so).
    */
   tenants?: Record<string, DatabaseSchema> | undefined;
+}
+
+/** A database's schema as a backup manifest records it (`databases[].schema`). */
+export interface ArchivedDatabaseSchema {
+  /** SHA-256 of the sorted (type, name, sql) rows of sqlite_master: changes with any DDL. */
+  sha256: string;
+  /** `PRAGMA user_version` (what migration tools set). */
+  userVersion: number;
+}
+
+/**
+ * The schemas read from an archive's manifest in the bucket: all a watcher, which cannot open the
+ * app's files, knows. It is the schema as of when that archive was taken, not now.
+ */
+export interface ArchiveSchemaFingerprint {
+  archive: {
+    /** gs://bucket/prefix/name.zip */
+    url: string;
+    /** When it was taken, ms since the epoch. */
+    takenAt: number;
+  };
+  /** null: the manifest records no schema for it (an archive written before schemas were). */
+  main: ArchivedDatabaseSchema | null;
+  /** Each tenant database's, by tenant id (those recorded without one left out). */
+  tenants: Record<string, ArchivedDatabaseSchema>;
+}
+
+/**
+ * What a restore point and "now" hold: read from the files, or from an archive's manifest. The two
+ * kinds are not comparable with each other (different counters), only each with its own kind.
+ */
+export type SchemaFingerprint = FileSchemaFingerprint | ArchiveSchemaFingerprint;
+
+export function isArchiveFingerprint(
+  fingerprint: SchemaFingerprint,
+): fingerprint is ArchiveSchemaFingerprint {
+  return 'archive' in fingerprint;
 }
 
 export interface SchemaChange {
@@ -33,8 +71,16 @@ export function compareSchema(before: SchemaFingerprint | null, now: SchemaFinge
       detail: `schema at the restore point ${before ? 'known' : 'unknown'}, now ${now ? 'known' : 'unknown'}`,
       tenants: [],
     };
+  if (isArchiveFingerprint(before) || isArchiveFingerprint(now)) {
+    if (isArchiveFingerprint(before) && isArchiveFingerprint(now)) return compareArchived(before, now);
+    return {
+      changed: null,
+      detail: `schema not compared: the restore point's was read from ${isArchiveFingerprint(before) ? 'an archive' : 'the files'}, now's from ${isArchiveFingerprint(now) ? 'an archive' : 'the files'}`,
+      tenants: [],
+    };
+  }
   const main = differences(before, now);
-  const tenants = compareTenants(before.tenants, now.tenants);
+  const tenants = compareTenants(before.tenants, now.tenants, differences);
   const parts = [...main, ...tenants.parts];
   const notes = tenants.notes.length > 0 ? `; ${tenants.notes.join('; ')}` : '';
   if (parts.length === 0)
@@ -72,9 +118,10 @@ function differences(before: DatabaseSchema, now: DatabaseSchema): string[] {
  * customer, created by whatever code ran then) or disappeared is named but is no schema change of
  * data the restore point holds, so it does not count as one by itself.
  */
-function compareTenants(
-  before: Record<string, DatabaseSchema> | undefined,
-  now: Record<string, DatabaseSchema> | undefined,
+function compareTenants<T>(
+  before: Record<string, T> | undefined,
+  now: Record<string, T> | undefined,
+  differ: (before: T, now: T) => string[],
 ) {
   const result = { parts: [] as string[], notes: [] as string[], changed: [] as string[], compared: 0 };
   if (before === undefined || now === undefined) {
@@ -83,11 +130,11 @@ function compareTenants(
     return result;
   }
   for (const tenant of Object.keys(before).sort()) {
-    const then = before[tenant] as DatabaseSchema;
+    const then = before[tenant] as T;
     const current = now[tenant];
-    if (!current) continue;
+    if (current === undefined) continue;
     result.compared += 1;
-    const parts = differences(then, current);
+    const parts = differ(then, current);
     if (parts.length === 0) continue;
     result.changed.push(tenant);
     result.parts.push(`tenant ${tenant}: ${parts.join(', ')}`);
@@ -97,6 +144,51 @@ function compareTenants(
   if (appeared.length > 0) result.notes.push(`tenants new since: ${list(appeared.sort())}`);
   if (gone.length > 0) result.notes.push(`tenants gone since: ${list(gone.sort())}`);
   return result;
+}
+
+/**
+ * Two archives' manifests: the newest archive in the bucket stands for "now", so the verdict is as
+ * of when it was taken, and the detail says which. The same archive at both ends says nothing about
+ * now (no backup since the restore point): unknown, never "unchanged".
+ */
+function compareArchived(before: ArchiveSchemaFingerprint, now: ArchiveSchemaFingerprint): SchemaChange {
+  const asOf = `as of ${now.archive.url} (taken ${new Date(now.archive.takenAt).toISOString()})`;
+  if (before.archive.url === now.archive.url)
+    return {
+      changed: null,
+      detail: `schema now unknown: no archive in the bucket since the restore point (${before.archive.url}), and this runwarden reads no database`,
+      tenants: [],
+    };
+  if (!before.main || !now.main)
+    return {
+      changed: null,
+      detail: `schema not compared: ${before.main ? now.archive.url : before.archive.url} records no schema (written by an older runwarden)`,
+      tenants: [],
+    };
+  const main = archivedDifferences(before.main, now.main);
+  const tenants = compareTenants(before.tenants, now.tenants, archivedDifferences);
+  const parts = [...(main.length > 0 ? [`main database: ${main.join(', ')}`] : []), ...tenants.parts];
+  const notes = tenants.notes.length > 0 ? `; ${tenants.notes.join('; ')}` : '';
+  if (parts.length === 0)
+    return {
+      changed: false,
+      detail: `schema unchanged ${asOf}${tenants.compared > 0 ? `, ${tenants.compared} tenant database(s) too` : ''}${notes}; rolling back code alone is enough`,
+      tenants: [],
+    };
+  const named = tenants.changed.length > 0 ? ` (tenants changed: ${list(tenants.changed)})` : '';
+  return {
+    changed: true,
+    detail: `schema changed${named} ${asOf}: ${parts.join('; ')}${notes}; check whether the data needs the restore point`,
+    tenants: tenants.changed,
+  };
+}
+
+function archivedDifferences(before: ArchivedDatabaseSchema, now: ArchivedDatabaseSchema): string[] {
+  const parts: string[] = [];
+  if (before.sha256 !== now.sha256) parts.push('definitions changed (sqlite_master differs)');
+  if (before.userVersion !== now.userVersion)
+    parts.push(`user_version ${before.userVersion} -> ${now.userVersion}`);
+  return parts;
 }
 
 function list(names: string[]): string {

@@ -285,6 +285,8 @@ function describeSource(report: RestorePointReport): string {
       return 'taken by `runwarden predeploy` before the deploy';
     case 'watch_start':
       return 'taken when the deploy was detected';
+    case 'bucket':
+      return "the bucket's newest archive when the deploy was detected";
     case 'none':
       return 'no backup';
   }

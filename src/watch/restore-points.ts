@@ -1,4 +1,4 @@
-import { compareSchema, type SchemaFingerprint } from '../core/schema-change.js';
+import { compareSchema, isArchiveFingerprint, type SchemaFingerprint } from '../core/schema-change.js';
 import { errorMessage } from '../core/errors.js';
 import type { WatchStore } from '../store/store.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
@@ -9,8 +9,9 @@ import type { WatchedService } from './watched-service.js';
 /**
  * The restore point of a new watch: a recent `runwarden predeploy` backup when there is one (taken
  * before the deploy: the best kind), otherwise a backup started now in the background (the tick is
- * never held up by it) and filled in when it is verified. `baseline` is the schema seen before the
- * deploy was detected.
+ * never held up by it) and filled in when it is verified; in the watch role, which takes no backup,
+ * the bucket's newest archive. `baseline` is the schema seen before the deploy was detected (in the
+ * watch role, that archive's manifest).
  */
 export function startRestorePoint(
   rt: WatchRuntime,
@@ -29,6 +30,17 @@ export function startRestorePoint(
       takenAt: predeploy.at,
       fingerprint: predeploy.fingerprint,
       note: null,
+    };
+  } else if (rt.backup === null && baseline !== null && isArchiveFingerprint(baseline)) {
+    // The watch role: the newest archive in the bucket before the deploy showed up (a backup
+    // sidecar's; a new revision's sidecar backs up before its app starts) is the data to go back to.
+    point = {
+      source: 'bucket',
+      backup: baseline.archive.url,
+      backupId: null,
+      takenAt: baseline.archive.takenAt,
+      fingerprint: baseline,
+      note: 'the newest archive in the bucket when the deploy was detected (this runwarden takes no backup)',
     };
   } else if (!service.config.pre_deploy_backup || rt.backup === null) {
     const why = service.config.pre_deploy_backup

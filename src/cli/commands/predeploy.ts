@@ -28,7 +28,7 @@ export function registerPredeploy(program: Command): void {
         },
         options.json === true,
         (data) =>
-          `${data.service}: backup ${data.backup} verified; stable revision ${data.stable ?? 'unknown'}${data.schema ? ` (schema_version ${data.schema.schemaVersion})` : ''}`,
+          `${data.service}: backup ${data.backup} verified; stable revision ${data.stable ?? 'unknown'}${data.schema && 'schemaVersion' in data.schema ? ` (schema_version ${data.schema.schemaVersion})` : ''}`,
       );
     });
 }

@@ -3,12 +3,11 @@ import { describeBacklog, type OffsiteBacklog, offsiteBacklog } from '../../offs
 import { formatBytes } from '../../util/format-bytes.js';
 import { formatAge, type RecoveryPoint, recoveryPoint } from '../../core/recovery-point.js';
 import { type LeaseStatus, readLeases } from '../../lease/lease-status.js';
-import { appSchemaInspector } from '../../app/app-schema-inspector.js';
 import { errorMessage } from '../../core/errors.js';
 import { type SchemaReading, serviceStatuses, type ServiceStatus } from '../../watch/status.js';
 import { type GlobalOptions, withConfigOption, withJsonOption } from '../common.js';
 import { printResult } from '../output.js';
-import { withStateView } from '../read-state.js';
+import { type StateView, withStateView } from '../read-state.js';
 import type { CopyMark } from '../../store/shared-state.js';
 
 /** How long status waits for the bucket before it says a lease could not be read. */
@@ -28,7 +27,7 @@ export function registerStatus(program: Command): void {
         // With a cluster only (the one part of status that asks the network): who holds each lease.
         const cluster = await view.clusterStore();
         const leases = cluster ? await readLeases(cluster, AbortSignal.timeout(LEASE_READ_MS)) : undefined;
-        const schema = view.services.length > 0 ? await readSchema(view.config) : undefined;
+        const schema = view.services.length > 0 ? await readSchema(view) : undefined;
         return {
           services: serviceStatuses(view.services, view.store, Date.now(), schema).map(servingAsList),
           last_backup: latest
@@ -59,10 +58,15 @@ type StatusRow = Omit<ServiceStatus, 'serving'> & {
   serving: Array<{ revision: string; percent: number }> | null;
 };
 
-/** The main and tenant databases' schema, read once for every service (read-only). */
-async function readSchema(config: Parameters<typeof appSchemaInspector>[0]): Promise<SchemaReading> {
+/**
+ * The main and tenant databases' schema, read once for every service (read-only); in the watch
+ * role, the bucket's newest manifest's.
+ */
+async function readSchema(view: StateView): Promise<SchemaReading> {
   try {
-    return { fingerprint: await appSchemaInspector(config).fingerprint(AbortSignal.timeout(30_000)) };
+    const inspector = await view.schemaInspector();
+    if (!inspector) return { error: 'the watch role has no bucket it can read manifests from' };
+    return { fingerprint: await inspector.fingerprint(AbortSignal.timeout(30_000)) };
   } catch (error) {
     return { error: errorMessage(error) };
   }
