@@ -125,7 +125,8 @@ export async function restoreReport(
     return {
       ...point,
       schemaChanged: null,
-      schemaDetail: 'schema not compared: no main database configured',
+      schemaDetail:
+        'schema not compared: this runwarden reads no database and no readable bucket (the watch role without backup.offsite, or with encrypted copies)',
       schemaTenants: [],
     };
   const change = compareSchema(point.fingerprint, now);

@@ -31,7 +31,7 @@ export interface WatchRuntime {
   idTokens: IdTokenSource | null;
   /** null: no pre-deploy backups can be taken (no backup configured). */
   backup: PreDeployBackup | null;
-  /** null: the schema is not compared (no main database configured). */
+  /** null: the schema is not compared (the watch role without a bucket whose manifests it can read). */
   schema: SchemaInspector | null;
   events: EventBus;
   logger: Logger;
