@@ -1,7 +1,8 @@
+import { MetricServiceClient } from '@google-cloud/monitoring';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchNames, revisionKey, splitByRevision } from '../src/core/metric-batch.js';
 import type { RequestBucket, TimeWindow } from '../src/core/rules.js';
-import { type Playground, startPlayground } from '../src/playground/index.js';
+import { emulatorClientOptions, type Playground, startPlayground } from '../src/playground/index.js';
 import { CloudMonitoring } from '../src/signals/cloud-monitoring.js';
 import type { RevisionTarget } from '../src/signals/metric-source.js';
 import { SLOWDOWN } from './helpers/deadlines.js';
@@ -100,7 +101,7 @@ describe('Cloud Monitoring reads of many revisions in one ListTimeSeries (real c
     await playground?.stop();
   });
 
-  function monitoring(batching?: { collectMs?: number; maxRevisions?: number }, retryDeadlineMs = 30_000) {
+  function monitoring(batching?: { maxRevisions?: number }, retryDeadlineMs = 30_000) {
     const opening = new CloudMonitoring(
       { endpoint, insecure: true, alignment_period: 1_000, reporting_delay: 1_000 } as never,
       retryDeadlineMs,
@@ -136,6 +137,35 @@ describe('Cloud Monitoring reads of many revisions in one ListTimeSeries (real c
     const value = await run();
     return { value, calls: (playground.apiCalls().ListTimeSeries ?? 0) - before };
   }
+
+  it('the emulator matches one_of exactly: a revision named by a prefix of another is not the other', async () => {
+    const client = new MetricServiceClient(emulatorClientOptions(playground.endpoint));
+    try {
+      const list = async (revisions: string) =>
+        await waitFor(
+          async () => {
+            const range = window();
+            const [series] = await client.listTimeSeries({
+              name: `projects/${PROJECT}`,
+              filter: `metric.type = "run.googleapis.com/request_count" AND resource.labels.revision_name = ${revisions}`,
+              interval: {
+                startTime: { seconds: range.start / 1000 },
+                endTime: { seconds: range.end / 1000 },
+              },
+            });
+            const names = [...new Set(series.map((one) => one.resource?.labels?.revision_name))].sort();
+            return names.length > 0 ? names : undefined;
+          },
+          'the served requests to be listed',
+          VISIBLE,
+          { every: 100 },
+        );
+      expect(await list('one_of("shop-a", "shop-abc")')).toEqual(['shop-a', 'shop-abc']);
+      expect(await list('one_of("shop-ab")')).toEqual(['shop-ab']);
+    } finally {
+      await client.close();
+    }
+  });
 
   it('one call reads the request counts of four revisions, each getting exactly its own', async () => {
     const source = monitoring();

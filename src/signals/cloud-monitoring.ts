@@ -79,8 +79,8 @@ const REVISION_GROUP_BY = ['resource.label.service_name', 'resource.label.revisi
  * latencies are distributions read whole (their buckets), so a percentile spans the rule's window.
  *
  * Reads are per revision, but go out batched: the reads of one project, metric, aggregation and
- * window asked within `collectMs` of each other (every guard pass of a minute, every watch tick of
- * a poll) are one ListTimeSeries naming up to MAX_REVISIONS_PER_QUERY revisions (`one_of`), grouped
+ * window asked in the same turn of the event loop (every guard pass of an interval, every watch
+ * tick of a poll: read-batches.ts) are one ListTimeSeries naming up to MAX_REVISIONS_PER_QUERY revisions (`one_of`), grouped
  * by service and revision name so each revision gets exactly its own rows (core/metric-batch.ts).
  * 500 guarded services cost about 30 calls a minute instead of 1,500. A failed call (after the
  * retries, RESOURCE_EXHAUSTED backing off as before) fails each revision's read with its error.
@@ -93,13 +93,12 @@ export class CloudMonitoring implements MetricSource {
     config: MonitoringConfig,
     private readonly retryDeadlineMs = 30_000,
     private readonly callTimeoutMs = 15_000,
-    batching: { collectMs?: number; maxRevisions?: number } = {},
+    batching: { maxRevisions?: number } = {},
   ) {
     // Built on first query: a process that never reads metrics never starts Google auth.
     const options = googleClientOptions(config);
     this.#client = new LazyClient('Cloud Monitoring', () => new MetricServiceClient(options));
     this.#batches = new ReadBatches((members, signal) => this.#readBatch(members, signal), {
-      collectMs: batching.collectMs ?? BATCH_COLLECT_MS,
       maxMembers: batching.maxRevisions ?? MAX_REVISIONS_PER_QUERY,
     });
   }
@@ -277,13 +276,6 @@ export class CloudMonitoring implements MetricSource {
     );
   }
 }
-
-/**
- * How long the first read of a batch waits for others: the guard's passes of one interval fire
- * in the same turn of the event loop, a few ms apart once their timers drift; a metric bucket is a
- * minute, so a few ms more before the read costs nothing.
- */
-const BATCH_COLLECT_MS = 20;
 
 export const _check = CloudMonitoring satisfies new (config: MonitoringConfig) => MetricSource;
 

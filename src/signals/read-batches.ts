@@ -12,23 +12,25 @@ interface Waiting<M, R> {
 
 interface Open<M, R> {
   waiting: Waiting<M, R>[];
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Immediate;
 }
 
 /**
- * Reads asked separately, run together: reads with the same key asked within `collectMs` of the
- * first (the guard's passes of every service fire in the same turn of the event loop, or a few ms
- * apart once their timers drift) go out as one call of at most `maxMembers` members; a full batch
- * goes at once. Each read settles with its own answer, or with the call's error (the same error for
- * every member). Each read stops waiting when its own signal aborts; the call itself is aborted
- * once every member has stopped waiting.
+ * Reads asked separately, run together: reads with the same key asked in the same turn of the event
+ * loop go out as one call of at most `maxMembers` members (a full batch goes at once), at the end of
+ * that turn (setImmediate). The guard passes of every service fire in the same turn (their interval
+ * timers share the loop's time, so they stay together), and the watch ticks of one poll go on
+ * together from the same listing; a read that comes alone (a tick nudged by a failed probe) waits
+ * for nothing but the end of its turn. Each read settles with its own answer, or with the call's
+ * error (the same error for every member). Each read stops waiting when its own signal aborts; the
+ * call itself is aborted once every member has stopped waiting.
  */
 export class ReadBatches<M, R> {
   readonly #open = new Map<string, Open<M, R>>();
 
   constructor(
     private readonly run: BatchRun<M, R>,
-    private readonly options: { collectMs: number; maxMembers: number },
+    private readonly options: { maxMembers: number },
   ) {}
 
   read(key: string, member: M, signal: AbortSignal): Promise<R> {
@@ -36,7 +38,7 @@ export class ReadBatches<M, R> {
     const answer = new Promise<R>((resolve, reject) => {
       let open = this.#open.get(key);
       if (!open) {
-        const timer = setTimeout(() => this.#flush(key), this.options.collectMs);
+        const timer = setImmediate(() => this.#flush(key));
         open = { waiting: [], timer };
         this.#open.set(key, open);
       }
@@ -50,7 +52,7 @@ export class ReadBatches<M, R> {
     const open = this.#open.get(key);
     if (!open) return;
     this.#open.delete(key);
-    clearTimeout(open.timer);
+    clearImmediate(open.timer);
     // A read whose signal aborted while it waited has already been rejected (abortable).
     const live = open.waiting.filter((waiting) => !waiting.signal.aborted);
     if (live.length === 0) return;
