@@ -17,7 +17,9 @@ export interface MetricRead<T> extends Fetched<T> {
 /**
  * Cloud Monitoring as the deploy watch needs it: per-bucket request counts by response code, and
  * utilization percentiles and request latency distributions, of one revision over a window whose bounds are multiples of `alignmentMs`.
- * A revision without traffic has no series: the result is empty, never zeros. Every method takes an
+ * A revision without traffic has no series: the result is empty, never zeros. Reads asked together
+ * may go out as one query (cloud-monitoring.ts batches them); each read still gets only its own
+ * revision's data, and a failed query fails each read in it. Every method takes an
  * AbortSignal; failures are RetryableError (already retried within the deadline) or FatalError with
  * codes RW_MONITORING_*.
  */

@@ -70,6 +70,8 @@ export interface HarnessOptions {
   service?: Record<string, unknown>;
   /** Top-level config keys added once the emulator runs (e.g. its IAM Credentials endpoint). */
   config?: (playground: Playground) => Partial<ConfigInput>;
+  /** More services of the scenario watched with the same configuration as `shop` (after it). */
+  alsoWatch?: readonly string[];
   stateDir: string;
 }
 
@@ -106,15 +108,16 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     },
     monitoring: { endpoint, insecure: true, alignment_period: '1s', reporting_delay: '1s' },
     ...options.config?.(playground),
-    services: [
-      {
-        project: playground.project,
-        region: playground.region,
-        service: 'shop',
-        ...FAST_SERVICE,
-        ...options.service,
-      } as never,
-    ],
+    services: ['shop', ...(options.alsoWatch ?? [])].map(
+      (service) =>
+        ({
+          project: playground.project,
+          region: playground.region,
+          service,
+          ...FAST_SERVICE,
+          ...options.service,
+        }) as never,
+    ),
   };
   const config = configSchema.parse(input);
   resolveBackupPaths(config.backup, stateDir);
@@ -215,12 +218,12 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   return harness;
 }
 
-/** Sends simulated users to the service in the background until the returned function is called. */
-export function keepTraffic(playground: Playground, rps = 20): () => Promise<void> {
+/** Sends simulated users to the service (`shop` by default) in the background until the returned function is called. */
+export function keepTraffic(playground: Playground, rps = 20, service = 'shop'): () => Promise<void> {
   const controller = new AbortController();
   const running = (async () => {
     while (!controller.signal.aborted) {
-      await playground.driveTraffic('shop', { rps, durationMs: 500, signal: controller.signal });
+      await playground.driveTraffic(service, { rps, durationMs: 500, signal: controller.signal });
     }
   })();
   return async () => {
