@@ -242,6 +242,25 @@ describe('Alertmanager receiver', () => {
     expect(harness.rollback.calls).toHaveLength(2);
   });
 
+  it('acts again on a repeat past the dedupe window, and prunes claims past it after acting', async () => {
+    const harness = await start(tempDir(), { alerts: { dedupe_window: '1h' } });
+    const payload = (fingerprints: string[]) =>
+      alertmanagerPayload(fingerprints.map((fingerprint) => ({ labels: act, fingerprint })));
+    const first = await post(harness.base, AM, payload(['a', 'b']), BEARER);
+    expect(outcomes(first.body)).toEqual(['rolled_back', 'coalesced']);
+    const within = await post(harness.base, AM, payload(['a']), BEARER);
+    expect(outcomes(within.body)).toEqual(['duplicate']);
+    // Past the window (and the service's 10 min cooldown): the claim on 'a' is forgotten by the
+    // claim itself, the prune of 'b' comes after the rollback.
+    harness.advance(2 * 60 * 60_000);
+    const repeat = await post(harness.base, AM, payload(['a']), BEARER);
+    expect(outcomes(repeat.body)).toEqual(['rolled_back']);
+    expect(harness.rollback.calls).toHaveLength(2);
+    expect(harness.store.alerts.list().map((record) => [record.fingerprint, record.outcome])).toEqual([
+      ['a', 'rolled_back'],
+    ]);
+  });
+
   it('turns a flood of 1,000 concurrent firing alerts for one service into exactly one rollback', async () => {
     // About single flight: every request is handled at once (the in-flight cap has its own test).
     const harness = await start(tempDir(), { alerts: { max_concurrent_requests: 1024 } });

@@ -88,25 +88,35 @@ export class AlertReceiver {
     );
     if (unknown.length > 0) throw new UnknownServiceError(unknown);
     const now = new Date(this.#now());
-    options.repo.prune(new Date(now.getTime() - options.dedupeWindowMs));
+    const forgetBefore = new Date(now.getTime() - options.dedupeWindowMs);
     for (const alert of alerts) options.metrics.delivery(alert.source, now.getTime());
     // Every gate decision below is synchronous, so concurrent deliveries cannot both start a rollback.
-    const pending = alerts.map((alert, index) => this.#handle(alert, matches[index] as AlertMatch, now));
+    // The claims see the dedupe window themselves, so the prune (a write that decides nothing)
+    // waits until the rollbacks are done instead of delaying them.
+    const pending = alerts.map((alert, index) =>
+      this.#handle(alert, matches[index] as AlertMatch, now, forgetBefore),
+    );
     const reports = await Promise.all(pending);
+    options.repo.prune(forgetBefore);
     reports.forEach((report, index) => {
       options.metrics.alert((alerts[index] as ReceivedAlert).source, report.outcome);
     });
     return reports;
   }
 
-  #handle(alert: ReceivedAlert, match: AlertMatch, now: Date): AlertReport | Promise<AlertReport> {
+  #handle(
+    alert: ReceivedAlert,
+    match: AlertMatch,
+    now: Date,
+    forgetBefore: Date,
+  ): AlertReport | Promise<AlertReport> {
     const base = { name: alert.name, fingerprint: alert.fingerprint };
     if (match.kind === 'resolved') return { ...base, outcome: 'resolved' };
     if (match.kind !== 'act') return { ...base, outcome: 'ignored' };
     const { repo } = this.#options;
     const service = this.#services.get(match.service) as AlertableService;
     const reportBase = { ...base, service: service.key };
-    if (!repo.claim(alert, service.key, now)) return { ...reportBase, outcome: 'duplicate' };
+    if (!repo.claim(alert, service.key, now, forgetBefore)) return { ...reportBase, outcome: 'duplicate' };
     const running = this.#inFlight.get(service.key);
     if (running) return this.#join(alert, running, reportBase);
     const last = repo.lastActedAt(service.key);

@@ -60,8 +60,10 @@ export class AlertsRepo {
    * Claims an alert's dedupe key for `service`. True: the caller decides (and maybe acts): this is
    * the first delivery, or every earlier one was refused (a refusal's reason may be gone by the
    * repeat). False: the alert was acted on or is being acted on, so it must not act again.
+   * A claim received before `forgetBefore` (the dedupe window) counts as forgotten, as if
+   * `prune(forgetBefore)` had run first, so the receiver can prune after acting, not before.
    */
-  claim(alert: ReceivedAlert, service: string, now: Date): boolean {
+  claim(alert: ReceivedAlert, service: string, now: Date, forgetBefore?: Date): boolean {
     const result = this.#db
       .prepare(
         `INSERT INTO alert_deliveries (dedupe_key, source, fingerprint, alert_name, service, labels, received_at, outcome)
@@ -69,7 +71,8 @@ export class AlertsRepo {
          ON CONFLICT (dedupe_key) DO UPDATE SET
            service = excluded.service, labels = excluded.labels, received_at = excluded.received_at,
            outcome = 'pending', to_revision = NULL, detail = NULL
-         WHERE alert_deliveries.outcome IN (${DECIDED_AGAIN.map((outcome) => `'${outcome}'`).join(', ')})`,
+         WHERE alert_deliveries.outcome IN (${DECIDED_AGAIN.map((outcome) => `'${outcome}'`).join(', ')})
+            OR alert_deliveries.received_at < ?`,
       )
       .run(
         alert.dedupeKey,
@@ -79,6 +82,8 @@ export class AlertsRepo {
         service,
         JSON.stringify(alert.labels),
         now.toISOString(),
+        // No window: nothing is older than the epoch's start.
+        (forgetBefore ?? new Date(0)).toISOString(),
       );
     return result.changes === 1;
   }
