@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { DatabaseSchema, SchemaFingerprint } from '../core/schema-change.js';
+import type { DatabaseSchema, FileSchemaFingerprint, SchemaFingerprint } from '../core/schema-change.js';
 import { wrapError } from '../core/errors.js';
 import type { SchemaInspector } from './ports.js';
 
@@ -18,7 +18,7 @@ export class SqliteSchemaInspector implements SchemaInspector {
     private readonly tenants: TenantLister = async () => [],
   ) {}
 
-  async fingerprint(signal: AbortSignal): Promise<SchemaFingerprint | null> {
+  async fingerprint(signal: AbortSignal): Promise<FileSchemaFingerprint | null> {
     signal.throwIfAborted();
     if (!existsSync(this.file)) return null;
     const main = readSchema(this.file);
