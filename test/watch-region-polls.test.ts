@@ -165,6 +165,20 @@ describe('an alert acts on the last poll: UpdateService with no read first', () 
     expect(h.runtime.live.of('shop').observation!.etag).not.toBe(before);
   });
 
+  it('two rollbacks on the same stale polled etag (an alert beside the watch) change the traffic exactly once', async () => {
+    const { h, v1, v2 } = await watching();
+    await h.playground.setTraffic('shop', [{ type: 'REVISION', revision: v2, percent: 100 }]);
+    const accepted = h.playground.trafficUpdates('shop').length;
+    const both = await Promise.all([
+      requestRollback(h.runtime, alert, AbortSignal.timeout(30_000)),
+      requestRollback(h.runtime, { ...alert, reason: 'the same incident, again' }, AbortSignal.timeout(30_000)),
+    ]);
+    expect(both.map((outcome) => outcome.kind).sort()).toEqual(['noop', 'rolled_back']);
+    expect(both.find((outcome) => outcome.kind === 'rolled_back')).toMatchObject({ to: v1, from: [v2] });
+    expect(h.playground.trafficUpdates('shop')).toHaveLength(accepted + 1);
+    expect(h.playground.traffic('shop')).toEqual([expect.objectContaining({ revision: v1, percent: 100 })]);
+  });
+
   it('a poll from before a deploy is not trusted to say "nothing to do": the service is read first', async () => {
     const { h, v1 } = await ready();
     // The poll saw v1 serving; v2 is deployed and takes the traffic before the next poll.
