@@ -22,6 +22,31 @@ function acquire(rt: WatchRuntime, service: string): string | null {
   return rt.store.services.takeOverAction(service, holder, rt.owner, until) ? null : holder;
 }
 
+/**
+ * Runs `work` once every traffic change of `service` this process started before it is done: one
+ * at a time per service. The action lease keeps other processes out but lets this one in again (an
+ * alert and the watch's trip may overlap), so without turns two rollbacks decided on the same
+ * poll both reach Cloud Run: the second reads the service while the first is rolling out, still
+ * sees the candidate serving, and sends a second UpdateService. Waiting its turn, the second
+ * decides on what the first left (a stale etag is refused and re-read: nothing left to do).
+ * `work` must not wait for another turn of the same service (it would wait for itself).
+ */
+export async function inTurn<T>(rt: WatchRuntime, service: string, work: () => Promise<T>): Promise<T> {
+  const live = rt.live.of(service);
+  const previous = live.turn;
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  live.turn = previous.then(() => mine);
+  await previous;
+  try {
+    return await work();
+  } finally {
+    done();
+  }
+}
+
 /** Releases one hold; the lease itself goes with the last one (an alert and the watch may overlap). */
 export function releaseActionLease(rt: WatchRuntime, service: string): void {
   const live = rt.live.of(service);

@@ -15,6 +15,11 @@ export interface LiveService {
   probes: Map<string, HealthSample[]>;
   /** Changes of this service's traffic this process is making right now (action leases it holds). */
   acting: number;
+  /**
+   * Settles when the traffic change this process started last for this service is done: the next
+   * one waits for it (see inTurn in action-lease.ts).
+   */
+  turn: Promise<void>;
   /** The first probe since start ran (its refusal, if any, was reported at once). */
   authChecked: boolean;
   /**
@@ -37,6 +42,7 @@ export class LiveState {
         fingerprint: null,
         probes: new Map(),
         acting: 0,
+        turn: Promise.resolve(),
         authChecked: false,
         guard: { revision: null, announced: new Set(), alerted: new Set() },
       };

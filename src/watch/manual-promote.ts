@@ -1,7 +1,7 @@
 import { trafficTo } from '../core/rollback-plan.js';
 import { servingOf, snapshotOf } from '../core/watch-types.js';
 import { FatalError, RunwardenError, UsageError } from '../core/errors.js';
-import { releaseActionLease, takeActionLease } from './action-lease.js';
+import { inTurn, releaseActionLease, takeActionLease } from './action-lease.js';
 import { badMarkNotice } from './bad-mark.js';
 import { candidateTestNotice } from './candidate-notice.js';
 import { watchEventBase } from './event-base.js';
@@ -50,37 +50,40 @@ export async function manualPromote(
     throw new FatalError(untested.code, `${untested.message}; pass --force to promote it anyway`);
   const bad = options.force === true ? null : badMarkNotice(rt, service.key, revision);
   if (bad !== null) throw new FatalError('RW_REVISION_BAD', `${bad}; pass --force to promote it anyway`);
-  const owner = takeActionLease(rt, service.key);
-  if (owner !== null)
-    throw new FatalError(
-      'RW_ACTION_BUSY',
-      `${owner} is changing ${service.key} right now; try again in a moment`,
-    );
-  try {
-    let observation = await rt.cloudRun.getService(service.ref, signal);
-    const changed = servingOf(observation.traffic)[revision] !== 100;
-    if (changed) {
-      observation = await rt.cloudRun
-        .updateTraffic(service.ref, trafficTo(revision, observation.traffic), observation.etag, signal)
-        .catch((error: unknown) => {
-          if (!(error instanceof RunwardenError) || error.code !== 'RW_CLOUDRUN_CONFLICT') throw error;
+  // One traffic change of a service at a time in this process (see inTurn).
+  return inTurn(rt, service.key, async () => {
+    const owner = takeActionLease(rt, service.key);
+    if (owner !== null)
+      throw new FatalError(
+        'RW_ACTION_BUSY',
+        `${owner} is changing ${service.key} right now; try again in a moment`,
+      );
+    try {
+      let observation = await rt.cloudRun.getService(service.ref, signal);
+      const changed = servingOf(observation.traffic)[revision] !== 100;
+      if (changed) {
+        observation = await rt.cloudRun
+          .updateTraffic(service.ref, trafficTo(revision, observation.traffic), observation.etag, signal)
+          .catch((error: unknown) => {
+            if (!(error instanceof RunwardenError) || error.code !== 'RW_CLOUDRUN_CONFLICT') throw error;
+            throw new FatalError(
+              'RW_CLOUDRUN_CONFLICT',
+              `${service.key} was changed by someone else while promoting ${revision}; nothing was overwritten: check its traffic and run again`,
+              { cause: error },
+            );
+          });
+        observation = await rt.cloudRun.getService(service.ref, signal);
+        if (servingOf(observation.traffic)[revision] !== 100)
           throw new FatalError(
-            'RW_CLOUDRUN_CONFLICT',
-            `${service.key} was changed by someone else while promoting ${revision}; nothing was overwritten: check its traffic and run again`,
-            { cause: error },
+            'RW_PROMOTE_UNCONFIRMED',
+            `traffic of ${service.key} does not show 100 % on ${revision} after the update`,
           );
-        });
-      observation = await rt.cloudRun.getService(service.ref, signal);
-      if (servingOf(observation.traffic)[revision] !== 100)
-        throw new FatalError(
-          'RW_PROMOTE_UNCONFIRMED',
-          `traffic of ${service.key} does not show 100 % on ${revision} after the update`,
-        );
+      }
+      return record(rt, service.key, revision, observation, changed);
+    } finally {
+      releaseActionLease(rt, service.key);
     }
-    return record(rt, service.key, revision, observation, changed);
-  } finally {
-    releaseActionLease(rt, service.key);
-  }
+  });
 }
 
 function record(

@@ -6,7 +6,7 @@ import { compareWithStable, countErrors } from '../core/stable-comparison.js';
 import { judge } from '../core/watch-machine.js';
 import { type ServiceObservation, servingOf, snapshotOf } from '../core/watch-types.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
-import { releaseActionLease, takeActionLease } from './action-lease.js';
+import { inTurn, releaseActionLease, takeActionLease } from './action-lease.js';
 import { applyJudgement } from './apply-judgement.js';
 import { watchEventBase } from './event-base.js';
 import { gatherSamples } from './gather-samples.js';
@@ -146,6 +146,21 @@ export async function moveToStep(
   }
   // A standby changes no traffic: the step waits for the leader (as a promotion does).
   if (!rt.leadership.mayAct()) return false;
+  return inTurn(rt, service.key, () => takeStep(rt, service, watch, index, percent, stable, signal));
+}
+
+async function takeStep(
+  rt: WatchRuntime,
+  service: WatchedService,
+  watch: WatchRecord,
+  index: number,
+  percent: number,
+  stable: string | null,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const release = service.config.release;
+  // A rollback that went first (its turn) ended the watch: no step for a rolled-back candidate.
+  if (rt.store.watches.get(watch.id)?.status !== 'watching') return false;
   const owner = takeActionLease(rt, service.key);
   if (owner !== null) return false;
   try {

@@ -1,7 +1,7 @@
 import { settlesOwed } from '../core/owed-rollback.js';
 import { byPerson, type RollbackPlan } from '../core/rollback-plan.js';
 import type { WatchRecord } from '../store/watch/watches-repo.js';
-import { releaseActionLease, takeActionLease } from './action-lease.js';
+import { inTurn, releaseActionLease, takeActionLease } from './action-lease.js';
 import { executeRollback, recordNoop } from './rollback-execute.js';
 import { planFor } from './rollback-plan-for.js';
 import type { RollbackOutcome, RollbackRequest } from './rollback-request.js';
@@ -22,7 +22,8 @@ export async function requestRollback(
   request: RollbackRequest,
   signal: AbortSignal,
 ): Promise<RollbackOutcome> {
-  const outcome = await decideAndAct(rt, request, signal);
+  // One traffic change of a service at a time in this process: each decides on what the last left.
+  const outcome = await inTurn(rt, request.service, () => decideAndAct(rt, request, signal));
   // Finishing an owed rollback: a final outcome settles it (a confirmed change already did, in record()).
   if (request.owed && settlesOwed(outcome)) rt.store.owed.clear(request.owed.id);
   return outcome;
