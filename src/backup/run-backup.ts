@@ -125,6 +125,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
     const verified = await verifyArchive(partial, {
       signal: deps.signal,
       tempDir: config.dir,
+      integrityChecked: new Set(built.integrityChecked),
       onProgress: (checked, all) => deps.onProgress?.({ phase: 'verify', done: checked, total: all }),
     });
     await rename(partial, file);
