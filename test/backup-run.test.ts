@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { scheduledBackupJob } from '../src/app/backup-schedule.js';
 import { createBackupService } from '../src/app/backup-service.js';
-import { BackupSourceMissingError } from '../src/archive/errors.js';
+import { BackupCorruptError, BackupSourceMissingError } from '../src/archive/errors.js';
 import { acquireBackupLock, BACKUP_LOCK_FILE } from '../src/backup/lock.js';
 import { type BackupResult, runBackup } from '../src/backup/run-backup.js';
 import { readManifestDigest } from '../src/archive/manifest-read.js';
@@ -106,6 +106,22 @@ describe('backup run', () => {
     expect(error).toBeInstanceOf(BackupSourceMissingError);
     expect((error as Error).message).toContain(`backup source ${source}`);
     expect(await failed).toMatchObject({ code: 'RW_BACKUP_SOURCE_MISSING' });
+    expect(readdirSync(config.dir)).toEqual([]);
+  });
+
+  it('refuses a database whose snapshot fails integrity_check, naming it, and writes no archive', async () => {
+    const dir = tempDir();
+    const data = makeDataDir(dir);
+    corruptIndex(path.join(data, 'tenants', 'acme.sqlite3'));
+    const { run, events, store, config } = harness(dir);
+    const failed = events.next('backup:failed');
+    const error = await run().catch((caught: unknown) => caught);
+    store.close();
+    expect(error).toBeInstanceOf(BackupCorruptError);
+    expect((error as Error).message).toContain('entry tenants/acme.sqlite3: snapshot of');
+    expect((error as Error).message).toContain('integrity_check failed');
+    expect(await failed).toMatchObject({ code: 'RW_BACKUP_CORRUPT' });
+    // No archive, partial or temp file is left.
     expect(readdirSync(config.dir)).toEqual([]);
   });
 
@@ -225,4 +241,28 @@ function jpeg(size: number): Buffer {
   const bytes = Buffer.alloc(size, 0x55);
   bytes.set([0xff, 0xd8, 0xff, 0xe0], 0);
   return bytes;
+}
+
+/**
+ * Replaces `file` with a database whose index disagrees with its table: one key in the index's
+ * page is rewritten on disk, so the b-trees stay readable but `integrity_check` reports the row.
+ */
+function corruptIndex(file: string): void {
+  rmSync(file, { force: true });
+  for (const suffix of ['-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+  const db = new Database(file);
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); CREATE INDEX t_v ON t (v)');
+  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+  for (let i = 0; i < 20; i++) insert.run(`value-${String(i).padStart(4, '0')}`);
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  const root = (
+    db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 't_v'").get() as { rootpage: number }
+  ).rootpage;
+  db.close();
+  const bytes = readFileSync(file);
+  const page = bytes.subarray((root - 1) * pageSize, root * pageSize);
+  const at = page.indexOf('value-0007');
+  expect(at).toBeGreaterThan(0);
+  page.write('VALUE-0007', at, 'latin1');
+  writeFileSync(file, bytes);
 }

@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { type FileHandle, open, rm } from 'node:fs/promises';
+import { type FileHandle, open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupConfig } from '../config/schema/backup.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ArchivePipeline } from '../archive/archive-pipeline.js';
+import { BackupCorruptError } from '../archive/errors.js';
 import { DeflatePool, OUTPUT_CHUNK } from '../archive/deflate-pool.js';
 import type { CompressionMethod, ManifestDatabase, ManifestEntry } from '../archive/manifest.js';
 import { chooseMethod, MAGIC_BYTES } from '../archive/media-type.js';
+import { integrityProblem } from '../archive/sqlite-check.js';
 import { databaseFacts } from '../archive/sqlite-facts.js';
 import { isoWithOffset } from './naming.js';
 import { snapshotDatabase } from './snapshot.js';
@@ -34,6 +36,12 @@ export interface BuiltEntries {
   snapshotRestarts: number;
   /** Archive bytes (after compression) per method. */
   bytesByMethod: Record<CompressionMethod, number>;
+  /**
+   * Database entries whose snapshot passed `PRAGMA integrity_check` while it was archived: their
+   * bytes, as hashed into the manifest, are the ones checked, so verification need only prove the
+   * archive holds those bytes (see verifyArchive's `integrityChecked`).
+   */
+  integrityChecked: string[];
 }
 
 /**
@@ -42,7 +50,9 @@ export interface BuiltEntries {
  * several threads while earlier blocks are written, in order. Each database is snapshotted into a
  * temp file, read into the pipeline and the temp file removed before the next snapshot starts (so
  * the extra disk needed is one database, not all of them; the next snapshot overlaps the
- * compression of the previous one's last blocks). Media files are read straight from the folder,
+ * compression of the previous one's last blocks). Each snapshot is integrity-checked (on a worker)
+ * while the pipeline reads it, so the check overlaps deflating instead of following it; a snapshot
+ * that fails throws BackupCorruptError. Media files are read straight from the folder,
  * stored or deflated by type; a file that vanishes between listing and reading is skipped with a
  * warning (the app deleted it). On failure the pipeline is stopped before this throws, so the
  * caller may close and remove the archive at once.
@@ -58,6 +68,7 @@ export async function writeEntries(
     warnings: [...sources.warnings],
     snapshotRestarts: 0,
     bytesByMethod: { deflate: 0, store: 0 },
+    integrityChecked: [],
   };
   const record = (written: WrittenEntry, entry: EntryFacts) => {
     built.entries.push({
@@ -76,7 +87,7 @@ export async function writeEntries(
   });
   try {
     for (const database of sources.databases) {
-      await queueDatabase(pipeline, database, options, built, record);
+      await queueDatabase(pipeline, writer.file, database, options, built, record);
     }
     for (const media of sources.media) {
       const queued = await queueMedia(pipeline, media, options, (written) =>
@@ -96,6 +107,7 @@ type EntryFacts = Omit<ManifestEntry, 'size' | 'sha256' | 'crc32' | 'method'>;
 
 async function queueDatabase(
   pipeline: ArchivePipeline,
+  archive: string,
   source: DatabaseSource,
   options: BuildOptions,
   built: BuiltEntries,
@@ -134,9 +146,12 @@ async function queueDatabase(
       tables: facts.tables,
       schema: facts.schema,
     });
+    const before = await stat(dest);
     const handle = await open(dest, 'r');
-    try {
-      await pipeline.addFile(
+    // The check runs beside the read (a worker for large files), on the very file the pipeline
+    // hashes into the manifest; both must end before the snapshot is removed.
+    const [read, checked] = await Promise.allSettled([
+      pipeline.addFile(
         {
           name: source.entry,
           method: 'deflate',
@@ -156,10 +171,24 @@ async function queueDatabase(
           },
         },
         handle,
+      ),
+      integrityProblem(dest, options.signal),
+    ]);
+    await handle.close();
+    if (read.status === 'rejected') throw read.reason;
+    if (checked.status === 'rejected') throw checked.reason;
+    if (checked.value)
+      throw new BackupCorruptError(archive, source.entry, `snapshot of ${source.file} ${checked.value}`);
+    // The check opens the snapshot read-write (see integrityProblem); it must not have changed a
+    // byte of it, or the bytes checked would not be the bytes archived.
+    const after = await stat(dest);
+    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs)
+      throw new BackupCorruptError(
+        archive,
+        source.entry,
+        `snapshot of ${source.file} changed while it was checked`,
       );
-    } finally {
-      await handle.close();
-    }
+    built.integrityChecked.push(source.entry);
   } finally {
     await removeDatabaseFiles(dest);
   }
