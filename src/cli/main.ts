@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --optimize-for-size --v8-pool-size=1
+#!/usr/bin/env -S node --optimize-for-size
 import { CommanderError } from 'commander';
 import { ConfigError, ExitCode, errorMessage, exitCodeFor } from '../core/errors.js';
 import { printErrorJson } from './output.js';
