@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --optimize-for-size
+#!/usr/bin/env -S node --max-semi-space-size=4
 import { CommanderError } from 'commander';
 import { ConfigError, ExitCode, errorMessage, exitCodeFor } from '../core/errors.js';
 import { printErrorJson } from './output.js';
