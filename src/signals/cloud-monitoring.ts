@@ -1,4 +1,6 @@
-import { MetricServiceClient } from '@google-cloud/monitoring';
+// The client's own module, not the package index, which loads every Monitoring client and the
+// 4 MB protos/protos.js the daemon never uses (see src/cloudrun/grpc-cloud-run.ts).
+import { MetricServiceClient } from '@google-cloud/monitoring/build/src/v3/metric_service_client.js';
 import { z } from 'zod';
 import type { MonitoringConfig } from '../config/schema/google-apis.js';
 import { bucketBounds } from '../core/latency.js';

@@ -39,8 +39,13 @@ export interface HealthProber {
  * The one connection pool every probe goes through, bounded so that 500 services cost a few
  * sockets, not 500 idle pools (undici's global dispatcher keeps a pool per origin with no limit,
  * and every Cloud Run service is its own origin):
- * - `connections`: at most 2 per origin (the service URL and a stable-revision check can overlap);
- *   a third probe of the same origin waits for one of them.
+ * - `connections`: 1 per origin, so undici's Agent keeps a bare Client per origin rather than a
+ *   Pool of Clients. Every Cloud Run URL probed (the service's, each revision tag's) is its own
+ *   origin, so probes rarely share one, and a second probe of one origin waits for the first
+ *   within its own timeout. A Pool would be dropped and rebuilt with every probe (see
+ *   `keepAliveTimeout`), and each Pool allocates a 2,048-slot request queue: at 500 services that
+ *   churn was a quarter of the daemon's allocations and pushed the old generation (and the peak
+ *   RSS) up between collections (issue 18).
  * - `keepAliveTimeout` 2 s (and at most 2 s whatever the server suggests): a connection outlives its
  *   probe only briefly, and undici drops an origin's pool once its last connection closes, so idle
  *   services hold nothing between probes. The price is a new connection per probe at intervals
@@ -49,7 +54,7 @@ export interface HealthProber {
  *   answer never delays another probe queued behind it on the same socket.
  */
 export const PROBE_AGENT_OPTIONS = {
-  connections: 2,
+  connections: 1,
   keepAliveTimeout: 2_000,
   keepAliveMaxTimeout: 2_000,
   pipelining: 1,
