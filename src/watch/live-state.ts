@@ -32,6 +32,11 @@ export interface LiveService {
 /** In-memory state per service, shared by the watch tick and the probe job. */
 export class LiveState {
   readonly #services = new Map<string, LiveService>();
+  /**
+   * Reading the schema fails (the databases, or in the watch role the bucket): said once when it
+   * starts failing and once when it works again, not by every service's tick (one shared reader).
+   */
+  schemaFailing = false;
 
   of(service: string): LiveService {
     let live = this.#services.get(service);
