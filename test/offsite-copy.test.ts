@@ -2,17 +2,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CRC32C } from '@google-cloud/storage';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RetryableError } from '../src/core/errors.js';
 import { type CopyStage, copyOffsite, type LocalArchive } from '../src/offsite/copy-offsite.js';
 import { OffsiteCode } from '../src/offsite/offsite-errors.js';
 import { offsiteStoreOptions } from '../src/offsite/offsite-options.js';
-import { type Playground, startPlayground } from '../src/playground/index.js';
 import type { ObjectStoreOptions } from '../src/storage/client-options.js';
 import { openGcsObjectStore } from '../src/storage/gcs-object-store.js';
 import type { ObjectStore } from '../src/storage/object-store.js';
 import { crc32cOf } from './helpers/object-store-contract.js';
-import { raceAfterStat } from './helpers/offsite.js';
+import { raceAfterStat, useBucketPlayground } from './helpers/offsite.js';
 import { useTempDir } from './helpers/temp.js';
 
 const BUCKET = 'offsite-copies';
@@ -20,15 +19,7 @@ const PREFIX = 'runwarden/';
 const CHUNK = 256 * 1024;
 const signal = () => new AbortController().signal;
 
-let playground: Playground;
-
-beforeAll(async () => {
-  playground = await startPlayground({ services: [{ name: 'shop' }], buckets: [BUCKET] });
-});
-
-afterAll(async () => {
-  await playground?.stop();
-});
+const playground = useBucketPlayground(BUCKET);
 
 /** The store the config would open, on the emulator: chunks of 256 KiB, retries 1 s apart. */
 function openStore(extra: Partial<ObjectStoreOptions> = {}): Promise<ObjectStore> {
@@ -36,12 +27,12 @@ function openStore(extra: Partial<ObjectStoreOptions> = {}): Promise<ObjectStore
     ...offsiteStoreOptions({
       bucket: BUCKET,
       prefix: PREFIX,
-      api_endpoint: playground.storage.url,
+      api_endpoint: playground().storage.url,
       upload_timeout: 3_600_000,
       concurrency: 1,
       read_back: 'metadata',
     }),
-    projectId: playground.storage.project,
+    projectId: playground().storage.project,
     chunkSizeBytes: CHUNK,
     resumableThresholdBytes: CHUNK,
     retry: { maxRetries: 2, maxDelayMs: 1_000, totalTimeoutMs: 60_000 },
@@ -51,7 +42,9 @@ function openStore(extra: Partial<ObjectStoreOptions> = {}): Promise<ObjectStore
 
 /** The object as the emulator holds it (bypassing the client). */
 function inBucket(name: string) {
-  return playground.storage.objects(BUCKET).find((object) => object.name === PREFIX + name);
+  return playground()
+    .storage.objects(BUCKET)
+    .find((object) => object.name === PREFIX + name);
 }
 
 describe('copyOffsite against the storage emulator with the real client', () => {
@@ -189,7 +182,7 @@ describe('copyOffsite against the storage emulator with the real client', () => 
     const error = await copyOffsite(store, archive, 'rotten.zip', signal(), {
       readBack: 'full',
       onStage: (stage) => {
-        if (stage === 'uploaded') playground.storage.corrupt(BUCKET, `${PREFIX}rotten.zip`);
+        if (stage === 'uploaded') playground().storage.corrupt(BUCKET, `${PREFIX}rotten.zip`);
       },
     }).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ name: 'FatalError', code: OffsiteCode.mismatch });
@@ -203,7 +196,7 @@ describe('copyOffsite against the storage emulator with the real client', () => 
     const store = await openStore();
     const archive = archiveOf(CHUNK + 5);
     const first = await copyOffsite(store, archive, 'decayed.zip', signal());
-    playground.storage.corrupt(BUCKET, `${PREFIX}decayed.zip`, 7);
+    playground().storage.corrupt(BUCKET, `${PREFIX}decayed.zip`, 7);
     // Its recorded size and CRC32C still match: only its bytes tell.
     await expect(copyOffsite(store, archive, 'decayed.zip', signal())).resolves.toMatchObject({
       outcome: 'found',
@@ -219,7 +212,7 @@ describe('copyOffsite against the storage emulator with the real client', () => 
   it('a connection dropped mid-upload is resumed within the copy', async () => {
     const store = await openStore();
     const archive = archiveOf(3 * CHUNK + 99);
-    playground.storage.injectFault({
+    playground().storage.injectFault({
       operation: 'objects.upload',
       bucket: BUCKET,
       object: `${PREFIX}resumed.zip`,
@@ -227,14 +220,14 @@ describe('copyOffsite against the storage emulator with the real client', () => 
       afterBytes: CHUNK + 1_000,
     });
     const copy = await copyOffsite(store, archive, 'resumed.zip', signal());
-    expect(playground.storage.pendingFaults().faults).toEqual([]);
+    expect(playground().storage.pendingFaults().faults).toEqual([]);
     expect(copy).toMatchObject({ outcome: 'uploaded', crc32c: crc32cOf(archive.bytes) });
   });
 
   it('an upload that fails past the client retries is retryable, leaves no object, and the next copy starts over', async () => {
     const store = await openStore({ retry: { maxRetries: 0, maxDelayMs: 1_000, totalTimeoutMs: 60_000 } });
     const archive = archiveOf(3 * CHUNK);
-    playground.storage.injectFault({
+    playground().storage.injectFault({
       operation: 'objects.upload',
       bucket: BUCKET,
       object: `${PREFIX}restarted.zip`,
@@ -246,7 +239,7 @@ describe('copyOffsite against the storage emulator with the real client', () => 
     );
     expect(error).toBeInstanceOf(RetryableError);
     expect((error as RetryableError).code).toMatch(/^RW_STORAGE_(UNAVAILABLE|INTERRUPTED)$/);
-    expect(playground.storage.pendingFaults().faults).toEqual([]);
+    expect(playground().storage.pendingFaults().faults).toEqual([]);
     expect(inBucket('restarted.zip')).toBeUndefined();
     const copy = await copyOffsite(store, archive, 'restarted.zip', signal());
     expect(copy).toMatchObject({ outcome: 'uploaded', size: archive.size });
@@ -255,7 +248,7 @@ describe('copyOffsite against the storage emulator with the real client', () => 
   it('a copy slower than its timeout fails with the retryable RW_OFFSITE_TIMEOUT', async () => {
     const store = await openStore();
     const archive = archiveOf(1_000);
-    playground.storage.injectFault({ operation: 'objects.get', bucket: BUCKET, delayMs: 5_000 });
+    playground().storage.injectFault({ operation: 'objects.get', bucket: BUCKET, delayMs: 5_000 });
     try {
       await expect(
         copyOffsite(store, archive, 'slow.zip', signal(), { timeoutMs: 100 }),
@@ -265,7 +258,7 @@ describe('copyOffsite against the storage emulator with the real client', () => 
         message: expect.stringContaining('not done within 100ms'),
       });
     } finally {
-      playground.storage.clearFaults();
+      playground().storage.clearFaults();
     }
   });
 

@@ -1,27 +1,19 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/core/errors.js';
 import { copyOffsite } from '../src/offsite/copy-offsite.js';
 import { parseGsUrl, restoreSource } from '../src/offsite/restore-source.js';
-import { type Playground, startPlayground } from '../src/playground/index.js';
 import { openGcsObjectStore } from '../src/storage/gcs-object-store.js';
 import type { ObjectStore } from '../src/storage/object-store.js';
+import { useBucketPlayground } from './helpers/offsite.js';
 import { useTempDir } from './helpers/temp.js';
 
 const BUCKET = 'restore-bucket';
 const signal = () => new AbortController().signal;
 
-let playground: Playground;
-
-beforeAll(async () => {
-  playground = await startPlayground({ services: [{ name: 'shop' }], buckets: [BUCKET] });
-});
-
-afterAll(async () => {
-  await playground?.stop();
-});
+const playground = useBucketPlayground(BUCKET);
 
 /** What the CLI would do with the bucket of a gs:// URL: a store on it with no prefix. */
 const opened: string[] = [];
@@ -29,8 +21,8 @@ function openStore(bucket: string): Promise<ObjectStore> {
   opened.push(bucket);
   return openGcsObjectStore({
     bucket,
-    apiEndpoint: playground.storage.url,
-    projectId: playground.storage.project,
+    apiEndpoint: playground().storage.url,
+    projectId: playground().storage.project,
     retry: { maxRetries: 1, maxDelayMs: 1_000, totalTimeoutMs: 60_000 },
   });
 }
@@ -80,7 +72,7 @@ describe('restoreSource: an archive in a bucket, downloaded for a normal restore
 
   it('bytes damaged in the bucket fail the download with RW_STORAGE_CORRUPT and leave nothing in the staging folder', async () => {
     await uploaded('damaged.zip');
-    playground.storage.corrupt(BUCKET, 'damaged.zip');
+    playground().storage.corrupt(BUCKET, 'damaged.zip');
     const staging = tempDir();
     await expect(
       restoreSource(`gs://${BUCKET}/damaged.zip`, openStore, staging, signal()),

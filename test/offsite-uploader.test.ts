@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBackupService } from '../src/app/backup-service.js';
 import { createOffsiteService, withOffsite } from '../src/app/offsite-service.js';
 import { OFFSITE_FIRST_RETRY_MS } from '../src/core/offsite-backoff.js';
@@ -10,24 +10,16 @@ import { copyOffsite } from '../src/offsite/copy-offsite.js';
 import { restoreSource } from '../src/offsite/restore-source.js';
 import { EventBus } from '../src/events/event-bus.js';
 import type { OffsiteCopiedEvent, OffsiteFailedEvent } from '../src/events/offsite-events.js';
-import { type Playground, startPlayground } from '../src/playground/index.js';
 import { openGcsObjectStore } from '../src/storage/gcs-object-store.js';
 import { Store } from '../src/store/store.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
+import { useBucketPlayground } from './helpers/offsite.js';
 import { useTempDir } from './helpers/temp.js';
 
 const BUCKET = 'offsite-uploads';
 const signal = () => new AbortController().signal;
 
-let playground: Playground;
-
-beforeAll(async () => {
-  playground = await startPlayground({ services: [{ name: 'shop' }], buckets: [BUCKET] });
-});
-
-afterAll(async () => {
-  await playground?.stop();
-});
+const playground = useBucketPlayground(BUCKET);
 
 const tempDir = useTempDir('runwarden-offsite-uploader-');
 
@@ -40,7 +32,7 @@ function parts(offsite: Record<string, unknown> = {}, backup: Record<string, unk
     offsite: {
       bucket: BUCKET,
       prefix: `${path.basename(dir)}/`,
-      api_endpoint: playground.storage.url,
+      api_endpoint: playground().storage.url,
       ...offsite,
     },
   });
@@ -79,7 +71,10 @@ function parts(offsite: Record<string, unknown> = {}, backup: Record<string, unk
     advance: (ms: number) => {
       now += ms;
     },
-    objects: () => playground.storage.objects(BUCKET).filter((object) => object.name.startsWith(prefix)),
+    objects: () =>
+      playground()
+        .storage.objects(BUCKET)
+        .filter((object) => object.name.startsWith(prefix)),
   };
 }
 
@@ -114,7 +109,7 @@ describe('the off-site uploader against the storage emulator with the real clien
     const files: string[] = [];
     for (let i = 0; i < 3; i++) files.push((await backups.run({ reason: 'manual', trigger: 'cli' })).file);
     // An expired credential: every request is refused (403 is not retried by the client).
-    playground.storage.injectFault({ operation: '*', bucket: BUCKET, status: 403, times: 1_000 });
+    playground().storage.injectFault({ operation: '*', bucket: BUCKET, status: 403, times: 1_000 });
     try {
       const first = await uploader.drain(signal());
       expect(first.copied).toEqual([]);
@@ -131,7 +126,7 @@ describe('the off-site uploader against the storage emulator with the real clien
       expect(rows.map((row) => row?.attempts)).toEqual([2, 2, 2]);
       expect(rows[0]?.error).toContain('403');
     } finally {
-      playground.storage.clearFaults();
+      playground().storage.clearFaults();
     }
     expect(objects()).toEqual([]);
 
@@ -155,7 +150,7 @@ describe('the off-site uploader against the storage emulator with the real clien
       {},
       { retention: { keep_within: '0s', keep_last: 1 } },
     );
-    playground.storage.injectFault({ operation: '*', bucket: BUCKET, status: 403, times: 1_000 });
+    playground().storage.injectFault({ operation: '*', bucket: BUCKET, status: 403, times: 1_000 });
     let older: string;
     try {
       older = (await backups.run({ reason: 'manual', trigger: 'cli' })).file;
@@ -166,7 +161,7 @@ describe('the off-site uploader against the storage emulator with the real clien
       expect(decision).toMatchObject({ keep: true, deleted: false });
       expect(decision?.reasons.join()).toContain('not confirmed off-site');
     } finally {
-      playground.storage.clearFaults();
+      playground().storage.clearFaults();
     }
     advance(OFFSITE_FIRST_RETRY_MS);
     await uploader.drain(signal());
@@ -245,8 +240,8 @@ function openBucket(bucket: string, prefix?: string) {
   return openGcsObjectStore({
     bucket,
     ...(prefix ? { prefix } : {}),
-    apiEndpoint: playground.storage.url,
-    projectId: playground.storage.project,
+    apiEndpoint: playground().storage.url,
+    projectId: playground().storage.project,
   });
 }
 

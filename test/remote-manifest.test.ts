@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BackupCorruptError } from '../src/archive/errors.js';
 import { manifestFingerprint } from '../src/archive/manifest-fingerprint.js';
 import { readManifestDigest } from '../src/archive/manifest-read.js';
@@ -8,11 +8,11 @@ import { runBackup } from '../src/backup/run-backup.js';
 import { EventBus } from '../src/events/event-bus.js';
 import { OffsiteMetadata } from '../src/offsite/offsite-errors.js';
 import { readRemoteManifest } from '../src/offsite/remote-manifest.js';
-import { type Playground, startPlayground } from '../src/playground/index.js';
 import { openGcsObjectStore } from '../src/storage/gcs-object-store.js';
 import type { ObjectInfo, ObjectStore } from '../src/storage/object-store.js';
 import { Store } from '../src/store/store.js';
 import { backupConfigFor, makeDataDir, silentLogger } from './helpers/backup.js';
+import { useBucketPlayground, wrapStore } from './helpers/offsite.js';
 import { useTempDir } from './helpers/temp.js';
 
 // A watcher reads an archive's manifest from the bucket by byte ranges, never downloading the
@@ -22,34 +22,19 @@ import { useTempDir } from './helpers/temp.js';
 const BUCKET = 'manifests';
 const tempDir = useTempDir('runwarden-remote-manifest-');
 const signal = () => new AbortController().signal;
-let playground: Playground;
-
-beforeAll(async () => {
-  playground = await startPlayground({ services: [{ name: 'shop' }], buckets: [BUCKET] });
-});
-
-afterAll(async () => {
-  await playground?.stop();
-});
+const playground = useBucketPlayground(BUCKET);
 
 /** The real store, counting the ranged reads that reach the emulator and the bytes they return. */
 function counting(real: ObjectStore) {
   const seen = { reads: 0, bytes: 0 };
-  const store: ObjectStore = {
-    ...real,
-    put: (...args) => real.put(...args),
-    write: (...args) => real.write(...args),
-    stat: (...args) => real.stat(...args),
-    list: (...args) => real.list(...args),
-    download: (...args) => real.download(...args),
-    delete: (...args) => real.delete(...args),
+  const store = wrapStore(real, {
     read: async (...args) => {
       const answer = await real.read(...args);
       seen.reads += 1;
       seen.bytes += answer.bytes.length;
       return answer;
     },
-  };
+  });
   return { store, seen };
 }
 
@@ -70,8 +55,8 @@ async function archiveOf(media: Record<string, string | Buffer>) {
 async function upload(file: string, name: string, metadata: Record<string, string> = {}) {
   const store = await openGcsObjectStore({
     bucket: BUCKET,
-    apiEndpoint: playground.storage.url,
-    projectId: playground.storage.project,
+    apiEndpoint: playground().storage.url,
+    projectId: playground().storage.project,
   });
   const info: ObjectInfo = await store.put(file, name, { metadata }, signal());
   return { store, info };
