@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { startDaemon } from '../src/app/daemon.js';
 import type { RunningDaemon } from '../src/app/daemon-context.js';
-import { type ConfigInput, configSchema } from '../src/config/schema.js';
+import { type Config, type ConfigInput, configSchema } from '../src/config/schema.js';
 import { resolveBackupPaths } from '../src/config/schema/backup.js';
 import { isArchiveFingerprint } from '../src/core/schema-change.js';
 import type { RollbackRefusedEvent } from '../src/events/watch-events.js';
@@ -26,20 +26,41 @@ const PROJECT = 'schema-project';
 const tempDir = useTempDir('runwarden-bucket-schema-');
 const cleanups = useCleanups();
 
-async function start(dir: string, input: ConfigInput, revision?: string) {
+type Offsite = NonNullable<NonNullable<ConfigInput['backup']>['offsite']>;
+
+/**
+ * A daemon of `role` on the shared bucket, its config written to `<dir>/runwarden.yaml` (for the
+ * CLI) and parsed: its own state, the test's alert token, no scheduled backup, data from `dataDir`.
+ */
+function configure(
+  dir: string,
+  role: 'backup' | 'watch',
+  dataDir: string,
+  offsite: Offsite,
+  extra: ConfigInput = {},
+) {
+  const input: ConfigInput = {
+    role,
+    state_dir: path.join(dir, 'state'),
+    server: { address: '127.0.0.1:0' },
+    alerts: { bearer_token: TOKEN },
+    backup: { enabled: false, dir: path.join(dir, 'backups'), sources: { data_dir: dataDir }, offsite },
+    ...extra,
+  };
   const file = path.join(dir, 'runwarden.yaml');
   writeFileSync(file, stringify(input));
   const config = configSchema.parse(input);
   resolveBackupPaths(config.backup, dir);
-  return { config, file, start: () => startDaemon(config, silentLogger, revision ? { revision } : {}) };
+  return { config, file };
 }
 
-async function running(daemon: Promise<RunningDaemon>): Promise<RunningDaemon> {
-  const started = await daemon;
+/** Starts a daemon, stopped at the test's end; `revision` is its K_REVISION (a sidecar's). */
+async function start(config: Config, revision?: string): Promise<RunningDaemon> {
+  const daemon = await startDaemon(config, silentLogger, revision ? { revision } : {});
   cleanups.push(async () => {
-    await started.stop('test end');
+    await daemon.stop('test end');
   });
-  return started;
+  return daemon;
 }
 
 const post = (url: string, body: unknown) =>
@@ -69,23 +90,7 @@ describe('the watch role: restore points and schema drift from the bucket', () =
     // The backup sidecar: it reads the data, backs up before reporting started, copies to the bucket.
     const sidecarDir = tempDir();
     const data = makeDataDir(sidecarDir, { tenants: ['acme', 'globex'] });
-    const sidecarSetup = await start(
-      sidecarDir,
-      {
-        role: 'backup',
-        state_dir: path.join(sidecarDir, 'state'),
-        server: { address: '127.0.0.1:0' },
-        alerts: { bearer_token: TOKEN },
-        backup: {
-          enabled: false,
-          dir: path.join(sidecarDir, 'backups'),
-          sources: { data_dir: data },
-          offsite,
-        },
-      },
-      stable,
-    );
-    const sidecar = await running(sidecarSetup.start());
+    const sidecar = await start(configure(sidecarDir, 'backup', data, offsite).config, stable);
     const archives = () =>
       playground.storage
         .objects(BUCKET)
@@ -99,17 +104,7 @@ describe('the watch role: restore points and schema drift from the bucket', () =
 
     // The watcher: no data of its own (its data_dir does not exist), the same bucket.
     const watcherDir = tempDir();
-    const watcherSetup = await start(watcherDir, {
-      role: 'watch',
-      state_dir: path.join(watcherDir, 'state'),
-      server: { address: '127.0.0.1:0' },
-      alerts: { bearer_token: TOKEN },
-      backup: {
-        enabled: false,
-        dir: path.join(watcherDir, 'backups'),
-        sources: { data_dir: path.join(watcherDir, 'none') },
-        offsite,
-      },
+    const watcherSetup = configure(watcherDir, 'watch', path.join(watcherDir, 'none'), offsite, {
       cloud_run: { endpoint, insecure: true },
       monitoring: { endpoint, insecure: true },
       services: [
@@ -126,7 +121,7 @@ describe('the watch role: restore points and schema drift from the bucket', () =
       ],
     });
     knownGoodInStore(watcherSetup.config.state_dir, 'shop', stable);
-    const watcher = await running(watcherSetup.start());
+    const watcher = await start(watcherSetup.config);
     await waitFor(
       async () => ((await schemaSeenBy(watcher)) === before ? true : undefined),
       "the watcher to read the archive's manifest",
