@@ -68,6 +68,19 @@ describe.skipIf(skipSmallDisk)('backup on a full disk', () => {
 /** Where the disk fills: before the backup starts, or while its archive is written. */
 type FullAt = 'start' | 'archive';
 
+/**
+ * Data with a 256 KiB media file, and a backup folder on a small disk of its own, beside a filler
+ * that stands for everything else on it (see fillDisk); the caller closes the store.
+ */
+function backupOnSmallDisk() {
+  const dir = tempDir();
+  makeDataDir(dir, { media: { 'photo.bin': randomBytes(256 * 1024) } });
+  const disk = path.join(dir, 'disk');
+  disks.mount(disk, '8m');
+  const config = backupConfigFor(dir, { dir: path.join(disk, 'backups') });
+  return { disk, config, store: Store.open(path.join(dir, 'state')) };
+}
+
 describe.skipIf(skipSmallDisk)('a backup after a full disk', () => {
   it.each<[string, FullAt]>([
     ['with 0 bytes free from the start', 'start'],
@@ -75,13 +88,7 @@ describe.skipIf(skipSmallDisk)('a backup after a full disk', () => {
   ])(
     '%s, the failed backup leaves nothing behind and the next one succeeds once space is freed',
     async (_what, at) => {
-      const dir = tempDir();
-      makeDataDir(dir, { media: { 'photo.bin': randomBytes(256 * 1024) } });
-      // The backup folder is on a small disk, beside a filler that stands for everything else on it.
-      const disk = path.join(dir, 'disk');
-      disks.mount(disk, '8m');
-      const config = backupConfigFor(dir, { dir: path.join(disk, 'backups') });
-      const store = Store.open(path.join(dir, 'state'));
+      const { disk, config, store } = backupOnSmallDisk();
       const catalog = store.backups;
       const events = new EventBus();
       const run = (onProgress?: (progress: BackupProgress) => void) =>
@@ -112,12 +119,7 @@ describe.skipIf(skipSmallDisk)('a backup after a full disk', () => {
   );
 
   it('a backup whose disk fills while its archive is verified still completes: verifying writes nothing', async () => {
-    const dir = tempDir();
-    makeDataDir(dir, { media: { 'photo.bin': randomBytes(256 * 1024) } });
-    const disk = path.join(dir, 'disk');
-    disks.mount(disk, '8m');
-    const config = backupConfigFor(dir, { dir: path.join(disk, 'backups') });
-    const store = Store.open(path.join(dir, 'state'));
+    const { disk, config, store } = backupOnSmallDisk();
     try {
       let filler: string | undefined;
       // The databases passed integrity_check as they were snapshotted; verification only re-reads.
