@@ -107,6 +107,7 @@ class LazyApp implements App {
   #metrics: Promise<Metrics> | undefined;
   #notifier: Promise<NotificationDispatcher> | undefined;
   #watch: Promise<WatchRuntime> | undefined;
+  #schema: Promise<SchemaInspector | null> | undefined;
   #alerts: Promise<AlertEndpoints> | undefined;
   #offsite: Promise<OffsiteService | undefined> | undefined;
   #offsiteBuilt: OffsiteService | undefined;
@@ -236,14 +237,13 @@ class LazyApp implements App {
 
   watch(): Promise<WatchRuntime> {
     this.#watch ??= this.#build(async () => {
-      const [{ buildWatchRuntime }, { recordHistory }, metrics, leaderships, bucketSchema] =
-        await Promise.all([
-          import('./watch-runtime.js'),
-          import('../watch/history-recorder.js'),
-          this.metrics(),
-          this.leaderships(),
-          this.#bucketSchema(),
-        ]);
+      const [{ buildWatchRuntime }, { recordHistory }, metrics, leaderships, schema] = await Promise.all([
+        import('./watch-runtime.js'),
+        import('../watch/history-recorder.js'),
+        this.metrics(),
+        this.leaderships(),
+        this.schemaInspector(),
+      ]);
       const logger = this.logger.child({ component: 'watch' });
       const { runtime, close } = buildWatchRuntime({
         config: this.config,
@@ -255,7 +255,7 @@ class LazyApp implements App {
         clock: this.clock,
         backups: this.backups,
         leadership: leaderships.watch,
-        bucketSchema,
+        schema,
         background: (name, work) => {
           this.work
             .run(name, work)
@@ -276,20 +276,20 @@ class LazyApp implements App {
     return this.#watch;
   }
 
-  /** The watch role's schema, from the bucket's manifests; null in other roles. */
-  async #bucketSchema() {
-    if (this.config.role !== 'watch') return null;
-    const [{ bucketSchemaInspector }, offsite] = await Promise.all([
-      import('./bucket-schema-inspector.js'),
-      this.offsite(),
-    ]);
-    return bucketSchemaInspector(this.config.backup, offsite, this.logger.child({ component: 'watch' }));
-  }
-
-  async schemaInspector(): Promise<SchemaInspector | null> {
-    if (this.config.role === 'watch') return this.#bucketSchema();
-    const { appSchemaInspector } = await import('./app-schema-inspector.js');
-    return appSchemaInspector(this.config);
+  schemaInspector(): Promise<SchemaInspector | null> {
+    // Built once: the watch role's says once why it compares nothing, if it cannot.
+    this.#schema ??= this.#build(async () => {
+      if (this.config.role !== 'watch') {
+        const { appSchemaInspector } = await import('./app-schema-inspector.js');
+        return appSchemaInspector(this.config);
+      }
+      const [{ bucketSchemaInspector }, offsite] = await Promise.all([
+        import('./bucket-schema-inspector.js'),
+        this.offsite(),
+      ]);
+      return bucketSchemaInspector(this.config.backup, offsite, this.logger.child({ component: 'watch' }));
+    });
+    return this.#schema;
   }
 
   alerts(): Promise<AlertEndpoints> {

@@ -35,10 +35,10 @@ export interface BuildRuntimeOptions {
   /** The `watch` lease; the sole leadership (always acts) by default. */
   leadership?: Leadership;
   /**
-   * The watch role's schema, read from the bucket's newest archive (see bucket-schema-inspector.ts);
-   * null or absent: that role compares none. Other roles read the files.
+   * What the schema comparison reads (App.schemaInspector: the files, or in the watch role the
+   * bucket's newest manifest); null: none is compared. Absent: the configured database files.
    */
-  bucketSchema?: SchemaInspector | null;
+  schema?: SchemaInspector | null;
 }
 
 /**
@@ -109,9 +109,7 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
     backup: config.role === 'watch' ? null : preDeployBackup(options.backups, logger),
     // The main and every tenant database (or the bucket's newest manifest), read once per tick for
     // all services (the shortest poll).
-    schema: sharedSchema(
-      config.role === 'watch' ? (options.bucketSchema ?? null) : appSchemaInspector(config),
-    ),
+    schema: sharedSchema(options.schema === undefined ? appSchemaInspector(config) : options.schema),
     events: options.events,
     logger,
     metrics: options.metrics,
