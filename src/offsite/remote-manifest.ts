@@ -65,11 +65,8 @@ export async function readRemoteManifest(
       {
         file: url,
         entries,
-        async open(entry) {
-          const stream = await zip.openReadStreamPromise(entry);
-          signal.addEventListener('abort', () => stream.destroy(signal.reason as Error), { once: true });
-          return stream;
-        },
+        // readManifestWithDigest reads it through a pipeline under `signal`, which destroys it on abort.
+        open: (entry) => zip.openReadStreamPromise(entry),
       },
       signal,
     );
