@@ -1,7 +1,14 @@
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PROBE_AGENT_OPTIONS, PROBE_USER_AGENT, UndiciHealthProber } from '../src/signals/health-probe.js';
+import {
+  CLOUD_RUN_IDLE_KEEP_ALIVE_MS,
+  PROBE_USER_AGENT,
+  probeAgentOptions,
+  probeKeepAliveMs,
+  UndiciHealthProber,
+} from '../src/signals/health-probe.js';
+import { sleep } from '../src/util/sleep.js';
 import { VERSION } from '../src/version.js';
 import { WORK_BACKSTOP } from './helpers/deadlines.js';
 import { waitFor } from './helpers/wait.js';
@@ -11,8 +18,8 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-async function listen(handler: Parameters<typeof createServer>[1]) {
-  const server = createServer(handler);
+async function listen(handler: Parameters<typeof createServer>[1], options: ServerOptions = {}) {
+  const server = createServer(options, handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   closers.push(
     () =>
@@ -65,7 +72,8 @@ describe('health probes share one bounded connection pool', () => {
         open -= 1;
       });
     });
-    const prober = new UndiciHealthProber();
+    // A short keep-alive, so the test sees the prober close idle connections on its own.
+    const prober = new UndiciHealthProber(Date.now, 300);
     closers.push(() => prober.close());
     const signal = new AbortController().signal;
     const probes = Array.from({ length: 10 }, () => prober.probe(`${base}/health`, 30_000, signal));
@@ -83,10 +91,10 @@ describe('health probes share one bounded connection pool', () => {
     const results = await Promise.all(probes);
     expect(results.every((result) => result.ok && result.status === 200)).toBe(true);
     expect(requests).toBe(10);
-    expect(PROBE_AGENT_OPTIONS.connections).toBe(1);
+    expect(probeAgentOptions(300).connections).toBe(1);
     expect(mostOpen).toBe(1);
     expect(mostInFlight).toBe(1);
-    // Short keep-alive: the idle connections are closed by the prober without the server's help.
+    // Past its keep-alive, an idle connection is closed by the prober without the server's help.
     await waitFor(
       () => (open === 0 ? true : undefined),
       'the idle probe connections to close',
@@ -103,5 +111,47 @@ describe('health probes share one bounded connection pool', () => {
       servers.map(({ base }) => prober.probe(`${base}/health`, 30_000, signal)),
     );
     expect(results.map((result) => result.status)).toEqual([204, 204, 204]);
+  });
+});
+
+describe('health probes keep their connection across probe intervals', () => {
+  it('keeps an idle connection twice the longest probe interval, and closes it before Cloud Run would', () => {
+    expect(probeKeepAliveMs(5_000)).toBe(10_000);
+    expect(probeKeepAliveMs(10_000)).toBe(20_000);
+    // A probe every 10 minutes: kept just under the front end's 610 s, so the prober closes first.
+    expect(probeKeepAliveMs(600_000)).toBe(CLOUD_RUN_IDLE_KEEP_ALIVE_MS - 10_000);
+    expect(probeAgentOptions(probeKeepAliveMs(5_000))).toMatchObject({
+      keepAliveTimeout: 10_000,
+      keepAliveMaxTimeout: 10_000,
+    });
+  });
+
+  it('probes one interval apart reuse one connection to a server that keeps it as Cloud Run does', async () => {
+    // Longer than the 2 s keep-alive the prober had until December 2026, which opened a new
+    // connection for every probe at any interval over 2 s.
+    const intervalMs = 2_500;
+    let connections = 0;
+    let requests = 0;
+    const { server, base } = await listen(
+      (_req, res) => {
+        requests += 1;
+        res.writeHead(200).end('ok');
+      },
+      { keepAliveTimeout: CLOUD_RUN_IDLE_KEEP_ALIVE_MS },
+    );
+    server.on('connection', () => {
+      connections += 1;
+    });
+    const prober = new UndiciHealthProber(Date.now, probeKeepAliveMs(intervalMs));
+    closers.push(() => prober.close());
+    const signal = new AbortController().signal;
+    for (let probe = 0; probe < 3; probe++) {
+      // The gap the probe scheduler leaves between two probes of one service.
+      if (probe > 0) await sleep(intervalMs, signal);
+      const result = await prober.probe(`${base}/health`, 5_000, signal);
+      expect(result).toMatchObject({ ok: true, status: 200 });
+    }
+    expect(requests).toBe(3);
+    expect(connections).toBe(1);
   });
 });

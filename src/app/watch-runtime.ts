@@ -4,7 +4,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import type { EventBus } from '../events/event-bus.js';
 import { type Leadership, soleLeadership } from '../lease/leadership.js';
 import { CloudMonitoring } from '../signals/cloud-monitoring.js';
-import { UndiciHealthProber } from '../signals/health-probe.js';
+import { probeKeepAliveMs, UndiciHealthProber } from '../signals/health-probe.js';
 import { UndiciSmokeChecker } from '../signals/smoke-check.js';
 import { GoogleIdTokenSource } from '../signals/id-token.js';
 import type { Store } from '../store/store.js';
@@ -60,7 +60,12 @@ export function buildWatchRuntime(options: BuildRuntimeOptions): {
     config.cloud_run.retry_deadline,
     config.cloud_run.call_timeout,
   );
-  const prober = new UndiciHealthProber(clock);
+  // Probe connections are kept across intervals (see probeKeepAliveMs): the longest interval
+  // configured bounds how long one sits idle between two probes of its origin.
+  const prober = new UndiciHealthProber(
+    clock,
+    probeKeepAliveMs(Math.max(0, ...config.services.map((service) => service.probe_interval))),
+  );
   const metrics = options.metrics;
   const regions = new RegionPolls(cloudRun, clock, {
     throttled(location, untilMs, error) {

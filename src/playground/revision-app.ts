@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Behaviour, OutcomePicker } from './behaviour.js';
+import { CLOUD_RUN_IDLE_KEEP_ALIVE_MS } from '../signals/health-probe.js';
 import { RequestLog } from './request-log.js';
 
 /** The header every emulated response carries, naming the revision that served it. */
@@ -33,7 +34,11 @@ export class RevisionApp {
     this.behaviour = options.behaviour;
     this.#clock = options.clock;
     this.log = new RequestLog(options.samplePeriodMs);
-    this.#server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => this.#handle(req, res));
+    // Idle connections are kept as long as Cloud Run's front end keeps them, so a client that
+    // reuses its connections (the prober does, across probe intervals) meets here what it would there.
+    this.#server = createServer({ keepAliveTimeout: CLOUD_RUN_IDLE_KEEP_ALIVE_MS }, (req, res) =>
+      this.#handle(req, res),
+    );
   }
 
   static async start(options: RevisionAppOptions): Promise<RevisionApp> {

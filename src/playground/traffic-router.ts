@@ -7,6 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CLOUD_RUN_IDLE_KEEP_ALIVE_MS } from '../signals/health-probe.js';
 import type { Refusal } from './identity.js';
 
 /** Answers a request's Authorization header with a refusal, or undefined to let it through. */
@@ -180,7 +181,9 @@ async function listen(
   host: string,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<{ server: Server; url: string }> {
-  const server = createServer({ keepAliveTimeout: 5_000 }, handler);
+  // The service and tag URLs keep idle connections as long as Cloud Run's front end does, so the
+  // daemon's probes reuse theirs across intervals here as they would on Cloud Run.
+  const server = createServer({ keepAliveTimeout: CLOUD_RUN_IDLE_KEEP_ALIVE_MS }, handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, host, () => resolve());

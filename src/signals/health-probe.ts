@@ -36,34 +36,64 @@ export interface HealthProber {
 }
 
 /**
+ * How long Cloud Run's front end (the Google Front End) keeps an idle client connection open: 610 s,
+ * the GFE's client HTTP keep-alive timeout (Google Cloud load balancing docs, "Request distribution
+ * for external Application Load Balancers"; a figure to verify for `run.app` URLs). The playground's
+ * app servers keep idle connections as long, so the bench sees what Cloud Run would do.
+ */
+export const CLOUD_RUN_IDLE_KEEP_ALIVE_MS = 610_000;
+
+/**
+ * How long a probe connection may sit idle before the prober closes it: twice the longest probe
+ * interval, so a connection outlives the gap to its origin's next probe (with a late tick to spare),
+ * and at most 10 s under Cloud Run's own idle limit, so the prober always closes first and never
+ * sends a probe on a connection the front end is closing (that race reads as a failed probe).
+ */
+export function probeKeepAliveMs(longestProbeIntervalMs: number): number {
+  return Math.min(2 * longestProbeIntervalMs, CLOUD_RUN_IDLE_KEEP_ALIVE_MS - 10_000);
+}
+
+/**
  * The one connection pool every probe goes through, bounded so that 500 services cost a few
  * sockets, not 500 idle pools (undici's global dispatcher keeps a pool per origin with no limit,
  * and every Cloud Run service is its own origin):
  * - `connections`: 1 per origin, so undici's Agent keeps a bare Client per origin rather than a
  *   Pool of Clients. Every Cloud Run URL probed (the service's, each revision tag's) is its own
  *   origin, so probes rarely share one, and a second probe of one origin waits for the first
- *   within its own timeout. A Pool would be dropped and rebuilt with every probe (see
- *   `keepAliveTimeout`), and each Pool allocates a 2,048-slot request queue: at 500 services that
- *   churn was a quarter of the daemon's allocations and pushed the old generation (and the peak
- *   RSS) up between collections (issue 18).
- * - `keepAliveTimeout` 2 s (and at most 2 s whatever the server suggests): a connection outlives its
- *   probe only briefly, and undici drops an origin's pool once its last connection closes, so idle
- *   services hold nothing between probes. The price is a new connection per probe at intervals
- *   over 2 s (a TLS handshake against Cloud Run), which costs less than 500 held sockets.
+ *   within its own timeout. (A Pool allocates a 2,048-slot request queue: at 500 services, one
+ *   built per probe was a quarter of the daemon's allocations; issue 18.)
+ * - keep-alive longer than the probe interval (`probeKeepAliveMs`, from the configured intervals):
+ *   each origin's one connection is reused probe after probe. Until December 2026 it was 2 s, under
+ *   the interval, so every probe opened a new connection (a TLS handshake against Cloud Run) and
+ *   undici built and dropped the origin's Client each time: at 500 services and 5 s probes, 100
+ *   connections a second were about 6 % of a core and much of the garbage that set the peak RSS.
+ *   The price is one idle socket per probed origin, measured in bench/RESULTS.md (row 13).
+ *   `keepAliveMaxTimeout` is the same bound, so a server suggesting more does not keep it longer.
  * - `pipelining` 1: one request per connection at a time (no HTTP pipelining), so a slow health
  *   answer never delays another probe queued behind it on the same socket.
  */
-export const PROBE_AGENT_OPTIONS = {
-  connections: 1,
-  keepAliveTimeout: 2_000,
-  keepAliveMaxTimeout: 2_000,
-  pipelining: 1,
-} as const satisfies Agent.Options;
+export function probeAgentOptions(keepAliveMs: number) {
+  return {
+    connections: 1,
+    keepAliveTimeout: keepAliveMs,
+    keepAliveMaxTimeout: keepAliveMs,
+    pipelining: 1,
+  } as const satisfies Agent.Options;
+}
+
+/** The keep-alive of a prober built without one: the schema's default probe interval is 10 s. */
+const DEFAULT_KEEP_ALIVE_MS = probeKeepAliveMs(10_000);
 
 export class UndiciHealthProber implements HealthProber {
-  readonly #dispatcher: Dispatcher = new Agent(PROBE_AGENT_OPTIONS);
+  readonly #dispatcher: Dispatcher;
 
-  constructor(private readonly clock: Clock = Date.now) {}
+  /** `keepAliveMs`: how long an idle probe connection is kept (`probeKeepAliveMs` of the intervals). */
+  constructor(
+    private readonly clock: Clock = Date.now,
+    keepAliveMs = DEFAULT_KEEP_ALIVE_MS,
+  ) {
+    this.#dispatcher = new Agent(probeAgentOptions(keepAliveMs));
+  }
 
   /** Closes the prober's idle connections and waits for probes in flight. */
   close(): Promise<void> {
