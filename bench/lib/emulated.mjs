@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { epochNow } from './measure.mjs';
 import { schedMs } from './proc.mjs';
-import { cliArgs, DIST } from './runwarden.mjs';
+import { cliArgs, cliEnv, DIST } from './runwarden.mjs';
 
 export const PROJECT = 'bench-project';
 export const REGION = 'europe-west1';
@@ -62,7 +62,7 @@ export async function startDaemon(
   work,
   playground,
   services,
-  { probeMs, pollMs, rules, guard, extra = {} } = {},
+  { probeMs, pollMs, rules, guard, extra = {}, command } = {},
 ) {
   mkdirSync(work, { recursive: true });
   const port = await freePort();
@@ -94,9 +94,11 @@ export async function startDaemon(
   writeFileSync(file, stringify(config));
   if (services.length > 0) await knownGoodFromHistory(config.state_dir, playground, services);
   const logs = createWriteStream(path.join(work, 'daemon.log'));
-  const child = spawn(process.execPath, [...cliArgs(), 'daemon', '--config', file], {
+  // `command` ({ args: [...node flags, CLI], env }) runs another build or other flags, for A/B
+  // experiments; by default the CLI runs as its shebang says.
+  const child = spawn(process.execPath, [...(command?.args ?? cliArgs()), 'daemon', '--config', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, METADATA_SERVER_DETECTION: 'none', NO_COLOR: '1' },
+    env: { ...cliEnv(), ...command?.env, METADATA_SERVER_DETECTION: 'none', NO_COLOR: '1' },
   });
   child.stdout.pipe(logs);
   child.stderr.pipe(logs);

@@ -87,9 +87,28 @@ export async function runwardenRestore(configFile, archive, selection, target) {
  * which the installed bin, the systemd unit and the Docker image all run it with.
  */
 export function cliArgs() {
+  return [...shebang().flags, CLI];
+}
+
+/**
+ * The environment the CLI's shebang sets (`#!/usr/bin/env -S NAME=VALUE node ...`), added to
+ * `base` (process.env by default): spawn the CLI with it, as the installed bin runs.
+ */
+export function cliEnv(base = process.env) {
+  return { ...base, ...shebang().env };
+}
+
+function shebang() {
   const first = readFileSync(CLI, 'utf8').split('\n', 1)[0];
-  const flags = /^#!.*\bnode((?:\s+-\S+)*)\s*$/.exec(first)?.[1]?.trim();
-  return [...(flags ? flags.split(/\s+/) : []), CLI];
+  const match = /^#!\S*env\s+-S\s+((?:\w+=\S*\s+)*)node((?:\s+-\S+)*)\s*$/.exec(first);
+  if (!match) return { env: {}, flags: [] };
+  const env = Object.fromEntries(
+    match[1]
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  );
+  return { env, flags: match[2].trim() ? match[2].trim().split(/\s+/) : [] };
 }
 
 export function cliBuilt() {
