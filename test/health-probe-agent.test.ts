@@ -155,3 +155,22 @@ describe('health probes keep their connection across probe intervals', () => {
     expect(connections).toBe(1);
   });
 });
+
+describe('a probe ends with its caller', () => {
+  it('a probe in flight rejects with the reason its signal aborts with, and a probe of an aborted signal never starts', async () => {
+    let requests = 0;
+    const { base } = await listen(() => {
+      requests += 1; // never answered: only the abort ends the probe
+    });
+    const prober = new UndiciHealthProber();
+    closers.push(() => prober.close());
+    const controller = new AbortController();
+    const probe = prober.probe(`${base}/health`, 60_000, controller.signal);
+    await waitFor(() => (requests === 1 ? true : undefined), 'the probe to reach the server', WORK_BACKSTOP);
+    const reason = new Error('shutting down');
+    controller.abort(reason);
+    await expect(probe).rejects.toBe(reason);
+    await expect(prober.probe(`${base}/health`, 60_000, controller.signal)).rejects.toBe(reason);
+    expect(requests).toBe(1);
+  });
+});

@@ -103,9 +103,21 @@ export class UndiciHealthProber implements HealthProber {
   async probe(url: string, timeoutMs: number, signal: AbortSignal, bearer?: string): Promise<ProbeResult> {
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
       throw new RangeError(`probe timeout must be more than 0 ms, got ${timeoutMs}`);
+    signal.throwIfAborted();
     const at = this.clock();
     const started = performance.now();
-    const timeout = AbortSignal.timeout(timeoutMs);
+    // One controller and one timer per probe, rather than AbortSignal.any([signal,
+    // AbortSignal.timeout()]): those build two signals, a dependent-signal set and weak references
+    // per probe, about an eighth of the daemon's allocations at 500 services (issue 18).
+    const exchange = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      exchange.abort();
+    }, timeoutMs);
+    timer.unref();
+    const stop = () => exchange.abort(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
     const result = (fields: Omit<ProbeResult, 'url' | 'at' | 'durationMs'>): ProbeResult => ({
       url,
       at,
@@ -116,7 +128,7 @@ export class UndiciHealthProber implements HealthProber {
       const response = await request(url, {
         method: 'GET',
         dispatcher: this.#dispatcher,
-        signal: AbortSignal.any([signal, timeout]),
+        signal: exchange.signal,
         headers: {
           'user-agent': PROBE_USER_AGENT,
           ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
@@ -128,9 +140,12 @@ export class UndiciHealthProber implements HealthProber {
       return result({ ok, status: response.statusCode });
     } catch (error) {
       signal.throwIfAborted();
-      if (timeout.aborted) return result({ ok: false, error: 'TIMEOUT' });
+      if (timedOut) return result({ ok: false, error: 'TIMEOUT' });
       const code = (error as { code?: unknown }).code;
       return result({ ok: false, error: typeof code === 'string' ? code : errorMessage(error) });
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', stop);
     }
   }
 }
