@@ -32,6 +32,6 @@ EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "dist/cli/main.js", "healthcheck", "--config", "/etc/runwarden/runwarden.yaml"]
 # Exec form: node is PID 1 and gets SIGTERM directly (no shell between); runwarden drains on it.
-# A 4 MiB young generation keeps the idle daemon's memory down (see systemd/runwarden.service).
-ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/cli/main.js"]
+# The node flags of the CLI's shebang (src/cli/main.ts says why): they keep the daemon's memory down.
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--v8-pool-size=1", "dist/cli/main.js"]
 CMD ["daemon", "--config", "/etc/runwarden/runwarden.yaml"]

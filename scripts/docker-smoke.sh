@@ -29,7 +29,7 @@ cd "$work/app"
 env -i PATH="$PATH" HOME="$work" NODE_ENV=production METADATA_SERVER_DETECTION=none \
   RUNWARDEN_SERVER_ADDRESS="127.0.0.1:$port" RUNWARDEN_STATE_DIR="$work/state" \
   RUNWARDEN_BACKUP_DIR="$work/backups" RUNWARDEN_BACKUP_SOURCES_DATA_DIR="$work/data" RUNWARDEN_LOG_FORMAT=json \
-  node --max-semi-space-size=4 dist/cli/main.js daemon --config "$work/app/etc/runwarden.yaml" >"$work/daemon.log" 2>&1 &
+  node --max-semi-space-size=4 --v8-pool-size=1 dist/cli/main.js daemon --config "$work/app/etc/runwarden.yaml" >"$work/daemon.log" 2>&1 &
 pid=$!
 
 healthy=""

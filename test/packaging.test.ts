@@ -51,7 +51,9 @@ describe('Dockerfile', () => {
   });
 
   it('uses the exec form for the entrypoint, so SIGTERM reaches the daemon', () => {
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "--max-semi-space-size=4", "dist\/cli\/main\.js"\]$/m);
+    expect(dockerfile).toMatch(
+      /^ENTRYPOINT \["node", "--max-semi-space-size=4", "--v8-pool-size=1", "dist\/cli\/main\.js"\]$/m,
+    );
     expect(dockerfile).toMatch(/^CMD \["daemon"/m);
   });
 
@@ -66,4 +68,23 @@ describe('Dockerfile', () => {
     },
     SMOKE_BACKSTOP_MS + 20_000,
   );
+});
+
+describe('node flags', () => {
+  it('the systemd unit, the Dockerfile and the docker smoke run node with the flags of the CLI shebang', () => {
+    const shebang =
+      readFileSync(new URL('../src/cli/main.ts', import.meta.url), 'utf8').split('\n', 1)[0] ?? '';
+    const flags = /^#!\/usr\/bin\/env -S node((?: --[\w-]+=\S+)+)$/.exec(shebang)?.[1]?.trim();
+    expect(flags, shebang).toContain('--v8-pool-size=1');
+    expect(readFileSync(unit, 'utf8')).toContain(
+      `ExecStart=/usr/bin/node ${flags} /opt/runwarden/dist/cli/main.js daemon`,
+    );
+    const entrypoint = ['node', ...(flags ?? '').split(' '), 'dist/cli/main.js']
+      .map((arg) => `"${arg}"`)
+      .join(', ');
+    expect(dockerfile).toContain(`ENTRYPOINT [${entrypoint}]`);
+    expect(readFileSync(new URL('../scripts/docker-smoke.sh', import.meta.url), 'utf8')).toContain(
+      `node ${flags} dist/cli/main.js daemon`,
+    );
+  });
 });
