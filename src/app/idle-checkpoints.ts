@@ -3,7 +3,10 @@ import { errorMessage } from '../core/errors.js';
 import type { CheckpointResult, Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 
-/** A checkpoint every 30 s at most (SQLite's own 1,000 pages are a few minutes of a busy daemon). */
+/**
+ * A checkpoint every 30 s at most: the bench's daemon (1 s polls, an action a second) filled SQLite's
+ * 1,000 pages about once a minute, so the WAL stays near SQLite's own size, with as few fsyncs.
+ */
 export const CHECKPOINT_TIMING: CheckpointTiming = { periodMs: 30_000, maxDeferMs: 30_000 };
 
 /** How often the timer looks whether a checkpoint is due and the daemon idle. */
@@ -26,7 +29,7 @@ export interface IdleCheckpointOptions {
  * included, in whichever commit passes 1,000 pages: maybe an alert's claim just before its
  * UpdateService) and runs them from a timer on the main thread while the daemon is idle. A worker
  * thread would keep them off the event loop entirely but costs 8-10 MiB of RSS for its isolate.
- * A failed checkpoint is logged once until one works again; the next look retries. Returns the
+ * A failed checkpoint is logged once until one works again, and is tried again a period later. Returns the
  * function that stops the timer (the store's close checkpoints what is left).
  */
 export function scheduleIdleCheckpoints(options: IdleCheckpointOptions): () => void {
