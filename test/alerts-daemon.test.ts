@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -72,7 +74,7 @@ async function start(mode: 'enforce' | 'dry-run' = 'enforce') {
     pollDeadline(config),
   );
   const bad = await playground.deploy('shop', { behaviour: 'errors' });
-  return { playground, daemon, base: `http://${daemon.address}`, good, bad, rollbacks };
+  return { playground, daemon, base: `http://${daemon.address}`, good, bad, rollbacks, config };
 }
 
 function stableOf(daemon: RunningDaemon): string | null | undefined {
@@ -144,5 +146,66 @@ describe('alert receivers in the daemon', () => {
     expect(response.body.alerts).toMatchObject([{ outcome: 'dry_run', to_revision: good }]);
     expect(rollbacks).toEqual([`alert:${good} (dry run)`]);
     expect(serving(playground)).toMatchObject([{ revision: bad, percent: 100 }]);
+  });
+
+  it('remembers an alert it acted on across a restart: its repeat is a duplicate, even with a newer deploy watched', async () => {
+    const { playground, daemon, base, good, config } = await start();
+    const payload = (fingerprint: string) =>
+      alertmanagerPayload([{ labels: { service: 'shop', runwarden_action: 'rollback' }, fingerprint }]);
+    const first = await post(base, '/v1/alerts/alertmanager', payload('restart-first'), BEARER);
+    expect(first.body.alerts).toMatchObject([{ outcome: 'rolled_back', to_revision: good }]);
+    await daemon.stop('restart');
+    const again = await startDaemon(config, silent);
+    cleanups.push(async () => {
+      await again.stop('test end');
+    });
+    const newer = await playground.deploy('shop', { behaviour: 'errors' });
+    await waitFor(
+      () => (again.context.store.watches.open('shop')?.candidate === newer ? true : undefined),
+      'the restarted daemon to watch the newer deploy',
+      pollDeadline(config),
+    );
+    const repeat = await post(
+      `http://${again.address}`,
+      '/v1/alerts/alertmanager',
+      payload('restart-first'),
+      BEARER,
+    );
+    expect(repeat.body.alerts).toMatchObject([{ outcome: 'duplicate' }]);
+    expect(serving(playground)).toMatchObject([{ revision: newer, percent: 100 }]);
+    // A new alert does act on the newer deploy: the repeat was held back by its claim alone.
+    const other = await post(
+      `http://${again.address}`,
+      '/v1/alerts/alertmanager',
+      payload('restart-other'),
+      BEARER,
+    );
+    expect(other.body.alerts).toMatchObject([{ outcome: 'rolled_back', to_revision: good }]);
+  });
+
+  it('keeps WAL checkpoints out of its store commits: claims past 1,000 WAL pages leave the database file as it was', async () => {
+    const { daemon } = await start();
+    const store = daemon.context.store;
+    const digest = () => createHash('sha256').update(readFileSync(store.file)).digest('hex');
+    // Synchronous from digest to digest: the daemon's idle checkpoint (a timer) cannot run between,
+    // so only a checkpoint inside a commit could change the file.
+    const before = digest();
+    for (let index = 0; index < 400; index += 1)
+      store.alerts.claim(
+        {
+          source: 'alertmanager',
+          name: 'Filler',
+          fingerprint: `filler${index}`,
+          dedupeKey: `alertmanager:filler${index}`,
+          status: 'firing',
+          labels: { padding: 'x'.repeat(16_384) },
+          startsAt: 0,
+          summary: '',
+        },
+        'shop',
+        new Date(),
+      );
+    expect(digest()).toBe(before);
+    expect(store.checkpoint().walPages).toBeGreaterThan(1_000);
   });
 });

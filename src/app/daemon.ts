@@ -31,6 +31,7 @@ import { scheduledDrillJob } from './restore-drill.js';
 import { finishInterruptedRestore } from './restore-recovery.js';
 import { type Leaderships, leaderOnly, leaderRoutes, tickOnTakeover } from './leadership.js';
 import { daemonStateCopy } from './state-copy.js';
+import { scheduleIdleCheckpoints } from './idle-checkpoints.js';
 
 export const DAEMON_LOCK_FILE = 'daemon.lock';
 
@@ -157,6 +158,16 @@ export async function startDaemon(
     // --- alert receivers and backup trigger: authenticated POST routes; alerts roll back
     // through the deploy watch's one rollback path ---
     const webhooks = await app.alerts();
+    // --- the state store's WAL checkpoints (two fsyncs): not inside whichever commit passes 1,000
+    // pages, which may be an alert's claim just before its UpdateService, but from a timer while no
+    // webhook request is being handled and no rollback runs ---
+    closers.unshift(
+      scheduleIdleCheckpoints({
+        store: context.store,
+        busy: () => webhooks.inFlight() > 0 || (deployWatch?.runtime.live.rollbacksRunning ?? 0) > 0,
+        logger,
+      }),
+    );
     const server = new HttpServer({
       address: config.server.address,
       bodyLimitBytes: config.server.body_limit_bytes,

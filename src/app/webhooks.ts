@@ -29,6 +29,8 @@ export interface AlertEndpoints {
   routes: Route[];
   /** Undefined when the alert receivers are not served (no `rollback`). */
   receiver: AlertReceiver | undefined;
+  /** Webhook requests being handled now (an alert's from arrival until its rollback is done). */
+  inFlight: () => number;
 }
 
 /**
@@ -51,7 +53,7 @@ export function createAlertEndpoints(deps: AlertEndpointsDeps): AlertEndpoints {
   const guard = { auth, metrics: deps.metrics, logger, limit };
   const routes = receiver ? alertRoutes({ ...guard, receiver }) : [];
   if (deps.backups) routes.push(backupRoute({ ...guard, backups: deps.backups, runWork }));
-  return { routes, receiver };
+  return { routes, receiver, inFlight: () => limit.active };
 }
 
 /** The alert receiver; claims left pending by a process that died mid-rollback are released first. */

@@ -37,6 +37,8 @@ export class LiveState {
    * starts failing and once when it works again, not by every service's tick (one shared reader).
    */
   schemaFailing = false;
+  /** Rollbacks of any service this process is deciding or carrying out now (see requestRollback). */
+  rollbacksRunning = 0;
 
   of(service: string): LiveService {
     let live = this.#services.get(service);

@@ -23,7 +23,14 @@ export async function requestRollback(
   signal: AbortSignal,
 ): Promise<RollbackOutcome> {
   // One traffic change of a service at a time in this process: each decides on what the last left.
-  const outcome = await inTurn(rt, request.service, () => decideAndAct(rt, request, signal));
+  // Counted while it runs: the daemon checkpoints its store's WAL only when none is (idle-checkpoints.ts).
+  rt.live.rollbacksRunning += 1;
+  let outcome: RollbackOutcome;
+  try {
+    outcome = await inTurn(rt, request.service, () => decideAndAct(rt, request, signal));
+  } finally {
+    rt.live.rollbacksRunning -= 1;
+  }
   // Finishing an owed rollback: a final outcome settles it (a confirmed change already did, in record()).
   if (request.owed && settlesOwed(outcome)) rt.store.owed.clear(request.owed.id);
   return outcome;
