@@ -24,6 +24,14 @@ export interface PipelineEntry {
   onWritten?: (written: WrittenEntry) => void;
 }
 
+/** Where the consumer's time went (timing marks), in ms. */
+export interface PipelineTimings {
+  /** Waiting for the next entry, or for a block still compressing. */
+  waitMs: number;
+  /** In the ZipWriter: writes and header patches. */
+  writeMs: number;
+}
+
 export interface PipelineOptions {
   pool: DeflatePool;
   /** Deflate level 1-9. */
@@ -64,6 +72,7 @@ export class ArchivePipeline {
   #current: Job | undefined;
   #failure: { error: unknown } | undefined;
   readonly #consumer: Promise<void>;
+  readonly timings: PipelineTimings = { waitMs: 0, writeMs: 0 };
 
   constructor(writer: ZipWriter, options: PipelineOptions) {
     this.#writer = writer;
@@ -196,28 +205,47 @@ export class ArchivePipeline {
   async #consume(): Promise<void> {
     const writer = this.#writer;
     const signal = this.#options.signal;
+    const timings = this.timings;
+    const timed = async <T>(key: keyof PipelineTimings, work: Promise<T>): Promise<T> => {
+      const started = performance.now();
+      try {
+        return await work;
+      } finally {
+        timings[key] += performance.now() - started;
+      }
+    };
     try {
       const check = () => {
         // A failure elsewhere (the producer, abandon) may land between two awaits here.
         if (this.#failure) throw this.#failure.error;
         signal?.throwIfAborted();
       };
-      for (let job = await this.#jobs.next(); job; job = await this.#jobs.next()) {
+      for (
+        let job = await timed('waitMs', this.#jobs.next());
+        job;
+        job = await timed('waitMs', this.#jobs.next())
+      ) {
         this.#current = job;
         check();
         let written: WrittenEntry;
         if (job.kind === 'whole') {
-          written = await writer.addCompressed(job.entry.name, await job.data, job.digest, job.entry);
+          const data = await timed('waitMs', job.data);
+          written = await timed('writeMs', writer.addCompressed(job.entry.name, data, job.digest, job.entry));
           this.#budget.release(job.cost);
         } else {
-          await writer.beginEntry(job.entry.name, job.entry);
-          for (let piece = await job.pieces.next(); piece; piece = await job.pieces.next()) {
+          await timed('writeMs', writer.beginEntry(job.entry.name, job.entry));
+          for (
+            let piece = await timed('waitMs', job.pieces.next());
+            piece;
+            piece = await timed('waitMs', job.pieces.next())
+          ) {
             check();
-            await writer.writeData(await piece.data);
+            const data = await timed('waitMs', piece.data);
+            await timed('writeMs', writer.writeData(data));
             if (piece.buffer) this.#spare.push(piece.buffer);
             this.#budget.release(piece.cost);
           }
-          written = await writer.endEntry(job.digest as Digest);
+          written = await timed('writeMs', writer.endEntry(job.digest as Digest));
         }
         this.#current = undefined;
         job.entry.onWritten?.(written);

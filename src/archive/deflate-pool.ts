@@ -24,11 +24,17 @@ export class DeflatePool {
   readonly concurrency: number;
   #running = 0;
   readonly #waiting: Array<() => void> = [];
+  #busyMs = 0;
 
   constructor(concurrency = defaultDeflateConcurrency()) {
     if (!Number.isInteger(concurrency) || concurrency < 1)
       throw new RangeError(`deflate concurrency must be a positive integer, got ${concurrency}`);
     this.concurrency = concurrency;
+  }
+
+  /** Milliseconds of thread time spent in jobs so far (a timing mark: where a backup's time goes). */
+  get busyMs(): number {
+    return this.#busyMs;
   }
 
   /** Jobs compressing right now (at most `concurrency`). */
@@ -49,6 +55,7 @@ export class DeflatePool {
   ): Promise<Buffer[]> {
     if (this.#running >= this.concurrency) await new Promise<void>((wake) => this.#waiting.push(wake));
     this.#running++;
+    const started = performance.now();
     try {
       return await new Promise<Buffer[]>((resolve, reject) => {
         const chunks: Buffer[] = [];
@@ -64,6 +71,7 @@ export class DeflatePool {
         deflater.end(input);
       });
     } finally {
+      this.#busyMs += performance.now() - started;
       this.#running--;
       this.#waiting.shift()?.();
     }

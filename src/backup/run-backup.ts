@@ -171,6 +171,9 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
         archive_ms: finishStarted - archiveStarted,
         finish_ms: verifyStarted - finishStarted,
         verify_ms: verifyMs,
+        ...Object.fromEntries(
+          Object.entries(built.timings).map(([key, ms]) => [key.replace(/Ms$/, '_ms'), Math.round(ms)]),
+        ),
       },
       'backup completed',
     );
