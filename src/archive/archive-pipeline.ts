@@ -36,6 +36,11 @@ export interface PipelineOptions {
   pool: DeflatePool;
   /** Deflate level 1-9. */
   level: number;
+  /**
+   * Inflate every compressed block on the pool right after it is produced and compare it with its
+   * input, so the bytes written are proven to decode to the bytes hashed (see checkInflates).
+   */
+  checkDeflate?: boolean;
   signal?: AbortSignal;
   /** Most uncompressed bytes read but not yet written; default: two blocks per thread, plus two. */
   bufferBytes?: number;
@@ -102,7 +107,10 @@ export class ArchivePipeline {
     const compressed: Promise<Buffer | Buffer[]> =
       entry.method === 'store'
         ? Promise.resolve(data)
-        : new BlockDeflater(this.#options.pool, this.#options.level).push(data, true);
+        : new BlockDeflater(this.#options.pool, this.#options.level, this.#options.checkDeflate).push(
+            data,
+            true,
+          );
     this.#push({ kind: 'whole', entry, digest, data: settled(compressed), cost });
   }
 
@@ -148,7 +156,9 @@ export class ArchivePipeline {
     try {
       const hash = new Digester();
       const deflater =
-        entry.method === 'deflate' ? new BlockDeflater(this.#options.pool, this.#options.level) : undefined;
+        entry.method === 'deflate'
+          ? new BlockDeflater(this.#options.pool, this.#options.level, this.#options.checkDeflate)
+          : undefined;
       for (let final = false; !final; ) {
         await this.#acquire(BLOCK_BYTES);
         let read: { block: Buffer; buffer?: Buffer };

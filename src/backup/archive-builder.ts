@@ -42,6 +42,12 @@ export interface BuiltEntries {
    * archive holds those bytes (see verifyArchive's `integrityChecked`).
    */
   integrityChecked: string[];
+  /**
+   * Every data entry as the writer put it in the file (where its data lies, the CRC-32 of those
+   * bytes), each deflated one proven on the pool to inflate back to the bytes hashed: what
+   * verifyWrittenArchive reads back after fsync.
+   */
+  written: WrittenEntry[];
   /** Timing marks, in ms: where the archiving time went (logged with the completed backup). */
   timings: BuildTimings;
 }
@@ -83,6 +89,7 @@ export async function writeEntries(
     snapshotRestarts: 0,
     bytesByMethod: { deflate: 0, store: 0 },
     integrityChecked: [],
+    written: [],
     timings: { snapshotMs: 0, checkMs: 0, deflateMs: 0, waitMs: 0, writeMs: 0 },
   };
   const record = (written: WrittenEntry, entry: EntryFacts) => {
@@ -94,12 +101,14 @@ export async function writeEntries(
       method: written.method,
     });
     built.bytesByMethod[written.method] += written.compressedSize;
+    built.written.push(written);
   };
   const pool = options.pool ?? new DeflatePool();
   const deflateBefore = pool.busyMs;
   const pipeline = new ArchivePipeline(writer, {
     pool,
     level: options.config.compression_level,
+    checkDeflate: true,
     signal: options.signal,
   });
   try {
