@@ -107,6 +107,8 @@ export interface WrittenData {
   compressedSize: number;
   dataOffset: number;
   dataCrc32: number;
+  headerOffset: number;
+  headerCrc32: number;
   size: number;
   sha256: string;
   crc32: number;
@@ -166,17 +168,31 @@ async function checkWrittenEntries(
           throw corrupt(
             `stored bytes written have CRC-32 ${hex(data.dataCrc32)}, the manifest says ${hex(expected.crc32)}`,
           );
-        let crc = 0;
-        for (let at = 0; at < data.compressedSize; ) {
-          const want = Math.min(buffer.length, data.compressedSize - at);
-          const { bytesRead } = await handle.read(buffer, 0, want, data.dataOffset + at);
-          if (bytesRead === 0) throw corrupt(`ends after ${at} of its ${data.compressedSize} bytes of data`);
-          crc = crc32(buffer.subarray(0, bytesRead), crc);
-          at += bytesRead;
-          done += bytesRead;
-          options.onProgress?.(done, total);
-        }
-        if (crc >>> 0 !== data.dataCrc32)
+        const header = data.dataOffset - data.headerOffset;
+        if (entry.relativeOffsetOfLocalHeader !== data.headerOffset)
+          throw corrupt(
+            `ZIP puts its header at ${entry.relativeOffsetOfLocalHeader}, it was written at ${data.headerOffset}`,
+          );
+        const readBack = async (offset: number, length: number): Promise<number> => {
+          let crc = 0;
+          for (let at = 0; at < length; ) {
+            const want = Math.min(buffer.length, length - at);
+            const { bytesRead } = await handle.read(buffer, 0, want, offset + at);
+            if (bytesRead === 0)
+              throw corrupt(`the file ends ${length - at} bytes short of what was written`);
+            crc = crc32(buffer.subarray(0, bytesRead), crc);
+            at += bytesRead;
+          }
+          return crc >>> 0;
+        };
+        if ((await readBack(data.headerOffset, header)) !== data.headerCrc32)
+          throw corrupt(
+            'local header read back differs from the one written: the file changed after it was written',
+          );
+        const crc = await readBack(data.dataOffset, data.compressedSize);
+        done += data.compressedSize;
+        options.onProgress?.(done, total);
+        if (crc !== data.dataCrc32)
           throw corrupt(
             `data read back has CRC-32 ${hex(crc)}, the bytes written had ${hex(data.dataCrc32)}: the file changed after it was written`,
           );

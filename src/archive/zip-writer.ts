@@ -50,6 +50,9 @@ export interface WrittenEntry extends Digest {
   /** Where the entry's data starts in the file, and the CRC-32 of its bytes as written. */
   dataOffset: number;
   dataCrc32: number;
+  /** Where its local header starts, and the CRC-32 of the header as it ends up (patched). */
+  headerOffset: number;
+  headerCrc32: number;
 }
 
 /**
@@ -142,6 +145,8 @@ export class ZipWriter {
     for (const [at, bytes] of localHeaderPatches(record)) await this.#writeAt(bytes, record.offset + at);
     this.#entries.push(record);
     return {
+      headerOffset: record.offset,
+      headerCrc32: crc32(finalHeader(record)) >>> 0,
       ...digest,
       name,
       method: open.method,
@@ -200,8 +205,7 @@ export class ZipWriter {
       compressedSize,
       uncompressedSize: digest.size,
     });
-    const header = localHeader(record);
-    for (const [at, bytes] of localHeaderPatches(record)) bytes.copy(header, at);
+    const header = finalHeader(record);
     this.#entries.push(record);
     let dataCrc = 0;
     for (const chunk of chunks) dataCrc = crc32(chunk, dataCrc);
@@ -212,6 +216,8 @@ export class ZipWriter {
       method: options.method,
       compressedSize,
       dataOffset: record.offset + header.length,
+      headerOffset: record.offset,
+      headerCrc32: crc32(header) >>> 0,
       dataCrc32: dataCrc >>> 0,
     };
   }
@@ -312,6 +318,13 @@ export class ZipWriter {
     }
     return written;
   }
+}
+
+/** The local header of `record` as it ends up in the file: written, then patched with CRC and sizes. */
+function finalHeader(record: ZipEntryRecord): Buffer {
+  const header = localHeader(record);
+  for (const [at, bytes] of localHeaderPatches(record)) bytes.copy(header, at);
+  return header;
 }
 
 /** `buffers` without their first `count` bytes (after a short write). */
