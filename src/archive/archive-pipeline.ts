@@ -24,10 +24,23 @@ export interface PipelineEntry {
   onWritten?: (written: WrittenEntry) => void;
 }
 
+/** Where the consumer's time went (timing marks), in ms. */
+export interface PipelineTimings {
+  /** Waiting for the next entry, or for a block still compressing. */
+  waitMs: number;
+  /** In the ZipWriter: writes and header patches. */
+  writeMs: number;
+}
+
 export interface PipelineOptions {
   pool: DeflatePool;
   /** Deflate level 1-9. */
   level: number;
+  /**
+   * Inflate every compressed block on the pool right after it is produced and compare it with its
+   * input, so the bytes written are proven to decode to the bytes hashed (see checkInflates).
+   */
+  checkDeflate?: boolean;
   signal?: AbortSignal;
   /** Most uncompressed bytes read but not yet written; default: two blocks per thread, plus two. */
   bufferBytes?: number;
@@ -64,6 +77,7 @@ export class ArchivePipeline {
   #current: Job | undefined;
   #failure: { error: unknown } | undefined;
   readonly #consumer: Promise<void>;
+  readonly timings: PipelineTimings = { waitMs: 0, writeMs: 0 };
 
   constructor(writer: ZipWriter, options: PipelineOptions) {
     this.#writer = writer;
@@ -93,7 +107,10 @@ export class ArchivePipeline {
     const compressed: Promise<Buffer | Buffer[]> =
       entry.method === 'store'
         ? Promise.resolve(data)
-        : new BlockDeflater(this.#options.pool, this.#options.level).push(data, true);
+        : new BlockDeflater(this.#options.pool, this.#options.level, this.#options.checkDeflate).push(
+            data,
+            true,
+          );
     this.#push({ kind: 'whole', entry, digest, data: settled(compressed), cost });
   }
 
@@ -139,7 +156,9 @@ export class ArchivePipeline {
     try {
       const hash = new Digester();
       const deflater =
-        entry.method === 'deflate' ? new BlockDeflater(this.#options.pool, this.#options.level) : undefined;
+        entry.method === 'deflate'
+          ? new BlockDeflater(this.#options.pool, this.#options.level, this.#options.checkDeflate)
+          : undefined;
       for (let final = false; !final; ) {
         await this.#acquire(BLOCK_BYTES);
         let read: { block: Buffer; buffer?: Buffer };
@@ -196,28 +215,47 @@ export class ArchivePipeline {
   async #consume(): Promise<void> {
     const writer = this.#writer;
     const signal = this.#options.signal;
+    const timings = this.timings;
+    const timed = async <T>(key: keyof PipelineTimings, work: Promise<T>): Promise<T> => {
+      const started = performance.now();
+      try {
+        return await work;
+      } finally {
+        timings[key] += performance.now() - started;
+      }
+    };
     try {
       const check = () => {
         // A failure elsewhere (the producer, abandon) may land between two awaits here.
         if (this.#failure) throw this.#failure.error;
         signal?.throwIfAborted();
       };
-      for (let job = await this.#jobs.next(); job; job = await this.#jobs.next()) {
+      for (
+        let job = await timed('waitMs', this.#jobs.next());
+        job;
+        job = await timed('waitMs', this.#jobs.next())
+      ) {
         this.#current = job;
         check();
         let written: WrittenEntry;
         if (job.kind === 'whole') {
-          written = await writer.addCompressed(job.entry.name, await job.data, job.digest, job.entry);
+          const data = await timed('waitMs', job.data);
+          written = await timed('writeMs', writer.addCompressed(job.entry.name, data, job.digest, job.entry));
           this.#budget.release(job.cost);
         } else {
-          await writer.beginEntry(job.entry.name, job.entry);
-          for (let piece = await job.pieces.next(); piece; piece = await job.pieces.next()) {
+          await timed('writeMs', writer.beginEntry(job.entry.name, job.entry));
+          for (
+            let piece = await timed('waitMs', job.pieces.next());
+            piece;
+            piece = await timed('waitMs', job.pieces.next())
+          ) {
             check();
-            await writer.writeData(await piece.data);
+            const data = await timed('waitMs', piece.data);
+            await timed('writeMs', writer.writeData(data));
             if (piece.buffer) this.#spare.push(piece.buffer);
             this.#budget.release(piece.cost);
           }
-          written = await writer.endEntry(job.digest as Digest);
+          written = await timed('writeMs', writer.endEntry(job.digest as Digest));
         }
         this.#current = undefined;
         job.entry.onWritten?.(written);

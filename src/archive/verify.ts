@@ -1,12 +1,14 @@
 import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Entry } from 'yauzl';
+import { crc32 } from 'node:zlib';
 import { BackupCorruptError } from './errors.js';
 import { HashingStream } from './hashing.js';
 import { READ_CHUNK, sha256File } from '../util/file-hash.js';
-import { checkEntryDigest, checkEntryRecord, statArchive, unreadableEntry } from './entry-check.js';
+import { checkEntryDigest, checkEntryRecord, hex, statArchive, unreadableEntry } from './entry-check.js';
 import { MANIFEST_ENTRY, type Manifest, type ManifestEntry } from './manifest.js';
 import { readManifestWithDigest } from './manifest-read.js';
 import { integrityProblem } from './sqlite-check.js';
@@ -99,24 +101,135 @@ export function openArchiveEntry(
   return out;
 }
 
+/** What the writer says it put in the file for one entry (see WrittenEntry). */
+export interface WrittenData {
+  name: string;
+  compressedSize: number;
+  dataOffset: number;
+  dataCrc32: number;
+  headerOffset: number;
+  headerCrc32: number;
+  size: number;
+  sha256: string;
+  crc32: number;
+}
+
+/**
+ * Proves an archive this process has just written and fsynced, without inflating it again: the
+ * central directory and manifest are read back and checked as verifyArchive checks them (exact set
+ * of entries; each record's method, size and CRC-32 against the manifest), each entry's manifest
+ * line must be what the writer recorded for it, and every entry's data is read back from the file
+ * and its CRC-32 must equal that of the bytes the writer handed to the file, which the pipeline
+ * proved inflate to the bytes hashed (checkInflates) and whose databases passed integrity_check.
+ * The whole file is hashed for the catalog in the same pass. Only for archives whose entries all
+ * went through such a pipeline in this process; everything else takes verifyArchive. Throws as
+ * verifyArchive does (BackupCorruptError naming the entry).
+ */
+export async function verifyWrittenArchive(
+  file: string,
+  written: readonly WrittenData[],
+  options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+): Promise<VerifiedArchive> {
+  const size = await statArchive(file);
+  const [sha256, manifest] = await Promise.all([
+    sha256File(file, { signal: options.signal }),
+    checkWrittenEntries(file, written, options),
+  ]);
+  return { file, size, sha256, manifest };
+}
+
+async function checkWrittenEntries(
+  file: string,
+  written: readonly WrittenData[],
+  options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void },
+): Promise<Manifest> {
+  const zip = await openZip(file);
+  try {
+    const manifest = await readManifestFrom(zip, options.signal);
+    checkEntrySet(zip, manifest);
+    const byName = new Map(written.map((entry) => [entry.name, entry]));
+    const total = written.reduce((sum, entry) => sum + entry.compressedSize, 0);
+    let done = 0;
+    const handle = await open(file, 'r');
+    try {
+      const buffer = Buffer.allocUnsafe(READ_CHUNK);
+      for (const expected of manifest.entries) {
+        options.signal?.throwIfAborted();
+        const entry = checkEntryRecord(zip, expected);
+        const corrupt = (problem: string) => new BackupCorruptError(file, expected.path, problem);
+        const data = byName.get(expected.path);
+        if (!data) throw corrupt('is in the manifest but was not written by this backup');
+        checkEntryDigest(file, expected, data);
+        if (entry.compressedSize !== data.compressedSize)
+          throw corrupt(
+            `ZIP says ${entry.compressedSize} bytes of data, ${data.compressedSize} were written`,
+          );
+        if (expected.method === 'store' && data.dataCrc32 !== expected.crc32)
+          throw corrupt(
+            `stored bytes written have CRC-32 ${hex(data.dataCrc32)}, the manifest says ${hex(expected.crc32)}`,
+          );
+        const header = data.dataOffset - data.headerOffset;
+        if (entry.relativeOffsetOfLocalHeader !== data.headerOffset)
+          throw corrupt(
+            `ZIP puts its header at ${entry.relativeOffsetOfLocalHeader}, it was written at ${data.headerOffset}`,
+          );
+        const readBack = async (offset: number, length: number): Promise<number> => {
+          let crc = 0;
+          for (let at = 0; at < length; ) {
+            const want = Math.min(buffer.length, length - at);
+            const { bytesRead } = await handle.read(buffer, 0, want, offset + at);
+            if (bytesRead === 0)
+              throw corrupt(`the file ends ${length - at} bytes short of what was written`);
+            crc = crc32(buffer.subarray(0, bytesRead), crc);
+            at += bytesRead;
+          }
+          return crc >>> 0;
+        };
+        if ((await readBack(data.headerOffset, header)) !== data.headerCrc32)
+          throw corrupt(
+            'local header read back differs from the one written: the file changed after it was written',
+          );
+        const crc = await readBack(data.dataOffset, data.compressedSize);
+        done += data.compressedSize;
+        options.onProgress?.(done, total);
+        if (crc !== data.dataCrc32)
+          throw corrupt(
+            `data read back has CRC-32 ${hex(crc)}, the bytes written had ${hex(data.dataCrc32)}: the file changed after it was written`,
+          );
+      }
+    } finally {
+      await handle.close();
+    }
+    return manifest;
+  } finally {
+    zip.close();
+  }
+}
+
+/** The archive's entries are exactly the manifest's, plus manifest.json. */
+function checkEntrySet(zip: ZipReader, manifest: Manifest): void {
+  const file = zip.file;
+  const listed = new Set(manifest.entries.map((entry) => entry.path));
+  const extra = [...zip.entries.keys()].filter((name) => name !== MANIFEST_ENTRY && !listed.has(name));
+  if (extra.length > 0) {
+    const more = extra.length > 1 ? ` (and ${extra.length - 1} more entries)` : '';
+    throw new BackupCorruptError(file, extra[0], `is in the archive but not in the manifest${more}`);
+  }
+  for (const entry of manifest.entries) {
+    if (!zip.entries.has(entry.path))
+      throw new BackupCorruptError(
+        file,
+        entry.path,
+        'is listed in the manifest but missing from the archive',
+      );
+  }
+}
+
 async function checkEntries(file: string, options: VerifyOptions): Promise<Manifest> {
   const zip = await openZip(file);
   try {
     const manifest = await readManifestFrom(zip, options.signal);
-    const listed = new Set(manifest.entries.map((entry) => entry.path));
-    const extra = [...zip.entries.keys()].filter((name) => name !== MANIFEST_ENTRY && !listed.has(name));
-    if (extra.length > 0) {
-      const more = extra.length > 1 ? ` (and ${extra.length - 1} more entries)` : '';
-      throw new BackupCorruptError(file, extra[0], `is in the archive but not in the manifest${more}`);
-    }
-    for (const entry of manifest.entries) {
-      if (!zip.entries.has(entry.path))
-        throw new BackupCorruptError(
-          file,
-          entry.path,
-          'is listed in the manifest but missing from the archive',
-        );
-    }
+    checkEntrySet(zip, manifest);
     const total = manifest.entries.reduce((sum, entry) => sum + entry.size, 0);
     let done = 0;
     const onBytes = (bytes: number) => {

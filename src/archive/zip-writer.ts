@@ -47,6 +47,12 @@ export interface WrittenEntry extends Digest {
   method: CompressionMethod;
   /** Bytes the entry's data takes in the archive. */
   compressedSize: number;
+  /** Where the entry's data starts in the file, and the CRC-32 of its bytes as written. */
+  dataOffset: number;
+  dataCrc32: number;
+  /** Where its local header starts, and the CRC-32 of the header as it ends up (patched). */
+  headerOffset: number;
+  headerCrc32: number;
 }
 
 /**
@@ -65,7 +71,9 @@ export class ZipWriter {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   /** The entry between beginEntry and endEntry. */
-  #open: { record: ZipEntryRecord; method: CompressionMethod; dataStart: number } | undefined;
+  #open:
+    | { record: ZipEntryRecord; method: CompressionMethod; dataStart: number; dataCrc: number }
+    | undefined;
   #closed = false;
 
   private constructor(file: string, handle: FileHandle) {
@@ -108,14 +116,17 @@ export class ZipWriter {
     const record = this.#record(name, options.method, options.mtime, {
       zip64: options.sizeHint === undefined || options.sizeHint >= ZIP64_THRESHOLD,
     });
-    this.#open = { record, method: options.method, dataStart: 0 };
+    this.#open = { record, method: options.method, dataStart: 0, dataCrc: 0 };
     await this.#append(localHeader(record));
     this.#open.dataStart = this.#position;
   }
 
   /** Appends data of the entry begun with `beginEntry`: one buffer or several, in order. */
   async writeData(data: Buffer | readonly Buffer[]): Promise<void> {
-    if (!this.#open) throw new Error(`zip ${this.file}: data written outside an entry`);
+    const open = this.#open;
+    if (!open) throw new Error(`zip ${this.file}: data written outside an entry`);
+    // The bytes as handed to the file: the verification reads them back after fsync.
+    for (const buffer of Buffer.isBuffer(data) ? [data] : data) open.dataCrc = crc32(buffer, open.dataCrc);
     await this.#append(data);
   }
 
@@ -133,7 +144,16 @@ export class ZipWriter {
       throw new FatalError('RW_BACKUP_GREW', `${name} grew past 4 GiB while it was being archived`);
     for (const [at, bytes] of localHeaderPatches(record)) await this.#writeAt(bytes, record.offset + at);
     this.#entries.push(record);
-    return { ...digest, name, method: open.method, compressedSize: record.compressedSize };
+    return {
+      headerOffset: record.offset,
+      headerCrc32: crc32(finalHeader(record)) >>> 0,
+      ...digest,
+      name,
+      method: open.method,
+      compressedSize: record.compressedSize,
+      dataOffset: open.dataStart,
+      dataCrc32: open.dataCrc >>> 0,
+    };
   }
 
   /**
@@ -185,11 +205,21 @@ export class ZipWriter {
       compressedSize,
       uncompressedSize: digest.size,
     });
-    const header = localHeader(record);
-    for (const [at, bytes] of localHeaderPatches(record)) bytes.copy(header, at);
+    const header = finalHeader(record);
     this.#entries.push(record);
+    let dataCrc = 0;
+    for (const chunk of chunks) dataCrc = crc32(chunk, dataCrc);
     await this.#appendCoalesced([header, ...chunks]);
-    return { ...digest, name, method: options.method, compressedSize };
+    return {
+      ...digest,
+      name,
+      method: options.method,
+      compressedSize,
+      dataOffset: record.offset + header.length,
+      headerOffset: record.offset,
+      headerCrc32: crc32(header) >>> 0,
+      dataCrc32: dataCrc >>> 0,
+    };
   }
 
   /** Writes the central directory and end records, fsyncs and closes. Returns the file's size. */
@@ -241,7 +271,7 @@ export class ZipWriter {
     return new Writable({
       highWaterMark: 1024 * 1024,
       write: (chunk: Buffer, _encoding, callback) => {
-        this.#append(chunk).then(() => callback(), callback);
+        this.writeData(chunk).then(() => callback(), callback);
       },
     });
   }
@@ -288,6 +318,13 @@ export class ZipWriter {
     }
     return written;
   }
+}
+
+/** The local header of `record` as it ends up in the file: written, then patched with CRC and sizes. */
+function finalHeader(record: ZipEntryRecord): Buffer {
+  const header = localHeader(record);
+  for (const [at, bytes] of localHeaderPatches(record)) bytes.copy(header, at);
+  return header;
 }
 
 /** `buffers` without their first `count` bytes (after a short write). */

@@ -42,6 +42,26 @@ export interface BuiltEntries {
    * archive holds those bytes (see verifyArchive's `integrityChecked`).
    */
   integrityChecked: string[];
+  /**
+   * Every data entry as the writer put it in the file (where its data lies, the CRC-32 of those
+   * bytes), each deflated one proven on the pool to inflate back to the bytes hashed: what
+   * verifyWrittenArchive reads back after fsync.
+   */
+  written: WrittenEntry[];
+  /** Timing marks, in ms: where the archiving time went (logged with the completed backup). */
+  timings: BuildTimings;
+}
+
+export interface BuildTimings {
+  /** Snapshots taken (the online backup API into temp files), one after another. */
+  snapshotMs: number;
+  /** `integrity_check` of the snapshots, summed (each on a worker beside its read). */
+  checkMs: number;
+  /** Thread time spent deflating, summed over the pool's threads. */
+  deflateMs: number;
+  /** The writer: waiting for entries and compressed blocks, and writing them. */
+  waitMs: number;
+  writeMs: number;
 }
 
 /**
@@ -69,6 +89,8 @@ export async function writeEntries(
     snapshotRestarts: 0,
     bytesByMethod: { deflate: 0, store: 0 },
     integrityChecked: [],
+    written: [],
+    timings: { snapshotMs: 0, checkMs: 0, deflateMs: 0, waitMs: 0, writeMs: 0 },
   };
   const record = (written: WrittenEntry, entry: EntryFacts) => {
     built.entries.push({
@@ -79,10 +101,14 @@ export async function writeEntries(
       method: written.method,
     });
     built.bytesByMethod[written.method] += written.compressedSize;
+    built.written.push(written);
   };
+  const pool = options.pool ?? new DeflatePool();
+  const deflateBefore = pool.busyMs;
   const pipeline = new ArchivePipeline(writer, {
-    pool: options.pool ?? new DeflatePool(),
+    pool,
     level: options.config.compression_level,
+    checkDeflate: true,
     signal: options.signal,
   });
   try {
@@ -100,6 +126,9 @@ export async function writeEntries(
     await pipeline.abandon(error);
     throw error;
   }
+  built.timings.deflateMs = pool.busyMs - deflateBefore;
+  built.timings.waitMs = pipeline.timings.waitMs;
+  built.timings.writeMs = pipeline.timings.writeMs;
   return built;
 }
 
@@ -117,12 +146,15 @@ async function queueDatabase(
   const dest = tempPath(options.tempDir, `snapshot-${path.basename(source.file)}`);
   try {
     logger.debug({ source: source.file, entry: source.entry }, 'snapshot started');
+    const snapshotStarted = performance.now();
     const snapshot = await snapshotDatabase(source.file, dest, {
       timeoutMs: config.snapshot.timeout,
       maxRestarts: config.snapshot.max_restarts,
       stepPages: config.snapshot.step_pages,
       signal: options.signal,
     });
+    const snapshotMs = performance.now() - snapshotStarted;
+    built.timings.snapshotMs += snapshotMs;
     built.snapshotRestarts += snapshot.restarts;
     if (snapshot.journalMode !== 'wal') {
       const warning = `${source.file} is in ${snapshot.journalMode} journal mode, not WAL: its writers were blocked while it was copied`;
@@ -150,30 +182,49 @@ async function queueDatabase(
     const handle = await open(dest, 'r');
     // The check runs beside the read (a worker for large files), on the very file the pipeline
     // hashes into the manifest; both must end before the snapshot is removed.
+    const readStarted = performance.now();
+    let readMs = 0;
+    let checkMs = 0;
     const [read, checked] = await Promise.allSettled([
-      pipeline.addFile(
-        {
-          name: source.entry,
-          method: 'deflate',
-          mtime: snapshot.snapshotAt,
-          sizeHint: snapshot.size,
-          onBytes: (bytes) => options.onBytes?.(bytes, source.entry),
-          onWritten: (written) => {
-            record(written, {
-              path: source.entry,
-              kind: source.kind,
-              ...(source.tenant ? { tenant: source.tenant } : {}),
-            });
-            logger.info(
-              { entry: source.entry, bytes: written.size, restarts: snapshot.restarts },
-              'database archived',
-            );
+      pipeline
+        .addFile(
+          {
+            name: source.entry,
+            method: 'deflate',
+            mtime: snapshot.snapshotAt,
+            sizeHint: snapshot.size,
+            onBytes: (bytes) => options.onBytes?.(bytes, source.entry),
+            onWritten: (written) => {
+              record(written, {
+                path: source.entry,
+                kind: source.kind,
+                ...(source.tenant ? { tenant: source.tenant } : {}),
+              });
+              logger.info(
+                { entry: source.entry, bytes: written.size, restarts: snapshot.restarts },
+                'database archived',
+              );
+            },
           },
-        },
-        handle,
-      ),
-      integrityProblem(dest, options.signal),
+          handle,
+        )
+        .finally(() => {
+          readMs = performance.now() - readStarted;
+        }),
+      integrityProblem(dest, options.signal).finally(() => {
+        checkMs = performance.now() - readStarted;
+      }),
     ]);
+    built.timings.checkMs += checkMs;
+    logger.debug(
+      {
+        entry: source.entry,
+        snapshot_ms: Math.round(snapshotMs),
+        read_ms: Math.round(readMs),
+        check_ms: Math.round(checkMs),
+      },
+      'snapshot read and checked',
+    );
     await handle.close();
     if (read.status === 'rejected') throw read.reason;
     if (checked.status === 'rejected') throw checked.reason;
