@@ -165,34 +165,6 @@ describe('verifyArchive', () => {
     expect(error.message).toMatch(/not a readable SQLite database|integrity_check failed/);
   });
 
-  it('with integrityChecked (a backup checked its snapshot), proves a database entry by its hashes alone', async () => {
-    const dir = tempDir();
-    // Bytes integrity_check would refuse: listed as checked, only their hashes are proven again.
-    const garbage = Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(4080, 7)]);
-    const file = await buildArchive(path.join(dir, 'db.zip'), [
-      { path: 'tenants/acme.sqlite3', kind: 'tenant', data: garbage },
-    ]);
-    const checked = new Set(['tenants/acme.sqlite3']);
-    await expect(verifyArchive(file, { integrityChecked: checked })).resolves.toMatchObject({ file });
-    expect(readdirSync(dir).filter((name) => name.startsWith('.runwarden-tmp'))).toEqual([]);
-
-    // Other bytes than the manifest's (so not the ones checked) are still refused.
-    const forged = await buildArchive(
-      path.join(dir, 'forged.zip'),
-      [{ path: 'tenants/acme.sqlite3', kind: 'tenant', data: garbage }],
-      (manifest) => {
-        (manifest.entries[0] as { sha256: string }).sha256 = createHash('sha256')
-          .update('other')
-          .digest('hex');
-      },
-    );
-    const error = await verifyArchive(forged, { integrityChecked: checked }).catch(
-      (caught: unknown) => caught,
-    );
-    expect(error).toBeInstanceOf(BackupCorruptError);
-    expect((error as Error).message).toContain('entry tenants/acme.sqlite3: SHA-256 of the data is');
-  });
-
   it('refuses an archive without a manifest, with an unsafe path, or that is not a ZIP', async () => {
     const dir = tempDir();
     const noManifest = path.join(dir, 'nomanifest.zip');

@@ -37,21 +37,12 @@ export interface VerifyOptions {
   tempDir?: string;
   /** Called as entry bytes are checked: bytes done so far and the total of all entries. */
   onProgress?: (done: number, total: number) => void;
-  /**
-   * Database entries whose bytes already passed `integrity_check` (a backup checks each snapshot as
-   * it archives it, and the manifest's SHA-256 is of those very bytes). They are proven by
-   * inflating and hashing them in memory against the manifest, as media are, without extracting
-   * them to disk and checking them again: integrity_check is a function of the bytes. Never set this
-   * for an archive this process did not just write (`backups verify`, imports, restores).
-   */
-  integrityChecked?: ReadonlySet<string>;
 }
 
 /**
  * Proves an archive good: reopens the ZIP, checks that its entries are exactly the manifest's (plus
  * manifest.json), that every entry's compression method, size, CRC-32 and SHA-256 match the
- * manifest, and that every database entry passes `PRAGMA integrity_check` (or, with
- * `integrityChecked`, holds bytes that already passed it). Read-only towards the
+ * manifest, and that every database entry passes `PRAGMA integrity_check`. Read-only towards the
  * archive. Throws BackupCorruptError (code RW_BACKUP_CORRUPT) naming the entry and what was wrong;
  * BackupFormatError when the manifest is newer than this runwarden; FatalError RW_BACKUP_NOT_FOUND
  * when the file does not exist; the signal's reason when aborted.
@@ -268,7 +259,7 @@ async function checkEntry(
     options.signal?.throwIfAborted();
     return unreadableEntry(zip.file, expected.path, error, doing);
   };
-  if (expected.kind === 'media' || options.integrityChecked?.has(expected.path)) {
+  if (expected.kind === 'media') {
     // No stream per entry: a folder of media files costs little time and leaves little garbage.
     const seen = await zip.digest(entry, options.signal, onBytes).catch((error: unknown) => {
       throw failed(error, 'read');

@@ -37,12 +37,6 @@ export interface BuiltEntries {
   /** Archive bytes (after compression) per method. */
   bytesByMethod: Record<CompressionMethod, number>;
   /**
-   * Database entries whose snapshot passed `PRAGMA integrity_check` while it was archived: their
-   * bytes, as hashed into the manifest, are the ones checked, so verification need only prove the
-   * archive holds those bytes (see verifyArchive's `integrityChecked`).
-   */
-  integrityChecked: string[];
-  /**
    * Every data entry as the writer put it in the file (where its data lies, the CRC-32 of those
    * bytes), each deflated one proven on the pool to inflate back to the bytes hashed: what
    * verifyWrittenArchive reads back after fsync.
@@ -88,7 +82,6 @@ export async function writeEntries(
     warnings: [...sources.warnings],
     snapshotRestarts: 0,
     bytesByMethod: { deflate: 0, store: 0 },
-    integrityChecked: [],
     written: [],
     timings: { snapshotMs: 0, checkMs: 0, deflateMs: 0, waitMs: 0, writeMs: 0 },
   };
@@ -239,7 +232,6 @@ async function queueDatabase(
         source.entry,
         `snapshot of ${source.file} changed while it was checked`,
       );
-    built.integrityChecked.push(source.entry);
   } finally {
     await removeDatabaseFiles(dest);
   }
