@@ -138,7 +138,7 @@ export class Store {
    * whichever commit takes the WAL past 1,000 pages, two fsyncs included (20-60 ms on a busy disk):
    * in the daemon that may be an alert's dedupe claim or a rollback's action lease, on their way to
    * UpdateService. The owner then calls `checkpoint()` when nothing waits for the store. Commits
-   * stay durable against a process crash as before (WAL, synchronous NORMAL); closing checkpoints the rest.
+   * survive a process crash as before (WAL, synchronous NORMAL); closing checkpoints the rest.
    */
   deferCheckpoints(): void {
     if (!this.#db.memory) this.#db.pragma('wal_autocheckpoint = 0');
