@@ -90,7 +90,7 @@ export const idle = {
       `${count} services on the emulator (in the benchmark process), 5 s probes, 15 s polls, no deploy in progress, ${format(windowMs, 'ms')} window after every service was polled once (each known good from earlier history); ` +
         `CPU from /proc (10 ms ticks). Per run, RSS: ${results.watching.rss.map((v) => format(v, 'bytes')).join(', ')}; CPU: ${results.watching.cpu.map((v) => format(v, 'percent')).join(', ')}; ` +
         `no services, RSS: ${results.empty.rss.map((v) => format(v, 'bytes')).join(', ')}. ` +
-        `API calls at the emulator a minute, per run: Cloud Run reads ${budget.reads.map((v) => v.toFixed(1)).join(', ')}; Cloud Monitoring ListTimeSeries ${budget.monitoring.map((v) => v.toFixed(1)).join(', ')} (no watch open, so none expected); calls by method in the last run: ${JSON.stringify(budget.byMethod.at(-1))}. Quota: ${quota} reads a minute per project and region (the figure kept in src/cloudrun/cloud-run-api.ts, to verify).`,
+        `API calls at the emulator a minute, per run: Cloud Run reads ${budget.reads.map((v) => v.toFixed(1)).join(', ')}; Cloud Monitoring ListTimeSeries ${budget.monitoring.map((v) => v.toFixed(1)).join(', ')} (no watch open: these are the guard's reads of every serving revision, batched); calls by method in the last run: ${JSON.stringify(budget.byMethod.at(-1))}. Quota: ${quota} reads a minute per project and region (the figure kept in src/cloudrun/cloud-run-api.ts, to verify).`,
     );
     return [
       figure({
