@@ -14,6 +14,7 @@ import { readManifestWithDigest } from './manifest-read.js';
 import { integrityProblem } from './sqlite-check.js';
 import { removeDatabaseFiles, tempPath } from '../util/temp-files.js';
 import { openZip, type ZipReader } from './zip-reader.js';
+import type { WrittenEntry } from './zip-writer.js';
 
 export { BackupCorruptError } from './errors.js';
 
@@ -92,19 +93,6 @@ export function openArchiveEntry(
   return out;
 }
 
-/** What the writer says it put in the file for one entry (see WrittenEntry). */
-export interface WrittenData {
-  name: string;
-  compressedSize: number;
-  dataOffset: number;
-  dataCrc32: number;
-  headerOffset: number;
-  headerCrc32: number;
-  size: number;
-  sha256: string;
-  crc32: number;
-}
-
 /**
  * Proves an archive this process has just written and fsynced, without inflating it again: the
  * central directory and manifest are read back and checked as verifyArchive checks them (exact set
@@ -112,13 +100,13 @@ export interface WrittenData {
  * line must be what the writer recorded for it, and every entry's data is read back from the file
  * and its CRC-32 must equal that of the bytes the writer handed to the file, which the pipeline
  * proved inflate to the bytes hashed (checkInflates) and whose databases passed integrity_check.
- * The whole file is hashed for the catalog in the same pass. Only for archives whose entries all
- * went through such a pipeline in this process; everything else takes verifyArchive. Throws as
- * verifyArchive does (BackupCorruptError naming the entry).
+ * The whole file is hashed for the catalog alongside (a second read, from the page cache). Only
+ * for archives whose entries all went through such a pipeline in this process; everything else
+ * takes verifyArchive. Throws as verifyArchive does (BackupCorruptError naming the entry).
  */
 export async function verifyWrittenArchive(
   file: string,
-  written: readonly WrittenData[],
+  written: readonly WrittenEntry[],
   options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<VerifiedArchive> {
   const size = await statArchive(file);
@@ -131,7 +119,7 @@ export async function verifyWrittenArchive(
 
 async function checkWrittenEntries(
   file: string,
-  written: readonly WrittenData[],
+  written: readonly WrittenEntry[],
   options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void },
 ): Promise<Manifest> {
   const zip = await openZip(file);
@@ -144,6 +132,22 @@ async function checkWrittenEntries(
     const handle = await open(file, 'r');
     try {
       const buffer = Buffer.allocUnsafe(READ_CHUNK);
+      /** The CRC-32 of `length` bytes of the file at `offset`; `corrupt` names the entry when short. */
+      const readBack = async (
+        offset: number,
+        length: number,
+        corrupt: (problem: string) => Error,
+      ): Promise<number> => {
+        let crc = 0;
+        for (let at = 0; at < length; ) {
+          const want = Math.min(buffer.length, length - at);
+          const { bytesRead } = await handle.read(buffer, 0, want, offset + at);
+          if (bytesRead === 0) throw corrupt(`the file ends ${length - at} bytes short of what was written`);
+          crc = crc32(buffer.subarray(0, bytesRead), crc);
+          at += bytesRead;
+        }
+        return crc >>> 0;
+      };
       for (const expected of manifest.entries) {
         options.signal?.throwIfAborted();
         const entry = checkEntryRecord(zip, expected);
@@ -164,23 +168,11 @@ async function checkWrittenEntries(
           throw corrupt(
             `ZIP puts its header at ${entry.relativeOffsetOfLocalHeader}, it was written at ${data.headerOffset}`,
           );
-        const readBack = async (offset: number, length: number): Promise<number> => {
-          let crc = 0;
-          for (let at = 0; at < length; ) {
-            const want = Math.min(buffer.length, length - at);
-            const { bytesRead } = await handle.read(buffer, 0, want, offset + at);
-            if (bytesRead === 0)
-              throw corrupt(`the file ends ${length - at} bytes short of what was written`);
-            crc = crc32(buffer.subarray(0, bytesRead), crc);
-            at += bytesRead;
-          }
-          return crc >>> 0;
-        };
-        if ((await readBack(data.headerOffset, header)) !== data.headerCrc32)
+        if ((await readBack(data.headerOffset, header, corrupt)) !== data.headerCrc32)
           throw corrupt(
             'local header read back differs from the one written: the file changed after it was written',
           );
-        const crc = await readBack(data.dataOffset, data.compressedSize);
+        const crc = await readBack(data.dataOffset, data.compressedSize, corrupt);
         done += data.compressedSize;
         options.onProgress?.(done, total);
         if (crc !== data.dataCrc32)
